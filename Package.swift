@@ -1,0 +1,50 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// One job per target; see ARCHITECTURE.md. The protocol side (JupyterProtocol, JupyterKernel,
+// JupyterZMQ) and the model side (GGUF, Transformer, Interpretability) meet only in PeriscopeKernel.
+let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Periscope",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "periscope", targets: ["periscope"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", .upToNextMajor(from: "3.12.3")),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", .upToNextMajor(from: "1.8.2")),
+    ],
+    targets: [
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        .target(name: "JupyterProtocol", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "JupyterKernel", dependencies: ["JupyterProtocol"]),
+        .target(name: "JupyterZMQ", dependencies: ["JupyterProtocol", "JupyterKernel", "CZeroMQ"]),
+
+        .target(name: "GGUF", swiftSettings: optimised),
+        .target(name: "Transformer", dependencies: ["GGUF", "COpenBLAS"], swiftSettings: optimised),
+        .target(name: "Interpretability", dependencies: ["Transformer"], swiftSettings: optimised),
+
+        .target(name: "Rendering"),
+        .target(name: "PeriscopeLanguage"),
+        .target(name: "PeriscopeKernel", dependencies: [
+            "JupyterProtocol", "JupyterKernel", "GGUF", "Transformer", "Interpretability",
+            "Rendering", "PeriscopeLanguage",
+        ]),
+        .executableTarget(name: "periscope", dependencies: [
+            "PeriscopeKernel", "JupyterZMQ",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "JupyterProtocolTests", dependencies: ["JupyterProtocol"]),
+        .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel", "JupyterZMQ"]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "InterpretabilityTests", dependencies: ["Interpretability"]),
+        .testTarget(name: "RenderingTests", dependencies: ["Rendering"]),
+        .testTarget(name: "PeriscopeLanguageTests", dependencies: ["PeriscopeLanguage"]),
+        .testTarget(name: "PeriscopeKernelTests", dependencies: ["PeriscopeKernel"]),
+    ]
+)

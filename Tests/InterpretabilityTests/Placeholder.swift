@@ -1,0 +1,6 @@
+import XCTest
+@testable import Interpretability
+
+final class InterpretabilityPlaceholderTests: XCTestCase {
+    func testBuilds() {}
+}

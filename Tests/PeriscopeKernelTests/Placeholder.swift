@@ -1,0 +1,6 @@
+import XCTest
+@testable import PeriscopeKernel
+
+final class PeriscopeKernelPlaceholderTests: XCTestCase {
+    func testBuilds() {}
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import PeriscopeLanguage
+
+final class PeriscopeLanguagePlaceholderTests: XCTestCase {
+    func testBuilds() {}
+}

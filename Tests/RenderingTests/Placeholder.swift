@@ -1,0 +1,6 @@
+import XCTest
+@testable import Rendering
+
+final class RenderingPlaceholderTests: XCTestCase {
+    func testBuilds() {}
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import Transformer
+
+final class TransformerPlaceholderTests: XCTestCase {
+    func testBuilds() {}
+}

@@ -1,0 +1,68 @@
+# Periscope — a Jupyter kernel for looking inside language models.
+#   make lab    set everything up and open JupyterLab on the tour notebook
+#   make test   set everything up and run every Swift test and every Python integration test
+#   make bench  benchmarks side by side with ipykernel / llama.cpp / transformers / nnsight
+SHELL := /bin/bash
+PERISCOPE_HOME ?= $(HOME)/.cache/periscope
+export PERISCOPE_HOME
+VENV := .venv
+PY := $(VENV)/bin/python
+MODEL := $(PERISCOPE_HOME)/models/SmolLM2-135M-Instruct.Q4_1.gguf
+# One optimised build serves the binary and the tests (numeric tests must run optimised).
+SWIFTFLAGS := -c release -Xswiftc -enable-testing
+BIN := .build/release/periscope
+
+.PHONY: all deps build venv lab-venv model kernelspec setup test swift-test py-test lab demo bench clean
+
+all: build
+
+deps:
+	@scripts/install_deps.sh
+
+build: deps
+	swift build $(SWIFTFLAGS) --build-tests
+
+$(VENV)/.test-stamp: requirements-test.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+$(VENV)/.lab-stamp: requirements-lab.txt $(VENV)/.test-stamp
+	$(PY) -m pip install --quiet -r requirements-lab.txt
+	touch $@
+
+venv: $(VENV)/.test-stamp
+
+lab-venv: $(VENV)/.lab-stamp
+
+model: venv
+	PYTHON=$(PY) scripts/fetch_model.sh
+
+kernelspec: build venv
+	$(BIN) install --prefix $(abspath $(VENV))
+
+setup: build venv model kernelspec
+
+swift-test: build model
+	swift test $(SWIFTFLAGS) --skip-build
+
+py-test: setup
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q Tests/integration
+
+test: setup
+	$(MAKE) swift-test
+	$(MAKE) py-test
+
+lab: setup lab-venv
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/jupyter lab --notebook-dir=examples examples/tour.ipynb
+
+demo: setup
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/jupyter nbconvert --to html --execute \
+		--ExecutePreprocessor.kernel_name=periscope --output tour.html examples/tour.ipynb
+
+bench: setup
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) bench/run.py
+
+clean:
+	rm -rf .build $(VENV)

@@ -1,0 +1,62 @@
+"""Shared set-up for the integration tests: they drive the installed `periscope` kernelspec
+through real Jupyter clients (jupyter_client over libzmq), exactly as JupyterLab would."""
+import os
+import pathlib
+
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import start_new_kernel
+
+KERNEL_NAME = "periscope"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PERISCOPE_HOME = pathlib.Path(os.environ.get("PERISCOPE_HOME", pathlib.Path.home() / ".cache" / "periscope"))
+MODEL_PATH = PERISCOPE_HOME / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+TIMEOUT = 60
+
+
+def pytest_sessionstart(session):
+    specs = KernelSpecManager().find_kernel_specs()
+    if KERNEL_NAME not in specs:
+        raise pytest.UsageError(
+            "the periscope kernelspec is not installed in this environment; run `make test` (it runs "
+            "`periscope install --prefix .venv` first)")
+
+
+@pytest.fixture
+def kernel():
+    """A fresh kernel and a started blocking client; shut down after the test."""
+    km, kc = start_new_kernel(kernel_name=KERNEL_NAME, startup_timeout=TIMEOUT)
+    try:
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def run_cell(kc, code, timeout=TIMEOUT, **kwargs):
+    """Executes `code` and returns (reply, outputs) where outputs are the iopub messages of this
+    request between busy and idle, execute_input excluded."""
+    msg_id = kc.execute(code, **kwargs)
+    reply = kc.get_shell_msg(timeout=timeout)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=timeout)
+    outputs = collect_iopub(kc, msg_id, timeout)
+    return reply, outputs
+
+
+def collect_iopub(kc, msg_id, timeout=TIMEOUT):
+    outputs = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind = msg["msg_type"]
+        if kind == "status" and msg["content"]["execution_state"] == "idle":
+            return outputs
+        if kind in ("status", "execute_input"):
+            continue
+        outputs.append(msg)
+
+
+def requires_model():
+    return pytest.mark.skipif(not MODEL_PATH.exists(), reason="default model missing: run `make model`")

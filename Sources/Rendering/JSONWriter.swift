@@ -1,0 +1,111 @@
+import Foundation
+
+// MARK: - JSON value for the vnd payload
+
+/// A JSON value written by Rendering for `application/vnd.periscope.v1+json`. Objects keep
+/// their key order so that snapshots are stable and payloads read naturally (kind first).
+public indirect enum JSONOut: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case number(Double)
+    case string(String)
+    case array([JSONOut])
+    case object([(String, JSONOut)])
+
+    public static func == (lhs: JSONOut, rhs: JSONOut) -> Bool { lhs.serialized() == rhs.serialized() }
+
+    /// A number, or `null` when not finite (JSON has no NaN or infinity).
+    public static func num(_ value: Double?) -> JSONOut {
+        guard let value, value.isFinite else { return .null }
+        return .number(value)
+    }
+
+    /// An array of numbers; non-finite entries become `null`.
+    public static func nums(_ values: [Double]) -> JSONOut { .array(values.map { .num($0) }) }
+
+    /// A matrix of numbers; non-finite entries become `null`.
+    public static func matrix(_ values: [[Double]]) -> JSONOut { .array(values.map { nums($0) }) }
+
+    /// An array of strings.
+    public static func strings(_ values: [String]) -> JSONOut { .array(values.map { .string($0) }) }
+
+    /// Compact JSON text (no insignificant whitespace).
+    public func serialized() -> String {
+        var out = ""
+        JSONWriter.write(self, into: &out)
+        return out
+    }
+}
+
+// MARK: - Writer
+
+/// A tiny JSON writer: correct string escaping, numbers with up to 7 significant digits
+/// (float32 precision), non-finite numbers as `null`.
+public enum JSONWriter {
+    /// Serializes `value` compactly.
+    public static func string(_ value: JSONOut) -> String { value.serialized() }
+
+    static func write(_ value: JSONOut, into out: inout String) {
+        switch value {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .number(let d): out += formatNumber(d)
+        case .string(let s): writeString(s, into: &out)
+        case .array(let items):
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += "," }
+                write(item, into: &out)
+            }
+            out += "]"
+        case .object(let pairs):
+            out += "{"
+            for (i, (key, item)) in pairs.enumerated() {
+                if i > 0 { out += "," }
+                writeString(key, into: &out)
+                out += ":"
+                write(item, into: &out)
+            }
+            out += "}"
+        }
+    }
+
+    /// A JSON number with at most 7 significant digits; `null` when not finite.
+    public static func formatNumber(_ d: Double) -> String {
+        guard d.isFinite else { return "null" }
+        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
+        // %.7g never produces a form JSON rejects except a leading "." — C always writes "0.".
+        var text = String(format: "%.7g", d)
+        if text.contains("e") {
+            // "1e-05" is valid JSON; drop a "+" sign in the exponent for compactness.
+            text = text.replacingOccurrences(of: "e+", with: "e")
+        }
+        return text
+    }
+
+    static func writeString(_ s: String, into out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if scalar.value < 0x20 || scalar == "\u{2028}" || scalar == "\u{2029}" {
+                    // Line/paragraph separators are escaped so the text also embeds in JS safely.
+                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                        + String(scalar.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+}

@@ -1,0 +1,282 @@
+// MARK: - Heatmap
+
+/// A matrix of values drawn as coloured cells, rows top to bottom and columns left to right
+/// (e.g. layers × positions for a logit lens, query × key for attention). Each cell may carry a
+/// short text (e.g. the top-1 token) written inside it when it fits.
+///
+/// Labels and cell text are shown as given; pass tokens through `visibleToken(_:)` first.
+public struct Heatmap: Sendable, Equatable {
+    public var title: String
+    public var xLabel: String
+    public var yLabel: String
+    public var rowLabels: [String]
+    public var columnLabels: [String]
+    /// values[row][column]; non-finite values draw grey and become `null` in JSON.
+    public var values: [[Double]]
+    /// Optional text per cell, same shape as `values`.
+    public var cellText: [[String]]?
+    public var scale: ColorScale
+    public var range: ValueRange
+    /// What the colour means (legend caption), e.g. "p(top-1)".
+    public var valueLabel: String?
+    /// How values are written in text, tooltips and the legend.
+    public var valueFormat: NumberFormat
+    /// The `kind` written in the JSON payload.
+    public var kind: String
+
+    public init(title: String, xLabel: String, yLabel: String, rowLabels: [String], columnLabels: [String],
+                values: [[Double]], cellText: [[String]]? = nil, scale: ColorScale = .sequential,
+                range: ValueRange = .auto, valueLabel: String? = nil, valueFormat: NumberFormat = .general,
+                kind: String = "heatmap") {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.rowLabels = rowLabels
+        self.columnLabels = columnLabels
+        self.values = values
+        self.cellText = cellText
+        self.scale = scale
+        self.range = range
+        self.valueLabel = valueLabel
+        self.valueFormat = valueFormat
+        self.kind = kind
+    }
+
+    /// The same, from a Float matrix.
+    public init(title: String, xLabel: String, yLabel: String, rowLabels: [String], columnLabels: [String],
+                values: [[Float]], cellText: [[String]]? = nil, scale: ColorScale = .sequential,
+                range: ValueRange = .auto, valueLabel: String? = nil, valueFormat: NumberFormat = .general,
+                kind: String = "heatmap") {
+        self.init(title: title, xLabel: xLabel, yLabel: yLabel, rowLabels: rowLabels, columnLabels: columnLabels,
+                  values: values.map { $0.map(Double.init) }, cellText: cellText, scale: scale, range: range,
+                  valueLabel: valueLabel, valueFormat: valueFormat, kind: kind)
+    }
+
+    // MARK: Shape
+
+    /// Number of rows drawn: the most rows any input gives (missing values draw grey).
+    public var rowCount: Int { max(values.count, rowLabels.count) }
+    /// Number of columns drawn.
+    public var columnCount: Int { max(values.map(\.count).max() ?? 0, columnLabels.count) }
+
+    func value(_ i: Int, _ j: Int) -> Double {
+        guard i < values.count, j < values[i].count else { return .nan }
+        return values[i][j]
+    }
+
+    func text(_ i: Int, _ j: Int) -> String? {
+        guard let cellText, i < cellText.count, j < cellText[i].count else { return nil }
+        return cellText[i][j]
+    }
+
+    func rowLabel(_ i: Int) -> String { i < rowLabels.count ? rowLabels[i] : String(i) }
+    func columnLabel(_ j: Int) -> String { j < columnLabels.count ? columnLabels[j] : String(j) }
+
+    /// The colour mapping resolved over this heatmap's values.
+    public var mapper: ColorMapper { ColorMapper(scale: scale, range: range, values: values.flatMap { $0 }) }
+}
+
+// MARK: - Rendering
+
+extension Heatmap: MimeRenderable {
+    /// text/plain (grid summary), text/html (coloured table), image/svg+xml and the vnd JSON.
+    public var mimeBundle: MimeBundle {
+        MimeBundle(data: [
+            MimeBundle.plain: plainText, MimeBundle.html: html, MimeBundle.svg: svg,
+            MimeBundle.periscopeJSON: json.serialized(),
+        ])
+    }
+
+    /// The largest finite value and where it is.
+    var maximum: (value: Double, row: Int, column: Int)? {
+        var best: (Double, Int, Int)?
+        for i in 0..<rowCount {
+            for j in 0..<columnCount {
+                let v = value(i, j)
+                if v.isFinite, best.map({ v > $0.0 }) ?? true { best = (v, i, j) }
+            }
+        }
+        return best
+    }
+
+    /// A text grid (cell text or values, cut to 7 columns each; at most 60 × 60 cells) and a
+    /// one-line summary of the scale and the maximum.
+    public var plainText: String {
+        let maxRows = 60, maxCols = 60, cellWidth = 7
+        let rows = min(rowCount, maxRows), cols = min(columnCount, maxCols)
+        var out = [title]
+        let rowHead = "\(yLabel) \\ \(xLabel)"
+        let labelWidth = min(24, max(displayWidth(rowHead), (0..<rows).map { displayWidth(singleLine(rowLabel($0))) }.max() ?? 0))
+        var grid: [[String]] = (0..<rows).map { i in
+            (0..<cols).map { j in truncate(singleLine(text(i, j) ?? valueFormat.format(value(i, j))), cellWidth) }
+        }
+        let heads = (0..<cols).map { truncate(singleLine(columnLabel($0)), cellWidth) }
+        var widths = heads.map(displayWidth)
+        for row in grid { for (j, t) in row.enumerated() { widths[j] = max(widths[j], displayWidth(t)) } }
+        func line(_ label: String, _ cells: [String]) -> String {
+            ([pad(truncate(singleLine(label), labelWidth), labelWidth)] + cells.enumerated().map { pad($1, widths[$0]) })
+                .joined(separator: " ").replacingTrailingSpaces()
+        }
+        out.append(line(truncate(rowHead, labelWidth), heads))
+        for i in 0..<rows { out.append(line(rowLabel(i), grid[i])) }
+        grid.removeAll()
+        if rowCount > rows || columnCount > cols {
+            out.append("(showing \(rows) of \(rowCount) rows, \(cols) of \(columnCount) columns)")
+        }
+        let m = mapper
+        var summary = "\(rowCount)×\(columnCount); colour: \(valueLabel ?? "value") \(valueFormat.format(m.low))…\(valueFormat.format(m.high)) (\(scale.rawValue))"
+        if let best = maximum {
+            summary += "; max \(valueFormat.format(best.value)) at \(singleLine(rowLabel(best.row))), \(singleLine(columnLabel(best.column)))"
+        }
+        out.append(summary)
+        return out.joined(separator: "\n")
+    }
+
+    /// A self-contained HTML table with coloured cells, a tooltip with each value and a legend.
+    public var html: String {
+        let m = mapper
+        let rows = rowCount, cols = columnCount
+        var h = "<div style=\"font-family:system-ui,sans-serif;font-size:12px;overflow-x:auto\">"
+        h += "<div style=\"font-weight:600;font-size:13px;margin:2px 0 4px\">\(escapeHTML(title))</div>"
+        h += "<table cellspacing=\"1\" cellpadding=\"2\" style=\"border-collapse:separate;font-size:11px\">"
+        // Header: corner naming both axes, then the column labels.
+        h += "<tr><th style=\"text-align:right;color:#555;font-weight:normal;white-space:nowrap\">\(escapeHTML(yLabel)) ↓ \\ \(escapeHTML(xLabel)) →</th>"
+        for j in 0..<cols {
+            h += "<th style=\"font-family:monospace;font-weight:normal;white-space:pre;color:#333\">\(escapeHTML(columnLabel(j)))</th>"
+        }
+        h += "</tr>"
+        for i in 0..<rows {
+            h += "<tr><th style=\"text-align:right;font-weight:normal;white-space:pre;color:#333\">\(escapeHTML(rowLabel(i)))</th>"
+            for j in 0..<cols {
+                let v = value(i, j)
+                let bg = m.color(v)
+                var style = "background:\(bg.hex)"
+                if bg.textColor != RGB(0, 0, 0) { style += ";color:#fff" }
+                let content = text(i, j).map(escapeHTML) ?? ""
+                if !content.isEmpty { style += ";font-family:monospace;white-space:pre;text-align:center" } else { style += ";min-width:14px" }
+                h += "<td style=\"\(style)\" title=\"\(escapeHTML(valueFormat.format(v)))\">\(content)</td>"
+            }
+            h += "</tr>"
+        }
+        h += "</table>"
+        h += htmlLegend(m, label: valueLabel, format: valueFormat)
+        h += "</div>"
+        return h
+    }
+
+    /// The vnd payload: everything needed to read the result without HTML.
+    public var json: JSONOut {
+        let m = mapper
+        var pairs: [(String, JSONOut)] = [
+            ("kind", .string(kind)),
+            ("title", .string(title)),
+            ("x_label", .string(xLabel)),
+            ("y_label", .string(yLabel)),
+            ("shape", .array([.int(rowCount), .int(columnCount)])),
+            ("row_labels", .strings((0..<rowCount).map(rowLabel))),
+            ("column_labels", .strings((0..<columnCount).map(columnLabel))),
+            ("values", .array((0..<rowCount).map { i in .array((0..<columnCount).map { .num(value(i, $0)) }) })),
+        ]
+        if cellText != nil {
+            pairs.append(("cell_text", .array((0..<rowCount).map { i in .strings((0..<columnCount).map { text(i, $0) ?? "" }) })))
+        }
+        pairs.append(("scale", .string(scale.rawValue)))
+        pairs.append(("range", .array([.num(m.low), .num(m.high)])))
+        pairs.append(("value_label", valueLabel.map { .string($0) } ?? .null))
+        return .object(pairs)
+    }
+
+    // MARK: SVG
+
+    /// Cell size for the SVG: wide enough for the cell text when there is any.
+    var svgCellSize: (w: Double, h: Double) {
+        let cols = Double(max(1, columnCount)), rows = Double(max(1, rowCount))
+        if let cellText {
+            let longest = cellText.flatMap { $0 }.map { min(8, displayWidth($0)) }.max() ?? 0
+            return (max(24, min(56, Double(longest) * 6 + 6)), 16)
+        }
+        let w = max(6, min(36, 720 / cols))
+        let h = max(6, min(24, 480 / rows))
+        return (w, h)
+    }
+
+    /// A self-contained SVG: title, cells, row/column labels, axis labels and a colour legend.
+    public var svg: String {
+        let m = mapper
+        let rows = rowCount, cols = columnCount
+        let (cw, ch) = svgCellSize
+        let labelSize = 10.0
+        // Show every k-th label when cells are smaller than the text height.
+        let rowStep = max(1, Int((labelSize + 1) / ch.rounded(.down) + 0.999))
+        let colStep = max(1, Int((labelSize + 1) / cw.rounded(.down) + 0.999))
+        let rowLabelTexts = (0..<rows).map { truncate(singleLine(rowLabel($0)), 20) }
+        let colLabelTexts = (0..<cols).map { truncate(singleLine(columnLabel($0)), 14) }
+        let rowLabelW = (rowLabelTexts.map { textWidth($0, size: labelSize) }.max() ?? 0) + 6
+        let colLabelH = (colLabelTexts.map { textWidth($0, size: labelSize) }.max() ?? 0) * 0.72 + 10
+        let left = 22 + rowLabelW, top = 30.0
+        let gridW = Double(cols) * cw, gridH = Double(rows) * ch
+        let legendX = left + gridW + 18
+        let width = max(legendX + 70, textWidth(title, size: 13) + 20)
+        let height = top + gridH + colLabelH + 24
+        var doc = SVGDocument(width: width, height: height)
+        doc.text(title, x: 10, y: 18, size: 13, weight: "bold")
+
+        // Cells, one path per (quantised) colour keeps the document small.
+        var paths: [String: String] = [:]
+        for i in 0..<rows {
+            for j in 0..<cols {
+                let colour = m.quantizedColor(value(i, j)).hex
+                paths[colour, default: ""] += "M\(f(left + Double(j) * cw)) \(f(top + Double(i) * ch))h\(f(cw))v\(f(ch))h\(f(-cw))z"
+            }
+        }
+        for key in paths.keys.sorted() { doc.body += "<path fill=\"\(key)\" d=\"\(paths[key] ?? "")\"/>" }
+
+        // Cell text where it fits, black or white by background.
+        if cellText != nil {
+            var dark = "", light = ""
+            let fit = Int((cw - 3) / 6)
+            for i in 0..<rows {
+                for j in 0..<cols {
+                    guard let t = text(i, j), !t.isEmpty, fit >= 2 else { continue }
+                    let shown = escapeXML(truncate(singleLine(t), fit))
+                    let el = "<text x=\"\(f(left + (Double(j) + 0.5) * cw))\" y=\"\(f(top + Double(i) * ch + ch / 2 + 3.5))\">\(shown)</text>"
+                    if m.color(value(i, j)).textColor == RGB(0, 0, 0) { dark += el } else { light += el }
+                }
+            }
+            let attrs = "font-family=\"monospace\" font-size=\"10\" text-anchor=\"middle\""
+            if !dark.isEmpty { doc.body += "<g \(attrs) fill=\"#000\">\(dark)</g>" }
+            if !light.isEmpty { doc.body += "<g \(attrs) fill=\"#fff\">\(light)</g>" }
+        }
+        doc.rect(left, top, gridW, gridH, fill: "none", stroke: "#bbb")
+
+        // Row labels (right-aligned at the grid's left) and column labels (slanted, below).
+        var labels = "<g font-size=\"10\" fill=\"#333\">"
+        for i in stride(from: 0, to: rows, by: rowStep) {
+            labels += "<text x=\"\(f(left - 4))\" y=\"\(f(top + (Double(i) + 0.5) * ch + 3.5))\" text-anchor=\"end\">\(escapeXML(rowLabelTexts[i]))</text>"
+        }
+        for j in stride(from: 0, to: cols, by: colStep) {
+            let x = left + (Double(j) + 0.5) * cw, y = top + gridH + 10
+            labels += "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"end\" transform=\"rotate(-45 \(f(x)) \(f(y)))\">\(escapeXML(colLabelTexts[j]))</text>"
+        }
+        doc.body += labels + "</g>"
+
+        // Axis labels.
+        doc.text(xLabel, x: left + gridW / 2, y: height - 6, anchor: "middle", weight: "bold")
+        doc.text(yLabel, x: 12, y: top + gridH / 2, anchor: "middle", weight: "bold", rotate: -90)
+
+        doc.colorLegend(mapper: m, x: legendX, y: top + 12, height: min(160, max(60, gridH - 12)),
+                        label: valueLabel, format: valueFormat)
+        return doc.text
+    }
+}
+
+/// A horizontal gradient bar with the low and high values, for HTML outputs.
+func htmlLegend(_ m: ColorMapper, label: String?, format: NumberFormat) -> String {
+    let stops = (0...4).map { m.scale.color(at: Double($0) / 4).hex }.joined(separator: ",")
+    var h = "<div style=\"display:flex;align-items:center;gap:6px;margin-top:4px;font-size:11px;color:#444\">"
+    if let label { h += "<span>\(escapeHTML(label))</span>" }
+    h += "<span>\(escapeHTML(format.format(m.low)))</span>"
+    h += "<span style=\"display:inline-block;width:120px;height:10px;border:1px solid #999;background:linear-gradient(to right,\(stops))\"></span>"
+    h += "<span>\(escapeHTML(format.format(m.high)))</span></div>"
+    return h
+}

@@ -1,6 +1,0 @@
-import XCTest
-@testable import GGUF
-
-final class GGUFPlaceholderTests: XCTestCase {
-    func testBuilds() {}
-}

@@ -1,0 +1,170 @@
+import Foundation
+import JupyterProtocol
+
+/// Executed cells, kept as JSON lines so they survive kernel restarts (like IPython's history
+/// database). Each kernel start is a new session number, one more than the largest on file.
+///
+/// File format, one object per line: `{"session": 3}` marks a session start;
+/// `{"session": 3, "line": 7, "source": "run p"}` is a cell.
+public final class HistoryStore: @unchecked Sendable {
+    /// One stored cell.
+    public struct Entry: Sendable, Equatable {
+        public var session: Int
+        public var line: Int
+        public var source: String
+        public init(session: Int, line: Int, source: String) {
+            self.session = session; self.line = line; self.source = source
+        }
+    }
+
+    /// This kernel's session number.
+    public let session: Int
+    /// Where entries are appended, or nil to keep history in memory only.
+    public let fileURL: URL?
+    private var entries: [Entry]
+    private let lock = NSLock()
+
+    /// `$PERISCOPE_HOME/history.jsonl`, with PERISCOPE_HOME defaulting to `~/.cache/periscope`.
+    public static func defaultURL(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        let home: URL
+        if let custom = environment["PERISCOPE_HOME"], !custom.isEmpty {
+            home = URL(fileURLWithPath: custom)
+        } else {
+            home = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/periscope")
+        }
+        return home.appendingPathComponent("history.jsonl")
+    }
+
+    /// Opens (or creates) the history file and starts a new session. Unreadable lines are skipped;
+    /// if the file cannot be written, history is kept in memory and a warning is logged.
+    public init(fileURL: URL?) {
+        self.fileURL = fileURL
+        var loaded: [Entry] = []
+        var maxSession = 0
+        if let fileURL, let data = try? Data(contentsOf: fileURL) {
+            for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+                guard let value = try? JSONValue.parse(Data(line)), let s = value["session"]?.intValue else { continue }
+                maxSession = max(maxSession, s)
+                if let n = value["line"]?.intValue, let source = value["source"]?.stringValue {
+                    loaded.append(Entry(session: s, line: n, source: source))
+                }
+            }
+        }
+        entries = loaded
+        session = maxSession + 1
+        appendRecord(["session": .int(session)])
+    }
+
+    /// Records one executed cell of this session.
+    public func append(line: Int, source: String) {
+        lock.lock()
+        entries.append(Entry(session: session, line: line, source: source))
+        lock.unlock()
+        appendRecord(["session": .int(session), "line": .int(line), "source": .string(source)])
+    }
+
+    /// All entries, oldest first.
+    public var all: [Entry] {
+        lock.lock(); defer { lock.unlock() }
+        return entries
+    }
+
+    // MARK: - Queries (history_request)
+
+    /// The last `n` entries over all sessions, oldest first.
+    public func tail(_ n: Int) -> [Entry] {
+        let e = all
+        return Array(e.suffix(max(0, n)))
+    }
+
+    /// Entries of one session with `start <= line < stop` (stop nil: to the end).
+    /// `session` <= 0 counts back from the current one (0 is this session, -1 the previous), as IPython does.
+    public func range(session requested: Int, start: Int, stop: Int?) -> [Entry] {
+        let s = requested <= 0 ? session + requested : requested
+        return all.filter { entry in entry.session == s && entry.line >= start && (stop.map { entry.line < $0 } ?? true) }
+    }
+
+    /// Entries whose source matches the glob `pattern` (`*`, `?`, `[...]`; case-sensitive, whole
+    /// source), oldest first; the last `n` when given; with `unique`, only the latest of equal sources.
+    public func search(pattern: String, n: Int?, unique: Bool) -> [Entry] {
+        var matches = all.filter { Glob.matches(pattern, $0.source) }
+        if unique {
+            var seen = Set<String>()
+            var kept: [Entry] = []
+            for entry in matches.reversed() where seen.insert(entry.source).inserted { kept.append(entry) }
+            matches = kept.reversed()
+        }
+        if let n, n > 0 { matches = Array(matches.suffix(n)) }
+        return matches
+    }
+
+    // MARK: - File
+
+    private func appendRecord(_ record: [String: JSONValue]) {
+        guard let fileURL else { return }
+        let line = Data((JSONValue.object(record).serialized() + "\n").utf8)
+        do {
+            try FileManager.default.createDirectory(at: fileURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+            // O_APPEND keeps lines whole when two kernels share the file.
+            let fd = open(fileURL.path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+            guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            defer { close(fd) }
+            let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written != line.count { throw POSIXError(.EIO) }
+        } catch {
+            KernelLog.warning("cannot write history to \(fileURL.path) (\(error)); history of this session stays in memory.")
+        }
+    }
+}
+
+/// Shell-style glob matching, the way SQLite's GLOB (used by IPython's history search) matches.
+enum Glob {
+    static func matches(_ pattern: String, _ text: String) -> Bool {
+        let p = Array(pattern.unicodeScalars), t = Array(text.unicodeScalars)
+        // Iterative matcher with backtracking to the last `*`.
+        var pi = 0, ti = 0, starP = -1, starT = 0
+        while ti < t.count {
+            if pi < p.count {
+                switch p[pi] {
+                case "*":
+                    starP = pi; starT = ti; pi += 1; continue
+                case "?":
+                    pi += 1; ti += 1; continue
+                case "[":
+                    if let (matched, next) = matchClass(p, pi, t[ti]) {
+                        if matched { pi = next; ti += 1; continue }
+                    } else if t[ti] == "[" {
+                        pi += 1; ti += 1; continue
+                    }
+                default:
+                    if p[pi] == t[ti] { pi += 1; ti += 1; continue }
+                }
+            }
+            guard starP >= 0 else { return false }
+            pi = starP + 1; starT += 1; ti = starT
+        }
+        while pi < p.count, p[pi] == "*" { pi += 1 }
+        return pi == p.count
+    }
+
+    /// Matches a `[...]` class at `p[start]`; nil when the bracket is unterminated (then it is literal).
+    private static func matchClass(_ p: [Unicode.Scalar], _ start: Int, _ c: Unicode.Scalar) -> (Bool, Int)? {
+        var i = start + 1
+        var negate = false
+        if i < p.count, p[i] == "^" || p[i] == "!" { negate = true; i += 1 }
+        var matched = false
+        var first = true
+        while i < p.count, p[i] != "]" || first {
+            first = false
+            if i + 2 < p.count, p[i + 1] == "-", p[i + 2] != "]" {
+                if p[i] <= c && c <= p[i + 2] { matched = true }
+                i += 3
+            } else {
+                if p[i] == c { matched = true }
+                i += 1
+            }
+        }
+        guard i < p.count else { return nil }
+        return (matched != negate, i + 1)
+    }
+}

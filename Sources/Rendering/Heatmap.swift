@@ -99,10 +99,10 @@ extension Heatmap: MimeRenderable {
         return best
     }
 
-    /// A text grid (cell text or values, cut to 7 columns each; at most 60 × 60 cells) and a
+    /// A text grid (cell text or values, cut to 8 columns each; at most 60 × 60 cells) and a
     /// one-line summary of the scale and the maximum.
     public var plainText: String {
-        let maxRows = 60, maxCols = 60, cellWidth = 7
+        let maxRows = 60, maxCols = 60, cellWidth = 8
         let rows = min(rowCount, maxRows), cols = min(columnCount, maxCols)
         var out = [title]
         let rowHead = "\(yLabel) \\ \(xLabel)"
@@ -138,22 +138,23 @@ extension Heatmap: MimeRenderable {
         let rows = rowCount, cols = columnCount
         var h = "<div style=\"font-family:system-ui,sans-serif;font-size:12px;overflow-x:auto\">"
         h += "<div style=\"font-weight:600;font-size:13px;margin:2px 0 4px\">\(escapeHTML(title))</div>"
-        h += "<table cellspacing=\"1\" cellpadding=\"2\" style=\"border-collapse:separate;font-size:11px\">"
+        // Cell styles that every cell shares live on the table and are inherited (keeps 30×40 small).
+        h += "<table cellspacing=\"1\" cellpadding=\"2\" style=\"border-collapse:separate;font-size:11px;font-family:monospace;white-space:pre;text-align:center\">"
         // Header: corner naming both axes, then the column labels.
-        h += "<tr><th style=\"text-align:right;color:#555;font-weight:normal;white-space:nowrap\">\(escapeHTML(yLabel)) ↓ \\ \(escapeHTML(xLabel)) →</th>"
+        h += "<tr><th style=\"text-align:right;color:#555;font-weight:normal;font-family:system-ui,sans-serif\">\(escapeHTML(yLabel)) ↓ \\ \(escapeHTML(xLabel)) →</th>"
         for j in 0..<cols {
-            h += "<th style=\"font-family:monospace;font-weight:normal;white-space:pre;color:#333\">\(escapeHTML(columnLabel(j)))</th>"
+            h += "<th style=\"font-weight:normal;color:#333\">\(escapeHTML(columnLabel(j)))</th>"
         }
         h += "</tr>"
         for i in 0..<rows {
-            h += "<tr><th style=\"text-align:right;font-weight:normal;white-space:pre;color:#333\">\(escapeHTML(rowLabel(i)))</th>"
+            h += "<tr><th style=\"text-align:right;font-weight:normal;color:#333\">\(escapeHTML(rowLabel(i)))</th>"
             for j in 0..<cols {
                 let v = value(i, j)
                 let bg = m.color(v)
                 var style = "background:\(bg.hex)"
                 if bg.textColor != RGB(0, 0, 0) { style += ";color:#fff" }
                 let content = text(i, j).map(escapeHTML) ?? ""
-                if !content.isEmpty { style += ";font-family:monospace;white-space:pre;text-align:center" } else { style += ";min-width:14px" }
+                if content.isEmpty { style += ";min-width:14px" }
                 h += "<td style=\"\(style)\" title=\"\(escapeHTML(valueFormat.format(v)))\">\(content)</td>"
             }
             h += "</tr>"
@@ -217,7 +218,7 @@ extension Heatmap: MimeRenderable {
         let gridW = Double(cols) * cw, gridH = Double(rows) * ch
         let legendX = left + gridW + 18
         let width = max(legendX + 70, textWidth(title, size: 13) + 20)
-        let height = top + gridH + colLabelH + 24
+        let height = max(top + gridH + colLabelH + 20, top + 110)
         var doc = SVGDocument(width: width, height: height)
         doc.text(title, x: 10, y: 18, size: 13, weight: "bold")
 
@@ -264,7 +265,7 @@ extension Heatmap: MimeRenderable {
         doc.text(xLabel, x: left + gridW / 2, y: height - 6, anchor: "middle", weight: "bold")
         doc.text(yLabel, x: 12, y: top + gridH / 2, anchor: "middle", weight: "bold", rotate: -90)
 
-        doc.colorLegend(mapper: m, x: legendX, y: top + 12, height: min(160, max(60, gridH - 12)),
+        doc.colorLegend(mapper: m, x: legendX, y: top + 20, height: min(160, max(60, gridH - 20)),
                         label: valueLabel, format: valueFormat)
         return doc.text
     }

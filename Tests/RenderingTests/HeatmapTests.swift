@@ -1,0 +1,118 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import XCTest
+@testable import Rendering
+
+final class HeatmapTests: XCTestCase {
+    // MARK: Snapshots
+
+    func testLensHeatmapSnapshots() {
+        let bundle = Fixtures.lensHeatmap.mimeBundle
+        assertSnapshot(bundle.plainText, named: "lens-heatmap.txt")
+        assertSnapshot(bundle.data[MimeBundle.html] ?? "", named: "lens-heatmap.html")
+        assertSnapshot(bundle.data[MimeBundle.svg] ?? "", named: "lens-heatmap.svg")
+        assertSnapshot(bundle.data[MimeBundle.periscopeJSON] ?? "", named: "lens-heatmap.json")
+    }
+
+    func testPatchingHeatmapSnapshots() {
+        let bundle = Fixtures.patchingHeatmap.mimeBundle
+        assertSnapshot(bundle.plainText, named: "patching-heatmap.txt")
+        assertSnapshot(bundle.data[MimeBundle.svg] ?? "", named: "patching-heatmap.svg")
+    }
+
+    // MARK: Behaviour
+
+    func testBundleCarriesAllFourTypes() {
+        let bundle = Fixtures.lensHeatmap.mimeBundle
+        XCTAssertEqual(Set(bundle.data.keys), [MimeBundle.plain, MimeBundle.html, MimeBundle.svg, MimeBundle.periscopeJSON])
+        XCTAssertTrue(bundle.plainText.contains("Logit lens"))
+    }
+
+    func testHostileTokenTextIsEscapedInHTMLAndSVG() throws {
+        let bundle = Fixtures.lensHeatmap.mimeBundle
+        for type in [MimeBundle.html, MimeBundle.svg] {
+            let text = try XCTUnwrap(bundle.data[type])
+            XCTAssertFalse(text.contains("<script"), "\(type) contains a raw <script")
+            XCTAssertTrue(text.contains("&lt;script&gt;"), "\(type) lacks the escaped token")
+            XCTAssertTrue(text.contains("&amp;&quot;&#39;"), "\(type) lacks the escaped &\"' token")
+        }
+    }
+
+    func testSVGIsWellFormedXML() throws {
+        for heatmap in [Fixtures.lensHeatmap, Fixtures.patchingHeatmap] {
+            let svg = try XCTUnwrap(heatmap.mimeBundle.data[MimeBundle.svg])
+            let parser = XMLParser(data: Data(svg.utf8))
+            XCTAssertTrue(parser.parse(), "SVG does not parse: \(String(describing: parser.parserError))")
+            XCTAssertTrue(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+            XCTAssertFalse(svg.contains("<script") || svg.contains("href"), "SVG must be self-contained")
+            // Title, both axis labels and a legend are present.
+            XCTAssertTrue(svg.contains(">\(heatmap.title)<"))
+            XCTAssertTrue(svg.contains(">\(heatmap.xLabel)<") && svg.contains(">\(heatmap.yLabel)<"))
+        }
+    }
+
+    func testJSONParsesAndCarriesValuesAndLabels() throws {
+        let heatmap = Fixtures.lensHeatmap
+        let object = parseJSONObject(heatmap.mimeBundle.data[MimeBundle.periscopeJSON])
+        XCTAssertEqual(object["kind"] as? String, "heatmap")
+        XCTAssertEqual(object["shape"] as? [Int], [4, 5])
+        XCTAssertEqual(object["row_labels"] as? [String], ["L0", "L1", "L2", "L3"])
+        let values = try XCTUnwrap(object["values"] as? [[Double]])
+        XCTAssertEqual(values[3][1], 0.93, accuracy: 1e-6)
+        XCTAssertEqual(values[0][2], 0.01, accuracy: 1e-6)
+        let text = try XCTUnwrap(object["cell_text"] as? [[String]])
+        XCTAssertEqual(text[0][2], "<script>")
+        XCTAssertEqual(text[0][0], "↵")
+        XCTAssertEqual(object["range"] as? [Double], [0, 1])
+    }
+
+    func testNaNBecomesNullInJSON() throws {
+        let object = parseJSONObject(Fixtures.patchingHeatmap.mimeBundle.data[MimeBundle.periscopeJSON])
+        let rows = try XCTUnwrap(object["values"] as? [[Any]])
+        XCTAssertTrue(rows[2][1] is NSNull)
+        XCTAssertEqual(rows[0][1] as? Double ?? .nan, sin(1.0) * 0.8, accuracy: 1e-6)
+        // Diverging auto range is symmetric around zero.
+        let range = try XCTUnwrap(object["range"] as? [Double])
+        XCTAssertEqual(range[0], -range[1], accuracy: 1e-12)
+        XCTAssertGreaterThan(range[1], 0.7)
+    }
+
+    func testThirtyByFortyHeatmapStaysCompact() {
+        let rows = 30, cols = 40
+        var values: [[Float]] = []
+        for i in 0..<rows { values.append((0..<cols).map { (j: Int) -> Float in Float((i * 7 + j * 13) % 100) / 100 }) }
+        let vocabulary = [" Paris", "\n", " the", "<b>", "ing"]
+        var text: [[String]] = []
+        for i in 0..<rows { text.append((0..<cols).map { (j: Int) -> String in visibleToken(vocabulary[(i + j) % 5]) }) }
+        let heatmap = Heatmap(title: "lens", xLabel: "position", yLabel: "layer",
+                              rowLabels: (0..<rows).map { "L\($0)" }, columnLabels: (0..<cols).map { "\($0) ·tok" },
+                              values: values, cellText: text, valueLabel: "p")
+        let bundle = heatmap.mimeBundle
+        let total = bundle.data.values.reduce(0) { $0 + $1.utf8.count }
+        let sizes = bundle.data.mapValues { $0.utf8.count }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        XCTAssertLessThan(total, 200_000, "30×40 heatmap bundle is \(total) bytes: \(sizes)")
+        // Every cell is drawn and the payload still has every value.
+        let object = parseJSONObject(bundle.data[MimeBundle.periscopeJSON])
+        XCTAssertEqual((object["values"] as? [[Double]])?.flatMap { $0 }.count, rows * cols)
+    }
+
+    func testPlainTextGridShowsCellTextAndSummary() {
+        let text = Fixtures.lensHeatmap.plainText
+        let lines = text.components(separatedBy: "\n")
+        XCTAssertEqual(lines.first, "Logit lens: top-1 token per layer")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("L3") && $0.contains("·Paris") })
+        XCTAssertTrue(text.contains("max 0.93 at L3, 1 ·Eiffel"), text)
+        // No raw newline from the "\n" token leaks into the grid.
+        XCTAssertEqual(lines.count, 1 + 1 + 4 + 1)
+    }
+
+    func testLargeHeatmapTextIsCut() {
+        let values = (0..<100).map { i in (0..<100).map { j in Double(i + j) } }
+        let heatmap = Heatmap(title: "big", xLabel: "key", yLabel: "query", rowLabels: [], columnLabels: [], values: values)
+        let text = heatmap.plainText
+        XCTAssertTrue(text.contains("showing 60 of 100 rows, 60 of 100 columns"))
+        XCTAssertLessThan(text.utf8.count, 40_000)
+    }
+}

@@ -1,6 +1,0 @@
-import XCTest
-@testable import Rendering
-
-final class RenderingPlaceholderTests: XCTestCase {
-    func testBuilds() {}
-}

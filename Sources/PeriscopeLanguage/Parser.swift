@@ -145,7 +145,7 @@ public struct Parser {
             case .help(let topic, _):
                 throw error("expected the end of the line after the help request `?\(topic)`, found \(current.kind.phrase)")
             default:
-                throw error("unexpected \(current.kind.phrase) after a value: a statement that starts with a value takes no arguments; put each statement on its own line")
+                throw error("found \(current.kind.phrase) after a value, expected the end of the line: a statement that starts with a value takes no arguments; put each statement on its own line")
             }
         }
         let range = SourceRange(start: first.start, end: last.end)

@@ -1,6 +1,0 @@
-import XCTest
-@testable import PeriscopeLanguage
-
-final class PeriscopeLanguagePlaceholderTests: XCTestCase {
-    func testBuilds() {}
-}

@@ -93,6 +93,7 @@ public struct Parser {
         switch current.kind {
         case .question:
             advance()
+            if current.kind == .question { advance() }  // `??lens`, as in IPython
             try checkReadable()
             guard case .identifier(let topic) = current.kind else {
                 throw error("expected a verb name after `?`, as in ?lens, found \(current.kind.phrase)")
@@ -107,6 +108,7 @@ public struct Parser {
                     throw error("help (`?`) gives no value to assign: write `\(head)?` on a line of its own")
                 }
                 last = advance()
+                if current.kind == .question { last = advance() }  // `lens??`
                 body = .help(topic: head, range: headToken.range)
             } else {
                 var arguments: [Expr] = []

@@ -34,7 +34,8 @@ final class ParserTests: XCTestCase {
     }
 
     func testHelpBothForms() {
-        XCTAssertEqual(sketch(parsed("?lens\npatch?\n? trace")), ["help lens", "help patch", "help trace"])
+        XCTAssertEqual(sketch(parsed("?lens\npatch?\n? trace\n??steer\nprobe??")),
+                       ["help lens", "help patch", "help trace", "help steer", "help probe"])
     }
 
     func testHelpTopicRange() {

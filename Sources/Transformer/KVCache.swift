@@ -1,0 +1,43 @@
+// MARK: - KV cache
+
+/// The keys (after RoPE) and values of every layer for the positions a sequence has seen so far.
+///
+/// A value type: copying a cache is how a shared prefix is reused — run the prefix once, copy the
+/// cache for each continuation; each copy's arrays are duplicated only when that copy grows.
+public struct KVCache: Sendable, Equatable {
+    /// Positions held (the next token goes at this absolute position).
+    public private(set) var length: Int = 0
+    /// Width of one position's keys (H_kv·d_head).
+    public let kvDim: Int
+    var keys: [[Float]]     // L × [length, H_kv·d_head]   after RoPE
+    var values: [[Float]]   // L × [length, H_kv·d_head]
+
+    /// An empty cache for `config`.
+    public init(config: ModelConfig) {
+        kvDim = config.kvDim
+        keys = Array(repeating: [], count: config.layerCount)
+        values = Array(repeating: [], count: config.layerCount)
+    }
+
+    /// Drops every position from `newLength` on, so the sequence can be continued differently.
+    public mutating func truncate(to newLength: Int) {
+        let n = max(0, min(length, newLength))
+        for l in keys.indices {
+            keys[l].removeLast(keys[l].count - n * kvDim)
+            values[l].removeLast(values[l].count - n * kvDim)
+        }
+        length = n
+    }
+
+    /// Bytes held by the cached keys and values.
+    public var byteCount: Int { keys.reduce(0) { $0 + $1.count } * 2 * MemoryLayout<Float>.size }
+
+    /// Appends `rows` new positions of layer `layer` (k and v are [rows, kvDim]).
+    mutating func append(layer: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, rows: Int) {
+        keys[layer].append(contentsOf: UnsafeBufferPointer(start: k, count: rows * kvDim))
+        values[layer].append(contentsOf: UnsafeBufferPointer(start: v, count: rows * kvDim))
+    }
+
+    /// Marks `rows` positions as added (after every layer appended them).
+    mutating func commit(rows: Int) { length += rows }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import GGUF
+
+// MARK: - Model
+
+/// A loaded llama-family model: configuration and weights. Immutable once loaded and safe to
+/// share; per-sequence state lives in `KVCache` values owned by the caller.
+public final class Model: @unchecked Sendable {
+    public let config: ModelConfig
+    public let weights: Weights
+    /// The GGUF file the model came from.
+    public var file: GGUFFile { weights.file }
+    /// Seconds spent reading and dequantising the weights.
+    public let loadSeconds: Double
+    /// RoPE frequencies base^(-2i/ropeDim), i in 0..<ropeDim/2.
+    let ropeFrequencies: [Float]
+
+    /// Opens and loads the GGUF file at `path`.
+    public convenience init(path: String, f32Budget: Int = 1_500_000_000) throws {
+        let start = Date()
+        let file = try GGUFFile(path: path)
+        try self.init(file: file, f32Budget: f32Budget, started: start)
+    }
+
+    /// Loads the model held by an opened GGUF file.
+    public init(file: GGUFFile, f32Budget: Int = 1_500_000_000, started: Date = Date()) throws {
+        configureBLASThreads()
+        config = try ModelConfig(gguf: file)
+        weights = try Weights(file: file, config: config, f32Budget: f32Budget)
+        ropeFrequencies = Transformer.ropeFrequencies(ropeDim: config.ropeDim, base: config.ropeBase)
+        loadSeconds = Date().timeIntervalSince(started)
+    }
+
+    /// An empty KV cache for one sequence.
+    public func makeCache() -> KVCache { KVCache(config: config) }
+
+    /// The default model's location: `$PERISCOPE_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf`,
+    /// with `PERISCOPE_HOME` defaulting to `~/.cache/periscope`.
+    public static var defaultModelPath: String {
+        let home = ProcessInfo.processInfo.environment["PERISCOPE_HOME"]
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/periscope")
+        return (home as NSString).appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    }
+
+    /// Resident memory of this process in bytes (VmRSS from /proc/self/status), or nil off Linux.
+    public static func residentMemoryBytes() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            let digits = line.split(separator: " ").compactMap { Int($0) }
+            return digits.first.map { $0 * 1024 }
+        }
+        return nil
+    }
+}
+
+// MARK: - Convenience runs
+
+/// The result of `Model.run`: logits for every position, the requested activations, and the
+/// KV cache (to continue the sequence).
+public struct RunResult {
+    public var logits: Tensor            // [positions, vocab]
+    public var activations: ActivationCache
+    public var kvCache: KVCache
+}
+
+extension Model {
+    /// Runs one sequence and records the activations at `cache` points (every position).
+    public func run(tokens: [Int], cache points: [HookPoint] = [], hooks: HookSet? = nil,
+                    kvCache: KVCache? = nil, context: TaskContext = .none) throws -> RunResult {
+        let activations = ActivationCache()
+        let set = hooks ?? HookSet()
+        if !points.isEmpty { set.cache(points, into: activations) }
+        var caches = [kvCache ?? makeCache()]
+        let logits = try forward([tokens], caches: &caches, hooks: set.isEmpty ? nil : set, logits: .all, context: context)
+        return RunResult(logits: Tensor(shape: Array(logits.shape.dropFirst()), data: logits.data),
+                         activations: activations, kvCache: caches[0])
+    }
+
+    /// Runs `tokens` into a fresh cache (or extends `cache`), returning the last position's logits.
+    public func prefill(_ tokens: [Int], cache: inout KVCache, hooks: HookSet? = nil, context: TaskContext = .none) throws -> [Float] {
+        var caches = [cache]
+        cache = makeCache()   // drop our reference so the forward pass appends without copying
+        let logits = try forward([tokens], caches: &caches, hooks: hooks, logits: .last, context: context)
+        cache = caches[0]
+        return logits.data
+    }
+
+    /// Continues a prompt: greedy when `sampler.temperature == 0`, stopping after `maxTokens` or at
+    /// a token in `stop`. Returns only the new tokens. `hooks` run at every step (prompt and decode).
+    public func generate(prompt: [Int], maxTokens: Int, sampler: Sampler = Sampler(), stop: Set<Int> = [],
+                         hooks: HookSet? = nil, context: TaskContext = .none) throws -> [Int] {
+        guard !prompt.isEmpty else { throw TransformerError.badBatch("the prompt has no tokens") }
+        var sampler = sampler
+        var cache = makeCache()
+        var logits = try prefill(prompt, cache: &cache, hooks: hooks, context: context)
+        var out: [Int] = []
+        for step in 0..<maxTokens {
+            let next = sampler.sample(logits)
+            out.append(next)
+            context.report(Double(step + 1) / Double(maxTokens), "token \(step + 1)/\(maxTokens)")
+            if stop.contains(next) || step == maxTokens - 1 || cache.length >= config.contextLength { break }
+            logits = try prefill([next], cache: &cache, hooks: hooks, context: context)
+        }
+        return out
+    }
+}

@@ -1,0 +1,127 @@
+import COpenBLAS
+import Foundation
+
+// MARK: - Ops
+//
+// Small free functions, output first, the way llama2.c's run.c reads. Every buffer is row-major
+// with one row per token position: `n` rows of `width` floats.
+
+/// Rows at or below this count go through the quantised matrix–vector kernels (decode); larger
+/// batches go through BLAS on the F32 copy (prompts), where one pass over the weights serves all rows.
+nonisolated(unsafe) public var quantisedKernelMaxRows = 4
+
+/// out[n, W.rows] = x[n, W.cols] · Wᵀ  (a linear layer without bias).
+func matmul(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: WeightMatrix, n: Int) {
+    if n <= quantisedKernelMaxRows && (w.hasDirectKernel || w.f32 == nil) || (w.f32 == nil && n == 1) {
+        w.matvec(out, x, n: n)
+    } else if let f32 = w.f32 {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(w.rows), Int32(w.cols),
+                    1, x, Int32(w.cols), f32, Int32(w.cols), 0, out, Int32(w.rows))
+    } else {
+        // No F32 copy (model too large for the budget): dequantise panels of rows and multiply
+        // each panel by every token at once, so the dequantisation is shared by the whole batch.
+        let panel = 256
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: panel * w.cols)
+        defer { scratch.deallocate() }
+        var r0 = 0
+        while r0 < w.rows {
+            let r1 = min(w.rows, r0 + panel)
+            w.dequantizeRows(r0..<r1, into: scratch)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(r1 - r0), Int32(w.cols),
+                        1, x, Int32(w.cols), scratch, Int32(w.cols), 0, out + r0, Int32(w.rows))
+            r0 = r1
+        }
+    }
+}
+
+/// out[n, d] = x[n, d] / rms(x) ⊙ weight[d]   (RMSNorm, as Hugging Face computes it in float32).
+func rmsnorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: [Float], n: Int, eps: Float) {
+    let d = weight.count
+    weight.withUnsafeBufferPointer { w in
+        for r in 0..<n {
+            let xr = x + r * d, yr = out + r * d
+            var ss: Float = 0
+            for i in 0..<d { ss += xr[i] * xr[i] }
+            let scale = 1 / (ss / Float(d) + eps).squareRoot()
+            for i in 0..<d { yr[i] = w[i] * (xr[i] * scale) }
+        }
+    }
+}
+
+/// x[n, width] += bias[width] for every row.
+func addBias(_ x: UnsafeMutablePointer<Float>, _ bias: [Float], n: Int) {
+    let w = bias.count
+    for r in 0..<n { for i in 0..<w { x[r * w + i] += bias[i] } }
+}
+
+/// out[count] += x[count]  (the residual connection).
+func addInPlace(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { out[i] += x[i] }
+}
+
+/// Rotates x[n, heads·d_head] in place: row r is at absolute position `positions[r]`.
+/// `frequencies[i] = base^(-2i/ropeDim)` for each of the ropeDim/2 pairs.
+func rope(_ x: UnsafeMutablePointer<Float>, positions: [Int], heads: Int, headDim: Int,
+          frequencies: [Float], style: RopeStyle) {
+    let pairs = frequencies.count
+    for (r, pos) in positions.enumerated() {
+        for p in 0..<pairs {
+            // Angles in double: position × frequency loses digits in float at long contexts.
+            let angle = Double(pos) * Double(frequencies[p])
+            let c = Float(cos(angle)), s = Float(sin(angle))
+            for h in 0..<heads {
+                let head = x + (r * heads + h) * headDim
+                let (i, j) = style == .adjacent ? (2 * p, 2 * p + 1) : (p, p + headDim / 2)
+                let a = head[i], b = head[j]
+                head[i] = a * c - b * s
+                head[j] = a * s + b * c
+            }
+        }
+    }
+}
+
+/// out[n, d_ff] = silu(gate[n, d_ff]) ⊙ up[n, d_ff]   (SwiGLU).
+func swiglu(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count {
+        let g = gate[i]
+        out[i] = g / (1 + exp(-g)) * up[i]
+    }
+}
+
+/// x[count] ← softmax(x) in place; -infinity entries become 0.
+func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    var maxValue = -Float.infinity
+    for i in 0..<count where x[i] > maxValue { maxValue = x[i] }
+    guard maxValue > -Float.infinity else {
+        for i in 0..<count { x[i] = 0 }
+        return
+    }
+    var sum: Float = 0
+    for i in 0..<count {
+        let e = exp(x[i] - maxValue)
+        x[i] = e
+        sum += e
+    }
+    let inv = 1 / sum
+    for i in 0..<count { x[i] *= inv }
+}
+
+/// RoPE frequencies base^(-2i/ropeDim) for i in 0..<ropeDim/2, computed in double like the reference.
+func ropeFrequencies(ropeDim: Int, base: Float) -> [Float] {
+    (0..<ropeDim / 2).map { i in Float(1.0 / pow(Double(base), Double(2 * i) / Double(ropeDim))) }
+}
+
+/// Tells OpenBLAS how many threads to use (both cores of the machine by default).
+func configureBLASThreads(_ count: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    openblas_set_num_threads(Int32(count))
+}
+
+/// Runs `body(i)` for i in 0..<iterations on every core (DispatchQueue.concurrentPerform), for
+/// bodies that write disjoint parts of raw buffers.
+func parallelFor(_ iterations: Int, _ body: (Int) -> Void) {
+    if iterations == 1 { body(0); return }
+    withoutActuallyEscaping(body) { escapable in
+        nonisolated(unsafe) let work = escapable
+        DispatchQueue.concurrentPerform(iterations: iterations) { i in work(i) }
+    }
+}

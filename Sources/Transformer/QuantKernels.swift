@@ -1,0 +1,134 @@
+import Foundation
+import GGUF
+
+// MARK: - Quantised matrix–vector kernels
+//
+// Decode runs one token at a time, so every weight is read once per token: reading the 4-bit blocks
+// straight from the mapping moves ~6× fewer bytes than an F32 copy. The activations stay F32 (no
+// activation quantisation as llama.cpp does), so these products agree with the F32 path to ~1e-6.
+
+/// F16 bit pattern → F32, by table: a libcall per block scale would dominate the kernels on CPUs
+/// where Swift does not emit F16C instructions.
+nonisolated(unsafe) let halfToFloatTable: UnsafeMutablePointer<Float> = {
+    let table = UnsafeMutablePointer<Float>.allocate(capacity: 65_536)
+    for bits in 0..<65_536 { table[bits] = Float(Float16(bitPattern: UInt16(bits))) }
+    return table
+}()
+
+/// Σ q·x over one Q4_1 row: blocks of {f16 d, f16 m, 16 bytes of nibbles}, value = d·q + m,
+/// low nibbles are elements 0..15 of the block and high nibbles 16..31.
+/// `xSums[j]` is Σ x over block j (hoisted out of the row loop: m·Σx).
+@inline(__always)
+func dotQ4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xSums: UnsafePointer<Float>,
+             blocks: Int, _ half: UnsafePointer<Float>) -> Float {
+    var acc = SIMD16<Float>()
+    var accMin: Float = 0
+    let xr = UnsafeRawPointer(x)
+    for j in 0..<blocks {
+        let b = row + j &* 20
+        let d = half[Int(b.loadUnaligned(as: UInt16.self))]
+        let m = half[Int(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))]
+        let q = b.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
+        let lo = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: q & 0x0F))
+        let hi = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: q &>> 4))
+        let x0 = xr.loadUnaligned(fromByteOffset: j &* 128, as: SIMD16<Float>.self)
+        let x1 = xr.loadUnaligned(fromByteOffset: j &* 128 &+ 64, as: SIMD16<Float>.self)
+        acc += d * (lo * x0 + hi * x1)
+        accMin += m * xSums[j]
+    }
+    return acc.sum() + accMin
+}
+
+/// Σ q·x over one Q8_0 row: blocks of {f16 d, 32 × int8}, value = d·q.
+@inline(__always)
+func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int, _ half: UnsafePointer<Float>) -> Float {
+    var acc = SIMD16<Float>()
+    let xr = UnsafeRawPointer(x)
+    for j in 0..<blocks {
+        let b = row + j &* 34
+        let d = half[Int(b.loadUnaligned(as: UInt16.self))]
+        let q0 = b.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)
+        let q1 = b.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)
+        let x0 = xr.loadUnaligned(fromByteOffset: j &* 128, as: SIMD16<Float>.self)
+        let x1 = xr.loadUnaligned(fromByteOffset: j &* 128 &+ 64, as: SIMD16<Float>.self)
+        let s = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: q0)) * x0
+            + SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: q1)) * x1
+        acc += d * s
+    }
+    return acc.sum()
+}
+
+/// Σ w·x over an F32 row.
+@inline(__always)
+func dotF32(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = SIMD16<Float>()
+    let wr = UnsafeRawPointer(w), xr = UnsafeRawPointer(x)
+    var i = 0
+    while i &+ 16 <= count {
+        acc += wr.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self)
+            * xr.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self)
+        i &+= 16
+    }
+    var tail: Float = 0
+    while i < count { tail += w[i] * x[i]; i &+= 1 }
+    return acc.sum() + tail
+}
+
+extension WeightMatrix {
+    /// Whether `matvec` reads this matrix's blocks directly (otherwise it dequantises row by row).
+    var hasDirectKernel: Bool { type == .q4_1 || type == .q8_0 }
+
+    /// out[n, rows] = x[n, cols] · Wᵀ by row-parallel matrix–vector products, for small n (decode).
+    func matvec(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int) {
+        let rows = self.rows, cols = self.cols, blocks = cols / 32
+        let half = UnsafePointer(halfToFloatTable)
+        // Q4_1 needs Σx per 32-block of every activation row (the m·Σx term).
+        var xSums = [Float](repeating: 0, count: type == .q4_1 ? n * blocks : 0)
+        if type == .q4_1 {
+            for i in 0..<n { for j in 0..<blocks { xSums[i * blocks + j] = dotF32Sum(x + i * cols + j * 32, 32) } }
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let chunks = rows >= 256 ? cores * 2 : 1
+        let perChunk = (rows + chunks - 1) / chunks
+        xSums.withUnsafeBufferPointer { sumsBuffer in
+            let sums = sumsBuffer.baseAddress
+            let body = { (c: Int) in
+                let lo = c * perChunk, hi = min(rows, lo + perChunk)
+                guard lo < hi else { return }
+                switch self.type {
+                case .q4_1 where cols % 32 == 0:
+                    guard let sums else { return }
+                    for r in lo..<hi {
+                        let row = self.quantised + r &* self.bytesPerRow
+                        for i in 0..<n { out[i &* rows &+ r] = dotQ4_1(row, x + i &* cols, sums + i &* blocks, blocks: blocks, half) }
+                    }
+                case .q8_0 where cols % 32 == 0:
+                    for r in lo..<hi {
+                        let row = self.quantised + r &* self.bytesPerRow
+                        for i in 0..<n { out[i &* rows &+ r] = dotQ8_0(row, x + i &* cols, blocks: blocks, half) }
+                    }
+                default:
+                    // Other types: one dequantised row at a time, dotted in F32.
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+                    defer { scratch.deallocate() }
+                    for r in lo..<hi {
+                        let w: UnsafePointer<Float>
+                        if let f32 = self.f32 { w = UnsafePointer(f32 + r * cols) } else {
+                            dequantize(self.type, from: self.quantised + r * self.bytesPerRow, to: scratch, count: cols)
+                            w = UnsafePointer(scratch)
+                        }
+                        for i in 0..<n { out[i &* rows &+ r] = dotF32(w, x + i &* cols, count: cols) }
+                    }
+                }
+            }
+            parallelFor(chunks, body)
+        }
+    }
+}
+
+@inline(__always)
+func dotF32Sum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+    var s: Float = 0
+    for i in 0..<count { s += x[i] }
+    return s
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+// MARK: - Random numbers
+
+/// SplitMix64: a tiny deterministic generator, so a seed reproduces a generation exactly on
+/// every machine (the system generator is neither seedable nor stable).
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform float in [0, 1) from the top 24 bits.
+    public mutating func nextUnitFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
+}
+
+// MARK: - Sampler
+
+/// Picks the next token from logits: greedy (argmax) when `temperature` is 0, otherwise a draw from
+/// softmax(logits / temperature), optionally restricted to the `topK` most likely tokens.
+public struct Sampler: Sendable {
+    public var temperature: Float
+    public var topK: Int?
+    private var rng: SplitMix64
+
+    public init(temperature: Float = 0, topK: Int? = nil, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topK = topK
+        rng = SplitMix64(seed: seed)
+    }
+
+    /// The id of the chosen token.
+    public mutating func sample(_ logits: [Float]) -> Int {
+        guard temperature > 0 else { return Self.argmax(logits) }
+        var candidates = Array(logits.indices)
+        if let k = topK, k > 0, k < logits.count {
+            candidates = Array(candidates.sorted { logits[$0] > logits[$1] }.prefix(k))
+        }
+        let maxLogit = candidates.map { logits[$0] }.max() ?? 0
+        var weights = candidates.map { exp(Double((logits[$0] - maxLogit) / temperature)) }
+        let total = weights.reduce(0, +)
+        for i in weights.indices { weights[i] /= total }
+        let u = Double(rng.nextUnitFloat())
+        var cumulative = 0.0
+        for (i, w) in weights.enumerated() {
+            cumulative += w
+            if u < cumulative { return candidates[i] }
+        }
+        return candidates[candidates.count - 1]
+    }
+
+    /// Index of the largest logit (the first one on ties).
+    public static func argmax(_ logits: [Float]) -> Int {
+        var best = 0
+        for i in logits.indices where logits[i] > logits[best] { best = i }
+        return best
+    }
+
+    /// The `k` largest entries as (index, value), largest first.
+    public static func topK(_ logits: [Float], _ k: Int) -> [(index: Int, value: Float)] {
+        var best: [(index: Int, value: Float)] = []
+        for (i, v) in logits.enumerated() where best.count < k || v > best[best.count - 1].value {
+            let at = best.firstIndex { v > $0.value } ?? best.count
+            best.insert((i, v), at: at)
+            if best.count > k { best.removeLast() }
+        }
+        return best
+    }
+}

@@ -1,6 +1,0 @@
-import XCTest
-@testable import Transformer
-
-final class TransformerPlaceholderTests: XCTestCase {
-    func testBuilds() {}
-}

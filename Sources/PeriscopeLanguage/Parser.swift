@@ -83,6 +83,9 @@ public struct Parser {
                 throw error("expected a value or a command after `\(name) =`, found \(current.kind.phrase)",
                             at: equals.end)
             }
+            if current.kind == .equals {
+                throw error("expected a value or a command after `\(name) =`, found another `=`")
+            }
             if current.kind == .question {
                 throw error("help (`?`) gives no value to assign: write `?verb` on a line of its own")
             }

@@ -106,6 +106,8 @@ final class ParseErrorTests: XCTestCase {
 
     func testSecondEquals() {
         assertError("x = y = 3", at: loc(1, 7, 6), contains: ["at most one name"])
+        assertError("x = 3 = 4", at: loc(1, 7, 6), contains: ["at most one name"])
+        assertError("x = = 3", at: loc(1, 5, 4), contains: ["found another `=`"])
         assertError("lens p = 3", at: loc(1, 8, 7), contains: ["only a single name may stand before `=`"])
     }
 

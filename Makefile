@@ -12,7 +12,7 @@ MODEL := $(PERISCOPE_HOME)/models/SmolLM2-135M-Instruct.Q4_1.gguf
 SWIFTFLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/periscope
 
-.PHONY: all deps build venv lab-venv model kernelspec setup test swift-test py-test lab demo bench clean
+.PHONY: all deps build venv lab-venv model kernelspec setup test swift-test py-test lab demo bench refvenv clean
 
 all: build
 
@@ -61,7 +61,17 @@ demo: setup
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/jupyter nbconvert --to html --execute \
 		--ExecutePreprocessor.kernel_name=periscope --output tour.html examples/tour.ipynb
 
+# The peers (torch, transformers, nnsight, llama-cpp-python) live in a venv outside the repo,
+# made once; never in CI.
+REFVENV ?= $(PERISCOPE_HOME)/refvenv
+export PERISCOPE_REFVENV := $(REFVENV)
+
+refvenv:
+	test -x $(REFVENV)/bin/python || python3 -m venv $(REFVENV)
+	$(REFVENV)/bin/pip install --quiet torch transformers gguf accelerate numpy sentencepiece protobuf nnsight llama-cpp-python
+
 bench: setup
+	test -x $(REFVENV)/bin/python || $(MAKE) refvenv
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) bench/run.py
 
 clean:

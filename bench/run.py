@@ -1,0 +1,228 @@
+"""`make bench`: Periscope side by side with its peers, in one run, reported as ratios of medians.
+
+  kernel  trivial-cell round trip (p50/p90) through jupyter_client, Periscope vs ipykernel;
+          kernel start to ready.
+  model   load, 32-token prompt forward with every resid_post cached, decode tokens/s, resident
+          memory: Periscope (through its kernel) vs llama.cpp (llama-cpp-python, 2 threads) and
+          transformers + torch on CPU (2 threads), same GGUF. Peers run in the reference venv
+          ($PERISCOPE_REFVENV, default ~/.cache/periscope/refvenv; `make refvenv` makes it).
+  interp  logit lens, identity Patchscope sweep, activation patching vs nnsight (bench/interp_nnsight.py).
+
+The machines are noisy: every number is a median of several runs after a warm-up.
+"""
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+from jupyter_client.manager import KernelManager
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HOME = pathlib.Path(os.environ.get("PERISCOPE_HOME", pathlib.Path.home() / ".cache" / "periscope"))
+MODEL = HOME / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+REFVENV = pathlib.Path(os.environ.get("PERISCOPE_REFVENV", HOME / "refvenv"))
+# 32 tokens with SmolLM2's tokenizer (checked by the bench, which reads the ids back from the kernel).
+PROMPT32 = ("The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France. "
+            "It is named after the engineer Gustave Eiffel, whose company")
+
+
+class Kernel:
+    def __init__(self, name):
+        self.km = KernelManager(kernel_name=name)
+        t = time.perf_counter()
+        self.km.start_kernel()
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=60)
+        self.ready_s = time.perf_counter() - t
+
+    def cell(self, code, timeout=600):
+        """Runs a cell; returns (seconds until idle, reply, outputs)."""
+        t = time.perf_counter()
+        msg_id = self.kc.execute(code)
+        outputs, idle = [], False
+        while not idle:
+            msg = self.kc.get_iopub_msg(timeout=timeout)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                idle = True
+            elif msg["msg_type"] not in ("status", "execute_input"):
+                outputs.append(msg)
+        dt = time.perf_counter() - t
+        reply = self.kc.get_shell_msg(timeout=timeout)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"cell failed: {code!r}: {reply['content'].get('evalue')}")
+        return dt, reply, outputs
+
+    def rss_mb(self):
+        pid = self.km.provisioner.process.pid
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def close(self):
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+def percentile(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def vnd(outputs):
+    for o in outputs:
+        data = o["content"].get("data", {})
+        if "application/vnd.periscope.v1+json" in data:
+            return data["application/vnd.periscope.v1+json"]
+    return None
+
+
+def bench_kernel(n):
+    rows = {}
+    for name, code in (("periscope", "1"), ("python3", "1")):
+        starts = []
+        for _ in range(5):
+            k = Kernel(name)
+            starts.append(k.ready_s)
+            k.close()
+        k = Kernel(name)
+        for _ in range(20):
+            k.cell(code)
+        times = [k.cell(code)[0] for _ in range(n)]
+        k.close()
+        rows[name] = {"p50_ms": 1e3 * percentile(times, 0.5), "p90_ms": 1e3 * percentile(times, 0.9),
+                      "ready_s": statistics.median(starts)}
+    ratio = rows["periscope"]["p50_ms"] / rows["python3"]["p50_ms"]
+    print("\n## kernel: trivial cell round trip through jupyter_client")
+    print(f"| kernel | p50 ms | p90 ms | start→ready s (median of 5) |")
+    print("|---|---|---|---|")
+    for name, r in rows.items():
+        label = "periscope" if name == "periscope" else "ipykernel"
+        print(f"| {label} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['ready_s']:.3f} |")
+    print(f"ratio periscope/ipykernel p50 = {ratio:.2f} (target ≤ 0.33)")
+    return {"kernel": rows, "kernel_p50_ratio": ratio}
+
+
+def peer(name, ids, repeats):
+    py = REFVENV / "bin" / "python"
+    if not py.exists():
+        print(f"  (skipping {name}: no reference venv at {REFVENV}; `make refvenv`)")
+        return None
+    out = subprocess.run([str(py), str(ROOT / "bench" / "model_peers.py"), name, "--model", str(MODEL),
+                          "--prompt-ids", ",".join(map(str, ids)), "--repeats", str(repeats)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"  ({name} failed: {out.stderr.strip().splitlines()[-1:]})")
+        return None
+    return json.loads(out.stdout)
+
+
+def bench_model(repeats):
+    ours = {}
+    loads = []
+    for _ in range(3):
+        k = Kernel("periscope")
+        dt, _, _ = k.cell('m = load "smollm2"')
+        loads.append(dt)
+        k.close()
+    k = Kernel("periscope")
+    k.cell('m = load "smollm2"')
+    ours["load_s"] = statistics.median(loads)
+    ours["rss_mb"] = k.rss_mb()
+    k.cell(f"p = prompt {json.dumps(PROMPT32)}")
+    _, _, out = k.cell("tokens p")
+    ids = [int(i) for i in vnd(out)["ids"]] if vnd(out) and "ids" in vnd(out) else None
+    run_times = [k.cell("run p")[0] for _ in range(repeats + 1)][1:]
+    ours["prompt32_s"] = statistics.median(run_times)
+    gen_times = [k.cell("generate p max 64")[0] for _ in range(repeats + 1)][1:]
+    ours["decode_tok_s"] = 64 / max(1e-9, statistics.median(gen_times) - ours["prompt32_s"])
+    k.close()
+    print(f"\n## model: SmolLM2-135M-Instruct Q4_1, prompt of {len(ids) if ids else '?'} tokens")
+    rows = {"periscope": ours}
+    if ids:
+        for name in ("llama_cpp", "transformers"):
+            r = peer(name, ids, repeats)
+            if r:
+                rows[name] = r
+    print("| engine | load s | prompt32 ms | decode tok/s | RSS MB |")
+    print("|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['load_s']:.3f} | {1e3 * r['prompt32_s']:.1f} | {r['decode_tok_s']:.1f} | {r['rss_mb']:.0f} |")
+    if "llama_cpp" in rows:
+        l = rows["llama_cpp"]
+        print(f"prompt time ratio periscope/llama.cpp = {ours['prompt32_s'] / l['prompt32_s']:.2f} (target ≤ 0.8, goal 0.5)")
+        print(f"decode speed ratio periscope/llama.cpp = {ours['decode_tok_s'] / l['decode_tok_s']:.2f} (target ≥ 1)")
+    return {"model": rows}
+
+
+def bench_interp(repeats):
+    py = REFVENV / "bin" / "python"
+    script = ROOT / "bench" / "interp_nnsight.py"
+    if not script.exists():
+        print("\n## interp: bench/interp_nnsight.py not present yet")
+        return {}
+    k = Kernel("periscope")
+    k.cell('m = load "smollm2"')
+    k.cell(f"p = prompt {json.dumps(PROMPT32)}")
+    k.cell('clean = prompt "The Eiffel Tower is in the city of"')
+    k.cell('corrupt = prompt "The Colosseum is in the city of"')
+    workloads = {
+        "logit_lens": "lens p layers all positions all",
+        "patchscope_sweep": 'patchscope p position -1 target identity layers all generate 5',
+        "activation_patching": 'trace clean corrupt answer " Paris" hook resid_pre layers all',
+    }
+    ours = {}
+    for name, code in workloads.items():
+        try:
+            k.cell(code)
+            ours[name] = statistics.median(k.cell(code)[0] for _ in range(repeats))
+        except Exception as e:  # a verb not implemented yet: say so, do not hide it
+            print(f"  periscope {name}: {e}")
+    k.close()
+    theirs = {}
+    if py.exists():
+        out = subprocess.run([str(py), str(script), "--model", str(MODEL), "--repeats", str(repeats)],
+                             capture_output=True, text=True)
+        if out.returncode == 0:
+            theirs = json.loads(out.stdout.strip().splitlines()[-1])
+        else:
+            print(f"  nnsight failed: {out.stderr.strip().splitlines()[-3:]}")
+    print("\n## interp: Periscope vs nnsight (seconds, medians)")
+    print("| workload | periscope | nnsight | ratio | target |")
+    print("|---|---|---|---|---|")
+    targets = {"logit_lens": 0.5, "patchscope_sweep": 0.1, "activation_patching": 0.1}
+    for name in workloads:
+        a, b = ours.get(name), theirs.get(name)
+        ratio = f"{a / b:.3f}" if a and b else "—"
+        print(f"| {name} | {a if a is None else f'{a:.3f}'} | {b if b is None else f'{b:.3f}'} | {ratio} | ≤ {targets[name]} |")
+    return {"interp": {"periscope": ours, "nnsight": theirs}}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parts", default="kernel,model,interp")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--cells", type=int, default=200)
+    a = ap.parse_args()
+    results = {}
+    parts = a.parts.split(",")
+    if "kernel" in parts:
+        results.update(bench_kernel(a.cells))
+    if "model" in parts:
+        results.update(bench_model(a.repeats))
+    if "interp" in parts:
+        results.update(bench_interp(a.repeats))
+    (ROOT / ".build").mkdir(exist_ok=True)
+    (ROOT / ".build" / "bench-results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -50,3 +50,55 @@ enum Fixtures {
               caption: "probabilities after softmax over 49152 tokens")
     }
 }
+
+extension Fixtures {
+    /// Probe accuracy per layer with a chance line.
+    static var probeChart: LineChart {
+        let layers = (0..<30).map(Double.init)
+        let train = layers.map { 0.5 + 0.45 * (1 - exp(-$0 / 6)) }
+        let held = layers.map { 0.5 + 0.38 * (1 - exp(-$0 / 7)) - ($0 > 20 ? ($0 - 20) * 0.01 : 0) }
+        return LineChart(title: "Sentiment probe accuracy", xLabel: "layer", yLabel: "accuracy",
+                         series: [.init(name: "train", x: layers, y: train), .init(name: "held-out", x: layers, y: held)],
+                         reference: .init(y: 0.5, label: "chance"), yRange: .fixed(0.4, 1), valueFormat: .fixed(3))
+    }
+
+    /// A PCA scatter with two groups and one hostile label.
+    static var pcaScatter: ScatterPlot {
+        ScatterPlot(title: "PCA of last-token states, layer 12", xLabel: "PC1", yLabel: "PC2", points: [
+            .init(x: 1.2, y: 0.3, label: "I love it", group: "positive"),
+            .init(x: 0.9, y: -0.2, label: "Wonderful day", group: "positive"),
+            .init(x: -1.1, y: 0.4, label: "I hate it", group: "negative"),
+            .init(x: -0.8, y: -0.6, label: "<b>awful</b> & \"bad\"", group: "negative"),
+        ])
+    }
+
+    /// Attribution over a prompt's tokens.
+    static var attributionStrip: TokenStrip {
+        TokenStrip(title: "Occlusion attribution for \" Paris\"", tokens: ["The", " Eiffel", " Tower", " is", " in", "\n", "<script>"],
+                   scores: [0.01, 0.42, 0.35, -0.05, 0.08, -0.21, .nan], valueLabel: "Δ p(answer)")
+    }
+
+    /// A model card.
+    static var modelCard: Card {
+        Card(title: "SmolLM2-135M-Instruct", [
+            ("architecture", "llama"), ("layers", "30"), ("d_model", "576"), ("heads", "9 (3 kv)"),
+            ("vocab", "49152"), ("quantisation", "Q4_1"), ("load time", "0.41 s"),
+        ])
+    }
+
+    /// Attention-like grid: 4 heads over 5 tokens, rows summing to 1 below the diagonal.
+    static var attentionGrid: HeatmapGrid {
+        let tokens = ["<s>", "·The", "·cat", "·sat", "·down"]
+        let panels = (0..<4).map { h -> Heatmap in
+            var v: [[Double]] = []
+            for q in 0..<5 {
+                var row = (0..<5).map { (k: Int) -> Double in k <= q ? Double((q * 3 + k * (h + 1)) % 7 + 1) : 0 }
+                let sum = row.reduce(0, +)
+                row = row.map { $0 / sum }
+                v.append(row)
+            }
+            return Heatmap(title: "head \(h)", xLabel: "key", yLabel: "query", rowLabels: tokens, columnLabels: tokens, values: v)
+        }
+        return HeatmapGrid(title: "Attention, layer 3", panels: panels, range: .fixed(0, 1), valueLabel: "attention")
+    }
+}

@@ -56,7 +56,7 @@ struct ByteCursor {
         let perElement = UInt64(max(minimumElementSize, 1))
         guard raw <= remaining / perElement else {
             let needed = raw > UInt64(Int.max) / perElement ? Int.max : Int(raw * perElement)
-            throw GGUFError.truncated(path: path, offset: start + 8, needed: needed, fileSize: size)
+            throw GGUFError.truncated(path: path, offset: start, needed: needed, fileSize: size)
         }
         return Int(raw)
     }

@@ -1,6 +1,6 @@
-/// What the kernel needs to answer `is_complete`, `complete` and `inspect` requests: whether a
-/// cell is ready to run, and which word the cursor is on in which statement. Both read
-/// half-typed cells without failing.
+// What the kernel needs to answer `is_complete`, `complete` and `inspect` requests: whether a
+// cell is ready to run, and which word the cursor is on in which statement. Both read
+// half-typed cells without failing.
 
 // MARK: - Completeness
 

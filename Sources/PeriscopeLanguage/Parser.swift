@@ -1,12 +1,12 @@
-/// The parser: turns a cell into statements (SPEC §2, `protocol/grammar.ebnf`).
-///
-///     statement := [name "="] (command | value | help)
-///     command   := name {value}
-///     help      := "?" name | name "?"
-///     value     := string | int | float | range | list | name
-///
-/// It knows no verbs: `lens p layers 0..3` is the head `lens` with three arguments, and the
-/// kernel binds them to keywords using its command table.
+// The parser: turns a cell into statements (SPEC §2, `protocol/grammar.ebnf`).
+//
+//     statement := [name "="] (command | value | help)
+//     command   := name {value}
+//     help      := "?" name | name "?"
+//     value     := string | int | float | range | list | name
+//
+// It knows no verbs: `lens p layers 0..3` is the head `lens` with three arguments, and the
+// kernel binds them to keywords using its command table.
 
 /// Parses a whole cell: one statement per logical line; blank and comment-only lines give nothing.
 public func parse(_ source: String) -> Result<[Statement], ParseError> {

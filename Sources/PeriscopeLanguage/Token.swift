@@ -1,5 +1,5 @@
-/// The tokens of the command language (SPEC §2), as the lexer hands them to the parser and
-/// to the editor helpers.
+// The tokens of the command language (SPEC §2), as the lexer hands them to the parser and
+// to the editor helpers.
 
 /// One lexical token with its span in the cell.
 struct Token: Sendable, Equatable {

@@ -218,7 +218,7 @@ struct Lexer {
             guard let c = peek() else {
                 let error = ParseError(
                     location: start,
-                    message: "unterminated string: the string that starts here has no closing \(quote)")
+                    message: "unterminated string: the string that starts here has no closing `\(quote)`")
                 return token(.invalid(error, reachedEndOfInput: true), from: start)
             }
             if c == quote {

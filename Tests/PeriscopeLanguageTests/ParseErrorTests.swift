@@ -15,8 +15,8 @@ final class ParseErrorTests: XCTestCase {
     // MARK: - Strings
 
     func testUnterminatedStringPointsAtItsOpeningQuote() {
-        assertError("run p\nprompt \"The Eiffel", at: loc(2, 8, 13), contains: ["unterminated string", "closing \""])
-        assertError("x 'abc", at: loc(1, 3, 2), contains: ["unterminated string", "closing '"])
+        assertError("run p\nprompt \"The Eiffel", at: loc(2, 8, 13), contains: ["unterminated string", "closing `\"`"])
+        assertError("x 'abc", at: loc(1, 3, 2), contains: ["unterminated string", "closing `'`"])
     }
 
     func testUnknownEscape() {

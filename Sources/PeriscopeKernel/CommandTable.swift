@@ -1,0 +1,115 @@
+import Rendering
+
+/// Every verb the language knows, built from the `spec` each file under `Commands/` declares.
+/// It is the single source for `help`, `?verb`, completion and inspection.
+public struct CommandTable: Sendable {
+    /// The verbs in the order they were declared (help lists them by group in this order).
+    public private(set) var commands: [CommandSpec]
+    private var byName: [String: Int]
+
+    public init(_ commands: [CommandSpec]) {
+        self.commands = []
+        self.byName = [:]
+        for command in commands { register(command) }
+    }
+
+    /// Adds a verb, replacing one of the same name.
+    public mutating func register(_ command: CommandSpec) {
+        if let index = byName[command.name] {
+            commands[index] = command
+        } else {
+            byName[command.name] = commands.count
+            commands.append(command)
+        }
+    }
+
+    public subscript(name: String) -> CommandSpec? { byName[name].map { commands[$0] } }
+
+    /// All verb names, sorted.
+    public var verbNames: [String] { commands.map(\.name).sorted() }
+
+    /// The table of every verb shipped with Periscope: one entry per file under `Commands/`.
+    public static var standard: CommandTable {
+        CommandTable([
+            HelpCommand.spec,
+            PrintCommand.spec,
+            ShowCommand.spec,
+            SleepCommand.spec,
+        ])
+    }
+}
+
+// MARK: - Help pages
+
+extension CommandTable {
+    /// The help page of one verb: synopsis, description, parameters, one example.
+    public func helpPage(for spec: CommandSpec) -> MimeBundle {
+        var text = "\(spec.synopsis)\n\n\(spec.description)\n"
+        let rows = parameterRows(spec)
+        if !rows.isEmpty {
+            let width = rows.map(\.0.count).max() ?? 0
+            for (section, items) in [("Arguments", rows.filter { !$0.2 }), ("Keywords", rows.filter { $0.2 })] where !items.isEmpty {
+                text += "\n\(section):\n"
+                for (left, right, _) in items {
+                    text += "  " + left.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + right + "\n"
+                }
+            }
+        }
+        text += "\nExample:\n  \(spec.example)\n"
+
+        var html = "<div style=\"font-family:sans-serif;line-height:1.4\">"
+        html += "<div style=\"font-family:monospace;font-weight:bold\">\(escapeHTML(spec.synopsis))</div>"
+        html += "<p>\(escapeHTML(spec.description))</p>"
+        if !rows.isEmpty {
+            html += "<table style=\"border-collapse:collapse\">"
+            for (left, right, isKeyword) in rows {
+                let cell = "style=\"padding:2px 12px 2px 0;vertical-align:top;text-align:left\""
+                html += "<tr><td \(cell)><code>\(escapeHTML(left))</code></td>"
+                html += "<td \(cell)>\(isKeyword ? "keyword" : "argument")</td>"
+                html += "<td \(cell)>\(escapeHTML(right))</td></tr>"
+            }
+            html += "</table>"
+        }
+        html += "<p>Example: <code>\(escapeHTML(spec.example))</code></p></div>"
+        return MimeBundle(data: [MimeBundle.plain: text, MimeBundle.html: html])
+    }
+
+    /// (left column, explanation, is a keyword) for each parameter.
+    private func parameterRows(_ spec: CommandSpec) -> [(String, String, Bool)] {
+        let positionals = spec.positionals.map { p -> (String, String, Bool) in
+            let explanation = [p.summary, p.kind.phrase + (p.isRequired ? "" : ", optional")]
+                .filter { !$0.isEmpty }.joined(separator: " — ")
+            return (p.name, explanation, false)
+        }
+        let keywords = spec.keywords.map { k -> (String, String, Bool) in
+            let left = k.kind == .flag ? k.name : "\(k.name) \(k.kind.placeholder)"
+            let explanation = [k.summary, k.kind == .flag ? "a flag" : k.kind.phrase]
+                .filter { !$0.isEmpty }.joined(separator: " — ")
+            return (left, explanation + (k.isRequired ? " (required)" : ""), true)
+        }
+        return positionals + keywords
+    }
+
+    /// Every verb grouped as in SPEC §2, one line each.
+    public func overview() -> MimeBundle {
+        var text = "Periscope commands (type `help verb` or `?verb` for details):\n"
+        var html = "<div style=\"font-family:sans-serif;line-height:1.4\">"
+        html += "<p>Periscope commands — <code>help verb</code> or <code>?verb</code> for details.</p>"
+        html += "<table style=\"border-collapse:collapse\">"
+        for group in CommandGroup.allCases {
+            let members = commands.filter { $0.group == group }
+            guard !members.isEmpty else { continue }
+            text += "\n\(group.rawValue)\n"
+            html += "<tr><th colspan=\"2\" style=\"text-align:left;padding-top:8px\">\(escapeHTML(group.rawValue))</th></tr>"
+            let width = members.map(\.synopsis.count).max() ?? 0
+            for command in members {
+                let headline = command.description.prefix { $0 != "." && $0 != "\n" }
+                text += "  " + command.synopsis.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + headline + "\n"
+                html += "<tr><td style=\"padding:2px 16px 2px 8px;text-align:left\"><code>\(escapeHTML(command.synopsis))</code></td>"
+                html += "<td style=\"text-align:left\">\(escapeHTML(String(headline)))</td></tr>"
+            }
+        }
+        html += "</table></div>"
+        return MimeBundle(data: [MimeBundle.plain: text, MimeBundle.html: html])
+    }
+}

@@ -1,6 +1,0 @@
-import XCTest
-@testable import PeriscopeKernel
-
-final class PeriscopeKernelPlaceholderTests: XCTestCase {
-    func testBuilds() {}
-}

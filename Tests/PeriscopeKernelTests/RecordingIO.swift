@@ -1,0 +1,41 @@
+import JupyterKernel
+import JupyterProtocol
+
+/// An `ExecutionIO` that records every output instead of sending it, for tests without sockets.
+final class RecordingIO: ExecutionIO {
+    enum Output: Equatable {
+        case stream(name: String, text: String)
+        case display(data: [String: JSONValue], displayID: String?, update: Bool)
+        case result(data: [String: JSONValue])
+        case clear
+        case payload([String: JSONValue])
+    }
+
+    var outputs: [Output] = []
+    var executionCount = 1
+    var isInterrupted = false
+
+    func stream(_ name: String, _ text: String) { outputs.append(.stream(name: name, text: text)) }
+    func display(_ data: [String: JSONValue], metadata: [String: JSONValue], displayID: String?, update: Bool) {
+        outputs.append(.display(data: data, displayID: displayID, update: update))
+    }
+    func result(_ data: [String: JSONValue], metadata: [String: JSONValue]) { outputs.append(.result(data: data)) }
+    func clearOutput(wait: Bool) { outputs.append(.clear) }
+    func payload(_ entry: [String: JSONValue]) { outputs.append(.payload(entry)) }
+
+    /// text/plain of the execute_results, in order.
+    var results: [String] {
+        outputs.compactMap { if case .result(let d) = $0 { return d["text/plain"]?.stringValue }; return nil }
+    }
+    /// text/plain of display_data messages that are not progress bars.
+    var displays: [String] {
+        outputs.compactMap {
+            if case .display(let d, nil, false) = $0 { return d["text/plain"]?.stringValue }
+            return nil
+        }
+    }
+    /// stdout text joined.
+    var stdout: String {
+        outputs.compactMap { if case .stream("stdout", let t) = $0 { return t }; return nil }.joined()
+    }
+}

@@ -43,7 +43,7 @@ extension Card: MimeRenderable {
     /// A bordered box with a heading and a two-column table.
     public var html: String {
         var h = "<div style=\"font-family:system-ui,sans-serif;font-size:13px;display:inline-block;border:1px solid #ccc;border-radius:6px;padding:6px 10px\">"
-        h += "<div style=\"font-weight:600;margin-bottom:4px\">\(escapeHTML(title))</div><table style=\"border-collapse:collapse\">"
+        h += "<div style=\"font-weight:600;margin-bottom:4px\">\(escapeHTML(title))</div><table style=\"border-collapse:collapse;font-size:13px\">"
         for field in fields {
             h += "<tr><td style=\"color:#666;padding:1px 12px 1px 0;text-align:right\">\(escapeHTML(field.key))</td><td style=\"padding:1px 0\">\(escapeHTML(field.value))</td></tr>"
         }

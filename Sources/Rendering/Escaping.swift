@@ -88,3 +88,6 @@ func singleLine(_ text: String) -> String {
     guard text.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\t" }) else { return text }
     return String(text.map { $0 == "\n" || $0 == "\r\n" ? "↵" : $0 == "\r" ? "␍" : $0 == "\t" ? "⇥" : $0 })
 }
+
+/// The CSS font stack for tokens. Not bare `monospace`, which browsers shrink to 13px/16px.
+let htmlMonoFont = "ui-monospace,SFMono-Regular,Menlo,Consolas,monospace"

@@ -139,7 +139,7 @@ extension Heatmap: MimeRenderable {
         var h = "<div style=\"font-family:system-ui,sans-serif;font-size:12px;overflow-x:auto\">"
         h += "<div style=\"font-weight:600;font-size:13px;margin:2px 0 4px\">\(escapeHTML(title))</div>"
         // Cell styles that every cell shares live on the table and are inherited (keeps 30×40 small).
-        h += "<table cellspacing=\"1\" cellpadding=\"2\" style=\"border-collapse:separate;font-size:11px;font-family:monospace;white-space:pre;text-align:center\">"
+        h += "<table cellspacing=\"1\" cellpadding=\"2\" style=\"border-collapse:separate;font-size:11px;font-family:\(htmlMonoFont);white-space:pre;text-align:center\">"
         // Header: corner naming both axes, then the column labels.
         h += "<tr><th style=\"text-align:right;color:#555;font-weight:normal;font-family:system-ui,sans-serif\">\(escapeHTML(yLabel)) ↓ \\ \(escapeHTML(xLabel)) →</th>"
         for j in 0..<cols {
@@ -194,7 +194,9 @@ extension Heatmap: MimeRenderable {
         let cols = Double(max(1, columnCount)), rows = Double(max(1, rowCount))
         if let cellText {
             let longest = cellText.flatMap { $0 }.map { min(8, displayWidth($0)) }.max() ?? 0
-            return (max(24, min(56, Double(longest) * 6 + 6)), 16)
+            // Wide enough for up to 8 characters, but keep the whole grid under ~1800 px.
+            let wanted = max(24, min(56, Double(longest) * 6 + 6))
+            return (min(wanted, max(24, 1800 / cols)), 16)
         }
         let w = max(6, min(36, 720 / cols))
         let h = max(6, min(24, 480 / rows))

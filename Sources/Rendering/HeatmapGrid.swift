@@ -96,11 +96,13 @@ extension HeatmapGrid: MimeRenderable {
         let rowLabelW = showLabels ? (panels.flatMap { p in (0..<p.rowCount).map { textWidth(truncate(singleLine(p.rowLabel($0)), 12), size: labelSize) } }.max() ?? 0) + 6 : 0
         let colLabelH = showLabels ? (panels.flatMap { p in (0..<p.columnCount).map { textWidth(truncate(singleLine(p.columnLabel($0)), 12), size: labelSize) } }.max() ?? 0) * 0.72 + 8 : 4
         let gapX = 14.0, gapY = 10.0, titleH = 16.0
-        let left = 10 + rowLabelW, top = 30.0
-        let slotW = panelW + gapX, slotH = titleH + panelH + colLabelH + gapY
+        let left = 26 + rowLabelW, top = 30.0
+        // Column labels are drawn only under the last panel of each column, so only the bottom
+        // row of panels reserves room for them.
+        let slotW = panelW + gapX, slotH = titleH + panelH + gapY
         let legendX = left + Double(cols) * slotW + 6
         let width = max(legendX + 70, textWidth(title, size: 13) + 20)
-        let height = max(top + Double(rowsOfPanels) * slotH, top + 120)
+        let height = max(top + Double(rowsOfPanels) * slotH + colLabelH + 18, top + 140)
         var doc = SVGDocument(width: width, height: height)
         doc.text(title, x: 10, y: 18, size: 13, weight: "bold")
 
@@ -132,6 +134,12 @@ extension HeatmapGrid: MimeRenderable {
         }
         for key in paths.keys.sorted() { doc.body += "<path fill=\"\(key)\" d=\"\(paths[key] ?? "")\"/>" }
         doc.body += "<g font-size=\"\(f(labelSize))\" fill=\"#333\">\(labels)</g>"
+        // Axis names from the first panel (all panels share them, e.g. query × key).
+        if let first = panels.first {
+            let gridH = Double(rowsOfPanels) * slotH
+            doc.text(first.yLabel, x: 12, y: top + gridH / 2, anchor: "middle", weight: "bold", rotate: -90)
+            doc.text(first.xLabel, x: left + (Double(cols) * slotW - gapX) / 2, y: height - 6, anchor: "middle", weight: "bold")
+        }
         doc.colorLegend(mapper: m, x: legendX, y: top + titleH + 12, height: min(160, max(60, panelH - 12)),
                         label: valueLabel, format: valueFormat)
         return doc.text

@@ -133,7 +133,7 @@ extension Table: MimeRenderable {
     public var html: String {
         var h = "<div style=\"font-family:system-ui,sans-serif;font-size:13px\">"
         if let title { h += "<div style=\"font-weight:600;margin:2px 0 4px\">\(escapeHTML(title))</div>" }
-        h += "<table style=\"border-collapse:collapse\">"
+        h += "<table style=\"border-collapse:collapse;font-size:13px\">"
         h += "<thead><tr>"
         for c in columns {
             h += "<th style=\"text-align:\(c.alignment.rawValue);padding:2px 8px;border-bottom:1px solid #888\">\(escapeHTML(c.title))</th>"
@@ -143,7 +143,7 @@ extension Table: MimeRenderable {
             h += "<tr>"
             for (j, cell) in row.enumerated() {
                 var style = "text-align:\(columns[j].alignment.rawValue);padding:1px 8px"
-                if case .token = cell.content { style += ";font-family:monospace;white-space:pre" }
+                if case .token = cell.content { style += ";font-family:\(htmlMonoFont);white-space:pre" }
                 if case .number = cell.content { style += ";font-variant-numeric:tabular-nums" }
                 var tip = ""
                 if let t = cell.intensity, t.isFinite {

@@ -66,7 +66,7 @@ extension TokenStrip: MimeRenderable {
     public var html: String {
         let m = mapper
         var h = "<div style=\"font-family:system-ui,sans-serif;font-size:13px\">"
-        h += "<div style=\"font-weight:600;margin:2px 0 6px\">\(escapeHTML(title))</div><div style=\"line-height:2;font-family:monospace;white-space:pre-wrap\">"
+        h += "<div style=\"font-weight:600;margin:2px 0 6px\">\(escapeHTML(title))</div><div style=\"line-height:2;font-family:\(htmlMonoFont);white-space:pre-wrap\">"
         for i in tokens.indices {
             let v = score(i)
             let bg = m.color(v)

@@ -1,0 +1,65 @@
+import Foundation
+import XCTest
+@testable import Rendering
+
+/// Empty, degenerate and non-finite inputs render without crashing and stay parseable.
+final class EdgeCaseTests: XCTestCase {
+    func testEmptyInputsRender() {
+        let bundles: [(String, MimeBundle)] = [
+            ("table", Table(title: "T", columns: [.init("a")], rows: []).mimeBundle),
+            ("heatmap", Heatmap(title: "H", xLabel: "x", yLabel: "y", rowLabels: [], columnLabels: [], values: [[Double]]()).mimeBundle),
+            ("grid", HeatmapGrid(title: "G", panels: []).mimeBundle),
+            ("line", LineChart(title: "L", xLabel: "x", yLabel: "y", series: []).mimeBundle),
+            ("scatter", ScatterPlot(title: "S", xLabel: "x", yLabel: "y", points: []).mimeBundle),
+            ("strip", TokenStrip(title: "K", tokens: [], scores: []).mimeBundle),
+            ("card", Card(title: "C", fields: []).mimeBundle),
+        ]
+        for (name, bundle) in bundles {
+            XCTAssertFalse(bundle.plainText.isEmpty, name)
+            let object = parseJSONObject(bundle.data[MimeBundle.periscopeJSON])
+            XCTAssertNotNil(object["kind"], name)
+        }
+        XCTAssertTrue(Table(columns: [.init("a")], rows: []).plainText.contains("(no rows)"))
+    }
+
+    func testNonFiniteChartValuesAreSkippedInDrawingAndNullInJSON() throws {
+        let chart = LineChart(title: "L", xLabel: "x", yLabel: "y",
+                              series: [.init(name: "s", x: [0, 1, 2, 3], y: [0.1, .nan, .infinity, 0.4])])
+        XCTAssertFalse(chart.svg.contains("nan") || chart.svg.contains("inf"), "no non-finite coordinates in the SVG")
+        XCTAssertEqual(chart.svg.components(separatedBy: "<circle").count - 1, 2)
+        let object = parseJSONObject(chart.json.serialized())
+        let y = try XCTUnwrap((object["series"] as? [[String: Any]])?.first?["y"] as? [Any])
+        XCTAssertTrue(y[1] is NSNull && y[2] is NSNull)
+    }
+
+    func testConstantHeatmapAndSinglePointChart() {
+        let flat = Heatmap(title: "flat", xLabel: "x", yLabel: "y", rowLabels: ["a"], columnLabels: ["b", "c"], values: [[2.0, 2.0]])
+        XCTAssertTrue(flat.svg.contains("<path"))
+        let one = ScatterPlot(title: "one", xLabel: "x", yLabel: "y", points: [.init(x: 1, y: 1, label: "p")])
+        XCTAssertEqual(one.svg.components(separatedBy: "<circle").count - 1, 1)
+    }
+
+    func testRaggedHeatmapFillsMissingCellsWithNull() throws {
+        let h = Heatmap(title: "r", xLabel: "x", yLabel: "y", rowLabels: ["0", "1"], columnLabels: ["a", "b"], values: [[1.0, 2.0], [3.0]])
+        let object = parseJSONObject(h.json.serialized())
+        let rows = try XCTUnwrap(object["values"] as? [[Any]])
+        XCTAssertEqual(rows[1].count, 2)
+        XCTAssertTrue(rows[1][1] is NSNull)
+    }
+
+    func testCombiningBundles() throws {
+        let combined = MimeBundle.combining([Fixtures.topTable.mimeBundle, Fixtures.probeChart.mimeBundle,
+                                             MimeBundle(plain: "a <note>")])
+        XCTAssertTrue(combined.plainText.hasPrefix("Next token after"))
+        XCTAssertTrue(combined.plainText.hasSuffix("\n\na <note>"))
+        let html = try XCTUnwrap(combined.data[MimeBundle.html])
+        XCTAssertTrue(html.contains("<table") && html.contains("<svg") && html.contains("a &lt;note&gt;"))
+        XCTAssertNil(combined.data[MimeBundle.svg])
+        let object = parseJSONObject(combined.data[MimeBundle.periscopeJSON])
+        let items = try XCTUnwrap(object["items"] as? [Any])
+        XCTAssertEqual((items[0] as? [String: Any])?["kind"] as? String, "table")
+        XCTAssertEqual((items[1] as? [String: Any])?["kind"] as? String, "line_chart")
+        XCTAssertTrue(items[2] is NSNull)
+        XCTAssertEqual(MimeBundle.combining([Fixtures.modelCard.mimeBundle]), Fixtures.modelCard.mimeBundle)
+    }
+}

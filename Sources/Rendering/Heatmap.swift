@@ -21,13 +21,16 @@ public struct Heatmap: Sendable, Equatable {
     public var valueLabel: String?
     /// How values are written in text, tooltips and the legend.
     public var valueFormat: NumberFormat
+    /// Write each value (in `valueFormat`) in its cell when there is no `cellText`, e.g. for a
+    /// small cosine-similarity matrix.
+    public var showValues: Bool
     /// The `kind` written in the JSON payload.
     public var kind: String
 
     public init(title: String, xLabel: String, yLabel: String, rowLabels: [String], columnLabels: [String],
                 values: [[Double]], cellText: [[String]]? = nil, scale: ColorScale = .sequential,
                 range: ValueRange = .auto, valueLabel: String? = nil, valueFormat: NumberFormat = .general,
-                kind: String = "heatmap") {
+                showValues: Bool = false, kind: String = "heatmap") {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -39,6 +42,7 @@ public struct Heatmap: Sendable, Equatable {
         self.range = range
         self.valueLabel = valueLabel
         self.valueFormat = valueFormat
+        self.showValues = showValues
         self.kind = kind
     }
 
@@ -46,10 +50,10 @@ public struct Heatmap: Sendable, Equatable {
     public init(title: String, xLabel: String, yLabel: String, rowLabels: [String], columnLabels: [String],
                 values: [[Float]], cellText: [[String]]? = nil, scale: ColorScale = .sequential,
                 range: ValueRange = .auto, valueLabel: String? = nil, valueFormat: NumberFormat = .general,
-                kind: String = "heatmap") {
+                showValues: Bool = false, kind: String = "heatmap") {
         self.init(title: title, xLabel: xLabel, yLabel: yLabel, rowLabels: rowLabels, columnLabels: columnLabels,
                   values: values.map { $0.map(Double.init) }, cellText: cellText, scale: scale, range: range,
-                  valueLabel: valueLabel, valueFormat: valueFormat, kind: kind)
+                  valueLabel: valueLabel, valueFormat: valueFormat, showValues: showValues, kind: kind)
     }
 
     // MARK: Shape
@@ -64,10 +68,20 @@ public struct Heatmap: Sendable, Equatable {
         return values[i][j]
     }
 
+    /// The given cell text, if any (what the JSON carries).
     func text(_ i: Int, _ j: Int) -> String? {
         guard let cellText, i < cellText.count, j < cellText[i].count else { return nil }
         return cellText[i][j]
     }
+
+    /// The text drawn in a cell: the given text, or the value when `showValues` is set.
+    func drawnText(_ i: Int, _ j: Int) -> String? {
+        if cellText != nil { return text(i, j) }
+        return showValues ? valueFormat.format(value(i, j)) : nil
+    }
+
+    /// Whether any cell has drawn text.
+    var hasDrawnText: Bool { cellText != nil || showValues }
 
     func rowLabel(_ i: Int) -> String { i < rowLabels.count ? rowLabels[i] : String(i) }
     func columnLabel(_ j: Int) -> String { j < columnLabels.count ? columnLabels[j] : String(j) }
@@ -88,12 +102,17 @@ extension Heatmap: MimeRenderable {
     }
 
     /// The largest finite value and where it is.
-    var maximum: (value: Double, row: Int, column: Int)? {
+    var maximum: (value: Double, row: Int, column: Int)? { extreme(>) }
+
+    /// The smallest finite value and where it is.
+    var minimum: (value: Double, row: Int, column: Int)? { extreme(<) }
+
+    private func extreme(_ better: (Double, Double) -> Bool) -> (value: Double, row: Int, column: Int)? {
         var best: (Double, Int, Int)?
         for i in 0..<rowCount {
             for j in 0..<columnCount {
                 let v = value(i, j)
-                if v.isFinite, best.map({ v > $0.0 }) ?? true { best = (v, i, j) }
+                if v.isFinite, best.map({ better(v, $0.0) }) ?? true { best = (v, i, j) }
             }
         }
         return best
@@ -108,7 +127,7 @@ extension Heatmap: MimeRenderable {
         let rowHead = "\(yLabel) \\ \(xLabel)"
         let labelWidth = min(24, max(displayWidth(rowHead), (0..<rows).map { displayWidth(singleLine(rowLabel($0))) }.max() ?? 0))
         var grid: [[String]] = (0..<rows).map { i in
-            (0..<cols).map { j in truncate(singleLine(text(i, j) ?? valueFormat.format(value(i, j))), cellWidth) }
+            (0..<cols).map { j in truncate(singleLine(drawnText(i, j) ?? valueFormat.format(value(i, j))), cellWidth) }
         }
         let heads = (0..<cols).map { truncate(singleLine(columnLabel($0)), cellWidth) }
         var widths = heads.map(displayWidth)
@@ -127,6 +146,9 @@ extension Heatmap: MimeRenderable {
         var summary = "\(rowCount)×\(columnCount); colour: \(valueLabel ?? "value") \(valueFormat.format(m.low))…\(valueFormat.format(m.high)) (\(scale.rawValue))"
         if let best = maximum {
             summary += "; max \(valueFormat.format(best.value)) at \(singleLine(rowLabel(best.row))), \(singleLine(columnLabel(best.column)))"
+        }
+        if scale == .diverging, let worst = minimum {
+            summary += "; min \(valueFormat.format(worst.value)) at \(singleLine(rowLabel(worst.row))), \(singleLine(columnLabel(worst.column)))"
         }
         out.append(summary)
         return out.joined(separator: "\n")
@@ -153,7 +175,7 @@ extension Heatmap: MimeRenderable {
                 let bg = m.color(v)
                 var style = "background:\(bg.hex)"
                 if bg.textColor != RGB(0, 0, 0) { style += ";color:#fff" }
-                let content = text(i, j).map(escapeHTML) ?? ""
+                let content = drawnText(i, j).map(escapeHTML) ?? ""
                 if content.isEmpty { style += ";min-width:14px" }
                 h += "<td style=\"\(style)\" title=\"\(escapeHTML(valueFormat.format(v)))\">\(content)</td>"
             }
@@ -192,8 +214,9 @@ extension Heatmap: MimeRenderable {
     /// Cell size for the SVG: wide enough for the cell text when there is any.
     var svgCellSize: (w: Double, h: Double) {
         let cols = Double(max(1, columnCount)), rows = Double(max(1, rowCount))
-        if let cellText {
-            let longest = cellText.flatMap { $0 }.map { min(8, displayWidth($0)) }.max() ?? 0
+        if hasDrawnText {
+            var longest = 0
+            for i in 0..<rowCount { for j in 0..<columnCount { longest = max(longest, min(8, displayWidth(drawnText(i, j) ?? ""))) } }
             // Wide enough for up to 8 characters, but keep the whole grid under ~1800 px.
             let wanted = max(24, min(56, Double(longest) * 6 + 6))
             return (min(wanted, max(24, 1800 / cols)), 16)
@@ -235,12 +258,12 @@ extension Heatmap: MimeRenderable {
         for key in paths.keys.sorted() { doc.body += "<path fill=\"\(key)\" d=\"\(paths[key] ?? "")\"/>" }
 
         // Cell text where it fits, black or white by background.
-        if cellText != nil {
+        if hasDrawnText {
             var dark = "", light = ""
             let fit = Int((cw - 3) / 6)
             for i in 0..<rows {
                 for j in 0..<cols {
-                    guard let t = text(i, j), !t.isEmpty, fit >= 2 else { continue }
+                    guard let t = drawnText(i, j), !t.isEmpty, fit >= 2 else { continue }
                     let shown = escapeXML(truncate(singleLine(t), fit))
                     let el = "<text x=\"\(f(left + (Double(j) + 0.5) * cw))\" y=\"\(f(top + Double(i) * ch + ch / 2 + 3.5))\">\(shown)</text>"
                     if m.color(value(i, j)).textColor == RGB(0, 0, 0) { dark += el } else { light += el }

@@ -102,3 +102,13 @@ extension Fixtures {
         return HeatmapGrid(title: "Attention, layer 3", panels: panels, range: .fixed(0, 1), valueLabel: "attention")
     }
 }
+
+extension Fixtures {
+    /// A cosine-similarity matrix with the values written in the cells.
+    static var similarityHeatmap: Heatmap {
+        let names = ["love−hate", "joy−grief", "Paris−Rome"]
+        return Heatmap(title: "Cosine similarity", xLabel: "vector", yLabel: "vector", rowLabels: names, columnLabels: names,
+                       values: [[1, 0.62, -0.08], [0.62, 1, 0.03], [-0.08, 0.03, 1]], scale: .diverging,
+                       range: .fixed(-1, 1), valueLabel: "cosine", valueFormat: .fixed(2), showValues: true)
+    }
+}

@@ -22,7 +22,23 @@ final class HeatmapTests: XCTestCase {
         assertSnapshot(bundle.data[MimeBundle.svg] ?? "", named: "patching-heatmap.svg")
     }
 
+    func testSimilarityHeatmapSnapshots() {
+        let bundle = Fixtures.similarityHeatmap.mimeBundle
+        assertSnapshot(bundle.data[MimeBundle.html] ?? "", named: "similarity-heatmap.html")
+        assertSnapshot(bundle.data[MimeBundle.svg] ?? "", named: "similarity-heatmap.svg")
+    }
+
     // MARK: Behaviour
+
+    func testShowValuesWritesValuesInCellsButNotAsCellText() throws {
+        let heatmap = Fixtures.similarityHeatmap
+        XCTAssertTrue(heatmap.svg.contains(">0.62</text>"))
+        XCTAssertTrue(heatmap.html.contains(">-0.08</td>"))
+        let object = parseJSONObject(heatmap.json.serialized())
+        XCTAssertNil(object["cell_text"], "values are not duplicated as cell text")
+        // Diverging summaries name the most negative cell too.
+        XCTAssertTrue(heatmap.plainText.contains("min -0.08 at love−hate, Paris−Rome"), heatmap.plainText)
+    }
 
     func testBundleCarriesAllFourTypes() {
         let bundle = Fixtures.lensHeatmap.mimeBundle

@@ -94,12 +94,17 @@ public struct Heatmap: Sendable, Equatable {
 
 extension Heatmap: MimeRenderable {
     /// text/plain (grid summary), text/html (coloured table), image/svg+xml and the vnd JSON.
+    ///
+    /// Above `htmlCellLimit` cells the HTML table is left out (front ends then show the SVG), so
+    /// that a long prompt's attention pattern stays well under 1 MB.
     public var mimeBundle: MimeBundle {
-        MimeBundle(data: [
-            MimeBundle.plain: plainText, MimeBundle.html: html, MimeBundle.svg: svg,
-            MimeBundle.periscopeJSON: json.serialized(),
-        ])
+        var data = [MimeBundle.plain: plainText, MimeBundle.svg: svg, MimeBundle.periscopeJSON: json.serialized()]
+        if rowCount * columnCount <= Heatmap.htmlCellLimit { data[MimeBundle.html] = html }
+        return MimeBundle(data: data)
     }
+
+    /// The most cells drawn as an HTML table (about 50 bytes each).
+    public static let htmlCellLimit = 2500
 
     /// The largest finite value and where it is.
     var maximum: (value: Double, row: Int, column: Int)? { extreme(>) }
@@ -248,14 +253,9 @@ extension Heatmap: MimeRenderable {
         doc.text(title, x: 10, y: 18, size: 13, weight: "bold")
 
         // Cells, one path per (quantised) colour keeps the document small.
-        var paths: [String: String] = [:]
-        for i in 0..<rows {
-            for j in 0..<cols {
-                let colour = m.quantizedColor(value(i, j)).hex
-                paths[colour, default: ""] += "M\(f(left + Double(j) * cw)) \(f(top + Double(i) * ch))h\(f(cw))v\(f(ch))h\(f(-cw))z"
-            }
+        doc.body += gridPaths(rows: rows, columns: cols, x0: left, y0: top, cellWidth: cw, cellHeight: ch) {
+            m.quantizedColor(value($0, $1)).hex
         }
-        for key in paths.keys.sorted() { doc.body += "<path fill=\"\(key)\" d=\"\(paths[key] ?? "")\"/>" }
 
         // Cell text where it fits, black or white by background.
         if hasDrawnText {

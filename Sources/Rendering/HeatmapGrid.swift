@@ -106,17 +106,14 @@ extension HeatmapGrid: MimeRenderable {
         var doc = SVGDocument(width: width, height: height)
         doc.text(title, x: 10, y: 18, size: 13, weight: "bold")
 
-        var paths: [String: String] = [:]
+        var cells = ""
         var labels = ""
         for (k, p) in panels.enumerated() {
             let r = k / cols, c = k % cols
             let x0 = left + Double(c) * slotW, y0 = top + Double(r) * slotH + titleH
             labels += "<text x=\"\(f(x0 + panelW / 2))\" y=\"\(f(y0 - 4))\" text-anchor=\"middle\" font-size=\"10\" font-weight=\"bold\">\(escapeXML(truncate(singleLine(p.title), Int(panelW / 6) + 4)))</text>"
-            for i in 0..<p.rowCount {
-                for j in 0..<p.columnCount {
-                    paths[m.quantizedColor(p.value(i, j)).hex, default: ""] +=
-                        "M\(f(x0 + Double(j) * cell)) \(f(y0 + Double(i) * cell))h\(f(cell))v\(f(cell))h\(f(-cell))z"
-                }
+            cells += gridPaths(rows: p.rowCount, columns: p.columnCount, x0: x0, y0: y0, cellWidth: cell, cellHeight: cell) {
+                m.quantizedColor(p.value($0, $1)).hex
             }
             guard showLabels else { continue }
             if c == 0 {
@@ -132,7 +129,7 @@ extension HeatmapGrid: MimeRenderable {
                 }
             }
         }
-        for key in paths.keys.sorted() { doc.body += "<path fill=\"\(key)\" d=\"\(paths[key] ?? "")\"/>" }
+        doc.body += cells
         doc.body += "<g font-size=\"\(f(labelSize))\" fill=\"#333\">\(labels)</g>"
         // Axis names from the first panel (all panels share them, e.g. query × key).
         if let first = panels.first {

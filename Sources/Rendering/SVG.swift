@@ -101,3 +101,22 @@ func tickLabel(_ v: Double, step: Double) -> String {
     if abs(v) >= 1e5 || (abs(v) < 1e-4 && v != 0) { return String(format: "%.2g", v) }
     return String(format: "%.\(digits)f", v)
 }
+
+/// The cells of a grid as one SVG path per colour, with horizontal runs of equal colour merged
+/// into one rectangle (attention patterns are mostly runs), so large grids stay small.
+func gridPaths(rows: Int, columns: Int, x0: Double, y0: Double, cellWidth cw: Double, cellHeight ch: Double,
+               color: (Int, Int) -> String) -> String {
+    var paths: [String: String] = [:]
+    for i in 0..<rows {
+        var j = 0
+        while j < columns {
+            let c = color(i, j)
+            var end = j + 1
+            while end < columns && color(i, end) == c { end += 1 }
+            let w = Double(end - j) * cw
+            paths[c, default: ""] += "M\(f(x0 + Double(j) * cw)) \(f(y0 + Double(i) * ch))h\(f(w))v\(f(ch))h\(f(-w))z"
+            j = end
+        }
+    }
+    return paths.keys.sorted().map { "<path fill=\"\($0)\" d=\"\(paths[$0] ?? "")\"/>" }.joined()
+}

@@ -132,3 +132,24 @@ final class HeatmapTests: XCTestCase {
         XCTAssertLessThan(text.utf8.count, 40_000)
     }
 }
+
+extension HeatmapTests {
+    /// A 150-token causal attention pattern: the HTML table is dropped and runs are merged, so
+    /// the bundle stays well under 1 MB.
+    func testLongAttentionPatternStaysUnderOneMegabyte() {
+        let n = 150
+        var values: [[Double]] = []
+        for q in 0..<n { values.append((0..<n).map { (k: Int) -> Double in k <= q ? 1 / Double(q + 1) : 0 }) }
+        let heatmap = Heatmap(title: "attention", xLabel: "key", yLabel: "query", rowLabels: (0..<n).map { "t\($0)" },
+                              columnLabels: (0..<n).map { "t\($0)" }, values: values)
+        let bundle = heatmap.mimeBundle
+        XCTAssertNil(bundle.data[MimeBundle.html])
+        XCTAssertNotNil(bundle.data[MimeBundle.svg])
+        let total = bundle.data.values.reduce(0) { $0 + $1.utf8.count }
+        XCTAssertLessThan(total, 500_000, "150×150 attention bundle is \(total) bytes")
+        // Zeros above the diagonal merge into one rectangle per row rather than one per cell.
+        let svg = heatmap.svg
+        let rectangles = svg.components(separatedBy: "z").count - 1
+        XCTAssertLessThan(rectangles, n * n / 4)
+    }
+}

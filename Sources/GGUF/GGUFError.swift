@@ -47,6 +47,8 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable, Sendable {
         case .badMagic(let path, let offset, let found):
             let shown = found.map { b in (32..<127).contains(b) ? String(UnicodeScalar(b)) : "\\x" + hex(b) }.joined()
             return "\(path) is not a GGUF file: bad magic \"\(shown)\" at offset \(offset) (expected \"GGUF\"). Pass a .gguf model file."
+        case .unsupportedVersion(let path, let offset, let version) where version.byteSwapped == 2 || version.byteSwapped == 3:
+            return "\(path) is a big-endian GGUF file (version field at offset \(offset) reads \(version)); only little-endian files are supported. Convert it with llama.cpp's gguf tools."
         case .unsupportedVersion(let path, let offset, let version):
             return "\(path) is GGUF version \(version) (at offset \(offset)); only versions 2 and 3 are supported. Convert it with a recent llama.cpp."
         case .truncated(let path, let offset, let needed, let fileSize):

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import GGUF
+import GGUF
 
 /// Every supported tensor type against gguf.quants.dequantize (the Python reference).
 final class DequantizationTests: XCTestCase {

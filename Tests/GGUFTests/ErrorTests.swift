@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import GGUF
+import GGUF
 
 /// Malformed files: each must fail with a `GGUFError` naming the path and an offset.
 final class ErrorTests: XCTestCase {
@@ -92,6 +92,9 @@ final class ErrorTests: XCTestCase {
             let path = try write(bytes)
             XCTAssertEqual(openError(path), .unsupportedVersion(path: path, offset: 4, version: version))
         }
+        let bigEndian = GGUFError.unsupportedVersion(path: "m.gguf", offset: 4, version: UInt32(3).byteSwapped)
+        XCTAssertTrue(bigEndian.description.contains("big-endian"), bigEndian.description)
+        XCTAssertFalse(GGUFError.unsupportedVersion(path: "m.gguf", offset: 4, version: 1).description.contains("big-endian"))
     }
 
     func testTruncatedAtEveryOffset() throws {

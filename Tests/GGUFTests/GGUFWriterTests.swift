@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import GGUF
+import GGUF
 
 /// The writer: byte-identical to gguf-py's GGUFWriter, readable by our reader and by
 /// gguf-py's GGUFReader.

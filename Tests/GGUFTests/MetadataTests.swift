@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import GGUF
+import GGUF
 
 /// Every metadata value type, in v3 and v2 files written by the Python gguf package.
 final class MetadataTests: XCTestCase {

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import GGUF
+import GGUF
 
 /// Opens the real default model (SmolLM2-135M-Instruct, Q4_1) when it is present.
 final class ModelFileTests: XCTestCase {
@@ -87,5 +87,30 @@ final class ModelFileTests: XCTestCase {
         var row = [Float](repeating: .nan, count: 576 * 2)
         try row.withUnsafeMutableBufferPointer { try file.dequantizeRows(embed, rows: 100..<102, into: $0.baseAddress!) }
         XCTAssertTrue(row.allSatisfy { $0.isFinite && abs($0) < 10 })
+    }
+}
+
+// MARK: - Load-time throughput
+
+extension ModelFileTests {
+    /// Dequantises every tensor of the model; reports the time (release builds are fast,
+    /// the bound here only catches pathological slowness).
+    func testDequantiseWholeModel() throws {
+        let file = try openModel()
+        let start = Date()
+        var total = 0
+        var checksum: Double = 0
+        for t in file.tensors {
+            let values = try file.dequantize(t)
+            total += values.count
+            checksum += Double(values[values.count / 2])
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        print("dequantised \(total) values in \(String(format: "%.3f", elapsed)) s (\(String(format: "%.0f", Double(total) / elapsed / 1e6)) M values/s)")
+        XCTAssertEqual(total, 134_515_008)
+        XCTAssertTrue(checksum.isFinite)
+        #if !DEBUG
+        XCTAssertLessThan(elapsed, 10)
+        #endif
     }
 }

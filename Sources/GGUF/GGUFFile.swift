@@ -30,7 +30,8 @@ public final class GGUFFile: @unchecked Sendable {
     /// Absolute offset where the tensor data section starts.
     public let dataOffset: Int
 
-    private let mapping: UnsafeMutableRawPointer?
+    /// The read-only mapping of the whole file.
+    private let mapping: UnsafeMutableRawPointer
     private let tensorIndex: [String: Int]
 
     /// Opens and maps the file at `path`; throws `GGUFError` if it is missing, unreadable
@@ -54,19 +55,17 @@ public final class GGUFFile: @unchecked Sendable {
         let size = Int(st.st_size)
         fileSize = size
 
-        // An empty file cannot be mapped; it fails below as truncated at offset 0.
-        var map: UnsafeMutableRawPointer? = nil
-        if size > 0 {
-            guard let m = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED else {
-                throw GGUFError.notReadable(path: path, reason: "mmap failed: " + String(cString: strerror(errno)))
-            }
-            map = m
+        // An empty file cannot be mapped; report it as truncated before the magic.
+        guard size > 0 else {
+            throw GGUFError.truncated(path: path, offset: 0, needed: 4, fileSize: 0)
+        }
+        guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
+            throw GGUFError.notReadable(path: path, reason: "mmap failed: " + String(cString: strerror(errno)))
         }
         mapping = map
 
         do {
-            let parsed = try Self.parse(base: UnsafeRawPointer(map) ?? UnsafeRawPointer(bitPattern: 1)!,
-                                        size: size, path: path)
+            let parsed = try Self.parse(base: UnsafeRawPointer(map), size: size, path: path)
             version = parsed.version
             metadata = parsed.metadata
             metadataKeys = parsed.keys
@@ -77,13 +76,13 @@ public final class GGUFFile: @unchecked Sendable {
             for (i, t) in parsed.tensors.enumerated() { index[t.name] = i }
             tensorIndex = index
         } catch {
-            if let map { munmap(map, size) }
+            munmap(map, size)
             throw error
         }
     }
 
     deinit {
-        if let mapping { munmap(mapping, fileSize) }
+        munmap(mapping, fileSize)
     }
 
     // MARK: - Tensors
@@ -95,7 +94,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// The raw bytes of a tensor, inside the mapping (valid while this file is alive).
     public func bytes(of tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {
-        guard let mapping, tensor.byteCount > 0, tensor.offset + tensor.byteCount <= fileSize else {
+        guard tensor.byteCount > 0, tensor.offset >= 0, tensor.offset + tensor.byteCount <= fileSize else {
             return UnsafeRawBufferPointer(start: nil, count: 0)
         }
         return UnsafeRawBufferPointer(start: UnsafeRawPointer(mapping) + tensor.offset, count: tensor.byteCount)
@@ -125,8 +124,12 @@ public final class GGUFFile: @unchecked Sendable {
                                            rows: rows, rowCount: tensor.rowCount)
         }
         guard !rows.isEmpty, tensor.rowLength > 0 else { return }
+        // A descriptor from another file may not fit this one.
         let source = bytes(of: tensor)
-        guard let src = source.baseAddress else { return }
+        guard let src = source.baseAddress, source.count == tensor.byteCount else {
+            throw GGUFError.tensorPastEnd(path: path, offset: tensor.offset, tensor: tensor.name,
+                                          byteCount: tensor.byteCount, fileSize: fileSize)
+        }
         let rowLength = tensor.rowLength
         let rowBytes = tensor.bytesPerRow
         let type = tensor.type

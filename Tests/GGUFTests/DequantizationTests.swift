@@ -61,6 +61,16 @@ final class DequantizationTests: XCTestCase {
         }
     }
 
+    func testDescriptorFromAnotherFileIsRejected() throws {
+        let small = try GGUFFile(path: try Fixture.path("metadata.gguf"))
+        let big = try GGUFFile(path: try Fixture.path("all_types.gguf"))
+        let foreign = try XCTUnwrap(big.tensor(named: "q6_k"))
+        XCTAssertThrowsError(try small.dequantize(foreign)) { error in
+            guard case GGUFError.tensorPastEnd(_, _, "q6_k", _, _) = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(small.bytes(of: foreign).count, 0)
+    }
+
     func testRealModelSlicesMatchReference() throws {
         let file = try GGUFFile(path: try Fixture.path("model_slices.gguf"))
         let expected = try Fixture.floats("model_slices.f32")

@@ -94,23 +94,107 @@ struct BytePairEncoder: Sendable {
                 symbols.append(unk)
             }
         }
-        // Repeatedly merge the best-ranked adjacent pair; words are short, so a plain scan is fast.
-        while symbols.count > 1 {
-            var bestRank = Int32.max
-            var bestIndex = -1
-            var bestMerged: Int32 = 0
-            for i in 0..<(symbols.count - 1) {
-                let key = UInt64(UInt32(bitPattern: symbols[i])) << 32 | UInt64(UInt32(bitPattern: symbols[i + 1]))
-                if let entry = mergeTable[key], entry.rank < bestRank {
-                    bestRank = entry.rank
-                    bestIndex = i
-                    bestMerged = entry.merged
-                }
-            }
-            if bestIndex < 0 { break }
-            symbols[bestIndex] = bestMerged
-            symbols.remove(at: bestIndex + 1)
-        }
+        if symbols.count < 2 { output.append(contentsOf: symbols); return }
+        mergeAll(&symbols)
         output.append(contentsOf: symbols)
+    }
+
+    // MARK: - Merging
+
+    /// A candidate merge of the symbol at `left` with its right neighbour; ordered by rank, then position.
+    private struct Candidate {
+        var rank: Int32
+        var left: Int32
+        var leftID: Int32
+        var rightID: Int32
+        var merged: Int32
+
+        @inline(__always)
+        func precedes(_ other: Candidate) -> Bool {
+            rank < other.rank || (rank == other.rank && left < other.left)
+        }
+    }
+
+    @inline(__always)
+    private func lookup(_ left: Int32, _ right: Int32) -> (rank: Int32, merged: Int32)? {
+        mergeTable[UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))]
+    }
+
+    /// Merges the best-ranked adjacent pair until none is left, leftmost first among equal ranks.
+    /// A linked list and a heap keep long words (pasted blobs) linear-logarithmic.
+    private func mergeAll(_ symbols: inout [Int32]) {
+        let n = symbols.count
+        var next = [Int32](unsafeUninitializedCapacity: n) { buffer, count in
+            for i in 0..<n { buffer[i] = i + 1 < n ? Int32(i + 1) : -1 }
+            count = n
+        }
+        var prev = [Int32](unsafeUninitializedCapacity: n) { buffer, count in
+            for i in 0..<n { buffer[i] = Int32(i - 1) }
+            count = n
+        }
+        var heap: [Candidate] = []
+        heap.reserveCapacity(n)
+        for i in 0..<(n - 1) {
+            if let m = lookup(symbols[i], symbols[i + 1]) {
+                push(&heap, Candidate(rank: m.rank, left: Int32(i), leftID: symbols[i], rightID: symbols[i + 1], merged: m.merged))
+            }
+        }
+        var alive = [Bool](repeating: true, count: n)
+        while let c = pop(&heap) {
+            let l = Int(c.left)
+            let r = Int(next[l])
+            // Skip candidates made stale by an earlier merge.
+            guard alive[l], r >= 0, symbols[l] == c.leftID, symbols[r] == c.rightID else { continue }
+            symbols[l] = c.merged
+            alive[r] = false
+            let after = next[r]
+            next[l] = after
+            if after >= 0 { prev[Int(after)] = Int32(l) }
+            let before = prev[l]
+            if before >= 0, let m = lookup(symbols[Int(before)], c.merged) {
+                push(&heap, Candidate(rank: m.rank, left: before, leftID: symbols[Int(before)], rightID: c.merged, merged: m.merged))
+            }
+            if after >= 0, let m = lookup(c.merged, symbols[Int(after)]) {
+                push(&heap, Candidate(rank: m.rank, left: Int32(l), leftID: c.merged, rightID: symbols[Int(after)], merged: m.merged))
+            }
+        }
+        var out = 0
+        var i = 0
+        while i >= 0 {
+            symbols[out] = symbols[i]
+            out += 1
+            i = Int(next[i])
+        }
+        symbols.removeLast(n - out)
+    }
+
+    private func push(_ heap: inout [Candidate], _ item: Candidate) {
+        heap.append(item)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child].precedes(heap[parent]) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private func pop(_ heap: inout [Candidate]) -> Candidate? {
+        guard let top = heap.first else { return nil }
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            var parent = 0
+            while true {
+                let l = 2 * parent + 1, r = l + 1
+                var best = parent
+                if l < heap.count, heap[l].precedes(heap[best]) { best = l }
+                if r < heap.count, heap[r].precedes(heap[best]) { best = r }
+                if best == parent { break }
+                heap.swapAt(parent, best)
+                parent = best
+            }
+        }
+        return top
     }
 }

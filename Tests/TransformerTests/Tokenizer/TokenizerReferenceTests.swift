@@ -99,7 +99,10 @@ final class TokenizerReferenceTests: XCTestCase {
         #if DEBUG
         throw XCTSkip("Timing is only meaningful in release builds (swift test -c release).")
         #else
-        let tokenizer = try Tokenizer(gguf: TokenizerFixtures.smolLM2())
+        let gguf = try TokenizerFixtures.smolLM2()
+        let initStart = DispatchTime.now()
+        let tokenizer = try Tokenizer(gguf: gguf)
+        print("built the SmolLM2 tokenizer in \(Double(DispatchTime.now().uptimeNanoseconds - initStart.uptimeNanoseconds) / 1e6) ms")
         let rows = try TokenizerFixtures.corpus()
         var text = ""
         for row in rows.shuffled().prefix(60) { text += row.text + " " }
@@ -109,6 +112,17 @@ final class TokenizerReferenceTests: XCTestCase {
         print("encoded \(ids.count) tokens in \(ms) ms (cold cache)")
         XCTAssertGreaterThan(ids.count, 500)
         XCTAssertLessThan(ms / Double(ids.count) * 1000, 10, "encoding 1,000 tokens should take well under 10 ms")
+
+        // One long word (a pasted base64 blob) must not be quadratic.
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        let blob = String((0..<20_000).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
+        let blobStart = DispatchTime.now()
+        let blobIDs = tokenizer.encode(blob, addSpecial: false)
+        let blobMS = Double(DispatchTime.now().uptimeNanoseconds - blobStart.uptimeNanoseconds) / 1e6
+        print("encoded a 20,000-letter word into \(blobIDs.count) tokens in \(blobMS) ms")
+        XCTAssertEqual(tokenizer.decode(blobIDs), blob)
+        XCTAssertLessThan(blobMS, 500)
         #endif
     }
 }

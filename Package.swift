@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "InterpretabilityTests", dependencies: ["Interpretability"]),
-        .testTarget(name: "RenderingTests", dependencies: ["Rendering"]),
+        .testTarget(name: "RenderingTests", dependencies: ["Rendering"], exclude: ["Snapshots"]),
         .testTarget(name: "PeriscopeLanguageTests", dependencies: ["PeriscopeLanguage"]),
         .testTarget(name: "PeriscopeKernelTests", dependencies: ["PeriscopeKernel"]),
     ]

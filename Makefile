@@ -44,8 +44,9 @@ kernelspec: build venv
 
 setup: build venv model kernelspec
 
-swift-test: build model
-	swift test $(SWIFTFLAGS) --skip-build
+# PERISCOPE_REF_PYTHON: tests that read our files back with the `gguf`/numpy packages use it.
+swift-test: build model venv
+	PERISCOPE_REF_PYTHON=$(abspath $(PY)) swift test $(SWIFTFLAGS) --skip-build
 
 py-test: setup
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q Tests/integration

@@ -47,12 +47,15 @@ enum ChatTemplateFamily: Equatable {
     static func defaultSystemPrompt(in template: String) -> String? {
         // Jinja literals may hold a real newline or the escape `\n`.
         for opener in ["<|im_start|>system\n", "<|im_start|>system\\n"] {
-            guard let start = template.range(of: opener),
-                  let end = template.range(of: "<|im_end|>", range: start.upperBound..<template.endIndex) else { continue }
-            let text = String(template[start.upperBound..<end.lowerBound])
-            // A template that prints the user's system message here is not a default.
-            if text.isEmpty || text.contains("{{") || text.contains("'") || text.contains("\"") || text.contains("%}") { continue }
-            return text.replacingOccurrences(of: "\\n", with: "\n")
+            var searchStart = template.startIndex
+            while let start = template.range(of: opener, range: searchStart..<template.endIndex) {
+                searchStart = start.upperBound
+                guard let end = template.range(of: "<|im_end|>", range: start.upperBound..<template.endIndex) else { break }
+                let text = String(template[start.upperBound..<end.lowerBound])
+                // A place that prints the user's own system message is not a default.
+                if text.isEmpty || text.contains("{") || text.contains("'") || text.contains("\"") || text.contains("%}") { continue }
+                return text.replacingOccurrences(of: "\\n", with: "\n")
+            }
         }
         return nil
     }
@@ -95,9 +98,9 @@ extension Tokenizer {
                 if m.role == "assistant" {
                     out += " " + m.content.trimmingCharacters(in: .whitespacesAndNewlines) + " " + eos
                 } else {
-                    var content = m.content.trimmingCharacters(in: .whitespacesAndNewlines)
+                    var content = m.content
                     if let s = system { content = "<<SYS>>\n" + s + "\n<</SYS>>\n\n" + content; system = nil }
-                    out += bos + "[INST] " + content + " [/INST]"
+                    out += bos + "[INST] " + content.trimmingCharacters(in: .whitespacesAndNewlines) + " [/INST]"
                 }
             }
         }

@@ -204,6 +204,19 @@ final class TokenizerUnitTests: XCTestCase {
                        "<|user|>\nHi</s>\n<|assistant|>\n")
     }
 
+    func testLlama2FoldsTheSystemPromptIntoTheFirstTurn() throws {
+        let t = try chatTokenizer("{% if messages[0]['role'] == 'system' %}{{ bos_token + '[INST] ' }}{% endif %}")
+        let text = try t.applyChatTemplate([ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Hi "),
+                                            ChatMessage(role: "assistant", content: "Hello."), ChatMessage(role: "user", content: "Bye")],
+                                           addGenerationPrompt: true)
+        XCTAssertEqual(text, "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello. </s><s>[INST] Bye [/INST]")
+    }
+
+    func testQwenStyleDefaultSystemPromptIsFoundPastTheUsersOwn() throws {
+        let template = "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>system\\nYou are Qwen.<|im_end|>\\n' }}{%- endif %}"
+        XCTAssertEqual(ChatTemplateFamily(template: template), .chatML(defaultSystem: "You are Qwen."))
+    }
+
     func testUnknownOrMissingTemplatesAreClearErrors() throws {
         XCTAssertThrowsError(try chatTokenizer(nil).applyChatTemplate([], addGenerationPrompt: true)) {
             XCTAssertEqual($0 as? TokenizerError, .noChatTemplate)

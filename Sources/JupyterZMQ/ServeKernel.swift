@@ -1,0 +1,70 @@
+import Foundation
+import JupyterKernel
+import JupyterProtocol
+
+/// Runs a Jupyter kernel for `interpreter` on the sockets described by `connectionFile` until a
+/// shutdown request arrives. Returns `.restart` when the client asked for a restart.
+///
+/// History goes to `$PERISCOPE_HOME/history.jsonl` (default `~/.cache/periscope`). SIGINT is
+/// turned into an interrupt of the running cell, like interrupt_request.
+public func serveKernel(connectionFile: String, interpreter: Interpreter,
+                        history: HistoryStore? = nil) throws -> ShutdownReason {
+    // Block SIGINT before any thread starts, so every thread inherits the mask and only the
+    // signal thread receives it.
+    SignalInterrupts.shared.install()
+    let connection: ConnectionInfo
+    do { connection = try ConnectionInfo(contentsOfFile: connectionFile) } catch {
+        throw ZMQKernelError.connectionFile(error.description)
+    }
+    let server = try ZMQKernelServer(connection: connection)
+    let core = KernelCore(interpreter: interpreter, server: server,
+                          history: history ?? HistoryStore(fileURL: HistoryStore.defaultURL()))
+    SignalInterrupts.shared.setTarget { [weak core] in core?.interrupt() }
+    defer { SignalInterrupts.shared.setTarget(nil) }
+    return server.run(core: core)
+}
+
+/// SIGINT → interrupt. SIGINT is blocked in all threads and a dedicated thread waits for it
+/// with `sigwait`, then calls the current target (set by the running kernel).
+public final class SignalInterrupts: @unchecked Sendable {
+    public static let shared = SignalInterrupts()
+    private let lock = NSLock()
+    private var installed = false
+    private var target: (@Sendable () -> Void)?
+
+    /// Blocks SIGINT in the calling thread (and so in threads it creates later) and starts the
+    /// waiting thread. Call from the main thread before other threads start. Idempotent.
+    public func install() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !installed else { return }
+        installed = true
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let thread = Thread { [self] in
+            var waitSet = sigset_t()
+            sigemptyset(&waitSet)
+            sigaddset(&waitSet, SIGINT)
+            while true {
+                var signal: Int32 = 0
+                guard sigwait(&waitSet, &signal) == 0 else { continue }
+                KernelLog.debug("SIGINT received")
+                fire()
+            }
+        }
+        thread.name = "periscope-sigint"
+        thread.start()
+    }
+
+    /// Sets what SIGINT does (nil: nothing).
+    public func setTarget(_ action: (@Sendable () -> Void)?) {
+        lock.lock(); target = action; lock.unlock()
+    }
+
+    private func fire() {
+        lock.lock(); let action = target; lock.unlock()
+        action?()
+    }
+}

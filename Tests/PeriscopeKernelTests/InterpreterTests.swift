@@ -188,6 +188,26 @@ final class InterpreterTests: XCTestCase {
         XCTAssertEqual(run("kept").1.results, ["5"])
     }
 
+    func testErrorsOfOtherTargetsKeepTheirNameAndSentence() {
+        struct GGUFError: Error, CustomStringConvertible {
+            var description: String { "the file is not GGUF (bad magic); check the path." }
+        }
+        interpreter.register(CommandSpec(name: "boom", group: .models, synopsis: "boom", description: "Fails.",
+                                         example: "boom", run: { _, _ in throw GGUFError() }))
+        let e = errorParts(run("x = 1\n  boom").0)
+        XCTAssertEqual(e.name, "GGUFError")
+        XCTAssertEqual(e.value, "the file is not GGUF (bad magic); check the path.")
+        XCTAssertEqual(e.traceback, ["line 2, column 3: the file is not GGUF (bad magic); check the path.",
+                                     "    boom", "    ^^^^"])
+    }
+
+    func testQuestionMarkOnVariableShowsItsSummary() {
+        run("p = \"The cat\"")
+        let (_, io) = run("?p")
+        guard case .payload(let payload)? = io.outputs.first else { return XCTFail("no payload") }
+        XCTAssertEqual(payload["data"]?["text/plain"], "p: string \"The cat\"\n\n\"The cat\"")
+    }
+
     // MARK: user_expressions, is_complete, info
 
     func testUserExpressions() {

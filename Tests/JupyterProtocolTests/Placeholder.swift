@@ -1,6 +1,0 @@
-import XCTest
-@testable import JupyterProtocol
-
-final class JupyterProtocolPlaceholderTests: XCTestCase {
-    func testBuilds() {}
-}

@@ -114,6 +114,32 @@ def mixed():
     if rng.random() < .2: s = rng.choice(WS) + s
     return s
 
+# Blocks to sample single scalars from: letters, marks, numbers, symbols and spaces of many scripts.
+BLOCKS = [(0x00A0, 0x024F), (0x0250, 0x02FF), (0x0300, 0x036F), (0x0370, 0x03FF), (0x0400, 0x052F), (0x0530, 0x058F),
+          (0x0590, 0x05FF), (0x0600, 0x06FF), (0x0700, 0x074F), (0x0780, 0x07BF), (0x07C0, 0x07FF), (0x0900, 0x0DFF),
+          (0x0E00, 0x0EFF), (0x0F00, 0x0FFF), (0x1000, 0x109F), (0x10A0, 0x10FF), (0x1100, 0x11FF), (0x1200, 0x137F),
+          (0x13A0, 0x13FF), (0x1680, 0x169F), (0x16A0, 0x16FF), (0x1780, 0x17FF), (0x1800, 0x18AF), (0x1E00, 0x1FFF),
+          (0x2000, 0x206F), (0x2070, 0x209F), (0x20A0, 0x20CF), (0x2100, 0x214F), (0x2150, 0x218F), (0x2190, 0x23FF),
+          (0x2460, 0x24FF), (0x2500, 0x27BF), (0x2C00, 0x2C5F), (0x2E80, 0x2FDF), (0x3000, 0x30FF), (0x3190, 0x31FF),
+          (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xA000, 0xA4CF), (0xA640, 0xA69F), (0xA830, 0xA83F), (0xAC00, 0xD7A3),
+          (0xF900, 0xFAFF), (0xFB00, 0xFDFF), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF), (0x10000, 0x100FF), (0x10300, 0x1034F),
+          (0x1D400, 0x1D7FF), (0x1F100, 0x1F1FF), (0x1F300, 0x1FAFF), (0x20000, 0x2A6DF)]
+
+def random_scalars():
+    """A string of random assigned scalars (Python 3.11's Unicode data) from many blocks, with spaces and digits."""
+    import unicodedata
+    chars = []
+    for _ in range(rng.randrange(1, 16)):
+        if rng.random() < .15:
+            chars.append(rng.choice([" ", " ", "1", "\n", "'s", "  "]))
+            continue
+        lo, hi = rng.choice(BLOCKS)
+        while True:
+            c = chr(rng.randrange(lo, hi + 1))
+            if unicodedata.category(c) not in ("Cn", "Cs", "Co"): break
+        chars.append(c)
+    return "".join(chars)
+
 def corpus():
     out = ["", " ", "a", "  ", "\n", "hello world", " hello world", "hello  world", "  leading", "trailing  ",
            "a  1", "x   12", "  1", "\t\t\t", "\n\n\n\n", " \n \n ", "1234567890", "12345 67890",
@@ -133,7 +159,8 @@ def corpus():
     for _ in range(40): out.append(" ".join(number() for _ in range(rng.randrange(2, 6))))
     for _ in range(40): out.append("".join(rng.choice(EMOJI + [" ", "a", "1"]) for _ in range(rng.randrange(2, 10))))
     for _ in range(60): out.append("".join(rng.choice(WS + ["a", "b", "1", ".", "'s"]) for _ in range(rng.randrange(3, 15))))
-    while len(out) < 1200: out.append(mixed())
+    for _ in range(200): out.append(random_scalars())
+    while len(out) < 1400: out.append(mixed())
     seen, uniq = set(), []
     for s in out:
         if s not in seen: seen.add(s); uniq.append(s)

@@ -61,13 +61,13 @@ struct BytePairEncoder: Sendable {
         var table: [UInt64: (rank: Int32, merged: Int32)] = [:]
         table.reserveCapacity(merges.count)
         for (rank, merge) in merges.enumerated() {
-            let parts = merge.split(separator: " ", omittingEmptySubsequences: false)
+            // Split on the space scalar: `String.split` works on grapheme clusters.
+            let parts = merge.unicodeScalars.split(separator: " ", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
             guard parts.count == 2 else {
                 throw TokenizerError.badValue(key: "tokenizer.ggml.merges", reason: "merge \(rank) '\(merge)' is not two tokens separated by one space")
             }
             // Merges whose parts or result are not tokens can never fire; skip them.
-            guard let left = ids[String(parts[0])], let right = ids[String(parts[1])],
-                  let merged = ids[String(parts[0]) + String(parts[1])] else { continue }
+            guard let left = ids[parts[0]], let right = ids[parts[1]], let merged = ids[parts[0] + parts[1]] else { continue }
             let key = UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
             if table[key] == nil { table[key] = (Int32(rank), merged) }
         }

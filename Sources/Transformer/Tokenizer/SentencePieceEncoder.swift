@@ -5,19 +5,23 @@
 // MARK: - Encoder
 
 struct SentencePieceEncoder: Sendable {
-    private let ids: [String: Int32]
+    /// Token ids by exact UTF-8 bytes (Swift `String` keys would merge canonically equivalent tokens such as `é` and `e\u{301}`).
+    private let ids: [[UInt8]: Int32]
     private let scores: [Float]
     /// The `<0xXX>` token for each byte.
     private let byteTokens: [Int32?]
     private let unknownID: Int32?
 
-    init(tokens: [String], ids: [String: Int32], scores: [Float], unknownID: Int32?) {
+    init(tokens: [String], scores: [Float], unknownID: Int32?) {
+        var ids: [[UInt8]: Int32] = [:]
+        ids.reserveCapacity(tokens.count)
+        for (i, t) in tokens.enumerated() where ids[Array(t.utf8)] == nil { ids[Array(t.utf8)] = Int32(i) }
         self.ids = ids
         self.scores = scores
         var byteTokens = [Int32?](repeating: nil, count: 256)
         for b in 0..<256 {
             let hex = String(b, radix: 16, uppercase: true)
-            byteTokens[b] = ids["<0x" + (hex.count == 1 ? "0" + hex : hex) + ">"]
+            byteTokens[b] = ids[Array(("<0x" + (hex.count == 1 ? "0" + hex : hex) + ">").utf8)]
         }
         self.byteTokens = byteTokens
         self.unknownID = unknownID
@@ -60,8 +64,8 @@ struct SentencePieceEncoder: Sendable {
 
         var heap: [Bigram] = []
 
-        func text(_ start: Int, _ length: Int) -> String {
-            String(decoding: bytes[start..<(start + length)], as: UTF8.self)
+        func text(_ start: Int, _ length: Int) -> [UInt8] {
+            Array(bytes[start..<(start + length)])
         }
         func tryAdd(_ left: Int, _ right: Int) {
             guard left >= 0, right >= 0 else { return }

@@ -60,7 +60,7 @@ public final class Tokenizer: @unchecked Sendable {
             spm = nil
         case .sentencePiece:
             bpe = nil
-            spm = SentencePieceEncoder(tokens: tokens, ids: ids, scores: vocabulary.scores, unknownID: vocabulary.unknownID)
+            spm = SentencePieceEncoder(tokens: tokens, scores: vocabulary.scores, unknownID: vocabulary.unknownID)
         }
 
         // Decoded bytes of every token.
@@ -77,7 +77,9 @@ public final class Tokenizer: @unchecked Sendable {
             case (.sentencePiece, .byte):
                 pieces.append(Self.byteValue(of: text).map { [$0] } ?? Array(text.utf8))
             case (.sentencePiece, _):
-                pieces.append(Array(text.replacingOccurrences(of: "\u{2581}", with: " ").utf8))
+                var unescaped = String.UnicodeScalarView()
+                for s in text.unicodeScalars { unescaped.append(s == "\u{2581}" ? " " : s) }
+                pieces.append(Array(String(unescaped).utf8))
             }
             if kind == .control || kind == .userDefined || kind == .unknown, let first = text.unicodeScalars.first {
                 special[first, default: []].append((Array(text.unicodeScalars), Int32(i), kind == .userDefined))
@@ -136,9 +138,12 @@ public final class Tokenizer: @unchecked Sendable {
                     output.append(id)
                     previousWasSpecial = true
                 case .text(let range):
-                    var piece = vocabulary.addSpacePrefix && previousWasSpecial ? " " : ""
-                    piece.unicodeScalars.append(contentsOf: scalars[range])
-                    spm.encode(piece.replacingOccurrences(of: " ", with: "\u{2581}"), into: &output)
+                    // Spaces become U+2581 scalar by scalar (String replacement works on grapheme clusters,
+                    // and would miss a space that a combining mark attaches to).
+                    var escaped = String.UnicodeScalarView()
+                    if vocabulary.addSpacePrefix && previousWasSpecial { escaped.append("\u{2581}") }
+                    for s in scalars[range] { escaped.append(s == " " ? "\u{2581}" : s) }
+                    spm.encode(String(escaped), into: &output)
                     previousWasSpecial = false
                 }
             }

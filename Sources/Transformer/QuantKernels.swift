@@ -15,45 +15,78 @@ nonisolated(unsafe) let halfToFloatTable: UnsafeMutablePointer<Float> = {
     return table
 }()
 
+// Integer→float conversions of SIMD vectors are generic in the standard library and compile to
+// scalar loops, so the kernels avoid them: bytes are split out of 32-bit lanes with shifts and
+// masks, and turned into floats with the 2²³ trick (bits 0x4B00_0000 | v is the float 2²³ + v).
+// Splitting 16 bytes held as 4 words by uniform shifts, slot j holds byte 4·(j % 4) + j / 4, so the activations are
+// permuted the same way once per product (`permuteForKernels`).
+
+/// Unsigned lanes (< 2²³) to floats.
+@inline(__always)
+func toFloat(_ v: SIMD4<UInt32>) -> SIMD4<Float> {
+    unsafeBitCast(v | SIMD4<UInt32>(repeating: 0x4B00_0000), to: SIMD4<Float>.self) - SIMD4<Float>(repeating: 8_388_608)
+}
+
+/// x[count] reordered so that within each 16-float group, slot j holds element 4·(j % 4) + j / 4.
+func permuteForKernels(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    var g = 0
+    while g + 16 <= count {
+        for j in 0..<16 { out[g + j] = x[g + 4 * (j % 4) + j / 4] }
+        g += 16
+    }
+    while g < count { out[g] = x[g]; g += 1 }
+}
+
+/// Σ over one group of 16 unsigned bytes (held as 4 words) of f(byte)·x, where f maps a byte
+/// (already masked and offset by the caller's `transform`) to a float, and x is permuted.
+@inline(__always)
+func dot16(_ w: SIMD4<UInt32>, _ x: UnsafeRawPointer, _ transform: (SIMD4<UInt32>) -> SIMD4<Float>) -> SIMD4<Float> {
+    var t = transform(w) * x.loadUnaligned(as: SIMD4<Float>.self)
+    t += transform(w &>> 8) * x.loadUnaligned(fromByteOffset: 16, as: SIMD4<Float>.self)
+    t += transform(w &>> 16) * x.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self)
+    t += transform(w &>> 24) * x.loadUnaligned(fromByteOffset: 48, as: SIMD4<Float>.self)
+    return t
+}
+
 /// Σ q·x over one Q4_1 row: blocks of {f16 d, f16 m, 16 bytes of nibbles}, value = d·q + m,
-/// low nibbles are elements 0..15 of the block and high nibbles 16..31.
-/// `xSums[j]` is Σ x over block j (hoisted out of the row loop: m·Σx).
+/// low nibbles are elements 0..15 of the block and high nibbles 16..31. `x` is permuted
+/// (`permuteForKernels`); `xSums[j]` is Σ x over block j (for the m·Σx term).
 @inline(__always)
 func dotQ4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xSums: UnsafePointer<Float>,
              blocks: Int, _ half: UnsafePointer<Float>) -> Float {
-    var acc = SIMD16<Float>()
+    var acc = SIMD4<Float>()
     var accMin: Float = 0
     let xr = UnsafeRawPointer(x)
+    let nibble = SIMD4<UInt32>(repeating: 0x0F)
     for j in 0..<blocks {
         let b = row + j &* 20
         let d = half[Int(b.loadUnaligned(as: UInt16.self))]
         let m = half[Int(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))]
-        let q = b.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
-        let lo = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: q & 0x0F))
-        let hi = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: q &>> 4))
-        let x0 = xr.loadUnaligned(fromByteOffset: j &* 128, as: SIMD16<Float>.self)
-        let x1 = xr.loadUnaligned(fromByteOffset: j &* 128 &+ 64, as: SIMD16<Float>.self)
-        acc += d * (lo * x0 + hi * x1)
+        let w = b.loadUnaligned(fromByteOffset: 4, as: SIMD4<UInt32>.self)
+        let xb = xr + j &* 128
+        let t = dot16(w, xb) { toFloat($0 & nibble) } + dot16(w &>> 4, xb + 64) { toFloat($0 & nibble) }
+        acc += d * t
         accMin += m * xSums[j]
     }
     return acc.sum() + accMin
 }
 
-/// Σ q·x over one Q8_0 row: blocks of {f16 d, 32 × int8}, value = d·q.
+/// Σ q·x over one Q8_0 row: blocks of {f16 d, 32 × int8}, value = d·q. `x` is permuted.
 @inline(__always)
 func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int, _ half: UnsafePointer<Float>) -> Float {
-    var acc = SIMD16<Float>()
+    var acc = SIMD4<Float>()
     let xr = UnsafeRawPointer(x)
+    // int8 q ↦ q + 128 as an unsigned byte (flip the sign bit), converted, then 128 taken off.
+    let byte = SIMD4<UInt32>(repeating: 0xFF), signFlip = SIMD4<UInt32>(repeating: 0x80)
+    let offset = SIMD4<Float>(repeating: 128)
     for j in 0..<blocks {
         let b = row + j &* 34
         let d = half[Int(b.loadUnaligned(as: UInt16.self))]
-        let q0 = b.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)
-        let q1 = b.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)
-        let x0 = xr.loadUnaligned(fromByteOffset: j &* 128, as: SIMD16<Float>.self)
-        let x1 = xr.loadUnaligned(fromByteOffset: j &* 128 &+ 64, as: SIMD16<Float>.self)
-        let s = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: q0)) * x0
-            + SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: q1)) * x1
-        acc += d * s
+        let xb = xr + j &* 128
+        let convert = { (v: SIMD4<UInt32>) in toFloat((v & byte) ^ signFlip) - offset }
+        let t = dot16(b.loadUnaligned(fromByteOffset: 2, as: SIMD4<UInt32>.self), xb, convert)
+            + dot16(b.loadUnaligned(fromByteOffset: 18, as: SIMD4<UInt32>.self), xb + 64, convert)
+        acc += d * t
     }
     return acc.sum()
 }
@@ -82,6 +115,13 @@ extension WeightMatrix {
     func matvec(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int) {
         let rows = self.rows, cols = self.cols, blocks = cols / 32
         let half = UnsafePointer(halfToFloatTable)
+        // The direct kernels read activations in their lane order.
+        let permuted = UnsafeMutablePointer<Float>.allocate(capacity: max(n * cols, 1))
+        defer { permuted.deallocate() }
+        if hasDirectKernel && cols % 32 == 0 {
+            for i in 0..<n { permuteForKernels(permuted + i * cols, x + i * cols, count: cols) }
+        }
+        let xq = UnsafePointer(permuted)
         // Q4_1 needs Σx per 32-block of every activation row (the m·Σx term).
         var xSums = [Float](repeating: 0, count: type == .q4_1 ? n * blocks : 0)
         if type == .q4_1 {
@@ -100,12 +140,12 @@ extension WeightMatrix {
                     guard let sums else { return }
                     for r in lo..<hi {
                         let row = self.quantised + r &* self.bytesPerRow
-                        for i in 0..<n { out[i &* rows &+ r] = dotQ4_1(row, x + i &* cols, sums + i &* blocks, blocks: blocks, half) }
+                        for i in 0..<n { out[i &* rows &+ r] = dotQ4_1(row, xq + i &* cols, sums + i &* blocks, blocks: blocks, half) }
                     }
                 case .q8_0 where cols % 32 == 0:
                     for r in lo..<hi {
                         let row = self.quantised + r &* self.bytesPerRow
-                        for i in 0..<n { out[i &* rows &+ r] = dotQ8_0(row, x + i &* cols, blocks: blocks, half) }
+                        for i in 0..<n { out[i &* rows &+ r] = dotQ8_0(row, xq + i &* cols, blocks: blocks, half) }
                     }
                 default:
                     // Other types: one dequantised row at a time, dotted in F32.

@@ -82,7 +82,7 @@ extension Tokenizer {
             for m in messages { out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n" }
             if addGenerationPrompt { out += "<|im_start|>assistant\n" }
         case .llama3:
-            out += bos
+            if !messages.isEmpty { out += bos }
             for m in messages {
                 out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + m.content.trimmingCharacters(in: .whitespacesAndNewlines) + "<|eot_id|>"
             }

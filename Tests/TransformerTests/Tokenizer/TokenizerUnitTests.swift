@@ -204,6 +204,21 @@ final class TokenizerUnitTests: XCTestCase {
                        "<|user|>\nHi</s>\n<|assistant|>\n")
     }
 
+    /// Expected strings rendered with jinja2 (trim_blocks, lstrip_blocks, as transformers does) from the
+    /// TinyLlama-1.1B-Chat and Llama-3-Instruct templates.
+    func testMultiTurnZephyrAndLlama3MatchJinjaRenderings() throws {
+        let messages = [ChatMessage(role: "system", content: "S"), ChatMessage(role: "user", content: " Hi "),
+                        ChatMessage(role: "assistant", content: "Yo"), ChatMessage(role: "user", content: "Bye")]
+        let zephyr = try chatTokenizer("{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] + eos_token }}")
+        XCTAssertEqual(try zephyr.applyChatTemplate(messages, addGenerationPrompt: true),
+                       "<|system|>\nS</s>\n<|user|>\n Hi </s>\n<|assistant|>\nYo</s>\n<|user|>\nBye</s>\n<|assistant|>\n")
+        let llama3 = try chatTokenizer("{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}")
+        XCTAssertEqual(try llama3.applyChatTemplate(messages, addGenerationPrompt: true),
+                       "<s><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                       + "<|start_header_id|>assistant<|end_header_id|>\n\nYo<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"
+                       + "<|start_header_id|>assistant<|end_header_id|>\n\n")
+    }
+
     func testLlama2FoldsTheSystemPromptIntoTheFirstTurn() throws {
         let t = try chatTokenizer("{% if messages[0]['role'] == 'system' %}{{ bos_token + '[INST] ' }}{% endif %}")
         let text = try t.applyChatTemplate([ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Hi "),

@@ -6,6 +6,12 @@ import Foundation
 /// pre-tokenizer named by `tokenizer.ggml.pre`, or SentencePiece (`llama`). Special and control
 /// tokens written in the text (`<|im_start|>`) are recognised as single tokens.
 /// Thread-safe: the per-word cache is guarded by a lock.
+///
+/// Behaves like llama.cpp and like each model's own Hugging Face `tokenizer.json`. Two known
+/// differences from transformers' *GGUF* loader (`from_pretrained(gguf_file:)`), both bugs there:
+/// it always splits byte-level BPE text with the GPT-2 expression, ignoring `tokenizer.ggml.pre`
+/// (for SmolLM2 this changes whitespace before digits, e.g. `"a  1"`), and its SentencePiece
+/// conversion adds no prefix space to text that already starts with whitespace.
 public final class Tokenizer: @unchecked Sendable {
     /// The vocabulary this tokenizer was built from.
     public let vocabulary: TokenizerVocabulary

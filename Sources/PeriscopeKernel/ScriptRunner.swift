@@ -1,6 +1,7 @@
 import Foundation
 import JupyterKernel
 import JupyterProtocol
+import PeriscopeLanguage
 
 /// An `ExecutionIO` for running scripts outside Jupyter: every output's text/plain goes to
 /// `out`, stderr streams to `err`; progress bars (displays with an id) are left out.
@@ -53,9 +54,30 @@ final class Mutex<Value>: @unchecked Sendable {
 
 /// Runs a whole script as one cell, printing each output's text; at the first error prints
 /// `ename: evalue` and the traceback to `err`. Returns the process exit status (0 or 1).
+///
+/// A script with a syntax error still runs the statements before the one that fails (a script
+/// is read top to bottom), then reports the error with the script's own line numbers.
 public func runScript(_ source: String, interpreter: PeriscopeInterpreter = PeriscopeInterpreter(),
                       io: ConsoleIO, err: (String) -> Void) -> Int32 {
-    switch interpreter.execute(ExecuteRequest(code: source), io: io) {
+    if case .failure(let error) = parse(source) {
+        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+        // The longest run of whole lines before the error that parses on its own.
+        var count = min(error.location.line - 1, lines.count)
+        while count > 0 {
+            let prefix = lines[0..<count].joined(separator: "\n")
+            if completeness(of: prefix) == .complete {
+                if report(interpreter.execute(ExecuteRequest(code: prefix), io: io), err: err) != 0 { return 1 }
+                break
+            }
+            count -= 1
+        }
+    }
+    return report(interpreter.execute(ExecuteRequest(code: source), io: io), err: err)
+}
+
+/// 0 for success; otherwise writes the error to `err` and returns 1.
+private func report(_ outcome: ExecuteOutcome, err: (String) -> Void) -> Int32 {
+    switch outcome {
     case .ok:
         return 0
     case .error(let name, let value, let traceback):

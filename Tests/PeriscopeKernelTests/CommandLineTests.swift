@@ -37,6 +37,16 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(err.contains("\n  prnt \"x\"\n  ^^^^\n"), err)
     }
 
+    func testScriptWithSyntaxErrorRunsTheStatementsBeforeIt() {
+        var out = "", err = ""
+        let io = ConsoleIO(out: { out += $0 }, err: { err += $0 })
+        let status = runScript("print \"before\"\nx = 1\nprint [1, 2\nprint \"after\"\n", io: io, err: { err += $0 })
+        XCTAssertEqual(status, 1)
+        XCTAssertEqual(out, "before\n")
+        XCTAssertTrue(err.hasPrefix("SyntaxError: "), err)
+        XCTAssertTrue(err.contains("\nline 4, column 1: "), err)
+    }
+
     // MARK: install
 
     func testKernelJSONMatchesTheTemplateExceptTheBinary() throws {

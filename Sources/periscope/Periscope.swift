@@ -1,0 +1,12 @@
+import ArgumentParser
+import PeriscopeKernel
+
+/// `periscope`: the Jupyter kernel, its installer, and a script runner.
+@main
+struct Periscope: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "periscope",
+        abstract: "A Jupyter kernel for looking inside language models.",
+        version: PeriscopeVersion.current,
+        subcommands: [KernelSubcommand.self, InstallSubcommand.self, RunSubcommand.self])
+}

@@ -31,6 +31,8 @@ public final class SignalInterrupts: @unchecked Sendable {
     private let lock = NSLock()
     private var installed = false
     private var target: (@Sendable () -> Void)?
+    /// The sigwait thread, once it runs (tests direct a SIGINT at it with pthread_kill).
+    private(set) var waiter: pthread_t?
 
     /// Blocks SIGINT in the calling thread (and so in threads it creates later) and starts the
     /// waiting thread. Call from the main thread before other threads start. Idempotent.
@@ -43,7 +45,10 @@ public final class SignalInterrupts: @unchecked Sendable {
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_BLOCK, &set, nil)
+        let started = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in
+            lock.lock(); waiter = pthread_self(); lock.unlock()
+            started.signal()
             var waitSet = sigset_t()
             sigemptyset(&waitSet)
             sigaddset(&waitSet, SIGINT)
@@ -56,6 +61,9 @@ public final class SignalInterrupts: @unchecked Sendable {
         }
         thread.name = "periscope-sigint"
         thread.start()
+        lock.unlock()
+        started.wait()
+        lock.lock()
     }
 
     /// Sets what SIGINT does (nil: nothing).

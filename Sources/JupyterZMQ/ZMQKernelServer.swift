@@ -14,7 +14,8 @@ import JupyterProtocol
 ///   `iopub_welcome` (JEP 65);
 /// - a heartbeat thread echoing on its REP socket.
 public final class ZMQKernelServer: KernelServer, @unchecked Sendable {
-    public let connection: ConnectionInfo
+    /// The connection as bound: a port given as 0 is replaced by the port the system chose.
+    public private(set) var connection: ConnectionInfo
     private let codec: WireCodec
     private let context: UnsafeMutableRawPointer
     private let shell: ZMQSocket
@@ -69,7 +70,17 @@ public final class ZMQKernelServer: KernelServer, @unchecked Sendable {
                 // Pass every subscription up, not only the first per topic, so each client gets a welcome.
                 try socket.set(ZMQ_XPUB_VERBOSE, 1, name: "ZMQ_XPUB_VERBOSE")
             }
-            try socket.bind(connection.endpoint(for: channel))
+            if connection.transport == .tcp, connection.port(for: channel) == 0 {
+                // Port 0: let the system choose, then record the port (ipykernel does the same).
+                let host = connection.endpoint(for: channel).dropLast(2)  // strip ":0"
+                try socket.bind("\(host):*")
+                if let endpoint = socket.lastEndpoint(), let colon = endpoint.lastIndex(of: ":"),
+                   let port = Int(endpoint[endpoint.index(after: colon)...]) {
+                    self.connection.setPort(port, for: channel)
+                }
+            } else {
+                try socket.bind(connection.endpoint(for: channel))
+            }
         }
         let pipe = "inproc://periscope-iopub-\(UUID().uuidString)"
         try pipeIn.set(ZMQ_RCVHWM, 0, name: "ZMQ_RCVHWM")
@@ -130,17 +141,41 @@ public final class ZMQKernelServer: KernelServer, @unchecked Sendable {
         heartbeatDone.wait()
         iopubStop.stop(.shutdown)
         iopubDone.wait()
-        for socket in [shell, control, stdin, heartbeat, pipeIn, pipeOut] { socket.close(lingerMilliseconds: 0) }
-        iopub.close(lingerMilliseconds: 1000)
-        zmq_ctx_term(context)
+        close()
         return stopState.reason ?? .shutdown
     }
+
+    private var closed = false
+    private let closeLock = NSLock()
+
+    /// Closes every socket and the context (done by `run`; also on deinit for a server never run).
+    /// Replies already sent on shell, control and iopub get up to a second to leave.
+    public func close() {
+        closeLock.lock()
+        defer { closeLock.unlock() }
+        guard !closed else { return }
+        closed = true
+        for socket in [stdin, heartbeat, pipeIn, pipeOut] { socket.close(lingerMilliseconds: 0) }
+        for socket in [shell, control, iopub] { socket.close(lingerMilliseconds: 1000) }
+        zmq_ctx_term(context)
+    }
+
+    deinit { close() }
 
     /// Asks every loop to stop (used by signals or embedding code; shutdown_request does it itself).
     public func requestStop(_ reason: ShutdownReason = .shutdown) { stopState.stop(reason) }
 
     private func shellLoop(_ core: KernelCore) {
+        // Like ipykernel's parent poller: when Jupyter launched us (JPY_PARENT_PID) and our
+        // parent dies, stop instead of lingering as an orphan.
+        let watchParent = ProcessInfo.processInfo.environment["JPY_PARENT_PID"] != nil
+        let parent = getppid()
         while !stopState.isStopped {
+            if watchParent && getppid() != parent {
+                KernelLog.warning("the process that started this kernel exited; shutting down.")
+                stopState.stop(.shutdown)
+                break
+            }
             let ready = poll([shell, stdin], timeoutMilliseconds: pollInterval)
             if ready[1] {
                 // No input_request is ever sent, so anything on stdin is unsolicited: drop it.
@@ -215,7 +250,7 @@ public final class ZMQKernelServer: KernelServer, @unchecked Sendable {
                 if seenSignatures.count > 100_000 { seenSignatures.removeAll(keepingCapacity: true) }
                 seenLock.unlock()
                 guard fresh else {
-                    KernelLog.warning("dropped a \(message.msgType) on \(channel.rawValue): its signature was already used (replayed message).")
+                    KernelLog.warning("dropped message \(message.msgType) on \(channel.rawValue): its signature was already used (replayed message).")
                     return nil
                 }
             }
@@ -259,4 +294,16 @@ final class DispatchSemaphoreWaiter: @unchecked Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
     func signal() { semaphore.signal() }
     func wait() { semaphore.wait() }
+}
+
+extension ConnectionInfo {
+    mutating func setPort(_ port: Int, for channel: Channel) {
+        switch channel {
+        case .shell: shellPort = port
+        case .iopub: iopubPort = port
+        case .stdin: stdinPort = port
+        case .control: controlPort = port
+        case .hb: hbPort = port
+        }
+    }
 }

@@ -56,6 +56,14 @@ final class ZMQSocket: @unchecked Sendable {
         guard zmq_bind(handle, endpoint) == 0 else { throw .bind(endpoint: endpoint, reason: zmqErrorText()) }
     }
 
+    /// The endpoint last bound (with the real port when bound to `*`).
+    func lastEndpoint() -> String? {
+        var buffer = [CChar](repeating: 0, count: 512)
+        var size = buffer.count
+        guard zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size) == 0 else { return nil }
+        return String(cString: buffer)
+    }
+
     func connect(_ endpoint: String) throws(ZMQKernelError) {
         guard zmq_connect(handle, endpoint) == 0 else { throw .bind(endpoint: endpoint, reason: zmqErrorText()) }
     }

@@ -1,0 +1,73 @@
+import Foundation
+import XCTest
+@testable import JupyterKernel
+import JupyterProtocol
+
+final class HistoryTests: XCTestCase {
+    func testHistoryPersistsAcrossKernelStartsWithNewSessionNumbers() throws {
+        let file = temporaryDirectory().appendingPathComponent("history.jsonl")
+        let first = KernelCore(interpreter: TinyInterpreter(), server: InMemoryServer(), history: HistoryStore(fileURL: file))
+        for code in ["load \"smollm2\"", "p = prompt \"hi\"", "run p"] {
+            first.handle(request("execute_request", ["code": .string(code)]), on: .shell)
+        }
+        XCTAssertEqual(first.history.session, 1)
+
+        let server = InMemoryServer()
+        let second = KernelCore(interpreter: TinyInterpreter(), server: server, history: HistoryStore(fileURL: file))
+        XCTAssertEqual(second.history.session, 2, "each kernel start is a new session")
+        second.handle(request("execute_request", ["code": "lens p"]), on: .shell)
+
+        second.handle(request("history_request", ["hist_access_type": "tail", "n": 2, "output": false, "raw": true]), on: .shell)
+        XCTAssertEqual(server.replies.last?.message.content["history"], [[1, 3, "run p"], [2, 1, "lens p"]])
+
+        second.handle(request("history_request", ["hist_access_type": "range", "session": -1, "start": 2, "stop": 4]), on: .shell)
+        XCTAssertEqual(server.replies.last?.message.content["history"], [[1, 2, "p = prompt \"hi\""], [1, 3, "run p"]])
+
+        second.handle(request("history_request", ["hist_access_type": "range", "session": 0, "start": 1]), on: .shell)
+        XCTAssertEqual(server.replies.last?.message.content["history"], [[2, 1, "lens p"]])
+
+        second.handle(request("history_request", ["hist_access_type": "search", "pattern": "*p*", "n": 2]), on: .shell)
+        XCTAssertEqual(server.replies.last?.message.content["history"], [[1, 3, "run p"], [2, 1, "lens p"]])
+
+        second.handle(request("history_request", ["hist_access_type": "tail", "n": 1, "output": true]), on: .shell)
+        XCTAssertEqual(server.replies.last?.message.content["history"], [[2, 1, ["lens p", nil]]])
+
+        // A third start sees a session even if the second ran nothing after its first cell.
+        XCTAssertEqual(HistoryStore(fileURL: file).session, 3)
+    }
+
+    func testSessionNumberAdvancesEvenWithoutCells() {
+        let file = temporaryDirectory().appendingPathComponent("h.jsonl")
+        XCTAssertEqual(HistoryStore(fileURL: file).session, 1)
+        XCTAssertEqual(HistoryStore(fileURL: file).session, 2)
+    }
+
+    func testCorruptLinesAreSkipped() throws {
+        let file = temporaryDirectory().appendingPathComponent("h.jsonl")
+        try Data("{\"session\": 4, \"line\": 1, \"source\": \"ok\"}\nnot json\n{\"line\": 2}\n".utf8).write(to: file)
+        let store = HistoryStore(fileURL: file)
+        XCTAssertEqual(store.session, 5)
+        XCTAssertEqual(store.all, [HistoryStore.Entry(session: 4, line: 1, source: "ok")])
+    }
+
+    func testSearchUniqueKeepsLatestOccurrence() {
+        let store = HistoryStore(fileURL: nil)
+        for (i, s) in ["run a", "run b", "run a", "tokens a"].enumerated() { store.append(line: i + 1, source: s) }
+        XCTAssertEqual(store.search(pattern: "run*", n: nil, unique: true).map(\.line), [2, 3])
+        XCTAssertEqual(store.search(pattern: "run*", n: nil, unique: false).map(\.line), [1, 2, 3])
+        XCTAssertEqual(store.search(pattern: "*a", n: 1, unique: false).map(\.line), [4])
+    }
+
+    func testGlobMatching() {
+        XCTAssertTrue(Glob.matches("*", ""))
+        XCTAssertTrue(Glob.matches("lens*", "lens p layers 0..3"))
+        XCTAssertFalse(Glob.matches("lens", "lens p"), "a glob matches the whole source")
+        XCTAssertTrue(Glob.matches("r?n p", "run p"))
+        XCTAssertTrue(Glob.matches("*[0-9]*", "layer 12"))
+        XCTAssertFalse(Glob.matches("*[0-9]*", "layer"))
+        XCTAssertTrue(Glob.matches("[!a]*", "bcd"))
+        XCTAssertFalse(Glob.matches("[!a]*", "abc"))
+        XCTAssertFalse(Glob.matches("Run*", "run"), "matching is case-sensitive")
+        XCTAssertTrue(Glob.matches("a*b*c", "a--b--b--c"))
+    }
+}

@@ -1,6 +1,0 @@
-import XCTest
-@testable import JupyterKernel
-
-final class JupyterKernelPlaceholderTests: XCTestCase {
-    func testBuilds() {}
-}

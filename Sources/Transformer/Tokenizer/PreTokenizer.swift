@@ -47,10 +47,12 @@ enum PreTokenizer: Sendable, Equatable {
     /// Qwen2: as Llama 3 but one digit per word (`\p{N}`).
     case qwen2
 
-    /// The splitter for a `tokenizer.ggml.pre` name; names it does not know fall back to GPT-2.
+    /// The splitter for a `tokenizer.ggml.pre` name; names it does not know fall back to GPT-2
+    /// (what Hugging Face's byte-level pre-tokenizer does).
     init(name: String) {
         switch name.lowercased() {
-        case "smollm": self = .smollm
+        // llama.cpp runs the same two expressions for these vocabularies.
+        case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b": self = .smollm
         case "llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral", "dbrx", "smaug-bpe": self = .llama3
         case "qwen2", "deepseek-r1-qwen", "megrez", "stablelm2": self = .qwen2
         default: self = .gpt2

@@ -38,6 +38,7 @@ final class TokenizerUnitTests: XCTestCase {
 
     func testPreTokenizerNamesMapToTheirScanners() {
         XCTAssertEqual(PreTokenizer(name: "smollm"), .smollm)
+        XCTAssertEqual(PreTokenizer(name: "starcoder"), .smollm)
         XCTAssertEqual(PreTokenizer(name: "llama-bpe"), .llama3)
         XCTAssertEqual(PreTokenizer(name: "qwen2"), .qwen2)
         XCTAssertEqual(PreTokenizer(name: "gpt-2"), .gpt2)

@@ -77,13 +77,14 @@ func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int, _ 
     var acc = SIMD4<Float>()
     let xr = UnsafeRawPointer(x)
     // int8 q ↦ q + 128 as an unsigned byte (flip the sign bit), converted, then 128 taken off.
-    let byte = SIMD4<UInt32>(repeating: 0xFF), signFlip = SIMD4<UInt32>(repeating: 0x80)
-    let offset = SIMD4<Float>(repeating: 128)
+    // (2²³ + 128 subtracted at once: the 2²³ trick and the offset in one step.)
+    let byte = SIMD4<UInt32>(repeating: 0xFF), signFlip = SIMD4<UInt32>(repeating: 0x4B00_0080)
+    let offset = SIMD4<Float>(repeating: 8_388_736)
     for j in 0..<blocks {
         let b = row + j &* 34
         let d = half[Int(b.loadUnaligned(as: UInt16.self))]
         let xb = xr + j &* 128
-        let convert = { (v: SIMD4<UInt32>) in toFloat((v & byte) ^ signFlip) - offset }
+        let convert = { (v: SIMD4<UInt32>) in unsafeBitCast((v & byte) ^ signFlip, to: SIMD4<Float>.self) - offset }
         let t = dot16(b.loadUnaligned(fromByteOffset: 2, as: SIMD4<UInt32>.self), xb, convert)
             + dot16(b.loadUnaligned(fromByteOffset: 18, as: SIMD4<UInt32>.self), xb + 64, convert)
         acc += d * t

@@ -52,7 +52,8 @@ public final class PeriscopeInterpreter: Interpreter {
         case .success(let parsed):
             statements = parsed
         case .failure(let error):
-            return failure(name: "SyntaxError", message: error.message, at: error.location, range: nil, in: source)
+            let diagnostic = Diagnostic(message: error.message, location: error.location, range: nil)
+            return .error(name: "SyntaxError", value: error.message, traceback: diagnostic.syntaxTraceback(in: source))
         }
         for (index, statement) in statements.enumerated() {
             do {

@@ -60,16 +60,12 @@ final class Mutex<Value>: @unchecked Sendable {
 public func runScript(_ source: String, interpreter: PeriscopeInterpreter = PeriscopeInterpreter(),
                       io: ConsoleIO, err: (String) -> Void) -> Int32 {
     if case .failure(let error) = parse(source) {
-        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
         // The longest run of whole lines before the error that parses on its own.
-        var count = min(error.location.line - 1, lines.count)
-        while count > 0 {
-            let prefix = lines[0..<count].joined(separator: "\n")
-            if completeness(of: prefix) == .complete {
-                if report(interpreter.execute(ExecuteRequest(code: prefix), io: io), err: err) != 0 { return 1 }
-                break
-            }
-            count -= 1
+        let count = completeLineCount(of: source, before: error.location.line)
+        if count > 0 {
+            let prefix = source.split(separator: "\n", omittingEmptySubsequences: false)[0..<count]
+                .joined(separator: "\n")
+            if report(interpreter.execute(ExecuteRequest(code: prefix), io: io), err: err) != 0 { return 1 }
         }
     }
     return report(interpreter.execute(ExecuteRequest(code: source), io: io), err: err)

@@ -87,6 +87,13 @@ final class InterpreterTests: XCTestCase {
         XCTAssertEqual(e.traceback[2], "      ^")
     }
 
+    func testSyntaxErrorInMultiLineStatementShowsWhereItStarts() {
+        let e = errorParts(run("x = 1\nprint [1, 2\nprint \"after\"").0)
+        XCTAssertTrue(e.traceback[0].hasPrefix("line 3, column 1: "), e.traceback[0])
+        XCTAssertEqual(Array(e.traceback.dropFirst(3)), ["in the statement that starts on line 2:", "  print [1, 2"])
+        XCTAssertEqual(errorParts(run("x = ]").0).traceback.count, 3, "single-line statements need no context")
+    }
+
     func testParseErrorRunsNothing() {
         let (_, io) = run("print \"before\"\nprint ]")
         XCTAssertEqual(io.stdout, "", "a cell that does not parse runs no statement")

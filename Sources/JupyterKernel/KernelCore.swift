@@ -55,11 +55,14 @@ public final class KernelCore: @unchecked Sendable {
         publish("status", ["execution_state": "idle"], parent: request)
 
         guard abortQueued else { return reason }
-        // stop_on_error: the execute requests already queued behind the failed cell are aborted;
-        // anything else queued is handled as usual.
+        // stop_on_error: the execute requests queued behind the failed cell are aborted; anything
+        // else queued is handled as usual. A request the client stamped after the error reply left
+        // (it may have seen the error) runs normally; one without a readable date counts as queued.
+        let errorTime = Date()
         var finalReason = reason
         for queued in server.takePendingShellRequests() {
-            if queued.msgType == "execute_request" {
+            let sentBeforeError = queued.header.parsedDate.map { $0 <= errorTime } ?? true
+            if queued.msgType == "execute_request" && sentBeforeError {
                 publish("status", ["execution_state": "busy"], parent: queued)
                 KernelLog.debug("aborting \(queued.header.msgID) after an error")
                 let reply = Message.reply(to: queued, msgType: "execute_reply", content: ["status": "aborted"],

@@ -14,6 +14,8 @@ public protocol KernelServer: AnyObject, Sendable {
     func publish(_ message: Message)
     /// Shell requests that already arrived but were not handled yet, removed from the queue.
     /// Used after a failed cell with stop_on_error, to abort the execute requests already queued.
+    /// A transport may wait briefly for requests still in flight; the core only aborts those the
+    /// client stamped before the error.
     func takePendingShellRequests() -> [Message]
 }
 

@@ -59,6 +59,54 @@ public struct Header: Sendable, Equatable {
         return .object(o)
     }
 
+    /// `date` read as an instant, or nil when it is missing or not ISO 8601
+    /// (`YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)`; no zone means UTC).
+    public var parsedDate: Date? { Header.parseTimestamp(date) }
+
+    /// Parses the ISO 8601 forms Jupyter clients write.
+    public static func parseTimestamp(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        func number(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= b.count else { return nil }
+            var v = 0
+            for i in from..<(from + count) {
+                guard b[i] >= 48, b[i] <= 57 else { return nil }
+                v = v * 10 + Int(b[i] - 48)
+            }
+            return v
+        }
+        guard b.count >= 19, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
+              b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: " "), b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2) else { return nil }
+        var i = 19
+        var fraction = 0.0
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            var scale = 0.1
+            while i < b.count, b[i] >= 48, b[i] <= 57 { fraction += Double(b[i] - 48) * scale; scale /= 10; i += 1 }
+        }
+        var offset = 0
+        if i < b.count {
+            switch b[i] {
+            case UInt8(ascii: "Z"), UInt8(ascii: "z"): i += 1
+            case UInt8(ascii: "+"), UInt8(ascii: "-"):
+                guard let h = number(i + 1, 2) else { return nil }
+                let colon = i + 3 < b.count && b[i + 3] == UInt8(ascii: ":") ? 1 : 0
+                let m = number(i + 3 + colon, 2) ?? 0
+                offset = (h * 3600 + m * 60) * (b[i] == UInt8(ascii: "-") ? -1 : 1)
+                i = min(b.count, i + 5 + colon)
+            default: return nil
+            }
+        }
+        guard i == b.count, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900); parts.tm_mon = Int32(month - 1); parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour); parts.tm_min = Int32(minute); parts.tm_sec = Int32(second)
+        let seconds = timegm(&parts)
+        return Date(timeIntervalSince1970: Double(seconds - offset) + fraction)
+    }
+
     /// A fresh message id (a lowercase UUID).
     public static func newMessageID() -> String { UUID().uuidString.lowercased() }
 

@@ -64,6 +64,13 @@ public final class SignalInterrupts: @unchecked Sendable {
         lock.unlock()
         started.wait()
         lock.lock()
+        // Threads started before install (a BLAS pool created when its library loaded, say) still
+        // have SIGINT unblocked; if one of them receives it, this handler hands it to the waiter
+        // instead of letting the default action kill the kernel.
+        sigintWaiterThread = waiter
+        signal(SIGINT, { _ in
+            if let thread = sigintWaiterThread { pthread_kill(thread, SIGINT) }
+        })
     }
 
     /// Sets what SIGINT does (nil: nothing).
@@ -76,3 +83,7 @@ public final class SignalInterrupts: @unchecked Sendable {
         action?()
     }
 }
+
+/// The sigwait thread, for the async-signal-safe forwarding handler (written once, before the
+/// handler is installed).
+nonisolated(unsafe) private var sigintWaiterThread: pthread_t?

@@ -35,6 +35,9 @@ public final class ZMQKernelServer: KernelServer, @unchecked Sendable {
     private var seenSignatures = Set<Data>()
     private let seenLock = NSLock()
 
+    /// After a failed cell, how long to wait for queued requests still in flight.
+    public var abortGracePeriod: TimeInterval = 0.03
+
     /// How long loops wait in zmq_poll before rechecking the stop flag.
     private let pollInterval = 100
 
@@ -117,12 +120,18 @@ public final class ZMQKernelServer: KernelServer, @unchecked Sendable {
         if !ok { KernelLog.warning("could not queue \(message.msgType) for iopub: \(zmqErrorText())") }
     }
 
+    /// Drains the shell queue, waiting up to `abortGracePeriod` for requests still in flight
+    /// (a client that sends several cells at once may still be sending).
     public func takePendingShellRequests() -> [Message] {
         var pending: [Message] = []
-        while let frames = shell.receive(dontWait: true) {
-            if let m = decode(frames, channel: .shell) { pending.append(m) }
+        let deadline = Date().addingTimeInterval(abortGracePeriod)
+        while true {
+            while let frames = shell.receive(dontWait: true) {
+                if let m = decode(frames, channel: .shell) { pending.append(m) }
+            }
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0, poll([shell], timeoutMilliseconds: Int(remaining * 1000) + 1)[0] else { return pending }
         }
-        return pending
     }
 
     // MARK: - Serving

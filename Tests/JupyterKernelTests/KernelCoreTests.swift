@@ -160,6 +160,17 @@ final class KernelCoreTests: XCTestCase {
         XCTAssertEqual(onlyReply()?.content["status"], "ok")
     }
 
+    func testRequestStampedAfterTheErrorIsNotAborted() throws {
+        // The client may have seen the error reply and sent a new cell: it must run.
+        var later = execute("after", id: "late")
+        later.header.date = Header.timestamp(Date().addingTimeInterval(5))
+        server.pending = [execute("before", id: "early"), later]
+        core.handle(execute("fail"), on: .shell)
+        XCTAssertEqual(interpreter.executed, ["fail", "after"])
+        let statuses = server.replies.map { $0.message.content["status"]?.stringValue }
+        XCTAssertEqual(statuses, ["error", "aborted", "ok"])
+    }
+
     func testNoAbortWithoutStopOnErrorOrWhenSilent() {
         server.pending = [execute("queued")]
         core.handle(execute("fail", ["stop_on_error": false]), on: .shell)

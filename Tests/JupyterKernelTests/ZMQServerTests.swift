@@ -142,6 +142,26 @@ final class ZMQServerTests: XCTestCase {
         XCTAssertEqual(fired.value, .shutdown)
     }
 
+    func testSigintOnAThreadWithoutTheMaskIsForwardedNotFatal() throws {
+        let signals = SignalInterrupts.shared
+        signals.install()
+        let fired = ResultBox()
+        signals.setTarget { fired.set(.restart) }
+        defer { signals.setTarget(nil) }
+        // A thread that unblocks SIGINT (like a BLAS worker started before install) and gets one.
+        let thread = Thread {
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGINT)
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+            pthread_kill(pthread_self(), SIGINT)
+        }
+        thread.start()
+        let deadline = Date().addingTimeInterval(2)
+        while fired.value == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertEqual(fired.value, .restart, "the handler must hand the signal to the waiting thread")
+    }
+
     func testBindFailureIsReportedClearly() throws {
         let first = try ZMQKernelServer(connection: ConnectionInfo(shellPort: 0, iopubPort: 0, stdinPort: 0, controlPort: 0, hbPort: 0))
         let taken = first.connection.shellPort

@@ -97,6 +97,20 @@ final class WireCodecTests: XCTestCase {
         XCTAssertEqual(Header.timestamp(date), "2023-11-14T22:13:20.250000Z")
     }
 
+    func testParsesTheTimestampFormsClientsWrite() throws {
+        let base = Date(timeIntervalSince1970: 1_700_000_000)
+        XCTAssertEqual(Header.parseTimestamp("2023-11-14T22:13:20Z"), base)
+        XCTAssertEqual(try XCTUnwrap(Header.parseTimestamp("2023-11-14T22:13:20.250000Z")).timeIntervalSince1970,
+                       1_700_000_000.25, accuracy: 1e-6)
+        XCTAssertEqual(Header.parseTimestamp("2023-11-14T23:13:20+01:00"), base)
+        XCTAssertEqual(Header.parseTimestamp("2023-11-14T22:13:20"), base, "no zone reads as UTC")
+        XCTAssertEqual(Header.parseTimestamp(Header.timestamp(base)), base)
+        XCTAssertNil(Header.parseTimestamp(""))
+        XCTAssertNil(Header.parseTimestamp("yesterday"))
+        XCTAssertNil(Header.parseTimestamp("2023-13-14T22:13:20Z"))
+        XCTAssertNil(Header.parseTimestamp("2023-11-14T22:13:20Zjunk"))
+    }
+
     func testReplyCarriesParentHeaderAndIdentities() {
         let request = sample()
         let reply = Message.reply(to: request, msgType: "execute_reply", content: ["status": "ok"], session: "kernel-s")

@@ -53,8 +53,12 @@ extension Model {
     /// `caches[b]` (empty for a fresh prompt, or a copy of a shared prefix), which grows by T.
     /// Hooks in `hooks` run at each `HookPoint`, seeing `[B][T][width]` views whose row 0 is at
     /// absolute position `caches[b].length`. Returns logits `[B, T or 1 or 0, vocab]`.
+    ///
+    /// With `stopAfterLayer: L` the pass ends after block L (for reading activations up to L, e.g.
+    /// a lens or a probe): no logits are computed and the caches are left as they were.
     public func forward(_ tokens: [[Int]], caches: inout [KVCache], hooks: HookSet? = nil,
-                        logits selection: LogitsSelection = .all, context: TaskContext = .none) throws -> Tensor {
+                        logits selection: LogitsSelection = .all, stopAfterLayer: Int? = nil,
+                        context: TaskContext = .none) throws -> Tensor {
         let c = config
         let batch = tokens.count
         guard batch > 0, caches.count == batch else {
@@ -67,6 +71,10 @@ extension Model {
         for seq in tokens { for t in seq where t < 0 || t >= c.vocabularySize {
             throw TransformerError.tokenOutOfRange(token: t, vocabularySize: c.vocabularySize)
         } }
+        if let stop = stopAfterLayer, stop < 0 || stop >= c.layerCount {
+            throw TransformerError.layerOutOfRange(layer: stop, layerCount: c.layerCount)
+        }
+        let lastLayer = stopAfterLayer ?? c.layerCount - 1
         let starts = caches.map(\.length)                             // [B] absolute position of row 0
         let keys = (starts.max() ?? 0) + count                        // attention width (longest sequence)
         guard keys <= c.contextLength else { throw TransformerError.contextOverflow(needed: keys, contextLength: c.contextLength) }
@@ -88,7 +96,7 @@ extension Model {
         }
         try hook(.embed, s.x)
 
-        for l in 0..<c.layerCount {
+        for l in 0...lastLayer {
             try context.checkCancelled()
             let w = weights.blocks[l]
             try hook(.residPre(l), s.x)
@@ -133,7 +141,12 @@ extension Model {
             try hook(.mlpOut(l), s.out)
             addInPlace(s.x, s.out, count: n * c.modelDim)
             try hook(.residPost(l), s.x)
-            context.report(Double(l + 1) / Double(c.layerCount), "layer \(l + 1)/\(c.layerCount)")
+            context.report(Double(l + 1) / Double(lastLayer + 1), "layer \(l + 1)/\(lastLayer + 1)")
+        }
+        if stopAfterLayer != nil {
+            // Stopped early: drop the keys and values this call added, so each cache stays whole.
+            for b in 0..<batch { caches[b].removeUncommitted(layers: 0...lastLayer) }
+            return Tensor(shape: [batch, 0, c.vocabularySize], data: [])
         }
         for b in 0..<batch { caches[b].commit(rows: count) }
 

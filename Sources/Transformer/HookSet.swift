@@ -178,7 +178,8 @@ public final class ActivationCache: @unchecked Sendable {
         return Array(t.data[start..<start + width])
     }
 
-    /// Appends the view's rows (optionally only absolute `positions`) to the tensor for its point.
+    /// Appends the view's rows (optionally only absolute `positions`, counted in sequence 0 of the
+    /// batch) to the tensor for its point.
     func record(_ view: ActivationView, positions wanted: Set<Int>?) {
         // Window rows to keep; attention widths grow during decode, so those are padded to the widest.
         let rows = (0..<view.positions).filter { t in wanted.map { $0.contains(view.startPositions[0] + t) } ?? true }
@@ -189,7 +190,7 @@ public final class ActivationCache: @unchecked Sendable {
         var shape = view.shape
         if let o = old, o.shape[0] != view.batch { old = nil; oldWidth = width; positions[view.point] = nil }
         if view.point.isAttentionWidth, let o = old, o.shape.last.map({ $0 < view.shape[1] }) == true {
-            old = Self.widenKeys(o, to: view.shape[1])
+            old = Self.widenKeys(o, to: view.shape[1], fill: view.point.isScores ? -.infinity : 0)
             oldWidth = width
         } else if view.point.isAttentionWidth, let o = old, let keys = o.shape.last, keys > view.shape[1] {
             shape = [view.shape[0], keys]
@@ -223,9 +224,9 @@ public final class ActivationCache: @unchecked Sendable {
     }
 
     /// Pads the keys axis of an attention tensor `[B, T, H, K]` to `keys`.
-    private static func widenKeys(_ t: Tensor, to keys: Int) -> Tensor {
+    private static func widenKeys(_ t: Tensor, to keys: Int, fill: Float) -> Tensor {
         let (b, n, h, k) = (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
-        var data = [Float](repeating: 0, count: b * n * h * keys)
+        var data = [Float](repeating: fill, count: b * n * h * keys)
         for r in 0..<(b * n * h) { for j in 0..<k { data[r * keys + j] = t.data[r * k + j] } }
         return Tensor(shape: [b, n, h, keys], data: data)
     }

@@ -38,6 +38,14 @@ public struct KVCache: Sendable, Equatable {
         values[layer].append(contentsOf: UnsafeBufferPointer(start: v, count: rows * kvDim))
     }
 
+    /// Removes rows appended after `length` in `layers` (a pass that stopped early).
+    mutating func removeUncommitted(layers: ClosedRange<Int>) {
+        for l in layers {
+            keys[l].removeLast(keys[l].count - length * kvDim)
+            values[l].removeLast(values[l].count - length * kvDim)
+        }
+    }
+
     /// Marks `rows` positions as added (after every layer appended them).
     mutating func commit(rows: Int) { length += rows }
 }

@@ -103,3 +103,28 @@ final class HookTests: XCTestCase {
         }
     }
 }
+
+final class EarlyStopTests: XCTestCase {
+    func testStoppingAfterALayerGivesTheSameActivationsAndLeavesTheCache() throws {
+        let model = try ModelFixture.model()
+        let tokens = [504, 7011, 282, 3380, 314]
+        let full = try model.run(tokens: tokens, cache: [.residPost(6)]).activations
+        let cache = ActivationCache()
+        let hooks = HookSet()
+        hooks.cache([.residPost(6), .residPost(7)], into: cache)
+        var caches = [model.makeCache()]
+        _ = try model.prefill([1, 2], cache: &caches[0])
+        let before = caches[0]
+        var fresh = [model.makeCache()]
+        let logits = try model.forward([tokens], caches: &fresh, hooks: hooks, stopAfterLayer: 6)
+        XCTAssertEqual(logits.shape, [1, 0, model.config.vocabularySize])
+        XCTAssertEqual(cache[.residPost(6)], full[.residPost(6)])
+        XCTAssertNil(cache[.residPost(7)], "layers above the stop do not run")
+        XCTAssertEqual(fresh[0].length, 0)
+        _ = try model.forward([tokens], caches: &caches, stopAfterLayer: 3)
+        XCTAssertEqual(caches[0], before, "an early stop leaves a used cache as it was")
+        XCTAssertThrowsError(try model.forward([tokens], caches: &caches, stopAfterLayer: 30)) {
+            XCTAssertTrue("\($0)".contains("0...29"))
+        }
+    }
+}

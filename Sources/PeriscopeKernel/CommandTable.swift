@@ -59,14 +59,14 @@ extension CommandTable {
 
         var html = "<div style=\"font-family:sans-serif;line-height:1.4\">"
         html += "<div style=\"font-family:monospace;font-weight:bold\">\(escapeHTML(spec.synopsis))</div>"
-        html += "<p>\(escapeHTML(spec.description))</p>"
+        html += "<p>\(codeSpans(spec.description))</p>"
         if !rows.isEmpty {
             html += "<table style=\"border-collapse:collapse\">"
             for (left, right, isKeyword) in rows {
                 let cell = "style=\"padding:2px 12px 2px 0;vertical-align:top;text-align:left\""
                 html += "<tr><td \(cell)><code>\(escapeHTML(left))</code></td>"
                 html += "<td \(cell)>\(isKeyword ? "keyword" : "argument")</td>"
-                html += "<td \(cell)>\(escapeHTML(right))</td></tr>"
+                html += "<td \(cell)>\(codeSpans(right))</td></tr>"
             }
             html += "</table>"
         }
@@ -106,10 +106,27 @@ extension CommandTable {
                 let headline = command.description.prefix { $0 != "." && $0 != "\n" }
                 text += "  " + command.synopsis.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + headline + "\n"
                 html += "<tr><td style=\"padding:2px 16px 2px 8px;text-align:left\"><code>\(escapeHTML(command.synopsis))</code></td>"
-                html += "<td style=\"text-align:left\">\(escapeHTML(String(headline)))</td></tr>"
+                html += "<td style=\"text-align:left\">\(codeSpans(String(headline)))</td></tr>"
             }
         }
         html += "</table></div>"
         return MimeBundle(data: [MimeBundle.plain: text, MimeBundle.html: html])
     }
+}
+
+/// Escapes text for HTML and turns `backtick spans` into <code> elements.
+func codeSpans(_ text: String) -> String {
+    let parts = text.split(separator: "`", omittingEmptySubsequences: false)
+    guard parts.count >= 3 else { return escapeHTML(text) }
+    var html = ""
+    for (index, part) in parts.enumerated() {
+        let escaped = escapeHTML(String(part))
+        // Odd pieces sit between a pair of backticks; an unpaired last one stays as written.
+        if index % 2 == 1 {
+            html += index == parts.count - 1 ? "`" + escaped : "<code>" + escaped + "</code>"
+        } else {
+            html += escaped
+        }
+    }
+    return html
 }

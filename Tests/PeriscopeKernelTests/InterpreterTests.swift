@@ -76,6 +76,12 @@ final class InterpreterTests: XCTestCase {
         XCTAssertTrue(text.contains("Example:\n  print \"hello\""), text)
     }
 
+    func testHelpHTMLEscapesAndMarksCode() {
+        XCTAssertEqual(codeSpans("a `<b>` c"), "a <code>&lt;b&gt;</code> c")
+        XCTAssertEqual(codeSpans("odd ` one"), "odd ` one")
+        XCTAssertEqual(codeSpans("`x` and `y"), "<code>x</code> and `y")
+    }
+
     // MARK: Errors
 
     func testParseErrorHasLineColumnSourceAndCaret() {

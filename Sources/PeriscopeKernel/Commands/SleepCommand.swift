@@ -21,10 +21,10 @@ enum SleepCommand {
                 try context.task.checkCancelled()
                 let elapsed = Date().timeIntervalSince(start)
                 if elapsed >= seconds { break }
-                context.task.report(elapsed / seconds, String(format: "%.1f/%.1fs", elapsed, seconds))
+                context.task.report(elapsed / seconds, String(format: "sleep %gs", seconds))
                 Thread.sleep(forTimeInterval: min(0.02, seconds - elapsed))
             }
-            context.task.report(1, String(format: "%.1fs", seconds))
+            context.task.report(1, String(format: "sleep %gs", seconds))
             return nil
         })
 }

@@ -84,7 +84,12 @@ enum LiteralContent: ValueContent {
         }
     }
 
-    var summary: String { "\(typeName) \(literal)" }
+    /// Long strings are cut to keep summaries on one line.
+    var summary: String {
+        let text = literal
+        guard text.count > 80 else { return "\(typeName) \(text)" }
+        return "\(typeName) \(text.prefix(76))…\" (\(text.count - 2) characters)"
+    }
 
     func render() -> MimeBundle { MimeBundle(plain: literal) }
 }

@@ -82,6 +82,14 @@ final class InterpreterTests: XCTestCase {
         XCTAssertEqual(codeSpans("`x` and `y"), "<code>x</code> and `y")
     }
 
+    func testSummariesStayShort() {
+        let long = String(repeating: "ab", count: 100)
+        XCTAssertEqual(Value.string(long).summary, "string \"" + String(repeating: "ab", count: 37) + "a…\" (200 characters)")
+        XCTAssertEqual(Value.list([.int(1), .int(2)]).summary, "list of 2 items")
+        XCTAssertEqual(Value.float(0.5).render().plainText, "0.5")
+        XCTAssertEqual(Value.string("a\"b\\").sourceText, "\"a\\\"b\\\\\"")
+    }
+
     // MARK: Errors
 
     func testParseErrorHasLineColumnSourceAndCaret() {

@@ -112,6 +112,26 @@ public enum CommandGroup: String, Sendable, CaseIterable {
 
 /// A verb, declared once in its own file under `Commands/`: its help, its parameters and what it
 /// does. The command table built from these is the single source for help, completion and inspection.
+///
+/// Adding a verb is one file plus one line in `CommandTable.standard`:
+///
+///     enum LensCommand {
+///         static let spec = CommandSpec(
+///             name: "lens", group: .lenses,
+///             synopsis: "lens p [layers R] [positions S] [top K] [hook H]",
+///             description: "Logit lens: …",
+///             positionals: [Parameter("p", .prompt, required: true)],
+///             keywords: [Parameter("layers", .layers), Parameter("top", .int, summary: "tokens per cell")],
+///             example: "lens \"The Eiffel Tower is in\" layers 0..29",
+///             run: { args, context in
+///                 let layers = try (args.layers("layers") ?? LayerSelection(.all)).resolve(layerCount: 30)
+///                 … // long work: pass `context.task` down (cancellation + progress bar)
+///                 return .result(RenderedResult(typeName: "LogitLens", summary: "…", bundle: heatmap.mimeBundle))
+///             })
+///     }
+///
+/// The binder has already checked every argument's kind; errors a verb finds itself are
+/// `CommandError`s with the argument's range (`args.range(of: "layers")`) so they point into the cell.
 public struct CommandSpec: Sendable {
     public var name: String
     public var group: CommandGroup

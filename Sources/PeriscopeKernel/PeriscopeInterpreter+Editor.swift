@@ -13,24 +13,40 @@ extension PeriscopeInterpreter {
         let cursor = min(max(cursorPosition, 0), scalarCount)
         let at = wordAtCursor(in: code, cursorOffset: cursor)
         let typed = String(String.UnicodeScalarView(at.word.unicodeScalars.prefix(max(cursor - at.range.lowerBound, 0))))
-        let candidates = completionCandidates(head: at.statementHead, previousWords: at.previousWords)
         var seen = Set<String>()
-        let matches = candidates.filter { $0.hasPrefix(typed) && seen.insert($0).inserted }
-        return Completion(matches: matches, cursorStart: at.range.lowerBound, cursorEnd: at.range.upperBound,
-                          metadata: [:])
+        let matches = completionCandidates(head: at.statementHead, previousWords: at.previousWords)
+            .filter { $0.text.hasPrefix(typed) && seen.insert($0.text).inserted }
+        // JupyterLab shows the kind of each match from this (experimental, but widely used) key.
+        let types: [JSONValue] = matches.map {
+            ["start": .int(at.range.lowerBound), "end": .int(at.range.upperBound), "text": .string($0.text),
+             "type": .string($0.kind.rawValue)]
+        }
+        return Completion(matches: matches.map(\.text), cursorStart: at.range.lowerBound, cursorEnd: at.range.upperBound,
+                          metadata: ["_jupyter_types_experimental": .array(types)])
+    }
+
+    /// What a completion is, as JupyterLab names the kinds.
+    enum CandidateKind: String {
+        case verb = "function"
+        case keyword
+        case variable
+        case value = "constant"
     }
 
     /// What may stand where the cursor is, best first.
-    func completionCandidates(head: String?, previousWords: [String]) -> [String] {
-        let variables = session.variableNames
-        guard let head else {
-            return table.verbNames + variables
+    func completionCandidates(head: String?, previousWords: [String]) -> [(text: String, kind: CandidateKind)] {
+        func tagged(_ words: [String], _ kind: CandidateKind) -> [(text: String, kind: CandidateKind)] {
+            words.map { ($0, kind) }
         }
-        guard let spec = table[head] else { return variables + Evaluator.symbols.sorted() }
+        let variables = tagged(session.variableNames, .variable)
+        guard let head else {
+            return tagged(table.verbNames, .verb) + variables
+        }
+        guard let spec = table[head] else { return variables + tagged(Evaluator.symbols.sorted(), .value) }
 
         // Right after a keyword that takes a value: that value's words, its names, variables.
         if let previous = previousWords.last, let keyword = spec.keyword(previous), keyword.kind != .flag {
-            return keyword.kind.words + (keyword.completions?(session, table) ?? []).sorted() + variables
+            return tagged(keyword.kind.words + (keyword.completions?(session, table) ?? []).sorted(), .value) + variables
         }
 
         // Otherwise the next positional (if any) and the keywords not given yet.
@@ -46,13 +62,13 @@ extension PeriscopeInterpreter {
                 positionalsGiven += 1
             }
         }
-        var candidates: [String] = []
+        var candidates: [(text: String, kind: CandidateKind)] = []
         if positionalsGiven < spec.positionals.count {
             let next = spec.positionals[positionalsGiven]
-            candidates += next.kind.words + (next.completions?(session, table) ?? []).sorted()
+            candidates += tagged(next.kind.words + (next.completions?(session, table) ?? []).sorted(), .value)
             if next.kind != .name { candidates += variables }
         }
-        candidates += spec.keywords.map(\.name).filter { !used.contains($0) }
+        candidates += tagged(spec.keywords.map(\.name).filter { !used.contains($0) }, .keyword)
         return candidates
     }
 }

@@ -33,6 +33,16 @@ final class EditorTests: XCTestCase {
         XCTAssertEqual(complete("zzzz").matches, [])
     }
 
+    func testMatchesCarryTheirKindForJupyterLab() {
+        let c = complete("scan prompt1 ")
+        let types = c.metadata["_jupyter_types_experimental"]?.arrayValue ?? []
+        XCTAssertEqual(types.count, c.matches.count)
+        XCTAssertEqual(types.first?["type"], "keyword")
+        XCTAssertEqual(types.first?["start"], .int(13))
+        XCTAssertEqual(complete("sh").metadata["_jupyter_types_experimental"]?.arrayValue?.compactMap { $0["type"]?.stringValue },
+                       ["function", "variable", "variable"])
+    }
+
     func testVerbAfterAssignment() {
         XCTAssertEqual(complete("y = pr").matches, ["print", "prompt1"])
     }

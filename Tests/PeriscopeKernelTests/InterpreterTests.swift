@@ -90,6 +90,19 @@ final class InterpreterTests: XCTestCase {
         XCTAssertEqual(Value.string("a\"b\\").sourceText, "\"a\\\"b\\\\\"")
     }
 
+    func testSessionKeysHoldVerbStateAcrossCells() {
+        enum CounterKey: SessionKey { typealias Value = Int }
+        interpreter.register(CommandSpec(name: "tick", group: .general, synopsis: "tick", description: "Counts.",
+                                         example: "tick", run: { _, context in
+            let next = (context.session[CounterKey.self] ?? 0) + 1
+            context.session[CounterKey.self] = next
+            return .int(next)
+        }))
+        run("tick")
+        run("frobnicate")
+        XCTAssertEqual(run("tick").1.results, ["2"], "state survives cells, failing ones included")
+    }
+
     // MARK: Errors
 
     func testParseErrorHasLineColumnSourceAndCaret() {

@@ -11,6 +11,7 @@ public func serveKernel(connectionFile: String, interpreter: Interpreter,
                         history: HistoryStore? = nil) throws -> ShutdownReason {
     // Block SIGINT before any thread starts, so every thread inherits the mask and only the
     // signal thread receives it.
+    let entered = Date()
     SignalInterrupts.shared.install()
     let connection: ConnectionInfo
     do { connection = try ConnectionInfo(contentsOfFile: connectionFile) } catch {
@@ -21,7 +22,9 @@ public func serveKernel(connectionFile: String, interpreter: Interpreter,
                           history: history ?? HistoryStore(fileURL: HistoryStore.defaultURL()))
     SignalInterrupts.shared.setTarget { [weak core] in core?.interrupt() }
     defer { SignalInterrupts.shared.setTarget(nil) }
-    return server.run(core: core)
+    return server.run(core: core) {
+        KernelLog.debug("ready (sockets bound, status starting sent) \(Int(Date().timeIntervalSince(entered) * 1000)) ms after serveKernel was called")
+    }
 }
 
 /// SIGINT → interrupt. SIGINT is blocked in all threads and a dedicated thread waits for it

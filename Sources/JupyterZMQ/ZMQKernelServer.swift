@@ -138,12 +138,13 @@ public final class ZMQKernelServer: KernelServer, @unchecked Sendable {
 
     /// Serves `core` until a shutdown request arrives: control, iopub and heartbeat on their own
     /// threads, shell on the calling thread. Closes every socket before returning.
-    public func run(core: KernelCore) -> ShutdownReason {
+    public func run(core: KernelCore, onReady: () -> Void = {}) -> ShutdownReason {
         session = core.session
         let iopubDone = spawn("periscope-iopub") { [self] in iopubLoop() }
         let heartbeatDone = spawn("periscope-heartbeat") { [self] in heartbeatLoop() }
         let controlDone = spawn("periscope-control") { [self] in controlLoop(core) }
         core.start()
+        onReady()
         shellLoop(core)
 
         controlDone.wait()

@@ -1,0 +1,130 @@
+import Transformer
+
+// MARK: - Errors
+
+/// Everything an analysis of this target (lens, attention, Patchscope, patching, tracing,
+/// steering, probes, …) can reject, as sentences a user can act on (ARCHITECTURE rule 6).
+public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// A prompt with no tokens.
+    case emptyPrompt
+    /// A list of prompts that should hold at least one (e.g. "positive").
+    case noPrompts(String)
+    /// A data set a probe cannot learn from (the reason is a sentence fragment).
+    case unusableDataset(String)
+    /// A vector of the wrong width.
+    case widthMismatch(expected: Int, found: Int)
+    /// A zero vector where a direction is needed (the payload is the full sentence).
+    case zeroVector(String)
+    /// A parameter outside its domain (the payload is the full sentence).
+    case badParameter(String)
+    /// Clean and corrupt prompts must line up token for token.
+    case lengthMismatch(clean: Int, corrupt: Int, cleanTokens: [String], corruptTokens: [String])
+    /// The answer (or `against`) text is not exactly one token.
+    case answerNotOneToken(text: String, pieces: [String])
+    /// A layer outside the model.
+    case layerOutOfRange(Int, layerCount: Int)
+    /// A position outside the prompt.
+    case positionOutOfRange(Int, tokenCount: Int)
+    /// A position outside one of several prompts (`role`: "source", "target", "clean", …).
+    case positionOutOfRangeIn(role: String, position: Int, tokenCount: Int)
+    /// A Patchscope target prompt that does not contain its placeholder.
+    case placeholderMissing(placeholder: String, prompt: String)
+    /// A target prompt given without a placeholder needs an explicit target position.
+    case targetPositionNeeded(prompt: String)
+    /// The causal-tracing subject does not occur in the prompt.
+    case subjectNotFound(subject: String, prompt: String)
+    /// An empty list of layers or positions.
+    case emptySelection(what: String)
+    /// A numeric parameter outside its domain (top K of 0, no samples, negative noise, …).
+    case invalidParameter(name: String, value: String, expected: String)
+    /// Clean and corrupt runs score the answer the same, so nothing can be normalised.
+    case noEffect(metric: String, value: Float)
+    /// An affine map fitted for other layers or another width.
+    case mapMismatch(reason: String)
+    /// Too little text to fit an affine map.
+    case notEnoughFitData(samples: Int, needed: Int)
+
+    public var description: String {
+        switch self {
+        case .emptyPrompt:
+            return "The prompt has no tokens; give some text."
+        case .noPrompts(let which):
+            return "No \(which) prompts were given; give at least one."
+        case .unusableDataset(let reason):
+            return "The dataset cannot be used: \(reason)"
+        case .widthMismatch(let expected, let found):
+            return "A vector of \(found) numbers does not fit here, where \(expected) are needed; use vectors taken from this model's residual stream."
+        case .zeroVector(let sentence), .badParameter(let sentence):
+            return sentence
+        case .lengthMismatch(let clean, let corrupt, let cleanTokens, let corruptTokens):
+            return "The clean prompt has \(clean) tokens \(Self.show(cleanTokens)) but the corrupt prompt has \(corrupt) "
+                + "\(Self.show(corruptTokens)); activation patching restores position by position, so both must have the "
+                + "same number of tokens. Reword the corrupt prompt (e.g. swap the subject for one that tokenises to "
+                + "\(clean) tokens too), or use `trace CLEAN noise \"subject\" …` instead."
+        case .answerNotOneToken(let text, let pieces):
+            return "The answer \"\(text)\" is \(pieces.count) tokens \(Self.show(pieces)), but it must be a single token. "
+                + "Use its first token \(pieces.first.map { "\"\($0)\"" } ?? "") (often with a leading space, e.g. \" Paris\")."
+        case .layerOutOfRange(let layer, let layerCount):
+            return "Layer \(layer) does not exist; this model has layers 0...\(layerCount - 1)."
+        case .positionOutOfRange(let position, let tokenCount):
+            return "Position \(position) is past the prompt, which has \(tokenCount) tokens "
+                + "(positions 0...\(tokenCount - 1), or -\(tokenCount)...-1 from the end)."
+        case .positionOutOfRangeIn(let role, let position, let tokenCount):
+            return "Position \(position) is past the \(role) prompt, which has \(tokenCount) tokens "
+                + "(positions 0...\(tokenCount - 1), or -\(tokenCount)...-1 from the end)."
+        case .placeholderMissing(let placeholder, let prompt):
+            return "The target prompt \"\(prompt)\" does not contain its placeholder \"\(placeholder)\"; "
+                + "write the placeholder where the patched state should go (e.g. \"The capital city of x\")."
+        case .targetPositionNeeded(let prompt):
+            return "The target prompt \"\(prompt)\" has no placeholder, so say where to patch: give `position` for the target."
+        case .subjectNotFound(let subject, let prompt):
+            return "The subject \"\(subject)\" does not occur in the prompt \"\(prompt)\"; give text that appears in it exactly."
+        case .emptySelection(let what):
+            return "No \(what) were selected; give at least one."
+        case .invalidParameter(let name, let value, let expected):
+            return "`\(name)` cannot be \(value); it must be \(expected)."
+        case .noEffect(let metric, let value):
+            return "The clean and corrupt runs give the same \(metric) (\(value)), so there is no effect to localise; "
+                + "choose a corrupt prompt (or more noise) that changes the answer."
+        case .mapMismatch(let reason):
+            return "The affine map cannot be used here: \(reason)."
+        case .notEnoughFitData(let samples, let needed):
+            return "Fitting the affine map needs at least \(needed) token positions of text but got \(samples); give more or longer texts."
+        }
+    }
+
+    private static func show(_ tokens: [String]) -> String {
+        "[" + tokens.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
+    }
+}
+
+// MARK: - Checks shared by the analyses
+
+enum Check {
+    static func layer(_ layer: Int, _ config: ModelConfig) throws {
+        guard layer >= 0, layer < config.layerCount else {
+            throw AnalysisError.layerOutOfRange(layer, layerCount: config.layerCount)
+        }
+    }
+
+    static func layers(_ layers: [Int], _ config: ModelConfig) throws {
+        guard !layers.isEmpty else { throw AnalysisError.emptySelection(what: "layers") }
+        for l in layers { try layer(l, config) }
+    }
+
+    /// An absolute position in `0..<count`; negative positions count from the end.
+    static func position(_ position: Int, count: Int, role: String) throws -> Int {
+        let p = position < 0 ? count + position : position
+        guard p >= 0, p < count else { throw AnalysisError.positionOutOfRangeIn(role: role, position: position, tokenCount: count) }
+        return p
+    }
+
+    static func positions(_ positions: [Int], count: Int, role: String) throws -> [Int] {
+        guard !positions.isEmpty else { throw AnalysisError.emptySelection(what: "positions") }
+        return try positions.map { try position($0, count: count, role: role) }
+    }
+
+    static func prompt(_ prompt: [Int]) throws {
+        guard !prompt.isEmpty else { throw AnalysisError.emptyPrompt }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Transformer
+
+// MARK: - Stability under noise
+
+/// How often the clean answer survives Gaussian noise in the residual stream, per layer.
+public struct StabilityResult: Sendable, Equatable {
+    public struct Layer: Sendable, Equatable {
+        public var layer: Int
+        /// The noise standard deviation used (noise × the RMS of the clean resid_post there).
+        public var std: Double
+        /// Share of the noisy samples whose top-1 token is the clean top-1.
+        public var kept: Double
+        /// Mean probability of the clean top-1 token over the samples.
+        public var meanProbability: Double
+    }
+    public var cleanTop: Int
+    public var cleanProbability: Double
+    public var layers: [Layer]
+    public var samples: Int
+}
+
+public enum Stability {
+    /// For each layer, `samples` runs with N(0, (noise × rms)²) added to every position of that layer's
+    /// resid_post (rms: of the clean run's resid_post at that layer), seeded per layer from `seed`.
+    /// The samples of one layer run as one batch.
+    public static func measure(model: Model, prompt: [Int], layers: [Int], noise: Double, samples: Int, seed: UInt64,
+                               context: TaskContext = .none) throws -> StabilityResult {
+        let c = model.config
+        guard !prompt.isEmpty else { throw AnalysisError.emptyPrompt }
+        guard samples >= 1 else { throw AnalysisError.badParameter("`samples` must be at least 1.") }
+        guard noise >= 0, noise.isFinite else { throw AnalysisError.badParameter("`noise` must be 0 or more.") }
+        for l in layers where l < 0 || l >= c.layerCount { throw AnalysisError.layerOutOfRange(l, layerCount: c.layerCount) }
+        let quiet = TaskContext(isCancelled: { context.isCancelled })
+
+        // The clean run: its answer, and the scale of each layer's residual stream.
+        let clean = try model.run(tokens: prompt, cache: layers.map { .residPost($0) }, context: quiet)
+        let vocab = c.vocabularySize
+        let lastLogits = Array(clean.logits.data[((prompt.count - 1) * vocab)...])
+        let cleanP = softmaxDouble(lastLogits)
+        let top = Sampler.argmax(lastLogits)
+
+        var out: [StabilityResult.Layer] = []
+        for (k, layer) in layers.enumerated() {
+            try context.checkCancelled()
+            let states = clean.activations[.residPost(layer)]?.data ?? []
+            let rms = states.isEmpty ? 0 : (states.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(states.count)).squareRoot()
+            let std = Float(noise * rms)
+            var rng = SplitMix64(seed: seed &+ UInt64(layer) &* 0x9E37_79B9)
+            let hooks = HookSet()
+            hooks.add(.residPost(layer)) { view in
+                for b in 0..<view.batch {
+                    for t in 0..<view.positions {
+                        let row = view.row(batch: b, position: t)
+                        for i in 0..<row.count { row[i] += std * gaussian(&rng) }
+                    }
+                }
+            }
+            var caches = (0..<samples).map { _ in model.makeCache() }
+            let logits = try model.forward(Array(repeating: prompt, count: samples), caches: &caches, hooks: hooks,
+                                           logits: .last, context: quiet)
+            var kept = 0, meanP = 0.0
+            for b in 0..<samples {
+                let row = Array(logits.data[(b * vocab)..<((b + 1) * vocab)])
+                if Sampler.argmax(row) == top { kept += 1 }
+                meanP += exp(logSoftmax(row, at: top))
+            }
+            out.append(.init(layer: layer, std: Double(std), kept: Double(kept) / Double(samples),
+                             meanProbability: meanP / Double(samples)))
+            context.report(Double(k + 1) / Double(layers.count), "layer \(layer)")
+        }
+        return StabilityResult(cleanTop: top, cleanProbability: cleanP[top], layers: out, samples: samples)
+    }
+}
+
+/// A standard normal draw (Box–Muller).
+func gaussian(_ rng: inout SplitMix64) -> Float {
+    let u1 = max(Double(rng.nextUnitFloat()), 1e-12), u2 = Double(rng.nextUnitFloat())
+    return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+}

@@ -35,6 +35,17 @@ public struct CommandTable: Sendable {
             PrintCommand.spec,
             ShowCommand.spec,
             SleepCommand.spec,
+            LoadCommand.spec,
+            ModelsCommand.spec,
+            UseCommand.spec,
+            HooksCommand.spec,
+            PromptCommand.spec,
+            TokensCommand.spec,
+            RunCommand.spec,
+            GenerateCommand.spec,
+            CacheCommand.spec,
+            ClearCacheCommand.spec,
+            ExportCommand.spec,
         ])
     }
 }

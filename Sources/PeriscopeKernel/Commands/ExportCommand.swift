@@ -1,0 +1,78 @@
+import Foundation
+import PeriscopeLanguage
+import Rendering
+import Transformer
+
+/// `export p hook "name" to "file.npy"`: writes a prompt's activations at one hook point as NumPy.
+enum ExportCommand {
+    static let spec = CommandSpec(
+        name: "export",
+        group: .prompts,
+        synopsis: "export p hook \"name\" to \"file.npy\"",
+        description: "Writes a prompt's activations at one hook point (a TransformerLens name from `hooks`, e.g. \"blocks.3.hook_resid_post\") to a NumPy .npy file: float32, C order, shape [positions, …] as `hooks` lists it, readable with `numpy.load`. The prompt is run first if its activations are not cached. A relative path is relative to the kernel's working folder (the notebook's folder).",
+        positionals: [Parameter("p", .value, required: true, summary: "the prompt (a string or a Prompt variable)")],
+        keywords: [
+            Parameter("hook", .string, required: true, summary: "the hook point's name",
+                      completions: { session, _ in (session.models.current?.hookNames ?? []).map(quoted) }),
+            Parameter("to", .string, required: true, summary: "the .npy file to write"),
+        ],
+        example: "export \"The Eiffel Tower\" hook \"blocks.3.hook_resid_post\" to \"resid3.npy\"",
+        run: { arguments, context in
+            let session = context.session
+            let model = try session.currentModel(range: arguments.headRange)
+            guard let value = arguments.value("p") else { return nil }
+            guard value.typeName == "string" || value.typeName == "Prompt" else {
+                throw CommandError.typeMismatch(parameter: "p", verb: "export", expected: ValueKind.prompt.phrase,
+                                                given: withArticle(value.typeName), range: arguments.range(of: "p"))
+            }
+            let point = try hookPoint(arguments.string("hook") ?? "", model: model, range: arguments.range(of: "hook"))
+            let destination = arguments.string("to") ?? ""
+            guard destination.lowercased().hasSuffix(".npy") else {
+                throw CommandError.failed("`export` writes NumPy .npy files; end the file name with .npy, e.g. \"activations.npy\".",
+                                          range: arguments.range(of: "to"))
+            }
+            let path = ModelCatalog.canonicalPath(destination)
+            let prompt = try session.prompt(from: value, model: model, range: arguments.range(of: "p"))
+
+            var evicted: [CachedRun] = []
+            let run = try session.cachedRun(prompt, model: model, points: [point], context: context.task, evicted: &evicted)
+            guard let tensor = run[point] else {
+                throw CommandError.failed("The forward pass recorded nothing at \(point.name); this is a bug in Periscope, please report it.",
+                                          range: arguments.range(of: "hook"))
+            }
+            do {
+                try NpyWriter.write(shape: tensor.shape, values: tensor.data, to: path)
+            } catch let error as NpyError {
+                throw CommandError.failed(error.description, range: arguments.range(of: "to"))
+            }
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? tensor.byteCount
+            let shape = "[" + tensor.shape.map(String.init).joined(separator: ", ") + "]"
+            let card = Card(title: "Exported \(point.name)", [
+                ("prompt", prompt.summary), ("hook", point.name), ("shape", shape + " float32"),
+                ("file", path), ("size", formatBytes(bytes)),
+            ], kind: "export")
+            var bundle = card.mimeBundle
+            bundle.data[MimeBundle.periscopeJSON] = appending(card.json, [
+                ("path", .string(path)), ("hook", .string(point.name)), ("dtype", .string("float32")),
+                ("shape", .array(tensor.shape.map { .int($0) })), ("bytes", .int(bytes)),
+            ]).serialized()
+            return .result(RenderedResult(typeName: "Export", summary: "\(point.name) \(shape) → \(path)", bundle: bundle))
+        })
+
+    /// The hook point named `name` in `model`, or an error suggesting the nearest names.
+    static func hookPoint(_ name: String, model: LoadedModel, range: SourceRange?) throws -> HookPoint {
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        guard let point = HookPoint(name: trimmed) else {
+            let near = suggestions(for: trimmed, among: model.hookNames)
+            throw CommandError.failed(
+                "\(quoted(trimmed)) is not a hook point of \(model.name)\(hint(near, otherwise: ".")) Hook names look like \"blocks.3.hook_resid_post\"; `hooks` lists them all.",
+                range: range)
+        }
+        if let layer = point.layer, layer >= model.config.layerCount {
+            throw CommandError.outOfRange(what: "layer", value: layer,
+                                          valid: "0..\(model.config.layerCount - 1) (the model has \(model.config.layerCount) layers)",
+                                          range: range)
+        }
+        return point
+    }
+}

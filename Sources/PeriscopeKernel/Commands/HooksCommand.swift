@@ -1,0 +1,75 @@
+import Rendering
+import Transformer
+
+/// `hooks [layer L]`: the hook point names of the current model with their shapes.
+enum HooksCommand {
+    static let spec = CommandSpec(
+        name: "hooks",
+        group: .models,
+        synopsis: "hooks [layer L]",
+        description: "Lists the hook points of the current model, with TransformerLens names and the shape of a prompt's activations there, position first (`pos` is the prompt's token count; `export` writes exactly this shape). Without `layer`, one block's names are shown with `{l}`; `layer L` lists the concrete names of those layers.",
+        keywords: [Parameter("layer", .layers, summary: "the block(s) to list")],
+        example: "hooks layer 3",
+        run: { arguments, context in
+            let model = try context.session.currentModel(range: arguments.headRange)
+            let config = model.config
+            var rows: [[Table.Cell]] = []
+            var names: [String] = []
+            var shapes: [[String]] = []
+            func add(_ name: String, _ point: HookPoint, _ note: String) {
+                let shape = ["pos"] + shapeWords(point, config: config)
+                rows.append([.text(name), .text("[" + shape.joined(separator: ", ") + "]"), .text(note)])
+                names.append(name)
+                shapes.append(shape)
+            }
+            let layers = try arguments.layers("layer")?.resolve(layerCount: config.layerCount)
+            if layers == nil {
+                add("hook_embed", .embed, "token embeddings")
+            }
+            if let layers {
+                for l in layers { for (suffix, make, note) in blockHooks { add("blocks.\(l).\(suffix)", make(l), note) } }
+            } else {
+                for (suffix, make, note) in blockHooks { add("blocks.{l}.\(suffix)", make(0), note) }
+            }
+            if layers == nil {
+                add("ln_final.hook_normalized", .lnFinalNormalized, "final RMSNorm output (before the unembedding)")
+            }
+            let caption = layers == nil
+                ? "{l} is a block, 0..\(config.layerCount - 1); pos is the number of prompt tokens; \(config.headCount) query heads and \(config.kvHeadCount) key/value heads of \(config.headDim)"
+                : "pos is the number of prompt tokens"
+            let table = Table(title: "Hook points of \(model.name)", columns: [.init("name"), .init("shape"), .init("what")],
+                              rows: rows, caption: caption, kind: "hooks")
+            var bundle = table.mimeBundle
+            bundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
+                ("names", .strings(names)), ("shapes", .array(shapes.map { .strings($0) })),
+            ]).serialized()
+            return .result(RenderedResult(typeName: "Table", summary: "hook points (\(rows.count))", bundle: bundle))
+        })
+
+    /// The per-block hooks in forward order with a short explanation.
+    static let blockHooks: [(String, @Sendable (Int) -> HookPoint, String)] = [
+        ("hook_resid_pre", HookPoint.residPre, "residual stream entering the block"),
+        ("ln1.hook_normalized", HookPoint.ln1Normalized, "RMSNorm before attention"),
+        ("attn.hook_q", HookPoint.q, "queries per head (before RoPE)"),
+        ("attn.hook_k", HookPoint.k, "keys per key/value head (before RoPE)"),
+        ("attn.hook_v", HookPoint.v, "values per key/value head"),
+        ("attn.hook_attn_scores", HookPoint.attnScores, "scaled scores per head over keys, masked = -inf"),
+        ("attn.hook_pattern", HookPoint.pattern, "attention probabilities per head over keys"),
+        ("attn.hook_z", HookPoint.z, "pattern · values, per head"),
+        ("hook_attn_out", HookPoint.attnOut, "attention output added to the stream"),
+        ("hook_resid_mid", HookPoint.residMid, "residual stream between attention and MLP"),
+        ("ln2.hook_normalized", HookPoint.ln2Normalized, "RMSNorm before the MLP"),
+        ("mlp.hook_pre", HookPoint.mlpPre, "gate pre-activation"),
+        ("mlp.hook_post", HookPoint.mlpPost, "silu(gate) ⊙ up"),
+        ("hook_mlp_out", HookPoint.mlpOut, "MLP output added to the stream"),
+        ("hook_resid_post", HookPoint.residPost, "residual stream leaving the block"),
+    ]
+
+    /// One position's shape in words: `576`, `9, 64`, `9, pos`.
+    static func shapeWords(_ point: HookPoint, config: ModelConfig) -> [String] {
+        switch point {
+        case .attnScores, .pattern: return ["\(config.headCount)", "pos"]
+        default: return point.shape(config: config, keys: 0).map(String.init)
+        }
+    }
+}

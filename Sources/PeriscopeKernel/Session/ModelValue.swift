@@ -1,0 +1,104 @@
+import Foundation
+import Rendering
+import Transformer
+
+// MARK: - Model value
+
+/// A resident model as a value (`m = load "smollm2"`); displays as its model card.
+public struct ModelValue: ValueContent, Sendable {
+    public let loaded: LoadedModel
+    /// True when `load` found the file already resident.
+    public var reused: Bool
+
+    public init(_ loaded: LoadedModel, reused: Bool = false) { self.loaded = loaded; self.reused = reused }
+
+    public var typeName: String { "Model" }
+    public var summary: String {
+        "Model \(loaded.name) (\(loaded.config.architecture), \(loaded.config.layerCount) layers, d_model \(loaded.config.modelDim))"
+    }
+
+    /// The card: architecture, sizes, parameters, quantisation, memory, load time.
+    public var card: Card {
+        let c = loaded.config
+        let types = loaded.tensorTypeCounts.map { "\($0.type) ×\($0.count)" }.joined(separator: ", ")
+        let weights = loaded.model.weights.residentBytes
+        let mapped = loaded.model.file.fileSize
+        var memory = "\(formatBytes(weights + mapped)) (F32 weights \(formatBytes(weights)) + mapped file \(formatBytes(mapped)))"
+        if let rss = Model.residentMemoryBytes() { memory += "; process RSS \(formatBytes(rss))" }
+        let vocab = loaded.tokenizer.vocabulary
+        let load = reused
+            ? String(format: "%.2f s (already resident, reused)", loaded.loadSeconds)
+            : String(format: "%.2f s", loaded.loadSeconds)
+        return Card(title: "Model \(loaded.name)", [
+            ("architecture", c.architecture),
+            ("layers", "\(c.layerCount)"),
+            ("d_model", "\(c.modelDim)"),
+            ("heads", "\(c.headCount) (d_head \(c.headDim))"),
+            ("kv heads", "\(c.kvHeadCount)"),
+            ("d_ff", "\(c.ffnDim)"),
+            ("vocab", "\(c.vocabularySize)"),
+            ("context", "\(c.contextLength)"),
+            ("parameters", "\(formatCount(c.parameterCount)) (\(c.parameterCount))"),
+            ("quantisation", types),
+            ("tokenizer", "\(vocab.algorithm.rawValue) (pre \(vocab.preTokenizer))" + (vocab.chatTemplate == nil ? "" : ", chat template")),
+            ("resident memory", memory),
+            ("load time", load),
+            ("path", loaded.path),
+        ], kind: "model")
+    }
+
+    public func render() -> MimeBundle {
+        var bundle = card.mimeBundle
+        // The numbers as numbers too, so clients need not parse the card's strings.
+        let c = loaded.config
+        let extra: JSONOut = .object([
+            ("name", .string(loaded.name)),
+            ("architecture", .string(c.architecture)),
+            ("layers", .int(c.layerCount)),
+            ("d_model", .int(c.modelDim)),
+            ("heads", .int(c.headCount)),
+            ("kv_heads", .int(c.kvHeadCount)),
+            ("d_ff", .int(c.ffnDim)),
+            ("vocab", .int(c.vocabularySize)),
+            ("parameters", .int(c.parameterCount)),
+            ("tensor_types", .object(loaded.tensorTypeCounts.map { ($0.type, .int($0.count)) })),
+            ("memory_bytes", .int(loaded.memoryBytes)),
+            ("load_seconds", .num(loaded.loadSeconds)),
+            ("reused", .bool(reused)),
+            ("path", .string(loaded.path)),
+        ])
+        if case .object(var pairs) = card.json {
+            pairs.append(("model", extra))
+            bundle.data[MimeBundle.periscopeJSON] = JSONOut.object(pairs).serialized()
+        }
+        return bundle
+    }
+}
+
+// MARK: - Formatting
+
+/// `512 B`, `3.4 KiB`, `540.2 MiB`, `1.50 GiB`.
+func formatBytes(_ bytes: Int) -> String {
+    let b = Double(bytes)
+    if bytes < 1024 { return "\(bytes) B" }
+    if b < 1024 * 1024 { return String(format: "%.1f KiB", b / 1024) }
+    if b < 1024 * 1024 * 1024 { return String(format: "%.1f MiB", b / 1048576) }
+    return String(format: "%.2f GiB", b / 1073741824)
+}
+
+/// `134.5M`, `1.1B`, `950K`.
+func formatCount(_ n: Int) -> String {
+    let d = Double(n)
+    if d >= 1e9 { return String(format: "%.1fB", d / 1e9) }
+    if d >= 1e6 { return String(format: "%.1fM", d / 1e6) }
+    if d >= 1e3 { return String(format: "%.0fK", d / 1e3) }
+    return "\(n)"
+}
+
+extension Value {
+    /// The resident model a `Model` value holds, if it is one.
+    var loadedModel: LoadedModel? {
+        if case .object(let content as ModelValue) = self { return content.loaded }
+        return nil
+    }
+}

@@ -47,6 +47,16 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(err.contains("\nline 4, column 1: "), err)
     }
 
+    func testConsoleShowsPagerTextAndSkipsProgressBars() {
+        var out = ""
+        let io = ConsoleIO(out: { out += $0 }, err: { _ in })
+        io.display(["text/plain": "[####] 40%"], metadata: [:], displayID: "bar", update: false)
+        io.display(["text/plain": "[######] 60%"], metadata: [:], displayID: "bar", update: true)
+        io.payload(["source": "page", "data": ["text/plain": "help page"], "start": 0])
+        io.stream("stdout", "x\n")
+        XCTAssertEqual(out, "help page\nx\n")
+    }
+
     // MARK: install
 
     func testKernelJSONMatchesTheTemplateExceptTheBinary() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import JupyterKernel
 import JupyterProtocol
 import XCTest
@@ -240,6 +241,25 @@ final class InterpreterTests: XCTestCase {
         let (_, io) = run("?p")
         guard case .payload(let payload)? = io.outputs.first else { return XCTFail("no payload") }
         XCTAssertEqual(payload["data"]?["text/plain"], "p: string \"The cat\"\n\n\"The cat\"")
+    }
+
+    func testInterruptFromAnotherThreadStopsARunningCommandWithin200ms() {
+        let io = RecordingIO()
+        let interruptedAt = Mutex<Date?>(nil)
+        let thread = Thread {
+            Thread.sleep(forTimeInterval: 0.3)
+            interruptedAt.withLock { $0 = Date() }
+            io.isInterrupted = true
+        }
+        thread.start()
+        let e = errorParts(interpreter.execute(ExecuteRequest(code: "x = 1\nsleep 30\ny = 2"), io: io))
+        let stopped = Date()
+        XCTAssertEqual(e.name, "KeyboardInterrupt")
+        XCTAssertTrue(e.traceback[0].hasPrefix("line 2, column 1: "), e.traceback[0])
+        let latency = stopped.timeIntervalSince(interruptedAt.withLock { $0 } ?? .distantPast)
+        XCTAssertLessThan(latency, 0.2)
+        XCTAssertNotNil(interpreter.session.variables["x"])
+        XCTAssertNil(interpreter.session.variables["y"])
     }
 
     // MARK: user_expressions, is_complete, info

@@ -1,8 +1,9 @@
+import Foundation
 import JupyterKernel
 import JupyterProtocol
 
 /// An `ExecutionIO` that records every output instead of sending it, for tests without sockets.
-final class RecordingIO: ExecutionIO {
+final class RecordingIO: ExecutionIO, @unchecked Sendable {
     enum Output: Equatable {
         case stream(name: String, text: String)
         case display(data: [String: JSONValue], displayID: String?, update: Bool)
@@ -13,7 +14,13 @@ final class RecordingIO: ExecutionIO {
 
     var outputs: [Output] = []
     var executionCount = 1
-    var isInterrupted = false
+    /// Set from any thread (as the kernel's control thread does).
+    var isInterrupted: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return interrupted }
+        set { lock.lock(); interrupted = newValue; lock.unlock() }
+    }
+    private var interrupted = false
+    private let lock = NSLock()
 
     func stream(_ name: String, _ text: String) { outputs.append(.stream(name: name, text: text)) }
     func display(_ data: [String: JSONValue], metadata: [String: JSONValue], displayID: String?, update: Bool) {

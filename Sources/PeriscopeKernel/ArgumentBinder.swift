@@ -140,8 +140,10 @@ struct ArgumentBinder {
         return BoundArguments(verb: spec.name, arguments: bound, headRange: headRange)
     }
 
+    /// A keyword of this verb that cannot be a value here: a variable of the same name wins
+    /// (`layers layers` with a variable `layers`), so `top chat` is "missing value" but not that.
     private func isKeyword(_ expr: Expr) -> Bool {
-        if case .identifier(let word) = expr.kind { return spec.keyword(word) != nil }
+        if case .identifier(let word) = expr.kind { return spec.keyword(word) != nil && session.variables[word] == nil }
         return false
     }
 

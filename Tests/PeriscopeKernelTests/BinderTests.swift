@@ -128,6 +128,11 @@ final class BinderTests: XCTestCase {
         XCTAssertEqual(error("scan \"x\" top chat").0, "keyword `top` of `scan` needs a value (an int) after it.")
     }
 
+    func testVariableNamedLikeAKeywordCanBeItsValue() {
+        _ = interpreter.execute(ExecuteRequest(code: "layers = 2..4"), io: RecordingIO())
+        XCTAssertEqual(bind("scan \"x\" layers layers top 1")?.layers("layers")?.kind, .range(2, 4))
+    }
+
     func testDuplicateKeyword() {
         XCTAssertEqual(error("scan \"x\" top 1 top 2").0, "keyword `top` is given twice to `scan`; keep one.")
     }

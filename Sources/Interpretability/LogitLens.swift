@@ -1,0 +1,151 @@
+import Foundation
+import Transformer
+
+// MARK: - Residual hook choice
+
+/// Which residual-stream site an analysis reads: before the block, between attention and MLP,
+/// or after the block (TransformerLens `hook_resid_pre|mid|post`).
+public enum ResidualHook: String, Sendable, CaseIterable {
+    case residPre = "resid_pre"
+    case residMid = "resid_mid"
+    case residPost = "resid_post"
+
+    /// The hook point of this site in block `layer`.
+    public func point(_ layer: Int) -> HookPoint {
+        switch self {
+        case .residPre: return .residPre(layer)
+        case .residMid: return .residMid(layer)
+        case .residPost: return .residPost(layer)
+        }
+    }
+}
+
+// MARK: - Result
+
+/// The logit lens over layers × positions: the top-K tokens of every cell.
+public struct LogitLensResult: Sendable, Equatable {
+    public var hook: ResidualHook
+    public var layers: [Int]
+    public var positions: [Int]
+    /// The prompt's token ids and texts (every position, not only the selected ones).
+    public var promptIDs: [Int]
+    public var promptTokens: [String]
+    /// `cells[i][j]` is the top-K of `layers[i]` at `positions[j]`, most likely first.
+    public var cells: [[[TokenScore]]]
+
+    /// The most likely token of each cell, `[layers][positions]`.
+    public var top1IDs: [[Int]] { cells.map { row in row.map { $0.first?.id ?? -1 } } }
+    /// Its probability, `[layers][positions]`.
+    public var top1Probabilities: [[Float]] { cells.map { row in row.map { $0.first?.probability ?? .nan } } }
+}
+
+// MARK: - Logit lens
+
+/// The logit lens: each selected residual state through the final norm and the unembedding.
+public enum LogitLens {
+    /// Runs `prompt` once, keeping the residual stream at `hook` for the selected cells, and reads
+    /// each out. `layers` and `positions` default to all; negative positions count from the end.
+    public static func run(model: Model, prompt: [Int], layers: [Int]? = nil, positions: [Int]? = nil,
+                           top k: Int = 1, hook: ResidualHook = .residPost, tokenizer: Tokenizer? = nil,
+                           context: TaskContext = .none) throws -> LogitLensResult {
+        let c = model.config
+        try Check.prompt(prompt)
+        let layers = layers ?? Array(0..<c.layerCount)
+        try Check.layers(layers, c)
+        let positions = try Check.positions(positions ?? Array(prompt.indices), count: prompt.count, role: "lens")
+        guard k >= 1, k <= c.vocabularySize else {
+            throw AnalysisError.invalidParameter(name: "top", value: "\(k)", expected: "between 1 and \(c.vocabularySize)")
+        }
+
+        // One forward pass; each selected layer's hook copies the selected rows out.
+        let d = c.modelDim
+        var states = [Float](repeating: 0, count: layers.count * positions.count * d)   // [layers, positions, d_model]
+        let hooks = HookSet()
+        var rowsOfLayer: [Int: [Int]] = [:]
+        for (i, l) in layers.enumerated() { rowsOfLayer[l, default: []].append(i) }
+        for (l, indices) in rowsOfLayer {
+            hooks.add(hook.point(l)) { view in
+                for i in indices {
+                    for (j, p) in positions.enumerated() {
+                        guard let t = view.windowRow(batch: 0, absolutePosition: p) else { continue }
+                        let row = view.row(batch: 0, position: t)
+                        let base = (i * positions.count + j) * d
+                        for e in 0..<d { states[base + e] = row[e] }
+                    }
+                }
+            }
+        }
+        let deepest = layers.max() ?? 0
+        try Forward.until(model: model, tokens: prompt, hooks: hooks, lastLayer: deepest,
+                          context: context.stage(0, of: 2, label: "forward pass"))
+
+        // Read out in chunks of rows (a chunk's logits are rows × vocab floats).
+        let readout = try Readout.of(model)
+        let rows = layers.count * positions.count
+        let chunk = 64
+        var flat: [[TokenScore]] = []
+        flat.reserveCapacity(rows)
+        var start = 0
+        while start < rows {
+            try context.checkCancelled()
+            let end = min(rows, start + chunk)
+            flat += readout.top(Array(states[start * d..<end * d]), rows: end - start, k: k, tokenizer: tokenizer)
+            context.report(0.5 + 0.5 * Double(end) / Double(rows), "read-out \(end)/\(rows)")
+            start = end
+        }
+        let cells = layers.indices.map { i in Array(flat[i * positions.count..<(i + 1) * positions.count]) }
+        return LogitLensResult(hook: hook, layers: layers, positions: positions, promptIDs: prompt,
+                               promptTokens: prompt.map { Scores.label($0, tokenizer) }, cells: cells)
+    }
+
+    /// Reads out residual vectors already at hand (e.g. cached activations): the top `k` of each.
+    public static func read(model: Model, states: [[Float]], top k: Int = 1,
+                            tokenizer: Tokenizer? = nil) throws -> [[TokenScore]] {
+        let d = model.config.modelDim
+        for s in states where s.count != d { throw AnalysisError.widthMismatch(expected: d, found: s.count) }
+        guard k >= 1 else { throw AnalysisError.invalidParameter(name: "top", value: "\(k)", expected: "at least 1") }
+        let readout = try Readout.of(model)
+        var out: [[TokenScore]] = []
+        var start = 0
+        while start < states.count {
+            let end = min(states.count, start + 64)
+            out += readout.top(Array(states[start..<end].joined()), rows: end - start, k: k, tokenizer: tokenizer)
+            start = end
+        }
+        return out
+    }
+}
+
+// MARK: - Forward-pass helpers
+
+/// Small conveniences over `Model.forward` shared by the analyses.
+enum Forward {
+    /// Thrown by a hook to end a pass once the deepest layer an analysis needs has run.
+    struct Done: Error {}
+
+    /// Runs one sequence with `hooks`, stopping after block `lastLayer` (no unembedding).
+    static func until(model: Model, tokens: [Int], hooks: HookSet, lastLayer: Int, context: TaskContext) throws {
+        if lastLayer < model.config.layerCount - 1 {
+            hooks.add(.residPost(lastLayer)) { _ in throw Done() }
+        }
+        var caches = [model.makeCache()]
+        do {
+            _ = try model.forward([tokens], caches: &caches, hooks: hooks, logits: .none, context: context)
+        } catch is Done {
+            return
+        }
+    }
+}
+
+// MARK: - Progress stages
+
+extension TaskContext {
+    /// A context for stage `index` of `count` equal stages: same cancellation, progress mapped
+    /// into that stage's share of the whole.
+    func stage(_ index: Int, of count: Int, label: String) -> TaskContext {
+        let parent = self
+        return TaskContext(isCancelled: { parent.isCancelled }, progress: { fraction, inner in
+            parent.report((Double(index) + fraction) / Double(max(count, 1)), inner.isEmpty ? label : "\(label): \(inner)")
+        })
+    }
+}

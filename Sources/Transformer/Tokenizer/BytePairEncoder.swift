@@ -21,11 +21,11 @@ enum ByteAlphabet {
         return table
     }()
 
-    /// The inverse of `scalar`: the byte a character stands for.
-    static let byte: [UInt32: UInt8] = {
-        var map: [UInt32: UInt8] = [:]
-        for (b, s) in scalar.enumerated() { map[s.value] = UInt8(b) }
-        return map
+    /// The inverse of `scalar`, indexed by scalar value (all below U+0144); -1 for characters outside the alphabet.
+    static let byte: [Int16] = {
+        var table = [Int16](repeating: -1, count: 0x144)
+        for (b, s) in scalar.enumerated() where Int(s.value) < table.count { table[Int(s.value)] = Int16(b) }
+        return table
     }()
 
     /// The bytes a byte-level token text stands for, or `nil` if it holds a character outside the alphabet.
@@ -33,8 +33,8 @@ enum ByteAlphabet {
         var out: [UInt8] = []
         out.reserveCapacity(token.unicodeScalars.count)
         for s in token.unicodeScalars {
-            guard let b = byte[s.value] else { return nil }
-            out.append(b)
+            guard Int(s.value) < byte.count, byte[Int(s.value)] >= 0 else { return nil }
+            out.append(UInt8(byte[Int(s.value)]))
         }
         return out
     }
@@ -50,24 +50,27 @@ struct BytePairEncoder: Sendable {
     /// The token for each single byte.
     private let byteTokens: [Int32?]
     /// Token ids by text, for `ignoreMerges`.
-    private let ids: [String: Int32]
+    private let ids: [[UInt8]: Int32]
     /// Llama 3 looks the whole word up before merging.
     let ignoreMerges: Bool
     private let unknownID: Int32?
 
-    init(tokens: [String], ids: [String: Int32], merges: [String], ignoreMerges: Bool, unknownID: Int32?) throws {
+    init(ids: [[UInt8]: Int32], merges: [String], ignoreMerges: Bool, unknownID: Int32?) throws {
         var byteTokens = [Int32?](repeating: nil, count: 256)
-        for b in 0..<256 { byteTokens[b] = ids[String(Character(ByteAlphabet.scalar[b]))] }
+        for b in 0..<256 { byteTokens[b] = ids[Array(String(Character(ByteAlphabet.scalar[b])).utf8)] }
         var table: [UInt64: (rank: Int32, merged: Int32)] = [:]
         table.reserveCapacity(merges.count)
         for (rank, merge) in merges.enumerated() {
-            // Split on the space scalar: `String.split` works on grapheme clusters.
-            let parts = merge.unicodeScalars.split(separator: " ", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
-            guard parts.count == 2 else {
+            // "left right": split at the one space byte (token texts hold none).
+            let bytes = Array(merge.utf8)
+            guard let space = bytes.firstIndex(of: 0x20), bytes[(space + 1)...].firstIndex(of: 0x20) == nil else {
                 throw TokenizerError.badValue(key: "tokenizer.ggml.merges", reason: "merge \(rank) '\(merge)' is not two tokens separated by one space")
             }
+            var joined = bytes
+            joined.remove(at: space)
             // Merges whose parts or result are not tokens can never fire; skip them.
-            guard let left = ids[parts[0]], let right = ids[parts[1]], let merged = ids[parts[0] + parts[1]] else { continue }
+            guard let left = ids[Array(bytes[..<space])], let right = ids[Array(bytes[(space + 1)...])],
+                  let merged = ids[joined] else { continue }
             let key = UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
             if table[key] == nil { table[key] = (Int32(rank), merged) }
         }
@@ -81,9 +84,10 @@ struct BytePairEncoder: Sendable {
     /// The token ids of one word given as UTF-8 bytes.
     func encode(_ word: [UInt8], into output: inout [Int32]) {
         if ignoreMerges {
-            var text = String.UnicodeScalarView()
-            for b in word { text.append(ByteAlphabet.scalar[Int(b)]) }
-            if let id = ids[String(text)] { output.append(id); return }
+            var text: [UInt8] = []
+            text.reserveCapacity(word.count * 2)
+            for b in word { UTF8.encode(ByteAlphabet.scalar[Int(b)]) { text.append($0) } }
+            if let id = ids[text] { output.append(id); return }
         }
         var symbols: [Int32] = []
         symbols.reserveCapacity(word.count)

@@ -12,10 +12,7 @@ struct SentencePieceEncoder: Sendable {
     private let byteTokens: [Int32?]
     private let unknownID: Int32?
 
-    init(tokens: [String], scores: [Float], unknownID: Int32?) {
-        var ids: [[UInt8]: Int32] = [:]
-        ids.reserveCapacity(tokens.count)
-        for (i, t) in tokens.enumerated() where ids[Array(t.utf8)] == nil { ids[Array(t.utf8)] = Int32(i) }
+    init(ids: [[UInt8]: Int32], scores: [Float], unknownID: Int32?) {
         self.ids = ids
         self.scores = scores
         var byteTokens = [Int32?](repeating: nil, count: 256)

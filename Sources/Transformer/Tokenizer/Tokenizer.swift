@@ -15,7 +15,9 @@ import Foundation
 public final class Tokenizer: @unchecked Sendable {
     /// The vocabulary this tokenizer was built from.
     public let vocabulary: TokenizerVocabulary
-    private let ids: [String: Int32]
+    /// Token ids by exact UTF-8 bytes: `String` keys would hash slowly (normalising) and would merge
+    /// canonically equivalent tokens such as `é` and `e\u{301}`.
+    private let ids: [[UInt8]: Int32]
     private let preTokenizer: PreTokenizer
     private let bpe: BytePairEncoder?
     private let spm: SentencePieceEncoder?
@@ -52,21 +54,24 @@ public final class Tokenizer: @unchecked Sendable {
         self.vocabulary = vocabulary
 
         // Text → id; on duplicates the first id wins, as in llama.cpp.
-        var ids: [String: Int32] = [:]
+        var ids: [[UInt8]: Int32] = [:]
         ids.reserveCapacity(tokens.count)
-        for (i, t) in tokens.enumerated() where ids[t] == nil { ids[t] = Int32(i) }
+        for (i, t) in tokens.enumerated() {
+            let key = Array(t.utf8)
+            if ids[key] == nil { ids[key] = Int32(i) }
+        }
         self.ids = ids
 
         let pre = PreTokenizer(name: vocabulary.preTokenizer)
         self.preTokenizer = pre
         switch vocabulary.algorithm {
         case .bytePairEncoding:
-            bpe = try BytePairEncoder(tokens: tokens, ids: ids, merges: vocabulary.merges,
+            bpe = try BytePairEncoder(ids: ids, merges: vocabulary.merges,
                                       ignoreMerges: pre == .llama3, unknownID: vocabulary.unknownID)
             spm = nil
         case .sentencePiece:
             bpe = nil
-            spm = SentencePieceEncoder(tokens: tokens, scores: vocabulary.scores, unknownID: vocabulary.unknownID)
+            spm = SentencePieceEncoder(ids: ids, scores: vocabulary.scores, unknownID: vocabulary.unknownID)
         }
 
         // Decoded bytes of every token.
@@ -104,7 +109,7 @@ public final class Tokenizer: @unchecked Sendable {
     public var eosID: Int32? { vocabulary.eosID }
 
     /// The id of a token given by its exact vocabulary text, if it exists.
-    public func id(ofToken text: String) -> Int32? { ids[text] }
+    public func id(ofToken text: String) -> Int32? { ids[Array(text.utf8)] }
 
     /// Whether `id` is a control token (BOS, EOS, `<|im_start|>`, …).
     public func isControl(_ id: Int32) -> Bool {

@@ -50,23 +50,36 @@ func dot16(_ w: SIMD4<UInt32>, _ x: UnsafeRawPointer, _ transform: (SIMD4<UInt32
 
 /// Σ q·x over one Q4_1 row: blocks of {f16 d, f16 m, 16 bytes of nibbles}, value = d·q + m,
 /// low nibbles are elements 0..15 of the block and high nibbles 16..31. `x` is permuted
-/// (`permuteForKernels`); `xSums[j]` is Σ x over block j (for the m·Σx term).
+/// (`permuteForKernels`); `xSums[j]` is Σ x over block j.
+///
+/// Each nibble is masked in place and shifted into the top of a float's mantissa with exponent 0,
+/// giving f = 1 + q/16 in three integer ops. Then Σ(d·q + m)·x = 16d·Σf·x + (m − 16d)·Σx.
 @inline(__always)
 func dotQ4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xSums: UnsafePointer<Float>,
              blocks: Int, _ half: UnsafePointer<Float>) -> Float {
     var acc = SIMD4<Float>()
     var accMin: Float = 0
     let xr = UnsafeRawPointer(x)
-    let nibble = SIMD4<UInt32>(repeating: 0x0F)
+    let one = SIMD4<UInt32>(repeating: 0x3F80_0000)
+    @inline(__always) func f(_ v: SIMD4<UInt32>) -> SIMD4<Float> { unsafeBitCast(v | one, to: SIMD4<Float>.self) }
+    @inline(__always) func xs(_ p: UnsafeRawPointer, _ k: Int) -> SIMD4<Float> { p.loadUnaligned(fromByteOffset: 16 &* k, as: SIMD4<Float>.self) }
     for j in 0..<blocks {
         let b = row + j &* 20
-        let d = half[Int(b.loadUnaligned(as: UInt16.self))]
+        let d16 = 16 * half[Int(b.loadUnaligned(as: UInt16.self))]
         let m = half[Int(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))]
         let w = b.loadUnaligned(fromByteOffset: 4, as: SIMD4<UInt32>.self)
         let xb = xr + j &* 128
-        let t = dot16(w, xb) { toFloat($0 & nibble) } + dot16(w &>> 4, xb + 64) { toFloat($0 & nibble) }
-        acc += d * t
-        accMin += m * xSums[j]
+        // Low nibble of byte k sits at bits 8k...8k+3, high nibble at 8k+4...8k+7; move each to bits 19...22.
+        var t = f((w & SIMD4(repeating: 0x0000_000F)) &<< 19) * xs(xb, 0)
+        t += f((w & SIMD4(repeating: 0x0000_0F00)) &<< 11) * xs(xb, 1)
+        t += f((w & SIMD4(repeating: 0x000F_0000)) &<< 3) * xs(xb, 2)
+        t += f((w & SIMD4(repeating: 0x0F00_0000)) &>> 5) * xs(xb, 3)
+        t += f((w & SIMD4(repeating: 0x0000_00F0)) &<< 15) * xs(xb, 4)
+        t += f((w & SIMD4(repeating: 0x0000_F000)) &<< 7) * xs(xb, 5)
+        t += f((w & SIMD4(repeating: 0x00F0_0000)) &>> 1) * xs(xb, 6)
+        t += f((w & SIMD4(repeating: 0xF000_0000)) &>> 9) * xs(xb, 7)
+        acc += d16 * t
+        accMin += (m - d16) * xSums[j]
     }
     return acc.sum() + accMin
 }

@@ -30,12 +30,18 @@ final class DecodeAndBatchTests: XCTestCase {
             var reference = [Float](repeating: 0, count: w.rows)
             x.withUnsafeBufferPointer { xp in
                 direct.withUnsafeMutableBufferPointer { w.matvec($0.baseAddress!, xp.baseAddress!, n: 1) }
+                // Reference in double precision over the dequantised F32 weights.
                 reference.withUnsafeMutableBufferPointer { out in
-                    for r in 0..<w.rows { out[r] = dotF32(w.f32! + r * w.cols, xp.baseAddress!, count: w.cols) }
+                    for r in 0..<w.rows {
+                        var sum = 0.0
+                        for i in 0..<w.cols { sum += Double(w.f32![r * w.cols + i]) * Double(xp[i]) }
+                        out[r] = Float(sum)
+                    }
                 }
             }
             XCTAssertTrue(w.hasDirectKernel, "\(w.name) is \(w.type.name)")
-            XCTAssertLessThanOrEqual(relativeError(direct, reference), 1e-6, w.name)
+            // Float32 accumulation over 576 terms (the Q4_1 kernel's 1 + q/16 form adds a little): ~1e-6.
+            XCTAssertLessThanOrEqual(relativeError(direct, reference), 2e-6, w.name)
         }
     }
 

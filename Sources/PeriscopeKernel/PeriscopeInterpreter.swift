@@ -68,6 +68,8 @@ public final class PeriscopeInterpreter: Interpreter {
 
     /// Runs one statement: help opens the pager; an assignment binds; anything else displays.
     private func run(_ statement: Statement, isLast: Bool, io: ExecutionIO) throws {
+        // Refuse a bad name before doing the work.
+        if let (name, range) = statement.assignment { try checkAssignable(name, range: range) }
         let value: Value?
         switch statement.body {
         case .help(let topic, let range):
@@ -79,8 +81,7 @@ public final class PeriscopeInterpreter: Interpreter {
             value = try runCommand(head: head, headRange: headRange, arguments: arguments, statement: statement, io: io)
         }
 
-        if let (name, range) = statement.assignment {
-            try checkAssignable(name, range: range)
+        if let (name, _) = statement.assignment {
             guard let value else {
                 let verb: String
                 if case .command(let head, _, _) = statement.body { verb = head } else { verb = "this statement" }

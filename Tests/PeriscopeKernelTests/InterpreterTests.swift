@@ -183,6 +183,11 @@ final class InterpreterTests: XCTestCase {
     func testVerbNamesCannotBeAssigned() {
         let e = errorParts(run("help = 3").0)
         XCTAssertTrue(e.value.contains("is the name of a command"), e.value)
+        XCTAssertTrue(e.traceback[0].hasPrefix("line 1, column 1: "), e.traceback[0])
+        let (outcome, io) = run("show = print \"side effect\"")
+        XCTAssertNotEqual(outcome, .ok)
+        XCTAssertEqual(io.stdout, "", "the command does not run when its result cannot be bound")
+        XCTAssertTrue(errorParts(run("last = 1").0).value.contains("reserved word"))
     }
 
     func testHelpForUnknownVerbSuggests() {

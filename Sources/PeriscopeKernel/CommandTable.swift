@@ -112,10 +112,15 @@ extension CommandTable {
             guard !members.isEmpty else { continue }
             text += "\n\(group.rawValue)\n"
             html += "<tr><th colspan=\"2\" style=\"text-align:left;padding-top:8px\">\(escapeHTML(group.rawValue))</th></tr>"
-            let width = members.map(\.synopsis.count).max() ?? 0
+            // Long synopses (patch, trace) get their headline on the next line, so the short ones stay aligned.
+            let width = min(members.map(\.synopsis.count).max() ?? 0, 36)
             for command in members {
                 let headline = command.description.prefix { $0 != "." && $0 != "\n" }
-                text += "  " + command.synopsis.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + headline + "\n"
+                if command.synopsis.count > width {
+                    text += "  " + command.synopsis + "\n" + String(repeating: " ", count: width + 4) + headline + "\n"
+                } else {
+                    text += "  " + command.synopsis.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + headline + "\n"
+                }
                 html += "<tr><td style=\"padding:2px 16px 2px 8px;text-align:left\"><code>\(escapeHTML(command.synopsis))</code></td>"
                 html += "<td style=\"text-align:left\">\(codeSpans(String(headline)))</td></tr>"
             }

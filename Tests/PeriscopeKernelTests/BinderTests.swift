@@ -151,6 +151,9 @@ final class BinderTests: XCTestCase {
         XCTAssertTrue(page.contains("Keywords:"), page)
         let overview = RecordingIO()
         _ = interpreter.execute(ExecuteRequest(code: "help"), io: overview)
-        XCTAssertTrue(overview.results.first?.contains("Lenses and attention") ?? false)
+        let text = overview.results.first ?? ""
+        XCTAssertTrue(text.contains("Lenses and attention\n  scan p [layers R]"), text)
+        // A synopsis too long to align has its headline on the next line.
+        XCTAssertTrue(text.contains("[scale X]\n                                        A verb for binder tests\n"), text)
     }
 }

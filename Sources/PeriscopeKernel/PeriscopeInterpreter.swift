@@ -115,9 +115,15 @@ public final class PeriscopeInterpreter: Interpreter {
         }
         let bound = try ArgumentBinder(spec: spec, session: session).bind(arguments, headRange: headRange)
         let progress = ProgressReporter(io: io, delay: progressDelay)
-        defer { progress.finish() }
         let context = CommandContext(io: io, session: session, table: table, statement: statement, progress: progress)
-        return try spec.run(bound, context)
+        do {
+            let value = try spec.run(bound, context)
+            progress.finish(completed: true)
+            return value
+        } catch {
+            progress.finish(completed: false)
+            throw error
+        }
     }
 
     /// Verb names and the words `all`/`last` cannot be variables: the name would be shadowed.

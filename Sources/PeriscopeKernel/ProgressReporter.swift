@@ -7,7 +7,7 @@ import Transformer
 ///
 /// Nothing is shown for work that ends within `delay` (1 s). After that the bar appears as
 /// display_data with a transient display_id, then changes through update_display_data at most
-/// once per `interval` (0.1 s, i.e. 10 a second), and `finish()` sends a last update at 100%.
+/// once per `interval` (0.1 s, i.e. 10 a second), and `finish()` sends a last update.
 /// Reports from other threads are recorded and published by the next report on the thread
 /// that owns `io` (ExecutionIO is single-threaded).
 public final class ProgressReporter: @unchecked Sendable {
@@ -54,18 +54,19 @@ public final class ProgressReporter: @unchecked Sendable {
         publishIfDue()
     }
 
-    /// Ends the bar: a final update at 100% if it was shown. Idempotent.
-    public func finish() {
+    /// Ends the bar, if it was shown: at 100% when the work completed, or where it stood,
+    /// marked "stopped", when it failed or was interrupted. Idempotent.
+    public func finish(completed: Bool = true) {
         guard pthread_equal(pthread_self(), owner) != 0, !finished else { return }
         finished = true
         guard isShown else { return }
-        let label = currentLabel
-        send(render(1, label, now() - start), update: true)
-    }
-
-    private var currentLabel: String {
-        lock.lock(); defer { lock.unlock() }
-        return latest.label
+        lock.lock()
+        let (fraction, label) = latest
+        lock.unlock()
+        let bundle = completed
+            ? render(1, label, now() - start)
+            : render(fraction, label.isEmpty ? "stopped" : "\(label) — stopped", now() - start)
+        send(bundle, update: true)
     }
 
     private func publishIfDue() {

@@ -73,6 +73,21 @@ final class ProgressTests: XCTestCase {
         XCTAssertThrowsError(try task.checkCancelled())
     }
 
+    func testInterruptedWorkEndsTheBarWhereItStood() {
+        let interpreter = PeriscopeInterpreter()
+        interpreter.progressDelay = 0.1
+        let io = RecordingIO()
+        let thread = Thread { Thread.sleep(forTimeInterval: 0.35); io.isInterrupted = true }
+        thread.start()
+        guard case .error = interpreter.execute(ExecuteRequest(code: "sleep 1"), io: io) else {
+            return XCTFail("the interrupted sleep must fail")
+        }
+        let last = progressMessages(io).last
+        XCTAssertEqual(last?.update, true)
+        XCTAssertTrue(last?.text.contains("stopped") ?? false, last?.text ?? "")
+        XCTAssertFalse(last?.text.contains("100%") ?? true, last?.text ?? "")
+    }
+
     func testSleepShowsBarThroughTheInterpreter() {
         let interpreter = PeriscopeInterpreter()
         interpreter.progressDelay = 0.1

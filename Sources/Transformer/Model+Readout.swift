@@ -1,0 +1,73 @@
+import Foundation
+
+// MARK: - Read-out and embeddings
+//
+// The logit lens and friends need the final norm and the unembedding outside a forward pass.
+// These reuse the model's own F32 copy (no second 100 MB matrix) and the same ops as `forward`.
+
+extension Model {
+    /// Logits `[rows, vocab]` of residual vectors `states[rows, d_model]`: the final RMSNorm
+    /// (unless `normalize` is false, for states already normalised) and then the unembedding.
+    /// Applied to block L's `resid_post`, this is the logit lens; applied to the last block's, it
+    /// reproduces the model's logits.
+    public func logits(ofResiduals states: [Float], rows: Int, normalize: Bool = true) throws -> [Float] {
+        let d = config.modelDim, vocab = config.vocabularySize
+        guard rows > 0, states.count == rows * d else {
+            throw TransformerError.badBatch("the read-out needs rows × \(d) numbers, got \(states.count) for \(rows) rows")
+        }
+        var normed = states                                          // [rows, d_model]
+        if normalize {
+            states.withUnsafeBufferPointer { x in
+                normed.withUnsafeMutableBufferPointer { out in
+                    rmsnorm(out.baseAddress!, x.baseAddress!, weights.finalNorm, n: rows, eps: config.normEpsilon)
+                }
+            }
+        }
+        var logits = [Float](repeating: 0, count: rows * vocab)      // [rows, vocab]
+        normed.withUnsafeBufferPointer { x in
+            logits.withUnsafeMutableBufferPointer { out in
+                matmul(out.baseAddress!, x.baseAddress!, weights.output, n: rows)
+            }
+        }
+        return logits
+    }
+
+    /// The token embeddings `[tokens.count, d_model]` (what `hook_embed` sees).
+    public func embeddings(of tokens: [Int]) throws -> [Float] {
+        let d = config.modelDim
+        var out = [Float](repeating: 0, count: tokens.count * d)
+        try out.withUnsafeMutableBufferPointer { buffer in
+            for (r, token) in tokens.enumerated() {
+                guard token >= 0 && token < config.vocabularySize else {
+                    throw TransformerError.tokenOutOfRange(token: token, vocabularySize: config.vocabularySize)
+                }
+                weights.tokenEmbedding.dequantizeRows(token..<token + 1, into: buffer.baseAddress! + r * d)
+            }
+        }
+        return out
+    }
+
+    /// The unembedding row of `token` (`[d_model]`): its logit is this row · ln_final(resid).
+    public func unembeddingRow(_ token: Int) throws -> [Float] {
+        guard token >= 0 && token < config.vocabularySize else {
+            throw TransformerError.tokenOutOfRange(token: token, vocabularySize: config.vocabularySize)
+        }
+        var out = [Float](repeating: 0, count: config.modelDim)
+        out.withUnsafeMutableBufferPointer { weights.output.dequantizeRows(token..<token + 1, into: $0.baseAddress!) }
+        return out
+    }
+
+    /// Standard deviation of all token-embedding entries (the scale of causal-tracing noise).
+    public func embeddingStandardDeviation() -> Float {
+        let w = weights.tokenEmbedding
+        let rows = config.vocabularySize, d = config.modelDim
+        var sum = 0.0, sumSquares = 0.0
+        var row = [Float](repeating: 0, count: d)
+        for r in 0..<rows {
+            row.withUnsafeMutableBufferPointer { w.dequantizeRows(r..<r + 1, into: $0.baseAddress!) }
+            for v in row { sum += Double(v); sumSquares += Double(v) * Double(v) }
+        }
+        let n = Double(rows * d)
+        return Float((sumSquares / n - (sum / n) * (sum / n)).squareRoot())
+    }
+}

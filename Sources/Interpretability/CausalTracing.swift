@@ -1,0 +1,132 @@
+import Foundation
+import GGUF
+import Transformer
+
+// MARK: - Causal tracing
+
+/// Causal tracing (Meng et al. 2022, "Locating and Editing Factual Associations in GPT"):
+/// corrupt the subject by Gaussian noise on its token embeddings (std = `noise` × the embedding
+/// std), then restore each clean (layer, position) and measure how much of p(answer) returns,
+/// averaged over `samples` seeded noise draws.
+///
+/// Work done once: the clean run, and one batched run of all noisy samples whose KV caches every
+/// restoration continues from the restored position on.
+public enum CausalTracing {
+    /// Traces `prompt` with noise on `subjectPositions`; `layers`/`positions` default to all.
+    public static func run(model: Model, prompt: [Int], subjectPositions: [Int], metric: PatchingMetric,
+                           noise: Float = 3, samples: Int = 10, seed: UInt64 = 0, hook: PatchingHook = .residPre,
+                           layers: [Int]? = nil, positions: [Int]? = nil, tokenizer: Tokenizer? = nil,
+                           context: TaskContext = .none) throws -> PatchingResult {
+        let c = model.config
+        try Check.prompt(prompt)
+        try Check.metric(metric, c)
+        guard samples >= 1, samples <= 1000 else {
+            throw AnalysisError.invalidParameter(name: "samples", value: "\(samples)", expected: "between 1 and 1000")
+        }
+        guard noise > 0, noise.isFinite else {
+            throw AnalysisError.invalidParameter(name: "std", value: "\(noise)", expected: "a positive number (3 is usual)")
+        }
+        let subject = Array(Set(try Check.positions(subjectPositions, count: prompt.count, role: "traced"))).sorted()
+        let layers = layers ?? Array(0..<c.layerCount)
+        try Check.layers(layers, c)
+        let positions = try Check.positions(positions ?? Array(prompt.indices), count: prompt.count, role: "traced")
+
+        // Seeded noise, sample-major then position then dimension: a seed reproduces a trace exactly.
+        let sigma = noise * (try EmbeddingStatistics.standardDeviation(model))
+        var rng = SplitMix64(seed: seed)
+        let d = c.modelDim
+        let vectors: [[[Float]]] = (0..<samples).map { _ in
+            subject.map { _ in (0..<d).map { _ in sigma * standardNormal(&rng) } }
+        }
+        let noiseSpec = Restoration.Noise(positions: subject, vectors: vectors)
+
+        let stages = positions.count + 2
+        let (cleanValue, activations) = try Restoration.cleanRun(
+            model: model, tokens: prompt, hook: hook, layers: layers, positions: positions, metric: metric,
+            context: context.stage(0, of: stages, label: "clean run"))
+
+        // All noisy samples in one batch; their KV caches are the corrupted runs.
+        let hooks = HookSet()
+        noiseSpec.install(on: hooks, samples: Array(0..<samples))
+        var caches = [KVCache](repeating: model.makeCache(), count: samples)
+        let noisy = try model.forward([[Int]](repeating: prompt, count: samples), caches: &caches, hooks: hooks,
+                                      logits: .last, context: context.stage(1, of: stages, label: "noisy runs"))
+        let vocab = c.vocabularySize
+        let corruptValue = (0..<samples).map { metric.value(noisy.data[$0 * vocab..<($0 + 1) * vocab]) }
+            .reduce(0, +) / Double(samples)
+        try Restoration.checkEffect(clean: cleanValue, corrupt: corruptValue, metric: metric)
+
+        let raw = try Restoration.sweep(model: model, tokens: prompt, corrupted: caches, hook: hook, layers: layers,
+                                        positions: positions, clean: activations, metric: metric, noise: noiseSpec,
+                                        context: context, firstStage: 2, stages: stages)
+        let labels = prompt.map { Scores.label($0, tokenizer) }
+        return PatchingResult(kind: .causalTracing, hook: hook, metric: metric, layers: layers, positions: positions,
+                              cleanIDs: prompt, cleanTokens: labels, corruptIDs: prompt, corruptTokens: labels,
+                              subjectPositions: subject, cleanValue: cleanValue, corruptValue: corruptValue, raw: raw,
+                              normalized: Restoration.normalize(raw, clean: cleanValue, corrupt: corruptValue))
+    }
+
+    /// The token positions covering the first occurrence of `subject` in the prompt's text.
+    public static func subjectPositions(_ subject: String, in prompt: [Int], tokenizer: Tokenizer) throws -> [Int] {
+        let pieces = prompt.map { tokenizer.pieceBytes(Int32($0)) }
+        let text = pieces.flatMap { $0 }
+        let needle = Array(subject.utf8)
+        let shownPrompt = tokenizer.decode(prompt.map { Int32($0) })
+        guard !needle.isEmpty, needle.count <= text.count else {
+            throw AnalysisError.subjectNotFound(subject: subject, prompt: shownPrompt)
+        }
+        guard let start = (0...(text.count - needle.count)).first(where: { Array(text[$0..<$0 + needle.count]) == needle }) else {
+            throw AnalysisError.subjectNotFound(subject: subject, prompt: shownPrompt)
+        }
+        let end = start + needle.count
+        var offset = 0
+        var covered: [Int] = []
+        for (i, piece) in pieces.enumerated() {
+            let lo = offset, hi = offset + piece.count
+            if hi > start && lo < end { covered.append(i) }
+            offset = hi
+        }
+        return covered
+    }
+}
+
+/// A standard normal draw (Box–Muller) from a seeded generator.
+func standardNormal(_ rng: inout SplitMix64) -> Float {
+    let u1 = max(Double(rng.nextUnitFloat()), 1e-12)
+    let u2 = Double(rng.nextUnitFloat())
+    return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+}
+
+// MARK: - Embedding statistics
+
+/// The standard deviation of all token-embedding entries, computed once per model.
+enum EmbeddingStatistics {
+    nonisolated(unsafe) private static var cache: [ObjectIdentifier: Float] = [:]
+    private static let lock = NSLock()
+
+    static func standardDeviation(_ model: Model) throws -> Float {
+        lock.lock()
+        defer { lock.unlock() }
+        if let s = cache[ObjectIdentifier(model)] { return s }
+        guard let info = model.file.tensor(named: "token_embd.weight") else { throw TransformerError.missingTensor("token_embd.weight") }
+        let cols = info.rowLength, rows = info.rowCount
+        var sum = 0.0, squares = 0.0
+        let chunk = 1024
+        var buffer = [Float](repeating: 0, count: chunk * cols)
+        var r = 0
+        while r < rows {
+            let n = min(chunk, rows - r)
+            try buffer.withUnsafeMutableBufferPointer { out in
+                guard let base = out.baseAddress else { return }
+                try model.file.dequantizeRows(info, rows: r..<r + n, into: base)
+            }
+            for v in buffer[0..<n * cols] { sum += Double(v); squares += Double(v) * Double(v) }
+            r += n
+        }
+        let count = Double(rows * cols)
+        let mean = sum / count
+        let s = Float((max(squares / count - mean * mean, 0)).squareRoot())
+        cache[ObjectIdentifier(model)] = s
+        return s
+    }
+}

@@ -80,8 +80,12 @@ extension Model {
         guard keys <= c.contextLength else { throw TransformerError.contextOverflow(needed: keys, contextLength: c.contextLength) }
         let n = batch * count                                         // rows in every buffer
         let positions = (0..<n).map { starts[$0 / count] + $0 % count } // [N] absolute position of each row
-        let s = RunState(config: c, rows: n, attentionFloats: n * c.headCount * keys)
         let hooks = hooks.flatMap { $0.isEmpty ? nil : $0 }
+        // Attention weights are materialised whole ([B, T, H, keys]) only where a hook must see them;
+        // otherwise a few query rows at a time, so long prompts do not need T² memory.
+        let attentionHooked = hooks?.points.contains { $0.isAttentionWidth } ?? false
+        let queryChunk = attentionHooked ? count : max(1, min(count, Self.attentionChunkFloats / (c.headCount * keys)))
+        let s = RunState(config: c, rows: n, attentionFloats: (attentionHooked ? n : queryChunk) * c.headCount * keys)
 
         /// Calls the hooks at `point` with a view of `buffer` (no work when nothing is registered).
         func hook(_ point: HookPoint, _ buffer: UnsafeMutablePointer<Float>) throws {
@@ -118,11 +122,30 @@ extension Model {
             for b in 0..<batch {
                 caches[b].append(layer: l, k: s.k + b * count * c.kvDim, v: s.v + b * count * c.kvDim, rows: count)
             }
-            attentionScores(s.att, s.q, caches: caches, layer: l, starts: starts, count: count, keys: keys)
-            try hook(.attnScores(l), s.att)
-            for r in 0..<(n * c.headCount) { softmax(s.att + r * keys, count: keys) }
-            try hook(.pattern(l), s.att)
-            attentionValues(s.z, s.att, caches: caches, layer: l, starts: starts, count: count, keys: keys)
+            if hooks?.contains(.attnScores(l)) == true || hooks?.contains(.pattern(l)) == true {
+                for b in 0..<batch {
+                    attentionScores(s.att + b * count * c.headCount * keys, s.q, cache: caches[b], batchIndex: b, layer: l,
+                                    start: starts[b], rows: 0..<count, count: count, keys: keys)
+                }
+                try hook(.attnScores(l), s.att)
+                for r in 0..<(n * c.headCount) { softmax(s.att + r * keys, count: keys) }
+                try hook(.pattern(l), s.att)
+                for b in 0..<batch {
+                    attentionValues(s.z, s.att + b * count * c.headCount * keys, cache: caches[b], batchIndex: b, layer: l,
+                                    start: starts[b], rows: 0..<count, count: count, keys: keys)
+                }
+            } else {
+                for b in 0..<batch {
+                    for t0 in stride(from: 0, to: count, by: queryChunk) {
+                        let rows = t0..<min(count, t0 + queryChunk)
+                        attentionScores(s.att, s.q, cache: caches[b], batchIndex: b, layer: l, start: starts[b], rows: rows,
+                                        count: count, keys: keys)
+                        for r in 0..<(rows.count * c.headCount) { softmax(s.att + r * keys, count: keys) }
+                        attentionValues(s.z, s.att, cache: caches[b], batchIndex: b, layer: l, start: starts[b], rows: rows,
+                                        count: count, keys: keys)
+                    }
+                }
+            }
             try hook(.z(l), s.z)
             matmul(s.out, s.z, w.wo, n: n)
             try hook(.attnOut(l), s.out)
@@ -178,48 +201,47 @@ extension Model {
         return Tensor(shape: [batch, perSequence, vocab], data: logits)
     }
 
-    /// att[B, T, H, keys] = q·kᵀ/√d_head for each sequence and head; masked (future or absent) keys = -inf.
-    private func attentionScores(_ att: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, caches: [KVCache],
-                                 layer l: Int, starts: [Int], count: Int, keys: Int) {
+    /// Floats of attention weights held at once when no hook needs them whole (64 MB).
+    nonisolated(unsafe) static var attentionChunkFloats = 16 << 20
+
+    /// att[rows, H, keys] = q·kᵀ/√d_head for query rows `rows` of sequence `batchIndex` (whose
+    /// first new position is absolute `start`); future and absent keys are -inf.
+    private func attentionScores(_ att: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, cache: KVCache,
+                                 batchIndex b: Int, layer l: Int, start: Int, rows: Range<Int>, count: Int, keys: Int) {
         let c = config, hd = c.headDim
         let scale = 1 / Float(hd).squareRoot()
-        for b in 0..<caches.count {
-            let length = starts[b] + count                          // keys this sequence has
-            caches[b].keys[l].withUnsafeBufferPointer { kBuffer in
-                guard let kBase = kBuffer.baseAddress else { return }
-                for h in 0..<c.headCount {
-                    let kvh = h / c.groupSize
-                    // [T, length] block of head h, rows strided by H·keys.
-                    let out = att + (b * count * c.headCount + h) * keys
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(length), Int32(hd),
-                                scale, q + b * count * c.qDim + h * hd, Int32(c.qDim),
-                                kBase + kvh * hd, Int32(c.kvDim), 0, out, Int32(c.headCount * keys))
-                }
+        let length = start + rows.upperBound                        // keys the last of these rows can see
+        cache.keys[l].withUnsafeBufferPointer { kBuffer in
+            guard let kBase = kBuffer.baseAddress else { return }
+            for h in 0..<c.headCount {
+                let kvh = h / c.groupSize
+                // [rows, length] block of head h, rows strided by H·keys.
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(length), Int32(hd),
+                            scale, q + (b * count + rows.lowerBound) * c.qDim + h * hd, Int32(c.qDim),
+                            kBase + kvh * hd, Int32(c.kvDim), 0, att + h * keys, Int32(c.headCount * keys))
             }
-            // Causal mask: row t (absolute starts[b]+t) sees keys 0...starts[b]+t.
-            for t in 0..<count {
-                for h in 0..<c.headCount {
-                    let row = att + ((b * count + t) * c.headCount + h) * keys
-                    for j in (starts[b] + t + 1)..<max(keys, starts[b] + t + 1) { row[j] = -.infinity }
-                }
+        }
+        // Causal mask: row t (absolute start + t) sees keys 0...start + t.
+        for (i, t) in rows.enumerated() {
+            for h in 0..<c.headCount {
+                let row = att + (i * c.headCount + h) * keys
+                for j in (start + t + 1)..<max(keys, start + t + 1) { row[j] = -.infinity }
             }
         }
     }
 
-    /// z[N, H·d_head] = pattern · V for each sequence and head.
-    private func attentionValues(_ z: UnsafeMutablePointer<Float>, _ att: UnsafePointer<Float>, caches: [KVCache],
-                                 layer l: Int, starts: [Int], count: Int, keys: Int) {
+    /// z[rows of sequence b, H·d_head] = pattern · V, with pattern laid out [rows, H, keys].
+    private func attentionValues(_ z: UnsafeMutablePointer<Float>, _ att: UnsafePointer<Float>, cache: KVCache,
+                                 batchIndex b: Int, layer l: Int, start: Int, rows: Range<Int>, count: Int, keys: Int) {
         let c = config, hd = c.headDim
-        for b in 0..<caches.count {
-            let length = starts[b] + count
-            caches[b].values[l].withUnsafeBufferPointer { vBuffer in
-                guard let vBase = vBuffer.baseAddress else { return }
-                for h in 0..<c.headCount {
-                    let kvh = h / c.groupSize
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), Int32(hd), Int32(length),
-                                1, att + (b * count * c.headCount + h) * keys, Int32(c.headCount * keys),
-                                vBase + kvh * hd, Int32(c.kvDim), 0, z + b * count * c.qDim + h * hd, Int32(c.qDim))
-                }
+        let length = start + rows.upperBound
+        cache.values[l].withUnsafeBufferPointer { vBuffer in
+            guard let vBase = vBuffer.baseAddress else { return }
+            for h in 0..<c.headCount {
+                let kvh = h / c.groupSize
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(hd), Int32(length),
+                            1, att + h * keys, Int32(c.headCount * keys),
+                            vBase + kvh * hd, Int32(c.kvDim), 0, z + (b * count + rows.lowerBound) * c.qDim + h * hd, Int32(c.qDim))
             }
         }
     }

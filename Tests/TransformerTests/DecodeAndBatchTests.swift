@@ -120,3 +120,21 @@ final class DecodeAndBatchTests: XCTestCase {
         XCTAssertEqual(c.parameterCount, 134_515_008)
     }
 }
+
+final class AttentionChunkingTests: XCTestCase {
+    func testChunkedAttentionEqualsWholeAttention() throws {
+        let model = try ModelFixture.model()
+        let tokens = [6403, 1980, 253, 655, 28, 665, 436, 253]
+        // A pattern hook forces the whole [B, T, H, keys] tensor; no hook uses query chunks.
+        let hooked = HookSet()
+        hooked.add(.pattern(5)) { _ in }
+        let whole = try model.run(tokens: tokens, hooks: hooked).logits
+        let saved = Model.attentionChunkFloats
+        defer { Model.attentionChunkFloats = saved }
+        Model.attentionChunkFloats = 3 * model.config.headCount * tokens.count   // 3 query rows at a time
+        let chunked = try model.run(tokens: tokens).logits
+        XCTAssertLessThanOrEqual(relativeError(chunked.data, whole.data), 1e-5)   // sgemm blocking differs
+        XCTAssertEqual(Sampler.argmax(Array(chunked.data.suffix(model.config.vocabularySize))),
+                       Sampler.argmax(Array(whole.data.suffix(model.config.vocabularySize))))
+    }
+}

@@ -103,4 +103,30 @@ extension Model {
         }
         return out
     }
+
+    /// Continues several prompts of the same length in lockstep, one batched forward per step (so
+    /// a sweep — steering scales, say — costs about one generation). `hooks` may target single
+    /// sequences by batch index. Each result stops at its first token in `stop` or after `maxTokens`.
+    public func generate(prompts: [[Int]], maxTokens: Int, sampler: Sampler = Sampler(), stop: Set<Int> = [],
+                         hooks: HookSet? = nil, context: TaskContext = .none) throws -> [[Int]] {
+        guard let first = prompts.first, !first.isEmpty else { throw TransformerError.badBatch("the prompt has no tokens") }
+        var samplers = prompts.indices.map { _ in sampler }
+        var caches = prompts.map { _ in makeCache() }
+        var logits = try forward(prompts, caches: &caches, hooks: hooks, logits: .last, context: context)
+        var out = prompts.map { _ in [Int]() }
+        var done = prompts.map { _ in false }
+        let vocab = config.vocabularySize
+        for step in 0..<maxTokens {
+            var next: [[Int]] = []
+            for b in prompts.indices {
+                let token = samplers[b].sample(Array(logits.data[b * vocab..<(b + 1) * vocab]))
+                if !done[b] { out[b].append(token); done[b] = stop.contains(token) }
+                next.append([token])
+            }
+            context.report(Double(step + 1) / Double(maxTokens), "token \(step + 1)/\(maxTokens)")
+            if done.allSatisfy({ $0 }) || step == maxTokens - 1 || caches[0].length >= config.contextLength { break }
+            logits = try forward(next, caches: &caches, hooks: hooks, logits: .last, context: context)
+        }
+        return out
+    }
 }

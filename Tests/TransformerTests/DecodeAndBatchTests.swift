@@ -138,3 +138,21 @@ final class AttentionChunkingTests: XCTestCase {
                        Sampler.argmax(Array(whole.data.suffix(model.config.vocabularySize))))
     }
 }
+
+final class BatchedGenerationTests: XCTestCase {
+    func testLockstepGenerationEqualsSingleGenerationsAndHonoursPerSequenceHooks() throws {
+        let model = try ModelFixture.model()
+        let prompts = [[504, 7011, 282, 3380, 314], [6403, 1980, 253, 655, 28]]
+        let batched = try model.generate(prompts: prompts, maxTokens: 6)
+        for (b, prompt) in prompts.enumerated() {
+            XCTAssertEqual(batched[b], try model.generate(prompt: prompt, maxTokens: 6))
+        }
+        // A large steering vector on sequence 1 only changes sequence 1.
+        let direction = try model.embeddings(of: [7011])   // any direction of the right width
+        let hooks = HookSet()
+        hooks.add(.residPost(8), vector: direction, scale: 40, batch: 1)
+        let steered = try model.generate(prompts: prompts, maxTokens: 6, hooks: hooks)
+        XCTAssertEqual(steered[0], batched[0])
+        XCTAssertNotEqual(steered[1], batched[1])
+    }
+}

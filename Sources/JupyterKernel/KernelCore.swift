@@ -408,6 +408,8 @@ struct Fields {
         switch raw[key] {
         case nil, .null?: return nil
         case .int(let i)?: return i
+        // Some clients (JavaScript) may send 3.0 for 3.
+        case .double(let d)? where d == d.rounded() && abs(d) < 1e15: return Int(d)
         default: throw .wrongType(field: key, expected: "an integer")
         }
     }

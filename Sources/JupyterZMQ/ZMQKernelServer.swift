@@ -56,6 +56,16 @@ public final class ZMQKernelServer: KernelServer, @unchecked Sendable {
         pipeIn = try ZMQSocket(context: ctx, type: ZMQ_PULL, name: "iopub-pipe-in")
         pipeOut = try ZMQSocket(context: ctx, type: ZMQ_PUSH, name: "iopub-pipe-out")
 
+        do {
+            try bindAll(connection)
+        } catch {
+            // Release what was opened, so a failed start leaves no ports or threads behind.
+            close()
+            throw error
+        }
+    }
+
+    private func bindAll(_ connection: ConnectionInfo) throws(ZMQKernelError) {
         if connection.usesCurve, zmq_has("curve") == 0 { throw .curveUnavailable }
         let bound: [(ZMQSocket, Channel)] = [(shell, .shell), (control, .control), (stdin, .stdin), (iopub, .iopub), (heartbeat, .hb)]
         for (socket, channel) in bound {

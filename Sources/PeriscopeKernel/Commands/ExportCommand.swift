@@ -12,20 +12,26 @@ enum ExportCommand {
         description: "Writes a prompt's activations at one hook point (a TransformerLens name from `hooks`, e.g. \"blocks.3.hook_resid_post\") to a NumPy .npy file: float32, C order, shape [positions, …] as `hooks` lists it, readable with `numpy.load`. The prompt is run first if its activations are not cached. A relative path is relative to the kernel's working folder (the notebook's folder).",
         positionals: [Parameter("p", .value, required: true, summary: "the prompt (a string or a Prompt variable)")],
         keywords: [
-            Parameter("hook", .string, required: true, summary: "the hook point's name",
+            Parameter("hook", .string, summary: "the hook point's name (required for a prompt)",
                       completions: { session, _ in (session.models.current?.hookNames ?? []).map(quoted) }),
             Parameter("to", .string, required: true, summary: "the .npy file to write"),
         ],
         example: "export \"The Eiffel Tower\" hook \"blocks.3.hook_resid_post\" to \"resid3.npy\"",
         run: { arguments, context in
             let session = context.session
-            let model = try session.currentModel(range: arguments.headRange)
             guard let value = arguments.value("p") else { return nil }
+            if let exporter = otherExporters[value.typeName] { return try exporter(value, arguments, context) }
+            let model = try session.currentModel(range: arguments.headRange)
             guard value.typeName == "string" || value.typeName == "Prompt" else {
-                throw CommandError.typeMismatch(parameter: "p", verb: "export", expected: ValueKind.prompt.phrase,
+                let kinds = [ValueKind.prompt.phrase] + otherExporters.keys.sorted().map { withArticle($0) }
+                throw CommandError.typeMismatch(parameter: "p", verb: "export", expected: kinds.joined(separator: " or "),
                                                 given: withArticle(value.typeName), range: arguments.range(of: "p"))
             }
-            let point = try hookPoint(arguments.string("hook") ?? "", model: model, range: arguments.range(of: "hook"))
+            guard let hookName = arguments.string("hook") else {
+                throw CommandError.missingArgument(parameter: "the keyword `hook` with the hook point's name", verb: "export",
+                                                   synopsis: "export p hook \"name\" to \"file.npy\"", range: arguments.headRange)
+            }
+            let point = try hookPoint(hookName, model: model, range: arguments.range(of: "hook"))
             let destination = arguments.string("to") ?? ""
             guard destination.lowercased().hasSuffix(".npy") else {
                 throw CommandError.failed("`export` writes NumPy .npy files; end the file name with .npy, e.g. \"activations.npy\".",
@@ -58,6 +64,10 @@ enum ExportCommand {
             ]).serialized()
             return .result(RenderedResult(typeName: "Export", summary: "\(point.name) \(shape) → \(path)", bundle: bundle))
         })
+
+    /// Exports of other value types, by type name (e.g. "Vector" → a llama.cpp control vector);
+    /// each takes the value, the bound arguments and the context.
+    static let otherExporters: [String: @Sendable (Value, BoundArguments, CommandContext) throws -> Value?] = [:]
 
     /// The hook point named `name` in `model`, or an error suggesting the nearest names.
     static func hookPoint(_ name: String, model: LoadedModel, range: SourceRange?) throws -> HookPoint {

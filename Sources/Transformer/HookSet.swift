@@ -55,6 +55,13 @@ public final class HookSet {
         hooks[point, default: []].append(hook)
     }
 
+    /// A new set holding the same hooks (adding to it leaves this one unchanged).
+    public func copy() -> HookSet {
+        let other = HookSet()
+        other.hooks = hooks
+        return other
+    }
+
     /// Removes every hook.
     public func removeAll() { hooks.removeAll() }
 

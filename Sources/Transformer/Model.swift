@@ -68,7 +68,8 @@ extension Model {
     public func run(tokens: [Int], cache points: [HookPoint] = [], hooks: HookSet? = nil,
                     kvCache: KVCache? = nil, context: TaskContext = .none) throws -> RunResult {
         let activations = ActivationCache()
-        let set = hooks ?? HookSet()
+        // The caller's hooks run first (a patch is visible in the cache); their set is not modified.
+        let set = hooks?.copy() ?? HookSet()
         if !points.isEmpty { set.cache(points, into: activations) }
         var caches = [kvCache ?? makeCache()]
         let logits = try forward([tokens], caches: &caches, hooks: set.isEmpty ? nil : set, logits: .all, context: context)

@@ -128,3 +128,18 @@ final class EarlyStopTests: XCTestCase {
         }
     }
 }
+
+final class RunConvenienceTests: XCTestCase {
+    func testRunDoesNotModifyTheCallersHookSetAndCachesPatchedValues() throws {
+        let model = try ModelFixture.model()
+        let hooks = HookSet()
+        let zeros = [Float](repeating: 0, count: 576)
+        hooks.replace(.residPost(3), positions: [1], with: zeros)
+        let run = try model.run(tokens: [504, 7011, 282], cache: [.residPost(3)], hooks: hooks)
+        XCTAssertEqual(hooks.points, [.residPost(3)])
+        XCTAssertEqual(hooks.copy().points, [.residPost(3)])
+        XCTAssertEqual(run.activations.activation(.residPost(3), position: 1), zeros, "the cache sees the patched value")
+        XCTAssertNotEqual(run.activations.activation(.residPost(3), position: 0), zeros)
+        XCTAssertEqual(run.kvCache.length, 3)
+    }
+}

@@ -46,6 +46,11 @@ public struct CommandTable: Sendable {
             CacheCommand.spec,
             ClearCacheCommand.spec,
             ExportCommand.spec,
+            LensCommand.spec,
+            AttentionCommand.spec,
+            PatchCommand.spec,
+            PatchscopeCommand.spec,
+            TraceCommand.spec,
         ])
     }
 }

@@ -1,0 +1,82 @@
+import Foundation
+import Rendering
+import Transformer
+
+/// `attention p layer L [head H]`: attention patterns, query × key.
+enum AttentionCommand {
+    static let spec = CommandSpec(
+        name: "attention",
+        group: .lenses,
+        synopsis: "attention p layer L [head H]",
+        description: "Shows the attention pattern of a layer: for each query token (rows), how much it attends to each earlier key token (columns), after the softmax. One heatmap for `head H`, or all heads as a grid sharing one colour scale. The pattern comes from the prompt's cached run (`run p` caches it; otherwise one forward pass does). The data carries the pattern values, `[query][key]` per head.",
+        positionals: [Parameter("p", .prompt, required: true, summary: "the prompt")],
+        keywords: [
+            Parameter("layer", .int, required: true, summary: "which layer"),
+            Parameter("head", .int, summary: "one head (default: all heads as a grid)"),
+        ],
+        example: "attention \"The Eiffel Tower is in the city of\" layer 5 head 3",
+        run: { arguments, context in
+            let model = try context.session.currentModel(range: arguments.headRange)
+            guard let prompt = try arguments.prompt("p", session: context.session, model: model),
+                  let layer = try InterpVerbs.layer(arguments, "layer", model: model) else { return nil }
+            let headCount = model.config.headCount
+            var heads = Array(0..<headCount)
+            if let head = arguments.int("head") {
+                guard head >= 0, head < headCount else {
+                    throw CommandError.outOfRange(what: "head", value: head,
+                                                  valid: "0..\(headCount - 1) (the model has \(headCount) heads per layer)",
+                                                  range: arguments.range(of: "head"))
+                }
+                heads = [head]
+            }
+            var evicted: [CachedRun] = []
+            let run = try context.session.cachedRun(prompt, model: model, points: [.pattern(layer)],
+                                                    context: context.task, evicted: &evicted)
+            guard let tensor = run[.pattern(layer)] else {
+                throw CommandError.failed("The attention pattern of layer \(layer) was not recorded; run `clear cache` and try again.",
+                                          range: arguments.headRange)
+            }
+            let patterns = heads.map { pattern(tensor, head: $0, heads: headCount) }
+            return render(patterns, heads: heads, layer: layer, prompt: prompt, model: model)
+        })
+
+    /// One head's pattern `[query][key]` from a cached `[T, H, keys]` tensor.
+    static func pattern(_ tensor: Tensor, head: Int, heads: Int) -> [[Double]] {
+        let queries = tensor.shape.first ?? 0, keys = tensor.shape.last ?? 0
+        return (0..<queries).map { q in
+            let base = (q * heads + head) * keys
+            return (0..<queries).map { k in k < keys ? Double(tensor.data[base + k]) : 0 }
+        }
+    }
+
+    // MARK: - Rendering
+
+    static func render(_ patterns: [[[Double]]], heads: [Int], layer: Int, prompt: PromptValue, model: LoadedModel) -> Value {
+        let labels = prompt.tokens.indices.map { "\($0) " + visibleToken(prompt.tokens[$0]) }
+        let extra: [(String, JSONOut)] = [
+            ("analysis", .string("attention")),
+            ("layer", .int(layer)),
+            ("heads", .array(heads.map { .int($0) })),
+            ("tokens", .strings(prompt.tokens)),
+            ("prompt", InterpVerbs.promptJSON(prompt)),
+            ("model", .string(model.name)),
+        ]
+        let panels = zip(heads, patterns).map { head, values in
+            Heatmap(title: "L\(layer) head \(head)", xLabel: "key", yLabel: "query", rowLabels: labels,
+                    columnLabels: labels, values: values, scale: .sequential, range: .fixed(0, 1),
+                    valueLabel: "attention", valueFormat: .fixed(2),
+                    showValues: heads.count == 1 && labels.count <= 12, kind: "attention")
+        }
+        if panels.count == 1, let panel = panels.first {
+            var single = panel
+            single.title = "Attention, layer \(layer) head \(heads[0]) — \(prompt.summary)"
+            return InterpVerbs.result(single.mimeBundle, json: single.json, extra: extra, typeName: "Heatmap",
+                                      summary: "attention pattern of layer \(layer) head \(heads[0])")
+        }
+        let grid = HeatmapGrid(title: "Attention, layer \(layer), \(panels.count) heads — \(prompt.summary)",
+                               panels: panels, scale: .sequential, range: .fixed(0, 1), valueLabel: "attention",
+                               valueFormat: .fixed(2), kind: "attention_grid")
+        return InterpVerbs.result(grid.mimeBundle, json: grid.json, extra: extra, typeName: "HeatmapGrid",
+                                  summary: "attention patterns of layer \(layer), \(panels.count) heads")
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import Interpretability
+import PeriscopeLanguage
+import Rendering
+import Transformer
+
+/// `patch source S layer L position I into T [target_layer L2] [target_position I2] [generate N | top K] [map M]`:
+/// one general Patchscope.
+enum PatchCommand {
+    static let spec = CommandSpec(
+        name: "patch",
+        group: .patching,
+        synopsis: "patch source S layer L position I into T [target_layer L2] [target_position I2] [generate N | top K] [map fit]",
+        description: "The general Patchscope: takes the hidden state (`resid_post` of block L) of the source prompt at position I, optionally maps it with an affine map fitted from layer L to the target layer (`map fit`, least squares on a built-in text sample), writes it into the run of the target T at block L2 (`target_layer`, default L) and position I2 (`target_position`, default the placeholder of a preset, else the last token), and decodes: `generate N` tokens (default 5; later tokens see the patch through the KV cache) or the `top K` next tokens. T is a prompt or a preset: `identity`, `description` or `attribute \"The capital city of x\"`. (The target's layer and position are written `target_layer` and `target_position` because `layer` and `position` name the source.)",
+        positionals: [
+            Parameter("text", .string, summary: "the template after `into attribute`, e.g. \"The capital city of x\""),
+        ],
+        keywords: [
+            Parameter("source", .prompt, required: true, summary: "the source prompt"),
+            Parameter("layer", .int, required: true, summary: "the source layer"),
+            Parameter("position", .positions, summary: "the source token (default -1, the last)"),
+            Parameter("into", .name, required: true, summary: "the target: a prompt, identity, description or attribute \"…x…\""),
+            Parameter("target_layer", .int, summary: "the target layer (default: the source layer)"),
+            Parameter("target_position", .positions, summary: "the target token (default: the preset's placeholder, else the last token)"),
+            Parameter("generate", .int, summary: "decode N tokens (default 5)"),
+            Parameter("top", .int, summary: "show the top K next tokens instead of generating"),
+            Parameter("map", .choice(["fit"], allowsInt: false), summary: "`fit`: map the state with an affine map fitted from the source to the target layer"),
+        ],
+        example: "patch source \"The Eiffel Tower\" layer 8 position -1 into attribute \"The capital city of x\" generate 6",
+        run: { arguments, context in
+            let model = try context.session.currentModel(range: arguments.headRange)
+            guard let source = try arguments.prompt("source", session: context.session, model: model),
+                  let layer = try InterpVerbs.layer(arguments, "layer", model: model) else { return nil }
+            let position = try InterpVerbs.position(arguments, "position", prompt: source)
+            let target = try PatchTarget.resolve(arguments, keyword: "into", session: context.session, model: model)
+            let targetLayer = try InterpVerbs.layer(arguments, "target_layer", model: model) ?? layer
+            var targetPosition: Int?
+            if arguments.has("target_position") {
+                guard case .prompt(let prompt) = target else {
+                    throw CommandError.failed("A preset target is patched at its placeholder; `target_position` applies only to a target prompt. Remove it, or give the target as a prompt.",
+                                              range: arguments.range(of: "target_position"))
+                }
+                targetPosition = try InterpVerbs.position(arguments, "target_position", prompt: prompt)
+            }
+            if arguments.has("generate"), arguments.has("top") {
+                throw CommandError.failed("Give either `generate N` or `top K`, not both.", range: arguments.range(of: "top"))
+            }
+            var top: Int?
+            if let k = arguments.int("top") {
+                guard k >= 1, k <= 100 else {
+                    throw CommandError.outOfRange(what: "top", value: k, valid: "1..100", range: arguments.range(of: "top"))
+                }
+                top = k
+            }
+            let steps = try PatchscopeCommand.generateCount(arguments, default: 5)
+            let request = Request(source: source, layer: layer, position: position, target: target, targetLayer: targetLayer,
+                                  targetPosition: targetPosition, steps: steps, top: top, fitMap: arguments.word("map") == "fit")
+            let (result, resolved) = try InterpVerbs.analysis(at: arguments.range(of: "into")) {
+                try compute(request, model: model, task: context.task)
+            }
+            return render(result, target: resolved, request: request, model: model)
+        })
+
+    /// A checked `patch`.
+    struct Request {
+        var source: PromptValue
+        var layer: Int
+        var position: Int
+        var target: PatchTarget
+        var targetLayer: Int
+        var targetPosition: Int?
+        var steps: Int
+        /// `top K` instead of generating.
+        var top: Int?
+        var fitMap: Bool
+    }
+
+    /// Fits the affine map if asked, then runs the one patch.
+    static func compute(_ request: Request, model: LoadedModel, task: TaskContext) throws -> (PatchscopeResult, ResolvedTarget) {
+        let target = try request.target.resolved(position: request.targetPosition, model: model)
+        var map: AffineMap?
+        if request.fitMap {
+            let texts = fitTexts.map { model.tokenizer.encode($0).map(Int.init) }
+            map = try AffineMap.fit(model: model.model, texts: texts, sourceLayer: request.layer, targetLayer: request.targetLayer,
+                                    context: TaskContext(isCancelled: { task.isCancelled }))
+        }
+        let result = try Patchscope.patch(model: model.model, source: request.source.ids, sourceLayer: request.layer,
+                                          sourcePosition: request.position, target: target.ids, targetLayer: request.targetLayer,
+                                          targetPosition: target.position,
+                                          decoding: request.top.map { .top($0) } ?? .generate(request.steps), map: map,
+                                          tokenizer: model.tokenizer, context: task)
+        return (result, target)
+    }
+
+    /// The text `map fit` fits on: plain sentences of varied topics (a few hundred token positions).
+    static let fitTexts = [
+        "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France.",
+        "Water boils at one hundred degrees Celsius at sea level, and freezes at zero.",
+        "She opened the old wooden door slowly and stepped into the quiet, dusty library.",
+        "The stock market rose sharply on Tuesday after the central bank held interest rates steady.",
+        "Photosynthesis turns sunlight, water and carbon dioxide into sugar and oxygen in green plants.",
+        "Leonardo da Vinci painted the Mona Lisa, which now hangs in the Louvre museum.",
+        "To make bread, mix flour, water, salt and yeast, then let the dough rise for an hour.",
+        "The football match ended in a draw after both teams scored twice in the second half.",
+        "Mount Everest, on the border between Nepal and China, is the highest mountain on Earth.",
+        "Python and Swift are programming languages used to write software for many platforms.",
+        "In 1969 the Apollo 11 mission landed the first humans on the surface of the Moon.",
+        "The children laughed as the small brown dog chased its tail around the garden.",
+    ]
+
+    // MARK: - Rendering
+
+    /// A table of the decoded tokens (or the top-K) with their probabilities.
+    static func render(_ result: PatchscopeResult, target: ResolvedTarget, request: Request, model: LoadedModel) -> Value {
+        guard let row = result.rows.first else {
+            return .result(RenderedResult(typeName: "Table", summary: "empty patch", bundle: MimeBundle(plain: "(nothing decoded)")))
+        }
+        let piece = { (id: Int) in model.tokenizer.piece(Int32(id)) }
+        let sourceToken = visibleToken(request.source.tokens[result.sourcePosition])
+        let title = "Patch: \(sourceToken) (position \(result.sourcePosition), layer \(row.sourceLayer)) of \(request.source.summary) → "
+            + "\(target.name), layer \(row.targetLayer), position \(target.position)" + (result.mapped ? ", affine map" : "")
+        let rank = request.top != nil
+        let rows: [[Table.Cell]]
+        if rank {
+            rows = row.top.enumerated().map { i, score in
+                let p = Double(score.probability)
+                return [.number(Double(i + 1), .integer), .token(piece(score.id)), .number(Double(score.id), .integer),
+                        .number(p, .fixed(4), intensity: p)]
+            }
+        } else {
+            // Only the first step's probability is known; later steps show the token alone.
+            rows = row.generatedIDs.enumerated().map { i, id in
+                let p = i == 0 ? row.first.map { Double($0.probability) } : nil
+                return [.number(Double(i + 1), .integer), .token(piece(id)), .number(Double(id), .integer),
+                        p.map { .number($0, .fixed(4), intensity: $0) } ?? .empty]
+            }
+        }
+        let table = Table(title: title,
+                          columns: [.init(rank ? "#" : "step", alignment: .right), .init("token"), .init("id", alignment: .right),
+                                    .init("prob", alignment: .right)],
+                          rows: rows,
+                          caption: rank ? "top \(row.top.count) next tokens of the patched target \(quoted(target.text))"
+                                        : "decoded: \(quoted(row.text)) — target \(quoted(target.text))",
+                          kind: rank ? "patch_top" : "patch_generate")
+        let shown: [Int] = rank ? row.top.map { $0.id } : row.generatedIDs
+        let extra: [(String, JSONOut)] = [
+            ("analysis", .string("patch")),
+            ("mode", .string(rank ? "top" : "generate")),
+            ("source", InterpVerbs.promptJSON(request.source)),
+            ("source_layer", .int(row.sourceLayer)),
+            ("source_position", .int(result.sourcePosition)),
+            ("target", target.json),
+            ("target_layer", .int(row.targetLayer)),
+            ("mapped", .bool(result.mapped)),
+            ("ids", .array(shown.map { .int($0) })),
+            ("tokens", .strings(shown.map(piece))),
+            ("probs", rank ? .nums(row.top.map { Double($0.probability) }) : .nums(row.first.map { [Double($0.probability)] } ?? [])),
+            ("text", .string(rank ? "" : row.text)),
+            ("first", InterpVerbs.scoresJSON([row.top])),
+            ("model", .string(model.name)),
+        ]
+        return InterpVerbs.result(table.mimeBundle, json: table.json, extra: extra, typeName: "Table",
+                                  summary: rank ? "patched top \(row.top.count)" : "patched decoding \(quoted(row.text))")
+    }
+}

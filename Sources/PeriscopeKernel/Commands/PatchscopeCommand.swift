@@ -1,0 +1,226 @@
+import Foundation
+import Interpretability
+import PeriscopeLanguage
+import Rendering
+import Transformer
+
+/// `patchscope S position I [target T] [layers R] [target_layer same|N] [generate N]`: one Patchscope per
+/// source layer.
+enum PatchscopeCommand {
+    static let spec = CommandSpec(
+        name: "patchscope",
+        group: .patching,
+        synopsis: "patchscope S position I [target T] [layers R] [target_layer same|N] [generate N]",
+        description: "The Patchscope sweep: for each source layer, takes the hidden state (`resid_post`) of the source prompt at one position, writes it into the target prompt's run at the same layer (or `target_layer N`) at the target's placeholder, and lets the model decode it. The target is a prompt (patched at its last token) or a preset: `identity` (\"cat -> cat; 1135 -> 1135; hello -> hello; ? ->\", the default), `description` (the paper's few-shot entity description) or `attribute \"The capital city of x\"`. The patch is written during the prompt pass; generated tokens see it through the KV cache, as in the Patchscopes reference code. Output: a table, layer → decoded text, and a heatmap of each decoded token's probability. Interrupt stops it between layers.",
+        positionals: [
+            Parameter("S", .prompt, required: true, summary: "the source prompt"),
+            Parameter("text", .string, summary: "the template after `target attribute`, e.g. \"The capital city of x\""),
+        ],
+        keywords: [
+            Parameter("position", .positions, summary: "the source token (default -1, the last)"),
+            Parameter("target", .name, summary: "identity (default), description, attribute \"…x…\", or a prompt"),
+            Parameter("layers", .layers, summary: "source layers (default all)"),
+            Parameter("target_layer", .choice(["same"], allowsInt: true), summary: "`same` (default) or one target layer for every source layer"),
+            Parameter("generate", .int, summary: "how many tokens to decode (default 5)"),
+        ],
+        example: "patchscope \"The Eiffel Tower is in the city of\" position -1 target identity layers all generate 5",
+        run: { arguments, context in
+            let model = try context.session.currentModel(range: arguments.headRange)
+            guard let source = try arguments.prompt("S", session: context.session, model: model) else { return nil }
+            let position = try InterpVerbs.position(arguments, "position", prompt: source)
+            let target = try PatchTarget.resolve(arguments, keyword: "target", session: context.session, model: model)
+            let layers = try InterpVerbs.layers(arguments, model: model)
+            var targetLayer: Int?
+            if let n = arguments.int("target_layer") {
+                let count = model.config.layerCount
+                guard n >= 0, n < count else {
+                    throw CommandError.outOfRange(what: "target_layer", value: n, valid: "`same` or 0..\(count - 1) (the model has \(count) layers)",
+                                                  range: arguments.range(of: "target_layer"))
+                }
+                targetLayer = n
+            }
+            let steps = try generateCount(arguments, default: 5)
+            let (result, resolved) = try InterpVerbs.analysis(at: arguments.range(of: "target")) {
+                try compute(source: source, position: position, target: target, layers: layers, targetLayer: targetLayer,
+                            steps: steps, model: model, task: context.task)
+            }
+            return render(result, target: resolved, source: source, model: model)
+        })
+
+    /// `generate N`, checked (1…64).
+    static func generateCount(_ arguments: BoundArguments, default value: Int) throws -> Int {
+        let n = arguments.int("generate") ?? value
+        guard n >= 1, n <= 64 else {
+            throw CommandError.outOfRange(what: "generate", value: n, valid: "1..64", range: arguments.range(of: "generate"))
+        }
+        return n
+    }
+
+    // MARK: - Running
+
+    /// The Patchscope sweep over `layers`, the target resolved to tokens and a position.
+    static func compute(source: PromptValue, position: Int, target: PatchTarget, layers: [Int], targetLayer: Int?,
+                        steps: Int, model: LoadedModel, task: TaskContext) throws -> (PatchscopeResult, ResolvedTarget) {
+        let resolved = try target.resolved(position: nil, model: model)
+        let result = try Patchscope.sweep(model: model.model, source: source.ids, sourcePosition: position, sourceLayers: layers,
+                                          target: resolved.ids, targetPosition: resolved.position,
+                                          targetLayer: targetLayer.map { .fixed($0) } ?? .same, decoding: .generate(steps),
+                                          tokenizer: model.tokenizer, context: task)
+        return (result, resolved)
+    }
+
+    // MARK: - Rendering
+
+    /// A table (layer → decoded text) and a heatmap strip (the first decoded token per layer, coloured by
+    /// its probability); the vnd JSON carries both plus every row's ids, text and first-token top 5.
+    static func render(_ result: PatchscopeResult, target: ResolvedTarget, source: PromptValue, model: LoadedModel) -> Value {
+        let sourceToken = visibleToken(source.tokens[result.sourcePosition])
+        let showTargetLayer = result.rows.contains { $0.targetLayer != $0.sourceLayer }
+        var columns: [Table.Column] = [.init("layer", alignment: .right)]
+        if showTargetLayer { columns.append(.init("target layer", alignment: .right)) }
+        columns += [.init("decoded"), .init("first token"), .init("p(first)", alignment: .right)]
+        let tableRows: [[Table.Cell]] = result.rows.map { row in
+            var cells: [Table.Cell] = [.number(Double(row.sourceLayer), .integer)]
+            if showTargetLayer { cells.append(.number(Double(row.targetLayer), .integer)) }
+            let p = row.first.map { Double($0.probability) } ?? .nan
+            cells += [.token(row.text), .token(row.first.map { model.tokenizer.piece(Int32($0.id)) } ?? ""),
+                      .number(p, .fixed(3), intensity: p)]
+            return cells
+        }
+        let placeholder = visibleToken(target.tokens[safe: target.position] ?? "?")
+        let table = Table(title: "Patchscope: \(sourceToken) (position \(result.sourcePosition)) of \(source.summary) → \(target.name)",
+                          columns: columns, rows: tableRows,
+                          caption: "target \(quoted(target.text)), patched at position \(target.position) (\(placeholder)); resid_post, greedy decoding",
+                          kind: "patchscope_table")
+        let heatmap = Heatmap(
+            title: "Patchscope first decoded token by source layer (\(target.name))", xLabel: "source layer", yLabel: "",
+            rowLabels: ["first token"], columnLabels: result.rows.map { String($0.sourceLayer) },
+            values: [result.rows.map { row in row.first.map { Double($0.probability) } ?? .nan }],
+            cellText: [result.rows.map { row in visibleToken(row.first.map { model.tokenizer.piece(Int32($0.id)) } ?? "") }],
+            scale: .sequential, range: .fixed(0, 1), valueLabel: "p(first token)", valueFormat: .fixed(2),
+            kind: "patchscope_heatmap")
+
+        var bundle = MimeBundle.combining([table.mimeBundle, heatmap.mimeBundle])
+        let json: JSONOut = .object([
+            ("kind", .string("group")),
+            ("items", .array([table.json, heatmap.json])),
+            ("analysis", .string("patchscope")),
+            ("source", InterpVerbs.promptJSON(source)),
+            ("source_position", .int(result.sourcePosition)),
+            ("target", target.json),
+            ("layers", .array(result.rows.map { .int($0.sourceLayer) })),
+            ("target_layers", .array(result.rows.map { .int($0.targetLayer) })),
+            ("ids", .array(result.rows.map { row in .array(row.generatedIDs.map { .int($0) }) })),
+            ("tokens", .array(result.rows.map { row in .strings(row.generatedIDs.map { model.tokenizer.piece(Int32($0)) }) })),
+            ("texts", .strings(result.rows.map(\.text))),
+            ("first", InterpVerbs.scoresJSON(result.rows.map(\.top))),
+            ("mapped", .bool(result.mapped)),
+            ("model", .string(model.name)),
+        ])
+        bundle.data[MimeBundle.periscopeJSON] = json.serialized()
+        return .result(RenderedResult(typeName: "Patchscope", summary: "Patchscope over \(result.rows.count) layers", bundle: bundle))
+    }
+}
+
+// MARK: - Targets
+
+/// Where a Patchscope writes: a preset (`identity`, `description`, `attribute "…x…"`) or a prompt.
+enum PatchTarget {
+    case identity
+    case description
+    case attribute(String)
+    case prompt(PromptValue)
+
+    /// The name shown in titles.
+    var name: String {
+        switch self {
+        case .identity: return "identity"
+        case .description: return "description"
+        case .attribute(let text): return "attribute \(quoted(text))"
+        case .prompt(let p): return p.summary
+        }
+    }
+
+    /// Reads the `keyword` argument (a `.name` slot: a preset word, a string, or a prompt variable) and
+    /// the `text` positional that follows `attribute`. Absent means `identity`.
+    static func resolve(_ arguments: BoundArguments, keyword: String, session: Session, model: LoadedModel) throws -> PatchTarget {
+        let text = arguments.string("text")
+        let word: String?
+        switch arguments.value(keyword) {
+        case .symbol(let w)?: word = w
+        case .string(let s)?:
+            if text != nil {
+                throw CommandError.failed("Only `\(keyword) attribute` takes a second string; remove \(quoted(text ?? "")).",
+                                          range: arguments.range(of: "text"))
+            }
+            return .prompt(try PromptValue.make(text: s, model: model, range: arguments.range(of: keyword)))
+        default: word = nil
+        }
+        if word != "attribute", let text {
+            throw CommandError.failed("The string \(quoted(text)) has no place here; did you mean `\(keyword) attribute \(quoted(text))`?",
+                                      range: arguments.range(of: "text"))
+        }
+        switch word {
+        case nil, "identity"?: return .identity
+        case "description"?: return .description
+        case "attribute"?:
+            guard let text else {
+                throw CommandError.failed("`\(keyword) attribute` needs its template with the placeholder x, e.g. `\(keyword) attribute \"The capital city of x\"`.",
+                                          range: arguments.range(of: keyword))
+            }
+            guard hasPlaceholder(text, "x") else {
+                throw CommandError.failed("The target \(quoted(text)) has no placeholder x; write x where the patched subject goes, e.g. \"The capital city of x\".",
+                                          range: arguments.range(of: "text"))
+            }
+            return .attribute(text)
+        case let name?:
+            return .prompt(try InterpVerbs.prompt(named: name, session: session, model: model, range: arguments.range(of: keyword)))
+        }
+    }
+
+    /// The target as tokens, with the position to patch: `position` if given, else the preset's
+    /// placeholder, else the prompt's last token.
+    func resolved(position: Int?, model: LoadedModel) throws -> ResolvedTarget {
+        let preset: PatchscopeTarget
+        switch self {
+        case .prompt(let p):
+            return ResolvedTarget(name: name, text: p.text, ids: p.ids, tokens: p.tokens, position: position ?? p.ids.count - 1)
+        case .identity: preset = .identity
+        case .description: preset = .description
+        case .attribute(let template): preset = .attribute(template)
+        }
+        let (ids, placeholder) = try preset.tokenize(with: model.tokenizer)
+        return ResolvedTarget(name: name, text: preset.text, ids: ids, tokens: ids.map { model.tokenizer.piece(Int32($0)) },
+                              position: position ?? placeholder ?? ids.count - 1)
+    }
+
+    /// Whether `text` has `placeholder` as a word of its own ("of x", "x:" but not "example").
+    static func hasPlaceholder(_ text: String, _ placeholder: Character) -> Bool {
+        let chars = Array(text)
+        for (i, c) in chars.enumerated() where c == placeholder {
+            let before = i == 0 || !(chars[i - 1].isLetter || chars[i - 1].isNumber)
+            let after = i == chars.count - 1 || !(chars[i + 1].isLetter || chars[i + 1].isNumber)
+            if before && after { return true }
+        }
+        return false
+    }
+}
+
+/// A target ready to run: its tokens and the position that receives the patched state.
+struct ResolvedTarget {
+    var name: String
+    var text: String
+    var ids: [Int]
+    var tokens: [String]
+    var position: Int
+
+    var json: JSONOut {
+        .object([("name", .string(name)), ("text", .string(text)), ("ids", .array(ids.map { .int($0) })),
+                 ("tokens", .strings(tokens)), ("position", .int(position))])
+    }
+}
+
+fileprivate extension Array {
+    /// The element at `index`, or nil when out of bounds.
+    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import Interpretability
+import Rendering
+import Transformer
+
+/// `trace CLEAN CORRUPT answer "tok" …` (activation patching) and `trace CLEAN noise "subject" answer "tok" …`
+/// (causal tracing).
+enum TraceCommand {
+    static let hooks = ["resid_pre", "attn_out", "mlp_out"]
+
+    static let spec = CommandSpec(
+        name: "trace",
+        group: .patching,
+        synopsis: "trace CLEAN (CORRUPT | noise \"subject\") answer \"tok\" [against \"tok2\"] [hook resid_pre|attn_out|mlp_out] [layers R] [positions S] [std X] [samples N] [seed S]",
+        description: "Activation patching: runs the corrupt prompt while restoring one clean activation at a time (each layer × position), and measures p(answer), or the logit difference answer − against, normalised so that 0 = the corrupt run and 1 = the clean run. With `noise \"subject\"` instead of a corrupt prompt it is causal tracing (ROME): the corrupt run adds Gaussian noise (`std` × the embedding std, default 3) to the subject's token embeddings, averaged over `samples` seeded runs (default 10). Clean and corrupt must have the same number of tokens. Output: a heatmap, layers × positions. Interrupt stops it between layers; the session is unchanged.",
+        positionals: [
+            Parameter("clean", .prompt, required: true, summary: "the clean prompt"),
+            Parameter("corrupt", .prompt, summary: "the corrupt prompt (same token count), or use `noise`"),
+        ],
+        keywords: [
+            Parameter("answer", .string, required: true, summary: "the answer token whose probability is measured"),
+            Parameter("against", .string, summary: "measure the logit difference answer − against instead"),
+            Parameter("noise", .string, summary: "causal tracing: the subject text in the clean prompt to corrupt with noise"),
+            Parameter("hook", .choice(hooks, allowsInt: false), summary: "which activation to restore (default resid_pre)"),
+            Parameter("layers", .layers, summary: "which layers (default all)"),
+            Parameter("positions", .positions, summary: "which positions (default all)"),
+            Parameter("std", .float, summary: "noise size in embedding standard deviations (default 3)"),
+            Parameter("samples", .int, summary: "noisy runs to average (default 10)"),
+            Parameter("seed", .int, summary: "noise seed (default 0)"),
+        ],
+        example: "trace \"The Eiffel Tower is in the city of\" \"The Colosseum is in the city of\" answer \" Paris\"",
+        run: { arguments, context in
+            let model = try context.session.currentModel(range: arguments.headRange)
+            guard let clean = try arguments.prompt("clean", session: context.session, model: model) else { return nil }
+            let request = try makeRequest(arguments, clean: clean, model: model, session: context.session)
+            let data = try InterpVerbs.analysis(at: arguments.headRange) {
+                try compute(request, model: model, session: context.session, task: context.task)
+            }
+            return render(data, request: request, model: model)
+        })
+
+    // MARK: - Checking the arguments
+
+    /// Everything `trace` needs, checked.
+    struct Request {
+        var clean: PromptValue
+        /// The corrupt prompt, or nil for causal tracing.
+        var corrupt: PromptValue?
+        /// Causal tracing: the subject's token positions in the clean prompt, and the noise settings.
+        var subject: String?
+        var subjectPositions: [Int]
+        var std: Double
+        var samples: Int
+        var seed: Int
+        var answer: Int
+        var against: Int?
+        var hook: String
+        var layers: [Int]
+        var positions: [Int]
+    }
+
+    static func makeRequest(_ arguments: BoundArguments, clean: PromptValue, model: LoadedModel,
+                            session: Session) throws -> Request {
+        let corrupt = try arguments.prompt("corrupt", session: session, model: model)
+        let subject = arguments.string("noise")
+        switch (corrupt, subject) {
+        case (nil, nil):
+            throw CommandError.failed("`trace` needs a corrupt prompt after the clean one, or `noise \"subject\"` for causal tracing; e.g. `trace clean corrupt answer \" Paris\"`.",
+                                      range: arguments.headRange)
+        case (.some, .some):
+            throw CommandError.failed("Give either a corrupt prompt or `noise \"subject\"`, not both.",
+                                      range: arguments.range(of: "noise"))
+        default:
+            break
+        }
+        if let corrupt, corrupt.ids.count != clean.ids.count {
+            let show = { (p: PromptValue) in p.tokens.map { "[\(visibleToken($0))]" }.joined() }
+            throw CommandError.failed(
+                "The clean prompt has \(clean.ids.count) tokens but the corrupt prompt has \(corrupt.ids.count); activation patching needs the same length so that positions line up. Clean: \(show(clean)); corrupt: \(show(corrupt)). Change the corrupt prompt (e.g. pick a subject with as many tokens; `tokens p` shows them) until both have \(clean.ids.count) tokens.",
+                range: arguments.range(of: "corrupt"))
+        }
+        if corrupt != nil {
+            for name in ["std", "samples", "seed"] where arguments.has(name) {
+                throw CommandError.failed("`\(name)` only applies to causal tracing (`noise \"subject\"`); remove it or use `noise`.",
+                                          range: arguments.range(of: name))
+            }
+        }
+        var subjectPositions: [Int] = []
+        if let subject {
+            subjectPositions = try InterpVerbs.analysis(at: arguments.range(of: "noise")) {
+                try CausalTracing.subjectPositions(subject, in: clean.ids, tokenizer: model.tokenizer)
+            }
+        }
+        let answer = try InterpVerbs.singleToken(arguments.string("answer") ?? "", keyword: "answer", model: model,
+                                                 range: arguments.range(of: "answer"))
+        let against = try arguments.string("against").map {
+            try InterpVerbs.singleToken($0, keyword: "against", model: model, range: arguments.range(of: "against"))
+        }
+        if let against, against == answer {
+            throw CommandError.failed("`against` is the same token as `answer`, so their logit difference is always 0; pick another token.",
+                                      range: arguments.range(of: "against"))
+        }
+        let std = arguments.float("std") ?? 3
+        guard std > 0, std.isFinite else {
+            throw CommandError.failed("`std` must be a positive number of embedding standard deviations, not \(formatFloat(std)).",
+                                      range: arguments.range(of: "std"))
+        }
+        let samples = arguments.int("samples") ?? 10
+        guard samples >= 1, samples <= 1000 else {
+            throw CommandError.outOfRange(what: "samples", value: samples, valid: "1..1000", range: arguments.range(of: "samples"))
+        }
+        let seed = arguments.int("seed") ?? 0
+        guard seed >= 0 else {
+            throw CommandError.outOfRange(what: "seed", value: seed, valid: "0 or more", range: arguments.range(of: "seed"))
+        }
+        return Request(clean: clean, corrupt: corrupt, subject: subject, subjectPositions: subjectPositions, std: std,
+                       samples: samples, seed: seed, answer: answer, against: against,
+                       hook: arguments.word("hook") ?? "resid_pre",
+                       layers: try InterpVerbs.layers(arguments, model: model),
+                       positions: try InterpVerbs.positions(arguments, "positions", prompt: clean))
+    }
+
+    // MARK: - Data
+
+    /// The restored effect of every (layer, position).
+    struct Data {
+        var layers: [Int]
+        var positions: [Int]
+        /// values[layer index][position index], normalised: 0 = corrupt, 1 = clean.
+        var values: [[Double]]
+        /// The metric on the clean and the corrupt run (p(answer) or the logit difference).
+        var cleanMetric: Double
+        var corruptMetric: Double
+        /// The metric of every restored run, before normalising.
+        var raw: [[Double]]
+    }
+
+    static func compute(_ request: Request, model: LoadedModel, session: Session, task: TaskContext) throws -> Data {
+        let metric: PatchingMetric = request.against.map { .logitDifference(answer: request.answer, against: $0) }
+            ?? .probability(answer: request.answer)
+        let hook = PatchingHook(rawValue: request.hook) ?? .residPre
+        let result: PatchingResult
+        if let corrupt = request.corrupt {
+            result = try ActivationPatching.run(model: model.model, clean: request.clean.ids, corrupt: corrupt.ids, metric: metric,
+                                                hook: hook, layers: request.layers, positions: request.positions,
+                                                tokenizer: model.tokenizer, context: task)
+        } else {
+            result = try CausalTracing.run(model: model.model, prompt: request.clean.ids, subjectPositions: request.subjectPositions,
+                                           metric: metric, noise: Float(request.std), samples: request.samples,
+                                           seed: UInt64(request.seed), hook: hook, layers: request.layers,
+                                           positions: request.positions, tokenizer: model.tokenizer, context: task)
+        }
+        return Data(layers: result.layers, positions: result.positions, values: result.normalized,
+                    cleanMetric: result.cleanValue, corruptMetric: result.corruptValue, raw: result.raw)
+    }
+
+    // MARK: - Rendering
+
+    static func render(_ data: Data, request: Request, model: LoadedModel) -> Value {
+        let piece = { (id: Int) in model.tokenizer.piece(Int32(id)) }
+        let metric = request.against == nil ? "p(\(visibleToken(piece(request.answer))))"
+            : "logit(\(visibleToken(piece(request.answer)))) − logit(\(visibleToken(piece(request.against ?? 0))))"
+        let clean = request.clean
+        let columnLabels = data.positions.map { p -> String in
+            var label = "\(p) " + visibleToken(clean.tokens[p])
+            if let corrupt = request.corrupt, corrupt.ids[p] != clean.ids[p] { label += "/" + visibleToken(corrupt.tokens[p]) }
+            else if request.subjectPositions.contains(p) { label += "*" }
+            return label
+        }
+        let what = request.corrupt == nil ? "Causal tracing" : "Activation patching"
+        let heatmap = Heatmap(
+            title: "\(what) (\(request.hook)) — \(metric) restored, 0 = corrupt, 1 = clean",
+            xLabel: "position (clean token" + (request.corrupt == nil ? ", * = noised)" : "/corrupt token)"),
+            yLabel: "layer", rowLabels: InterpVerbs.layerLabels(data.layers), columnLabels: columnLabels,
+            values: data.values, scale: .diverging, range: .fixed(-1, 1), valueLabel: "restored effect",
+            valueFormat: .fixed(2), kind: "trace")
+        var extra: [(String, JSONOut)] = [
+            ("analysis", .string(request.corrupt == nil ? "causal_tracing" : "activation_patching")),
+            ("hook", .string(request.hook)),
+            ("layers", .array(data.layers.map { .int($0) })),
+            ("positions", .array(data.positions.map { .int($0) })),
+            ("metric", .string(request.against == nil ? "prob" : "logit_diff")),
+            ("answer", .object([("id", .int(request.answer)), ("token", .string(piece(request.answer)))])),
+            ("against", request.against.map { .object([("id", .int($0)), ("token", .string(piece($0)))]) } ?? .null),
+            ("clean_metric", .num(data.cleanMetric)),
+            ("corrupt_metric", .num(data.corruptMetric)),
+            ("raw", .matrix(data.raw)),
+            ("clean", InterpVerbs.promptJSON(clean)),
+            ("corrupt", request.corrupt.map(InterpVerbs.promptJSON) ?? .null),
+            ("model", .string(model.name)),
+        ]
+        if let subject = request.subject {
+            extra += [("noise", .object([("subject", .string(subject)),
+                                         ("positions", .array(request.subjectPositions.map { .int($0) })),
+                                         ("std", .num(request.std)), ("samples", .int(request.samples)),
+                                         ("seed", .int(request.seed))]))]
+        }
+        let caption = String(format: "%@: clean %.4g, corrupt %.4g", metric, data.cleanMetric, data.corruptMetric)
+        var bundle = heatmap.mimeBundle
+        bundle.data[MimeBundle.plain] = heatmap.plainText + "\n" + caption
+        return InterpVerbs.result(bundle, json: heatmap.json, extra: extra, typeName: "Heatmap",
+                                  summary: "\(what.lowercased()), \(data.layers.count) layers × \(data.positions.count) positions")
+    }
+}

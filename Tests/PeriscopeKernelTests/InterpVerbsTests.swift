@@ -1,0 +1,223 @@
+import Foundation
+import JupyterKernel
+import JupyterProtocol
+import XCTest
+@testable import PeriscopeKernel
+
+/// The interpretability verbs (lens, attention, patch, patchscope, trace) on the default model,
+/// through the interpreter exactly as a notebook cell runs them.
+final class InterpVerbsTests: XCTestCase {
+    /// One interpreter with the model loaded, shared by the tests (loading takes a few seconds).
+    nonisolated(unsafe) static var shared: PeriscopeInterpreter?
+
+    static var modelPath: String {
+        let home = ProcessInfo.processInfo.environment["PERISCOPE_HOME"]
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/periscope")
+        return (home as NSString).appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    }
+
+    var interpreter: PeriscopeInterpreter!
+
+    override func setUpWithError() throws {
+        guard FileManager.default.fileExists(atPath: Self.modelPath) else {
+            throw XCTSkip("the default model is missing at \(Self.modelPath); `make model` fetches it")
+        }
+        if Self.shared == nil {
+            let interpreter = PeriscopeInterpreter()
+            let outcome = interpreter.execute(ExecuteRequest(code: """
+                m = load "smollm2"
+                p = prompt "The Eiffel Tower is in the city of"
+                clean = prompt "The capital of France is"
+                corrupt = prompt "The capital of Italy is"
+                """), io: RecordingIO())
+            XCTAssertEqual(outcome, .ok)
+            Self.shared = interpreter
+        }
+        interpreter = Self.shared
+    }
+
+    // MARK: Helpers
+
+    @discardableResult
+    func run(_ code: String, io: RecordingIO = RecordingIO(), file: StaticString = #filePath, line: UInt = #line)
+        -> (ExecuteOutcome, RecordingIO)
+    {
+        (interpreter.execute(ExecuteRequest(code: code), io: io), io)
+    }
+
+    /// The vnd JSON of the cell's execute_result, parsed.
+    func payload(_ code: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let (outcome, io) = run(code)
+        XCTAssertEqual(outcome, .ok, "\(code)", file: file, line: line)
+        for case .result(let data) in io.outputs {
+            let text = try XCTUnwrap(data["application/vnd.periscope.v1+json"]?.serialized(), file: file, line: line)
+            XCTAssertNil(data["application/json"], file: file, line: line)
+            XCTAssertNotNil(data["text/plain"], file: file, line: line)
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], file: file, line: line)
+        }
+        XCTFail("no execute_result for \(code)", file: file, line: line)
+        return [:]
+    }
+
+    /// The error message of a failing cell.
+    func errorMessage(_ code: String, file: StaticString = #filePath, line: UInt = #line) -> String {
+        let (outcome, _) = run(code)
+        guard case .error(_, let value, _) = outcome else {
+            XCTFail("expected an error from \(code)", file: file, line: line)
+            return ""
+        }
+        return value
+    }
+
+    // MARK: Errors
+
+    func testCleanAndCorruptOfDifferentLengthsNameBothLengths() {
+        let message = errorMessage("trace \"The capital of France is\" \"The big capital city of Italy is\" answer \" Paris\"")
+        XCTAssertTrue(message.contains("5 tokens"), message)
+        XCTAssertTrue(message.contains("corrupt prompt has 7"), message)
+        XCTAssertTrue(message.contains("same"), message)
+    }
+
+    func testAnswerOfSeveralTokensShowsHowItTokenises() {
+        let message = errorMessage("trace clean corrupt answer \" Paris is\"")
+        XCTAssertTrue(message.contains("2 tokens"), message)
+        XCTAssertTrue(message.contains("[·Paris][·is]"), message)
+        XCTAssertTrue(message.contains("answer \" Paris\""), message)
+    }
+
+    func testLayerOutOfRangeSaysTheValidRange() {
+        let message = errorMessage("lens p layers 40")
+        XCTAssertTrue(message.contains("40"), message)
+        XCTAssertTrue(message.contains("0..29"), message)
+        let attention = errorMessage("attention p layer 30")
+        XCTAssertTrue(attention.contains("0..29"), attention)
+        let head = errorMessage("attention p layer 3 head 9")
+        XCTAssertTrue(head.contains("0..8"), head)
+    }
+
+    func testPositionPastThePromptIsAnError() {
+        let message = errorMessage("patchscope p position 11")
+        XCTAssertTrue(message.contains("position 11"), message)
+        XCTAssertTrue(message.contains("9 tokens"), message)
+    }
+
+    func testAttributeTargetWithoutPlaceholderIsAnError() {
+        let message = errorMessage("patchscope p position -1 target attribute \"The capital city of France\"")
+        XCTAssertTrue(message.contains("placeholder x"), message)
+        let missing = errorMessage("patch source p layer 3 into attribute")
+        XCTAssertTrue(missing.contains("The capital city of x"), missing)
+    }
+
+    func testTraceNeedsACorruptPromptOrNoise() {
+        XCTAssertTrue(errorMessage("trace clean answer \" Paris\"").contains("noise"))
+        XCTAssertTrue(errorMessage("trace clean corrupt noise \"France\" answer \" Paris\"").contains("not both"))
+        XCTAssertTrue(errorMessage("trace clean noise \"Spain\" answer \" Paris\"").contains("does not occur"))
+    }
+
+    func testErrorsLeaveTheSessionUsable() throws {
+        _ = errorMessage("lens p layers 99")
+        let json = try payload("lens p layers 29 positions -1 top 3")
+        XCTAssertEqual(json["layers"] as? [Int], [29])
+    }
+
+    // MARK: Lens
+
+    func testLensCoversEveryLayerAndPositionAndAgreesWithRun() throws {
+        let lens = try payload("lens p layers all positions all")
+        XCTAssertEqual(lens["shape"] as? [Int], [30, 9])
+        XCTAssertEqual((lens["row_labels"] as? [String])?.first, "0")
+        XCTAssertEqual((lens["column_labels"] as? [String])?.last, "8 ·of")
+        let top = try XCTUnwrap(lens["top"] as? [String: Any])
+        let ids = try XCTUnwrap(top["ids"] as? [[[Int]]])
+        let probs = try XCTUnwrap(top["probs"] as? [[[Double]]])
+        let run = try payload("run p top 3")
+        let runTop = try XCTUnwrap((run["top"] as? [String: Any])?["ids"] as? [Int])
+        let runProbs = try XCTUnwrap((run["top"] as? [String: Any])?["probs"] as? [Double])
+        // The lens at the last layer is the model's own output.
+        XCTAssertEqual(ids[29][8][0], runTop[0])
+        XCTAssertEqual(probs[29][8][0], runProbs[0], accuracy: 1e-3)
+        let values = try XCTUnwrap(lens["values"] as? [[Double]])
+        XCTAssertEqual(values[29][8], probs[29][8][0], accuracy: 1e-9)
+        XCTAssertTrue(values.joined().allSatisfy { $0 > 0 && $0 <= 1 })
+    }
+
+    func testLensAtOnePositionIsATopKTablePerLayer() throws {
+        let json = try payload("lens p layers 20..29 positions -1 top 4")
+        XCTAssertEqual(json["kind"] as? String, "logit_lens_top")
+        XCTAssertEqual(json["positions"] as? [Int], [8])
+        let rows = try XCTUnwrap(json["rows"] as? [[Any]])
+        XCTAssertEqual(rows.count, 10)
+        let probs = try XCTUnwrap((json["top"] as? [String: Any])?["probs"] as? [[[Double]]])
+        for layer in probs { XCTAssertEqual(layer[0], layer[0].sorted(by: >)) }
+    }
+
+    func testLensOnResidPreDiffersFromResidPost() throws {
+        let pre = try payload("lens p layers 0 positions 0..3 hook resid_pre")
+        let post = try payload("lens p layers 0 positions 0..3")
+        XCTAssertEqual(pre["hook"] as? String, "resid_pre")
+        XCTAssertNotEqual(pre["values"] as? [[Double]], post["values"] as? [[Double]])
+    }
+
+    // MARK: Attention
+
+    func testAttentionRowsAreCausalDistributions() throws {
+        let json = try payload("attention p layer 3 head 2")
+        XCTAssertEqual(json["shape"] as? [Int], [9, 9])
+        let values = try XCTUnwrap(json["values"] as? [[Double]])
+        for (q, row) in values.enumerated() {
+            XCTAssertEqual(row.reduce(0, +), 1, accuracy: 1e-4)
+            for k in row.indices where k > q { XCTAssertEqual(row[k], 0) }
+        }
+        let grid = try payload("attention p layer 3")
+        XCTAssertEqual(grid["shape"] as? [Int], [9])
+        let panels = try XCTUnwrap(grid["panels"] as? [[String: Any]])
+        XCTAssertEqual(panels[2]["values"] as? [[Double]], values)
+    }
+
+    // MARK: Patching
+
+    func testTraceIsOneWhereTheCleanTokenIsRestoredAtTheFirstLayer() throws {
+        let json = try payload("trace clean corrupt answer \" Paris\" hook resid_pre layers 0..2")
+        XCTAssertEqual(json["shape"] as? [Int], [3, 5])
+        let values = try XCTUnwrap(json["values"] as? [[Double]])
+        // Only " France"/" Italy" (position 3) differs: restoring it before block 0 is the clean run.
+        XCTAssertEqual(values[0][3], 1, accuracy: 1e-3)
+        for p in [0, 1, 2] { XCTAssertEqual(values[0][p], 0, accuracy: 1e-3) }
+        let clean = try XCTUnwrap(json["clean_metric"] as? Double)
+        let corrupt = try XCTUnwrap(json["corrupt_metric"] as? Double)
+        XCTAssertGreaterThan(clean, corrupt)
+    }
+
+    func testPatchscopeSweepDecodesEveryLayer() throws {
+        let json = try payload("patchscope p position -1 target identity layers 0..3 generate 3")
+        XCTAssertEqual(json["layers"] as? [Int], [0, 1, 2, 3])
+        let ids = try XCTUnwrap(json["ids"] as? [[Int]])
+        XCTAssertEqual(ids.count, 4)
+        XCTAssertTrue(ids.allSatisfy { $0.count == 3 })
+        let items = try XCTUnwrap(json["items"] as? [[String: Any]])
+        XCTAssertEqual(items.count, 2)
+        XCTAssertEqual(items[1]["shape"] as? [Int], [1, 4])
+    }
+
+    // MARK: Interruption
+
+    func testInterruptStopsCausalTracingQuicklyAndKeepsTheSession() throws {
+        let io = RecordingIO()
+        let box = Unchecked(io)
+        let interruptAt = Date().addingTimeInterval(0.5)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { box.value.isInterrupted = true }
+        let (outcome, _) = run("trace clean noise \"France\" answer \" Paris\" samples 50", io: io)
+        let late = Date().timeIntervalSince(interruptAt)
+        guard case .error(let name, _, _) = outcome else { return XCTFail("expected an interrupt, got \(outcome)") }
+        XCTAssertEqual(name, "KeyboardInterrupt")
+        XCTAssertLessThan(late, 0.2, "stopped \(late) s after the interrupt")
+        let json = try payload("lens p layers 29 positions -1 top 2")
+        XCTAssertEqual(json["layers"] as? [Int], [29])
+    }
+}
+
+/// Hands a non-Sendable value to another thread in a test.
+private final class Unchecked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -108,9 +108,7 @@ extension Model {
             // Attention: ln1 → q, k, v → RoPE → causal softmax(q·kᵀ/√d_head) · v → W_O.
             rmsnorm(s.xb, s.x, w.attnNorm, n: n, eps: c.normEpsilon)
             try hook(.ln1Normalized(l), s.xb)
-            matmul(s.q, s.xb, w.wq, n: n)
-            matmul(s.k, s.xb, w.wk, n: n)
-            matmul(s.v, s.xb, w.wv, n: n)
+            matmul([s.q, s.k, s.v], s.xb, [w.wq, w.wk, w.wv], n: n)
             if let b = w.bq { addBias(s.q, b, n: n) }
             if let b = w.bk { addBias(s.k, b, n: n) }
             if let b = w.bv { addBias(s.v, b, n: n) }
@@ -155,8 +153,7 @@ extension Model {
             // MLP: ln2 → SwiGLU(W_gate·x, W_up·x) → W_down.
             rmsnorm(s.xb, s.x, w.ffnNorm, n: n, eps: c.normEpsilon)
             try hook(.ln2Normalized(l), s.xb)
-            matmul(s.gate, s.xb, w.wGate, n: n)
-            matmul(s.up, s.xb, w.wUp, n: n)
+            matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: n)
             try hook(.mlpPre(l), s.gate)
             swiglu(s.hb, s.gate, s.up, count: n * c.ffnDim)
             try hook(.mlpPost(l), s.hb)

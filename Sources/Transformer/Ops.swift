@@ -10,6 +10,16 @@ import Foundation
 /// batches go through BLAS on the F32 copy (prompts), where one pass over the weights serves all rows.
 nonisolated(unsafe) public var quantisedKernelMaxRows = 4
 
+/// outs[m][n, ws[m].rows] = x[n, cols] · ws[m]ᵀ for several matrices reading the same input:
+/// one parallel region for all of them when decoding, one BLAS call each otherwise.
+func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ ws: [WeightMatrix], n: Int) {
+    if n <= quantisedKernelMaxRows && ws.allSatisfy(\.hasDirectKernel) {
+        matvecGroup(outs, x, ws, n: n)
+    } else {
+        for (out, w) in zip(outs, ws) { matmul(out, x, w, n: n) }
+    }
+}
+
 /// out[n, W.rows] = x[n, W.cols] · Wᵀ  (a linear layer without bias).
 func matmul(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: WeightMatrix, n: Int) {
     if n <= quantisedKernelMaxRows && (w.hasDirectKernel || w.f32 == nil) || (w.f32 == nil && n == 1) {

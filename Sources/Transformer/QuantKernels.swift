@@ -121,62 +121,88 @@ func dotF32(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int) ->
     return acc.sum() + tail
 }
 
+/// Activations prepared once for every matrix that reads them: permuted into the kernels' lane
+/// order, with Σx per 32-block (the Q4_1 m·Σx term).
+final class KernelInput {
+    let n: Int                                   // activation rows
+    let cols: Int
+    let x: UnsafePointer<Float>                  // [n, cols] as given
+    let permuted: UnsafeMutablePointer<Float>    // [n, cols] in lane order
+    let sums: UnsafeMutablePointer<Float>        // [n, cols / 32]
+
+    init(_ x: UnsafePointer<Float>, n: Int, cols: Int) {
+        self.n = n; self.cols = cols; self.x = x
+        let blocks = cols / 32
+        permuted = .allocate(capacity: max(n * cols, 1))
+        sums = .allocate(capacity: max(n * blocks, 1))
+        if cols % 32 == 0 {
+            for i in 0..<n {
+                permuteForKernels(permuted + i * cols, x + i * cols, count: cols)
+                for j in 0..<blocks { sums[i * blocks + j] = dotF32Sum(x + i * cols + j * 32, 32) }
+            }
+        }
+    }
+
+    deinit { permuted.deallocate(); sums.deallocate() }
+}
+
 extension WeightMatrix {
     /// Whether `matvec` reads this matrix's blocks directly (otherwise it dequantises row by row).
-    var hasDirectKernel: Bool { type == .q4_1 || type == .q8_0 }
+    var hasDirectKernel: Bool { (type == .q4_1 || type == .q8_0) && cols % 32 == 0 }
 
     /// out[n, rows] = x[n, cols] · Wᵀ by row-parallel matrix–vector products, for small n (decode).
     func matvec(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int) {
-        let rows = self.rows, cols = self.cols, blocks = cols / 32
+        matvecGroup([out], x, [self], n: n)
+    }
+
+    /// Rows `range` of out[n, rows] = x · Wᵀ.
+    func matvecRows(_ out: UnsafeMutablePointer<Float>, _ input: KernelInput, _ range: Range<Int>) {
+        let rows = self.rows, cols = self.cols, blocks = cols / 32, n = input.n
         let half = UnsafePointer(halfToFloatTable)
-        // The direct kernels read activations in their lane order.
-        let permuted = UnsafeMutablePointer<Float>.allocate(capacity: max(n * cols, 1))
-        defer { permuted.deallocate() }
-        if hasDirectKernel && cols % 32 == 0 {
-            for i in 0..<n { permuteForKernels(permuted + i * cols, x + i * cols, count: cols) }
-        }
-        let xq = UnsafePointer(permuted)
-        // Q4_1 needs Σx per 32-block of every activation row (the m·Σx term).
-        var xSums = [Float](repeating: 0, count: type == .q4_1 ? n * blocks : 0)
-        if type == .q4_1 {
-            for i in 0..<n { for j in 0..<blocks { xSums[i * blocks + j] = dotF32Sum(x + i * cols + j * 32, 32) } }
-        }
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let chunks = rows >= 256 ? cores * 2 : 1
-        let perChunk = (rows + chunks - 1) / chunks
-        xSums.withUnsafeBufferPointer { sumsBuffer in
-            let sums = sumsBuffer.baseAddress
-            let body = { (c: Int) in
-                let lo = c * perChunk, hi = min(rows, lo + perChunk)
-                guard lo < hi else { return }
-                switch self.type {
-                case .q4_1 where cols % 32 == 0:
-                    guard let sums else { return }
-                    for r in lo..<hi {
-                        let row = self.quantised + r &* self.bytesPerRow
-                        for i in 0..<n { out[i &* rows &+ r] = dotQ4_1(row, xq + i &* cols, sums + i &* blocks, blocks: blocks, half) }
-                    }
-                case .q8_0 where cols % 32 == 0:
-                    for r in lo..<hi {
-                        let row = self.quantised + r &* self.bytesPerRow
-                        for i in 0..<n { out[i &* rows &+ r] = dotQ8_0(row, xq + i &* cols, blocks: blocks, half) }
-                    }
-                default:
-                    // Other types: one dequantised row at a time, dotted in F32.
-                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: cols)
-                    defer { scratch.deallocate() }
-                    for r in lo..<hi {
-                        let w: UnsafePointer<Float>
-                        if let f32 = self.f32 { w = UnsafePointer(f32 + r * cols) } else {
-                            dequantize(self.type, from: self.quantised + r * self.bytesPerRow, to: scratch, count: cols)
-                            w = UnsafePointer(scratch)
-                        }
-                        for i in 0..<n { out[i &* rows &+ r] = dotF32(w, x + i &* cols, count: cols) }
-                    }
-                }
+        let xq = UnsafePointer(input.permuted), sums = UnsafePointer(input.sums)
+        switch type {
+        case .q4_1 where hasDirectKernel:
+            for r in range {
+                let row = quantised + r &* bytesPerRow
+                for i in 0..<n { out[i &* rows &+ r] = dotQ4_1(row, xq + i &* cols, sums + i &* blocks, blocks: blocks, half) }
             }
-            parallelFor(chunks, body)
+        case .q8_0 where hasDirectKernel:
+            for r in range {
+                let row = quantised + r &* bytesPerRow
+                for i in 0..<n { out[i &* rows &+ r] = dotQ8_0(row, xq + i &* cols, blocks: blocks, half) }
+            }
+        default:
+            // Other types: one dequantised row at a time, dotted in F32.
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+            defer { scratch.deallocate() }
+            for r in range {
+                let w: UnsafePointer<Float>
+                if let f32 { w = UnsafePointer(f32 + r * cols) } else {
+                    dequantize(type, from: quantised + r * bytesPerRow, to: scratch, count: cols)
+                    w = UnsafePointer(scratch)
+                }
+                for i in 0..<n { out[i &* rows &+ r] = dotF32(w, input.x + i &* cols, count: cols) }
+            }
         }
+    }
+}
+
+/// outs[m][n, ws[m].rows] = x[n, cols] · ws[m]ᵀ for matrices reading the same activations (q, k, v;
+/// gate, up): the activations are prepared once and all rows are shared out in one parallel
+/// region, so the cores meet once per group rather than once per matrix.
+func matvecGroup(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ ws: [WeightMatrix], n: Int) {
+    let input = KernelInput(x, n: n, cols: ws[0].cols)
+    let totalRows = ws.reduce(0) { $0 + $1.rows }
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let target = totalRows >= 256 ? max(1, totalRows / (cores * 2)) : totalRows
+    var tasks: [(matrix: Int, rows: Range<Int>)] = []
+    for (m, w) in ws.enumerated() {
+        var r = 0
+        while r < w.rows { tasks.append((m, r..<min(w.rows, r + target))); r += target }
+    }
+    parallelFor(tasks.count) { t in
+        let task = tasks[t]
+        ws[task.matrix].matvecRows(outs[task.matrix], input, task.rows)
     }
 }
 

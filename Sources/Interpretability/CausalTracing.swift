@@ -1,5 +1,4 @@
 import Foundation
-import GGUF
 import Transformer
 
 // MARK: - Causal tracing
@@ -99,7 +98,7 @@ func standardNormal(_ rng: inout SplitMix64) -> Float {
 
 // MARK: - Embedding statistics
 
-/// The standard deviation of all token-embedding entries, computed once per model.
+/// The standard deviation of all token-embedding entries, computed once per model (it reads every row).
 enum EmbeddingStatistics {
     nonisolated(unsafe) private static var cache: [ObjectIdentifier: Float] = [:]
     private static let lock = NSLock()
@@ -108,24 +107,7 @@ enum EmbeddingStatistics {
         lock.lock()
         defer { lock.unlock() }
         if let s = cache[ObjectIdentifier(model)] { return s }
-        guard let info = model.file.tensor(named: "token_embd.weight") else { throw TransformerError.missingTensor("token_embd.weight") }
-        let cols = info.rowLength, rows = info.rowCount
-        var sum = 0.0, squares = 0.0
-        let chunk = 1024
-        var buffer = [Float](repeating: 0, count: chunk * cols)
-        var r = 0
-        while r < rows {
-            let n = min(chunk, rows - r)
-            try buffer.withUnsafeMutableBufferPointer { out in
-                guard let base = out.baseAddress else { return }
-                try model.file.dequantizeRows(info, rows: r..<r + n, into: base)
-            }
-            for v in buffer[0..<n * cols] { sum += Double(v); squares += Double(v) * Double(v) }
-            r += n
-        }
-        let count = Double(rows * cols)
-        let mean = sum / count
-        let s = Float((max(squares / count - mean * mean, 0)).squareRoot())
+        let s = model.embeddingStandardDeviation()
         cache[ObjectIdentifier(model)] = s
         return s
     }

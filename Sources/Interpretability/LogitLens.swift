@@ -80,7 +80,6 @@ public enum LogitLens {
                           context: context.stage(0, of: 2, label: "forward pass"))
 
         // Read out in chunks of rows (a chunk's logits are rows × vocab floats).
-        let readout = try Readout.of(model)
         let rows = layers.count * positions.count
         let chunk = 64
         var flat: [[TokenScore]] = []
@@ -89,7 +88,7 @@ public enum LogitLens {
         while start < rows {
             try context.checkCancelled()
             let end = min(rows, start + chunk)
-            flat += readout.top(Array(states[start * d..<end * d]), rows: end - start, k: k, tokenizer: tokenizer)
+            flat += try Readout.top(model: model, Array(states[start * d..<end * d]), rows: end - start, k: k, tokenizer: tokenizer)
             context.report(0.5 + 0.5 * Double(end) / Double(rows), "read-out \(end)/\(rows)")
             start = end
         }
@@ -104,12 +103,11 @@ public enum LogitLens {
         let d = model.config.modelDim
         for s in states where s.count != d { throw AnalysisError.widthMismatch(expected: d, found: s.count) }
         guard k >= 1 else { throw AnalysisError.invalidParameter(name: "top", value: "\(k)", expected: "at least 1") }
-        let readout = try Readout.of(model)
         var out: [[TokenScore]] = []
         var start = 0
         while start < states.count {
             let end = min(states.count, start + 64)
-            out += readout.top(Array(states[start..<end].joined()), rows: end - start, k: k, tokenizer: tokenizer)
+            out += try Readout.top(model: model, Array(states[start..<end].joined()), rows: end - start, k: k, tokenizer: tokenizer)
             start = end
         }
         return out

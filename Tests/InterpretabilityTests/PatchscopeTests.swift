@@ -1,0 +1,133 @@
+import XCTest
+import Transformer
+@testable import Interpretability
+
+final class PatchscopeTests: XCTestCase {
+    /// The identity-Patchscope sweep over all 30 layers decodes the same 5 greedy tokens per
+    /// layer as the reference (patch in the prompt pass; later steps see it through the KV cache).
+    func testIdentitySweepMatchesReference() throws {
+        let (model, tokenizer) = try AnalysisFixture.load()
+        let reference = try LensReference.load().patchscope
+        let result = try Patchscope.sweep(model: model, source: reference.source_ids, sourcePosition: reference.source_position,
+                                          target: reference.target_ids, targetPosition: reference.placeholder_position,
+                                          decoding: .generate(reference.new_tokens), tokenizer: tokenizer)
+        XCTAssertEqual(result.rows.map(\.sourceLayer), Array(0..<30))
+        XCTAssertEqual(result.rows.map(\.targetLayer), Array(0..<30))
+        var mismatched: [Int] = []
+        for (l, row) in result.rows.enumerated() where row.generatedIDs != reference.generated[l] {
+            mismatched.append(l)
+            print("layer \(l): \(row.generatedIDs) \(row.text.debugDescription) vs reference \(reference.generated[l]) \(reference.generated_text[l].debugDescription)")
+        }
+        XCTAssertEqual(mismatched, [], "layers whose generation differs from the reference")
+        XCTAssertEqual(result.rows[0].first?.id, reference.generated[0][0])
+    }
+
+    /// Batching is exact: a sweep's row equals the single patch at that layer; a different
+    /// target layer changes the answer.
+    func testSweepRowEqualsSinglePatch() throws {
+        let (model, _) = try AnalysisFixture.load()
+        let reference = try LensReference.load().patchscope
+        let sweep = try Patchscope.sweep(model: model, source: reference.source_ids, sourcePosition: reference.source_position,
+                                         sourceLayers: [2, 9, 17], target: reference.target_ids,
+                                         targetPosition: reference.placeholder_position, decoding: .generate(3))
+        let single = try Patchscope.patch(model: model, source: reference.source_ids, sourceLayer: 9,
+                                          sourcePosition: reference.source_position, target: reference.target_ids,
+                                          targetPosition: reference.placeholder_position, decoding: .generate(3))
+        XCTAssertEqual(single.rows.count, 1)
+        XCTAssertEqual(sweep.rows[1].generatedIDs, single.rows[0].generatedIDs)
+        XCTAssertEqual(sweep.rows[1].top[0].probability, single.rows[0].top[0].probability, accuracy: 1e-4)
+
+        let top = try Patchscope.patch(model: model, source: reference.source_ids, sourceLayer: 9,
+                                       sourcePosition: reference.source_position, target: reference.target_ids,
+                                       targetPosition: reference.placeholder_position, decoding: .top(4))
+        XCTAssertEqual(top.rows[0].top.count, 4)
+        XCTAssertEqual(top.rows[0].generatedIDs, [single.rows[0].generatedIDs[0]])
+        XCTAssertGreaterThanOrEqual(top.rows[0].top[0].probability, top.rows[0].top[1].probability)
+    }
+
+    /// Presets tokenise and find their placeholder's last token; a missing placeholder is an error.
+    func testPresetsFindTheirPlaceholder() throws {
+        let (_, tokenizer) = try AnalysisFixture.load()
+        let identity = try PatchscopeTarget.identity.tokenize(with: tokenizer)
+        let position = try XCTUnwrap(identity.placeholderPosition)
+        XCTAssertEqual(tokenizer.piece(Int32(identity.ids[position])).trimmingCharacters(in: .whitespaces), "?")
+        XCTAssertEqual(position, identity.ids.count - 2, "\"?\" is followed only by \" ->\"")
+
+        let attribute = try PatchscopeTarget.attribute().tokenize(with: tokenizer)
+        XCTAssertEqual(attribute.placeholderPosition, attribute.ids.count - 1)
+        let description = try PatchscopeTarget.description.tokenize(with: tokenizer)
+        XCTAssertEqual(description.placeholderPosition, description.ids.count - 1, "the last \"x\", not the one in \"Syria\"… words")
+
+        XCTAssertThrowsError(try PatchscopeTarget.attribute("The capital city of France").tokenize(with: tokenizer)) { error in
+            XCTAssertEqual(error as? AnalysisError, .placeholderMissing(placeholder: "x", prompt: "The capital city of France"))
+            XCTAssertTrue("\(error)".contains("does not contain its placeholder \"x\""))
+        }
+        XCTAssertEqual(PatchscopeTarget.lastStandalone("x", in: "Alexander x is").map { "Alexander x is"[$0] }, "x")
+        XCTAssertNil(PatchscopeTarget.lastStandalone("x", in: "Alexander"))
+    }
+
+    /// An affine map fitted from layer 4 to layer 12 predicts held-out layer-12 states better
+    /// than copying the layer-4 state, and the patch checks the map's layers.
+    func testAffineMapFitsAndIsChecked() throws {
+        let (model, _) = try AnalysisFixture.load()
+        let texts = [
+            "The quick brown fox jumps over the lazy dog while the farmer watches from the porch.",
+            "Paris is the capital of France, and Berlin is the capital of Germany; Rome is in Italy.",
+            "Photosynthesis converts light energy into chemical energy stored in glucose molecules.",
+            "She opened the old wooden door slowly and stepped into the dark, silent hallway.",
+            "In 1969 astronauts landed on the Moon and walked on its dusty grey surface for hours.",
+        ]
+        let ids = try texts.map(AnalysisFixture.encode)
+        let map = try AffineMap.fit(model: model, texts: ids, sourceLayer: 4, targetLayer: 12)
+        XCTAssertEqual(map.samples, ids.reduce(0) { $0 + $1.count - 1 })
+        XCTAssertGreaterThan(map.explainedVariance, 0.5)
+
+        let heldOut = try AnalysisFixture.encode("My grandmother grows tomatoes and beans in her small garden.")
+        let run = try model.run(tokens: heldOut, cache: [.residPost(4), .residPost(12)])
+        var mappedError = 0.0, copyError = 0.0
+        for p in 1..<heldOut.count {
+            let x = try XCTUnwrap(run.activations.activation(.residPost(4), position: p))
+            let y = try XCTUnwrap(run.activations.activation(.residPost(12), position: p))
+            let m = map.apply(x)
+            for i in y.indices {
+                mappedError += Double((m[i] - y[i]) * (m[i] - y[i]))
+                copyError += Double((x[i] - y[i]) * (x[i] - y[i]))
+            }
+        }
+        XCTAssertLessThan(mappedError, copyError * 0.8, "the map should beat the identity on held-out text")
+
+        let reference = try LensReference.load().patchscope
+        let mapped = try Patchscope.patch(model: model, source: reference.source_ids, sourceLayer: 4,
+                                          sourcePosition: reference.source_position, target: reference.target_ids,
+                                          targetLayer: 12, targetPosition: reference.placeholder_position,
+                                          decoding: .generate(2), map: map)
+        XCTAssertTrue(mapped.mapped)
+        XCTAssertEqual(mapped.rows[0].targetLayer, 12)
+        XCTAssertThrowsError(try Patchscope.patch(model: model, source: reference.source_ids, sourceLayer: 5,
+                                                  sourcePosition: 0, target: reference.target_ids, targetLayer: 12,
+                                                  targetPosition: 0, map: map)) { error in
+            XCTAssertTrue("\(error)".contains("fitted from layer 4 to layer 12"), "\(error)")
+        }
+        XCTAssertThrowsError(try AffineMap.fit(model: model, texts: [ids[0]], sourceLayer: 4, targetLayer: 12)) { error in
+            guard case .notEnoughFitData = error as? AnalysisError else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testRejectsBadArguments() throws {
+        let (model, _) = try AnalysisFixture.load()
+        let reference = try LensReference.load().patchscope
+        XCTAssertThrowsError(try Patchscope.sweep(model: model, source: reference.source_ids, sourcePosition: 40,
+                                                  target: reference.target_ids, targetPosition: -1)) { error in
+            XCTAssertEqual(error as? AnalysisError, .positionOutOfRangeIn(role: "source", position: 40, tokenCount: reference.source_ids.count))
+        }
+        XCTAssertThrowsError(try Patchscope.sweep(model: model, source: reference.source_ids, sourcePosition: 0,
+                                                  sourceLayers: [31], target: reference.target_ids, targetPosition: -1))
+        XCTAssertThrowsError(try Patchscope.sweep(model: model, source: reference.source_ids, sourcePosition: 0,
+                                                  target: reference.target_ids, targetPosition: -1, decoding: .generate(0)))
+        XCTAssertThrowsError(try Patchscope.sweep(model: model, source: reference.source_ids, sourcePosition: 0,
+                                                  target: reference.target_ids, targetPosition: -1,
+                                                  context: TaskContext(isCancelled: { true }))) { error in
+            XCTAssertTrue(error is CancelledError)
+        }
+    }
+}

@@ -1,6 +1,0 @@
-import XCTest
-@testable import Interpretability
-
-final class InterpretabilityPlaceholderTests: XCTestCase {
-    func testBuilds() {}
-}

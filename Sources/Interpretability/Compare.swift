@@ -4,7 +4,7 @@ import Transformer
 // MARK: - Counterfactual comparison
 
 /// Two prompts' next-token distributions side by side.
-public struct ComparisonResult: Sendable, Equatable {
+public struct NextTokenComparison: Sendable, Equatable {
     /// A token's probability under each prompt.
     public struct Entry: Sendable, Equatable {
         public var token: Int
@@ -25,7 +25,7 @@ public struct ComparisonResult: Sendable, Equatable {
 public enum Compare {
     /// Runs both prompts and compares their last-position distributions.
     public static func nextToken(model: Model, first: [Int], second: [Int], top k: Int = 10,
-                                 context: TaskContext = .none) throws -> ComparisonResult {
+                                 context: TaskContext = .none) throws -> NextTokenComparison {
         guard !first.isEmpty, !second.isEmpty else { throw AnalysisError.emptyPrompt }
         guard k >= 1 else { throw AnalysisError.badParameter("`top` must be at least 1.") }
         let quiet = TaskContext(isCancelled: { context.isCancelled })
@@ -38,11 +38,11 @@ public enum Compare {
     }
 
     /// The comparison of two probability vectors over the same vocabulary.
-    public static func distributions(_ p: [Double], _ q: [Double], top k: Int) -> ComparisonResult {
-        func entry(_ t: Int) -> ComparisonResult.Entry { .init(token: t, first: p[t], second: q[t]) }
+    public static func distributions(_ p: [Double], _ q: [Double], top k: Int) -> NextTokenComparison {
+        func entry(_ t: Int) -> NextTokenComparison.Entry { .init(token: t, first: p[t], second: q[t]) }
         func topIndices(_ v: [Double]) -> [Int] { Array(v.indices.sorted { v[$0] > v[$1] }.prefix(k)) }
         let moved = p.indices.sorted { abs(q[$0] - p[$0]) > abs(q[$1] - p[$1]) }.prefix(k)
-        return ComparisonResult(topFirst: topIndices(p).map(entry), topSecond: topIndices(q).map(entry),
+        return NextTokenComparison(topFirst: topIndices(p).map(entry), topSecond: topIndices(q).map(entry),
                                 klFirstToSecond: kl(p, q), klSecondToFirst: kl(q, p), movers: moved.map(entry))
     }
 

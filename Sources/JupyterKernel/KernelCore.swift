@@ -49,20 +49,16 @@ public final class KernelCore: @unchecked Sendable {
     /// the kernel to stop (shutdown_request); the caller then stops serving.
     @discardableResult
     public func handle(_ request: Message, on channel: Channel) -> ShutdownReason? {
-        var abortQueued = false
+        var queuedBehindError: [Message] = []
         publish("status", ["execution_state": "busy"], parent: request)
-        let reason = dispatch(request, on: channel, abortQueued: &abortQueued)
+        let reason = dispatch(request, on: channel, queuedBehindError: &queuedBehindError)
         publish("status", ["execution_state": "idle"], parent: request)
 
-        guard abortQueued else { return reason }
-        // stop_on_error: the execute requests queued behind the failed cell are aborted; anything
-        // else queued is handled as usual. A request the client stamped after the error reply left
-        // (it may have seen the error) runs normally; one without a readable date counts as queued.
-        let errorTime = Date()
+        // stop_on_error: the execute requests that were queued behind the failed cell are aborted;
+        // anything else queued is handled as usual.
         var finalReason = reason
-        for queued in server.takePendingShellRequests() {
-            let sentBeforeError = queued.header.parsedDate.map { $0 <= errorTime } ?? true
-            if queued.msgType == "execute_request" && sentBeforeError {
+        for queued in queuedBehindError {
+            if queued.msgType == "execute_request" {
                 publish("status", ["execution_state": "busy"], parent: queued)
                 KernelLog.debug("aborting \(queued.header.msgID) after an error")
                 let reply = Message.reply(to: queued, msgType: "execute_reply", content: ["status": "aborted"],
@@ -76,7 +72,7 @@ public final class KernelCore: @unchecked Sendable {
         return finalReason
     }
 
-    private func dispatch(_ request: Message, on channel: Channel, abortQueued: inout Bool) -> ShutdownReason? {
+    private func dispatch(_ request: Message, on channel: Channel, queuedBehindError: inout [Message]) -> ShutdownReason? {
         let type = request.msgType
         let fields = Fields(request.content.objectValue ?? [:])
         do {
@@ -97,7 +93,7 @@ public final class KernelCore: @unchecked Sendable {
             case _ where channel == .control:
                 throw RequestError.notOnControl(type)
             case "execute_request":
-                abortQueued = try execute(request, fields)
+                queuedBehindError = try execute(request, fields)
             case "complete_request":
                 let code = try fields.string("code")
                 let cursor = clampCursor(try fields.int("cursor_pos", default: code.scalarCount), code)
@@ -158,8 +154,10 @@ public final class KernelCore: @unchecked Sendable {
 
     // MARK: - execute
 
-    /// Runs a cell; returns true when queued execute requests must be aborted (stop_on_error).
-    private func execute(_ request: Message, _ fields: Fields) throws(RequestError) -> Bool {
+    /// Runs a cell. When it fails with stop_on_error, returns the shell requests queued behind it,
+    /// taken from the transport *before* the error reply leaves: a client cannot have seen the
+    /// error yet, so every execute request among them was sent blind and is aborted.
+    private func execute(_ request: Message, _ fields: Fields) throws(RequestError) -> [Message] {
         let code = try fields.string("code")
         let silent = try fields.bool("silent", default: false)
         let storeHistory = try fields.bool("store_history", default: !silent) && !silent
@@ -218,11 +216,13 @@ public final class KernelCore: @unchecked Sendable {
             content["status"] = "error"
             content["user_expressions"] = [:]
         }
+        let queued = failed && !silent && stopOnError ? server.takePendingShellRequests() : []
+        if !queued.isEmpty { KernelLog.debug("stop_on_error: \(queued.count) request(s) queued behind the failed cell") }
         let status = content["status"] ?? "ok"
         let metadata: [String: JSONValue] = ["started": .string(started), "status": status, "dependencies_met": true]
         server.send(Message.reply(to: request, msgType: "execute_reply", content: .object(content),
                                   session: session, metadata: metadata), on: .shell)
-        return failed && !silent && stopOnError
+        return queued
     }
 
     // MARK: - Replies

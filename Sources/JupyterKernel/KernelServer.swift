@@ -13,9 +13,9 @@ public protocol KernelServer: AnyObject, Sendable {
     /// Broadcasts `message` on iopub.
     func publish(_ message: Message)
     /// Shell requests that already arrived but were not handled yet, removed from the queue.
-    /// Used after a failed cell with stop_on_error, to abort the execute requests already queued.
-    /// A transport may wait briefly for requests still in flight; the core only aborts those the
-    /// client stamped before the error.
+    /// Called after a cell failed with stop_on_error and before its reply is sent, to abort the
+    /// execute requests queued behind it. A transport may wait briefly for requests still in
+    /// flight (a client sending several cells at once may still be sending).
     func takePendingShellRequests() -> [Message]
 }
 

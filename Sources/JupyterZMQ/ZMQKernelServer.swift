@@ -36,7 +36,7 @@ public final class ZMQKernelServer: KernelServer, @unchecked Sendable {
     private let seenLock = NSLock()
 
     /// After a failed cell, how long to wait for queued requests still in flight.
-    public var abortGracePeriod: TimeInterval = 0.03
+    public var abortGracePeriod: TimeInterval = 0.02
 
     /// How long loops wait in zmq_poll before rechecking the stop flag.
     private let pollInterval = 100

@@ -160,15 +160,20 @@ final class KernelCoreTests: XCTestCase {
         XCTAssertEqual(onlyReply()?.content["status"], "ok")
     }
 
-    func testRequestStampedAfterTheErrorIsNotAborted() throws {
-        // The client may have seen the error reply and sent a new cell: it must run.
-        var later = execute("after", id: "late")
-        later.header.date = Header.timestamp(Date().addingTimeInterval(5))
-        server.pending = [execute("before", id: "early"), later]
+    func testQueueIsTakenBeforeTheErrorReplyLeaves() throws {
+        // Only requests that arrived before the client could see the error are aborted: the
+        // queue must be drained before the error reply is sent, never after.
+        server.pending = [execute("queued")]
         core.handle(execute("fail"), on: .shell)
-        XCTAssertEqual(interpreter.executed, ["fail", "after"])
-        let statuses = server.replies.map { $0.message.content["status"]?.stringValue }
-        XCTAssertEqual(statuses, ["error", "aborted", "ok"])
+        XCTAssertEqual(server.events.prefix(2), ["take", "send:execute_reply:error"])
+        XCTAssertEqual(server.events.last, "send:execute_reply:aborted")
+    }
+
+    func testSuccessfulCellsLeaveTheQueueAlone() {
+        server.pending = [execute("queued")]
+        core.handle(execute("fine"), on: .shell)
+        XCTAssertEqual(server.pending.count, 1)
+        XCTAssertFalse(server.events.contains("take"))
     }
 
     func testNoAbortWithoutStopOnErrorOrWhenSilent() {

@@ -70,6 +70,9 @@ final class InMemoryServer: KernelServer, @unchecked Sendable {
     private let lock = NSLock()
     private var _replies: [(channel: Channel, message: Message)] = []
     private var _published: [Message] = []
+    private var _events: [String] = []
+    /// "take" and "send:<msg_type>:<status>" in the order they happened.
+    var events: [String] { lock.lock(); defer { lock.unlock() }; return _events }
     /// Shell requests "already received" (what stop_on_error must abort).
     var pending: [Message] = []
 
@@ -77,7 +80,10 @@ final class InMemoryServer: KernelServer, @unchecked Sendable {
     var published: [Message] { lock.lock(); defer { lock.unlock() }; return _published }
 
     func send(_ message: Message, on channel: Channel) {
-        lock.lock(); _replies.append((channel, message)); lock.unlock()
+        lock.lock()
+        _replies.append((channel, message))
+        _events.append("send:\(message.msgType):\(message.content["status"]?.stringValue ?? "")")
+        lock.unlock()
     }
 
     func publish(_ message: Message) {
@@ -86,13 +92,14 @@ final class InMemoryServer: KernelServer, @unchecked Sendable {
 
     func takePendingShellRequests() -> [Message] {
         lock.lock(); defer { lock.unlock() }
+        _events.append("take")
         let taken = pending
         pending = []
         return taken
     }
 
     func clear() {
-        lock.lock(); _replies = []; _published = []; lock.unlock()
+        lock.lock(); _replies = []; _published = []; _events = []; lock.unlock()
     }
 
     /// Published messages as (msg_type, parent msg_id) pairs.

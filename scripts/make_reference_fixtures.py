@@ -28,6 +28,11 @@ PROMPTS = [
     "The opposite of hot is",
 ]
 MAX_POSITIONS = 9  # prompts are short; residuals are stored for every position up to this many
+# One longer prompt checks RoPE far from position 0; only a few layers' residuals are stored for it.
+LONG_PROMPT = ("In the beginning of the twentieth century, physicists discovered that light behaves both "
+               "as a wave and as a particle, and this strange duality led to the development of quantum "
+               "mechanics, which describes")
+LONG_LAYERS = [0, 14, 29]
 TOP_K = 50
 GENERATE = 10
 
@@ -67,19 +72,24 @@ def main() -> None:
         return entry
 
     cases = []
-    for text in PROMPTS:
-        ids = tok(text, add_special_tokens=False)["input_ids"][:MAX_POSITIONS]
+    for text in PROMPTS + [LONG_PROMPT]:
+        long = text == LONG_PROMPT
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        if not long:
+            ids = ids[:MAX_POSITIONS]
+        layer_ids = LONG_LAYERS if long else list(range(len(layers)))
         input_ids = torch.tensor([ids])
         captured.clear()
         out = model(input_ids, output_hidden_states=True)
         logits = out.logits[0].float().numpy()  # [T, vocab]
-        resid = np.stack([captured[i][0].float().numpy() for i in range(len(layers))])  # [L, T, d]
+        resid = np.stack([captured[i][0].float().numpy() for i in layer_ids])  # [len(layer_ids), T, d]
         final_normed = out.hidden_states[-1][0].float().numpy()  # HF: last hidden state is after the final norm
         top_ids = np.argsort(-logits, axis=1)[:, :TOP_K]
         gen = model.generate(input_ids, max_new_tokens=GENERATE, do_sample=False, pad_token_id=tok.eos_token_id)
         cases.append({
             "text": text,
             "ids": ids,
+            "layers": layer_ids,
             "residPost": put(resid),
             "lnFinal": put(final_normed),
             "lastLogits": put(logits[-1]),

@@ -26,7 +26,8 @@ struct Reference {
     struct Case: Decodable {
         let text: String
         let ids: [Int]
-        let residPost: Blob       // [L, T, d_model]
+        let layers: [Int]         // which blocks' resid_post are stored
+        let residPost: Blob       // [layers.count, T, d_model]
         let lnFinal: Blob         // [T, d_model]
         let lastLogits: Blob      // [vocab]
         let topIds: [[Int]]       // [T, 50]

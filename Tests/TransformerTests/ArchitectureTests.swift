@@ -42,6 +42,19 @@ final class ArchitectureTests: XCTestCase {
         XCTAssertLessThanOrEqual(relativeError(last, Array(ref.qwen2.suffix(64))), 1e-5)
     }
 
+    func testWithoutF32CopiesTheQuantisedPathsGiveTheSameLogits() throws {
+        let ref = try reference()
+        let path = Self.directory.appendingPathComponent("tiny-qwen2.gguf").path
+        let lean = try Model(path: path, f32Budget: 0)
+        XCTAssertEqual(lean.weights.residentBytes, 0, "no F32 copies under a zero budget")
+        let logits = try lean.run(tokens: ref.tokens).logits        // panels dequantised per product
+        XCTAssertLessThanOrEqual(relativeError(logits.data, ref.qwen2), 1e-5)
+        var cache = lean.makeCache()
+        _ = try lean.prefill(Array(ref.tokens[0..<7]), cache: &cache)
+        let last = try lean.prefill([ref.tokens[7]], cache: &cache)  // rows dequantised one at a time
+        XCTAssertLessThanOrEqual(relativeError(last, Array(ref.qwen2.suffix(64))), 1e-5)
+    }
+
     func testMissingFileAndWrongArchitectureGiveActionableErrors() throws {
         XCTAssertThrowsError(try Model(path: "/nonexistent/model.gguf"))
         let config = ModelConfig(architecture: "llama", layerCount: 1, modelDim: 8, ffnDim: 8, headCount: 2,

@@ -50,8 +50,9 @@ public struct AffineMap: Sendable, Equatable {
 
     /// Fits the map from `resid_post` of `sourceLayer` to `resid_post` of `targetLayer` over every
     /// position but the first of each text (the first token's state is an outlier — an attention
-    /// sink — that would dominate the squares). `ridge` is relative to the mean input variance.
-    public static func fit(model: Model, texts: [[Int]], sourceLayer: Int, targetLayer: Int, ridge: Double = 1e-3,
+    /// sink — that would dominate the squares). `ridge` is relative to the mean input second
+    /// moment and shrinks the map toward the identity.
+    public static func fit(model: Model, texts: [[Int]], sourceLayer: Int, targetLayer: Int, ridge: Double = 1e-2,
                            context: TaskContext = .none) throws -> AffineMap {
         let c = model.config
         try Check.layer(sourceLayer, c)
@@ -77,12 +78,14 @@ public struct AffineMap: Sendable, Equatable {
         let n = xs.count / d
         guard n >= minimumSamples else { throw AnalysisError.notEnoughFitData(samples: n, needed: minimumSamples) }
 
-        // Normal equations with a bias column: (AᵀA + λI') W = AᵀY, A = [X 1] of shape [N, d+1].
+        // The residual stream mostly carries a state forward, so fit the change: W = I + Δ, with
+        // Δ from the normal equations (AᵀA + λI') Δ = Aᵀ(Y − X), A = [X 1] of shape [N, d+1].
+        // The ridge then shrinks toward the identity, not toward zero, when text is scarce.
         let m = d + 1
         var a = [Double](repeating: 1, count: n * m)          // [N, d+1]
         var y = [Double](repeating: 0, count: n * d)          // [N, d]
         for r in 0..<n {
-            for i in 0..<d { a[r * m + i] = Double(xs[r * d + i]); y[r * d + i] = Double(ys[r * d + i]) }
+            for i in 0..<d { a[r * m + i] = Double(xs[r * d + i]); y[r * d + i] = Double(ys[r * d + i] - xs[r * d + i]) }
         }
         var gram = [Double](repeating: 0, count: m * m)       // [d+1, d+1] = AᵀA
         var rhs = [Double](repeating: 0, count: m * d)        // [d+1, d]   = AᵀY
@@ -103,7 +106,7 @@ public struct AffineMap: Sendable, Equatable {
         var weight = [Float](repeating: 0, count: d * d)
         var bias = [Float](repeating: 0, count: d)
         for o in 0..<d {
-            for i in 0..<d { weight[o * d + i] = Float(rhs[i * d + o]) }
+            for i in 0..<d { weight[o * d + i] = Float(rhs[i * d + o]) + (o == i ? 1 : 0) }
             bias[o] = Float(rhs[d * d + o])
         }
         var map = AffineMap(sourceLayer: sourceLayer, targetLayer: targetLayer, inputDim: d, outputDim: d,

@@ -23,6 +23,22 @@ TOUR = [
     ("code", "run p top 5"),
     ("md", "**`generate` continues the text** (greedy unless you give a temperature)."),
     ("code", "generate p max 12"),
+    ("md", "**The logit lens** reads each layer's residual stream through the final norm and the "
+           "unembedding, as if the model stopped there: each cell is that layer's best guess for the next "
+           "token, coloured by its probability (watch \" Paris\" appear only in the last layers)."),
+    ("code", "lens p"),
+    ("md", "**`attention`** shows where each token looks in one layer: rows are queries, columns the earlier "
+           "tokens they attend to, one panel per head."),
+    ("code", "attention p layer 5"),
+    ("md", "**A Patchscope** writes the last token's hidden state into another prompt and lets the model say "
+           "what it holds; with `attribute \"The city of x\"` it reads \" Paris\" out several layers before "
+           "the logit lens does."),
+    ("code", 'patchscope p position -1 target attribute "The city of x" layers 10..29 generate 3'),
+    ("md", "**`trace`** (activation patching) runs a corrupted prompt, restores one clean activation at a "
+           "time and measures how much of p(\" Paris\") comes back (0 = corrupt, 1 = clean), locating "
+           "where the fact travels."),
+    ("code", 'clean = prompt "The Eiffel Tower is in the city of"\ncorrupt = prompt "The Colosseum is in the city of"\n'
+             'trace clean corrupt answer " Paris"'),
 ]
 
 

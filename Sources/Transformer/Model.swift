@@ -87,7 +87,8 @@ extension Model {
     }
 
     /// Continues a prompt: greedy when `sampler.temperature == 0`, stopping after `maxTokens` or at
-    /// a token in `stop`. Returns only the new tokens. `hooks` run at every step (prompt and decode).
+    /// a token in `stop`. Returns only the new tokens (ending with the stop token when one ended the
+    /// run). `hooks` run at every step (prompt and decode).
     public func generate(prompt: [Int], maxTokens: Int, sampler: Sampler = Sampler(), stop: Set<Int> = [],
                          hooks: HookSet? = nil, context: TaskContext = .none) throws -> [Int] {
         guard !prompt.isEmpty else { throw TransformerError.badBatch("the prompt has no tokens") }

@@ -41,7 +41,7 @@ public struct Sampler: Sendable {
         guard temperature > 0 else { return Self.argmax(logits) }
         var candidates = Array(logits.indices)
         if let k = topK, k > 0, k < logits.count {
-            candidates = Array(candidates.sorted { logits[$0] > logits[$1] }.prefix(k))
+            candidates = Self.topK(logits, k).map(\.index)
         }
         let maxLogit = candidates.map { logits[$0] }.max() ?? 0
         var weights = candidates.map { exp(Double((logits[$0] - maxLogit) / temperature)) }

@@ -62,3 +62,13 @@ final class OpsTests: XCTestCase {
         XCTAssertNotEqual(first, c.next())
     }
 }
+
+final class SamplerTests: XCTestCase {
+    func testTopKSamplingNeverLeavesTheTopK() {
+        var sampler = Sampler(temperature: 5, topK: 2, seed: 3)
+        let logits: [Float] = [1, 0.9, 5, 4.5, 0]
+        var seen = Set<Int>()
+        for _ in 0..<200 { seen.insert(sampler.sample(logits)) }
+        XCTAssertEqual(seen, [2, 3])
+    }
+}

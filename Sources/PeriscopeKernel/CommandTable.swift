@@ -120,19 +120,44 @@ extension CommandTable {
             // Long synopses (patch, trace) get their headline on the next line, so the short ones stay aligned.
             let width = min(members.map(\.synopsis.count).max() ?? 0, 36)
             for command in members {
-                let headline = command.description.prefix { $0 != "." && $0 != "\n" }
+                let headline = firstSentence(command.description)
+                let short = shortened(headline, to: 90)
                 if command.synopsis.count > width {
-                    text += "  " + command.synopsis + "\n" + String(repeating: " ", count: width + 4) + headline + "\n"
+                    text += "  " + command.synopsis + "\n" + String(repeating: " ", count: width + 4) + short + "\n"
                 } else {
-                    text += "  " + command.synopsis.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + headline + "\n"
+                    text += "  " + command.synopsis.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + short + "\n"
                 }
                 html += "<tr><td style=\"padding:2px 16px 2px 8px;text-align:left\"><code>\(escapeHTML(command.synopsis))</code></td>"
-                html += "<td style=\"text-align:left\">\(codeSpans(String(headline)))</td></tr>"
+                html += "<td style=\"text-align:left\">\(codeSpans(headline))</td></tr>"
             }
         }
         html += "</table></div>"
         return MimeBundle(data: [MimeBundle.plain: text, MimeBundle.html: html])
     }
+}
+
+/// The description's first sentence (up to a period followed by a space or the end), without
+/// cutting "e.g." short.
+func firstSentence(_ text: String) -> String {
+    var sentence = ""
+    var previous: Character = " "
+    for character in text {
+        if character == "\n" { break }
+        if previous == ".", character == " ", !sentence.hasSuffix("e.g."), !sentence.hasSuffix("i.e.") {
+            break
+        }
+        sentence.append(character)
+        previous = character
+    }
+    return sentence.hasSuffix(".") ? String(sentence.dropLast()) : sentence
+}
+
+/// At most `limit` characters, cut at a word boundary with "…".
+func shortened(_ text: String, to limit: Int) -> String {
+    guard text.count > limit else { return text }
+    let cut = text.prefix(limit - 1)
+    let boundary = cut.lastIndex(of: " ") ?? cut.endIndex
+    return String(cut[..<boundary]) + "…"
 }
 
 /// Escapes text for HTML and turns `backtick spans` into <code> elements.

@@ -104,6 +104,13 @@ final class InterpreterTests: XCTestCase {
         XCTAssertEqual(run("tick").1.results, ["2"], "state survives cells, failing ones included")
     }
 
+    func testOverviewHeadlinesAreFirstSentencesKeptShort() {
+        XCTAssertEqual(firstSentence("Writes a file, e.g. `x.npy`. Then more."), "Writes a file, e.g. `x.npy`")
+        XCTAssertEqual(firstSentence("Version 1.5 of it. More."), "Version 1.5 of it")
+        XCTAssertEqual(shortened("one two three four", to: 12), "one two…")
+        XCTAssertEqual(shortened("short", to: 12), "short")
+    }
+
     // MARK: Errors
 
     func testParseErrorHasLineColumnSourceAndCaret() {

@@ -42,6 +42,55 @@ TOUR = [
 ]
 
 
+STEERING = [
+    ("md", "# Steering with directions\n\nA *direction* is the difference between the mean residual "
+           "streams of two sets of prompts (activation addition, as in ActAdd and representation "
+           "engineering). Adding it back while the model writes pushes the text along that direction."),
+    ("code", 'load "smollm2"'),
+    ("md", "**Make a direction** from prompts that differ in one concept, read at block 6's `resid_post`."),
+    ("code", 'love = direction ["Love", "I adore you", "What a joy"] minus ["Hate", "I despise you", "What a disgrace"] layer 6\nlove'),
+    ("md", "**Steer**: each row continues the same prompt with `scale × love` added at every token. "
+           "Scale 0 is the unsteered continuation, exactly what `generate` writes."),
+    ("code", 'steer "I think that my neighbour is" with love scales [4, 8, -8] generate 16'),
+    ("md", "**Compare directions** by cosine similarity."),
+    ("code", 'calm = direction "Calm" minus "Angry" layer 6\nparty = direction "Party" minus "Funeral" layer 6\nsimilarity [love, calm, party]'),
+    ("md", "**Export** a direction as a llama.cpp control vector (`llama-cli --control-vector love.gguf`)."),
+    ("code", 'export love to "love.gguf"'),
+    ("md", "## Which tokens matter?\n\n**Occlusion** replaces each token with a filler and measures how "
+           "much log p(answer) drops."),
+    ("code", 'attribute "The capital city of France is" answer " Paris"'),
+    ("md", "**Counterfactuals**: two prompts that differ in one word, their next-token distributions side by side."),
+    ("code", 'compare "The capital city of France is" "The capital city of Italy is" top 5'),
+    ("md", "**Stability**: how much Gaussian noise in the residual stream the answer survives, layer by layer."),
+    ("code", 'stability "The capital city of France is" layers 0..29 noise 1 samples 8 seed 1'),
+]
+
+# Forty sentences whose label (the mood verb) is easy to read; subjects and objects are balanced
+# across the two labels so that only the verb carries it.
+SUBJECTS = ["I", "We", "They", "My friend", "She", "He", "The kids", "Our team", "My mother", "Everyone"]
+OBJECTS = ["this movie", "the food", "the book", "the trip"]
+MOOD_ROWS = ",\n    ".join(
+    f'["{s} {"loved" if (i + j) % 2 == 0 else "hated"} {o}", "{"pos" if (i + j) % 2 == 0 else "neg"}"]'
+    for i, s in enumerate(SUBJECTS) for j, o in enumerate(OBJECTS))
+
+PROBING = [
+    ("md", "# Probing the residual stream\n\nCan a linear classifier read a property from the hidden "
+           "states? `probe` trains an L2-regularised logistic regression on each layer's `resid_post` "
+           "and scores it on held-out rows. A *control task* (the same rows with shuffled labels) "
+           "shows how much a probe can memorise on its own."),
+    ("code", 'load "smollm2"'),
+    ("md", "**A data set**: inline `[text, label]` pairs here; `dataset \"file.csv\"` reads a CSV with "
+           "`text` and `label` columns."),
+    ("code", "moods = dataset [\n    " + MOOD_ROWS + "\n]\nmoods"),
+    ("md", "**Probe every layer**, with the shuffled-label control. The chart shows held-out accuracy by layer."),
+    ("code", "probe moods layers all split 0.7 seed 1 control"),
+    ("md", "**Project** prompts onto their first two principal components at one layer."),
+    ("code", 'project ["I loved this movie", "We loved the trip", "She loved the book", '
+             '"I hated this movie", "We hated the trip", "She hated the book"] layer 12 '
+             'labels ["pos", "pos", "pos", "neg", "neg", "neg"]'),
+]
+
+
 def build(cells):
     nb = new_notebook(metadata={"kernelspec": KERNELSPEC, "language_info": LANGUAGE})
     for kind, text in cells:
@@ -54,6 +103,9 @@ def main():
     out.mkdir(exist_ok=True)
     nbformat.write(build(TOUR), out / "tour.ipynb")
     print("wrote examples/tour.ipynb")
+    nbformat.write(build(STEERING), out / "steering.ipynb")
+    nbformat.write(build(PROBING), out / "probing.ipynb")
+    print("wrote examples/steering.ipynb, examples/probing.ipynb")
 
 
 if __name__ == "__main__":

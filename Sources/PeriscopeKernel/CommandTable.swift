@@ -51,6 +51,15 @@ public struct CommandTable: Sendable {
             PatchCommand.spec,
             PatchscopeCommand.spec,
             TraceCommand.spec,
+            DirectionCommand.spec,
+            SteerCommand.spec,
+            SimilarityCommand.spec,
+            DatasetCommand.spec,
+            ProbeCommand.spec,
+            AttributeCommand.spec,
+            CompareCommand.spec,
+            StabilityCommand.spec,
+            ProjectCommand.spec,
         ])
     }
 }

@@ -1,0 +1,71 @@
+import Foundation
+import Interpretability
+import PeriscopeLanguage
+import Rendering
+
+/// `d = dataset "file.csv"` or `dataset [["text", "label"], …]`: labelled texts for `probe`.
+enum DatasetCommand {
+    static let spec = CommandSpec(
+        name: "dataset",
+        group: .analysis,
+        synopsis: "dataset \"file.csv\" | dataset [[\"text\", \"label\"], …]",
+        description: "Labelled texts for `probe`: a CSV file (RFC 4180; the header names a `text` and a `label` column, in any order; quote fields that contain commas) or an inline list of [text, label] pairs. It needs at least two different labels. A relative path starts at the notebook's folder.",
+        positionals: [Parameter("source", .value, required: true, summary: "a CSV path, or a list of [text, label] pairs")],
+        example: "d = dataset [[\"I loved it\", \"pos\"], [\"I hated it\", \"neg\"], [\"Wonderful\", \"pos\"], [\"Awful\", \"neg\"]]",
+        run: { arguments, context in
+            guard let source = arguments.value("source") else { return nil }
+            let range = arguments.range(of: "source")
+            let dataset: LabelledDataset
+            switch source {
+            case .string(let path):
+                dataset = try AnalysisVerbs.run(range: range) { try LabelledDataset.load(csvPath: ModelCatalog.canonicalPath(path)) }
+            case .list(let rows):
+                var texts: [String] = [], labels: [String] = []
+                for (i, row) in rows.enumerated() {
+                    guard case .list(let pair) = row, pair.count == 2, case .string(let text) = pair[0] else {
+                        throw CommandError.failed("Row \(i + 1) of the inline data set must be a pair [\"text\", \"label\"], but it is \(row.sourceText).", range: range)
+                    }
+                    let label: String
+                    switch pair[1] {
+                    case .string(let s): label = s
+                    case .int(let n): label = String(n)
+                    default:
+                        throw CommandError.failed("The label of row \(i + 1) must be a string or an int, not \(pair[1].sourceText).", range: range)
+                    }
+                    texts.append(text); labels.append(label)
+                }
+                dataset = try AnalysisVerbs.run(range: range) { try LabelledDataset(texts: texts, labels: labels, source: "inline") }
+            default:
+                throw CommandError.typeMismatch(parameter: "source", verb: "dataset", expected: "a CSV path or a list of [text, label] pairs",
+                                                given: withArticle(source.typeName), range: range)
+            }
+            return .object(DatasetValue(dataset: dataset))
+        })
+}
+
+// MARK: - Dataset value
+
+/// A labelled data set as the session holds it.
+struct DatasetValue: ValueContent {
+    var dataset: LabelledDataset
+
+    var typeName: String { "Dataset" }
+    var summary: String {
+        "Dataset \(dataset.source) (\(dataset.count) rows, \(dataset.classes.count) labels: \(dataset.classes.prefix(4).joined(separator: ", ")))"
+    }
+
+    func render() -> MimeBundle {
+        let shown = min(dataset.count, 8)
+        let rows: [[Table.Cell]] = (0..<shown).map { i in [.number(Double(i + 1), .integer), .text(dataset.texts[i]), .text(dataset.labels[i])] }
+        let counts = zip(dataset.classes, dataset.classCounts).map { "\($0) ×\($1)" }.joined(separator: ", ")
+        let table = Table(title: "Dataset \(dataset.source): \(dataset.count) rows",
+                          columns: [.init("#", alignment: .right), .init("text"), .init("label")], rows: rows,
+                          caption: "labels: \(counts)" + (dataset.count > shown ? "; first \(shown) rows shown" : ""), kind: "dataset")
+        var bundle = table.mimeBundle
+        bundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
+            ("source", .string(dataset.source)), ("count", .int(dataset.count)),
+            ("classes", .strings(dataset.classes)), ("class_counts", .array(dataset.classCounts.map { .int($0) })),
+        ]).serialized()
+        return bundle
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Interpretability
+import PeriscopeLanguage
+import Rendering
+import Transformer
+
+/// `project [P1, P2, …] layer L [labels [..]]`: PCA of the prompts' last-position states.
+enum ProjectCommand {
+    static let spec = CommandSpec(
+        name: "project",
+        group: .analysis,
+        synopsis: "project [P1, P2, …] layer L [labels [..]]",
+        description: "Principal component analysis of the prompts' `resid_post` at block L (last token of each), drawn as a 2-D scatter of the first two components. `labels` gives one label per prompt (points with equal labels share a colour); otherwise each point is labelled by its prompt. The data carries the projections, the explained variance and the components.",
+        positionals: [Parameter("P", .prompts, required: true, summary: "the prompts (two or more)")],
+        keywords: [
+            Parameter("layer", .int, required: true, summary: "the block whose resid_post is read"),
+            Parameter("labels", .value, summary: "one label per prompt"),
+        ],
+        example: "project [\"cat\", \"dog\", \"car\", \"bus\"] layer 10 labels [\"animal\", \"animal\", \"vehicle\", \"vehicle\"]",
+        run: { arguments, context in
+            let model = try context.session.currentModel(range: arguments.headRange)
+            let prompts = try AnalysisVerbs.prompts(arguments, "P", session: context.session, model: model)
+            guard prompts.count >= 3 else {
+                throw CommandError.failed("`project` needs at least three prompts to find two components; give a longer list.", range: arguments.range(of: "P"))
+            }
+            guard let layer = try InterpVerbs.layer(arguments, "layer", model: model) else { return nil }
+            var groups: [String]?
+            if let value = arguments.value("labels") {
+                guard case .list(let items) = value, items.count == prompts.count else {
+                    throw CommandError.failed("`labels` must be a list with one label per prompt (\(prompts.count)).", range: arguments.range(of: "labels"))
+                }
+                groups = items.map { item in
+                    if case .string(let s) = item { return s }
+                    return item.sourceText
+                }
+            }
+            let pca = try AnalysisVerbs.run(range: arguments.headRange) { () -> PCAResult in
+                let states = try ResidualReader.residPost(model: model.model, prompts: prompts.map(\.ids), layers: [layer],
+                                                          reduction: .last, context: context.task)[0]
+                return try PCA.fit(states, components: 2)
+            }
+            let short = prompts.map { $0.text.count > 28 ? String($0.text.prefix(25)) + "…" : $0.text }
+            let points = pca.projections.enumerated().map { i, p in
+                ScatterPlot.Point(x: p[0], y: p.count > 1 ? p[1] : 0, label: short[i], group: groups?[i])
+            }
+            let ratio = pca.explainedVarianceRatio.map { NumberFormat.percent(1).format($0) }
+            let plot = ScatterPlot(title: "PCA of resid_post at layer \(layer) (last token)",
+                                   xLabel: "PC1 (\(ratio.first ?? "")) ", yLabel: "PC2 (\(ratio.count > 1 ? ratio[1] : ""))",
+                                   points: points, kind: "projection")
+            var bundle = plot.mimeBundle
+            bundle.data[MimeBundle.periscopeJSON] = appending(plot.json, [
+                ("layer", .int(layer)), ("prompts", .strings(prompts.map(\.text))),
+                ("labels", groups.map { .strings($0) } ?? .null),
+                ("projections", .matrix(pca.projections)),
+                ("explained_variance", .nums(pca.explainedVariance)),
+                ("explained_variance_ratio", .nums(pca.explainedVarianceRatio)),
+                ("components", .matrix(pca.components)),
+            ]).serialized()
+            return .result(RenderedResult(typeName: "ScatterPlot", summary: "PCA of \(prompts.count) prompts at layer \(layer)", bundle: bundle))
+        })
+}

@@ -1,0 +1,194 @@
+import Foundation
+import GGUF
+import JupyterKernel
+import JupyterProtocol
+import XCTest
+@testable import PeriscopeKernel
+
+/// The steering and analysis verbs (direction, steer, similarity, dataset, probe, attribute,
+/// compare, stability, project, export of a Vector) through the interpreter, as notebook cells run them.
+final class AnalysisVerbsTests: XCTestCase {
+    nonisolated(unsafe) static var shared: PeriscopeInterpreter?
+
+    var interpreter: PeriscopeInterpreter!
+
+    override func setUpWithError() throws {
+        let home = ProcessInfo.processInfo.environment["PERISCOPE_HOME"]
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/periscope")
+        let path = (home as NSString).appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("the default model is missing at \(path); `make model` fetches it")
+        }
+        if Self.shared == nil {
+            let interpreter = PeriscopeInterpreter()
+            let outcome = interpreter.execute(ExecuteRequest(code: """
+                load "smollm2"
+                love = direction ["Love", "I adore you"] minus ["Hate", "I despise you"] layer 6
+                calm = direction "Calm" minus "Angry" layer 6
+                """), io: RecordingIO())
+            XCTAssertEqual(outcome, .ok)
+            Self.shared = interpreter
+        }
+        interpreter = Self.shared
+    }
+
+    // MARK: Helpers
+
+    private func payload(_ code: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let io = RecordingIO()
+        let outcome = interpreter.execute(ExecuteRequest(code: code), io: io)
+        XCTAssertEqual(outcome, .ok, "\(code)", file: file, line: line)
+        for case .result(let data) in io.outputs {
+            let text = try XCTUnwrap(data["application/vnd.periscope.v1+json"]?.serialized(), file: file, line: line)
+            XCTAssertNotNil(data["text/plain"], file: file, line: line)
+            XCTAssertNil(data["application/json"], file: file, line: line)
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], file: file, line: line)
+        }
+        XCTFail("no execute_result for \(code)", file: file, line: line)
+        return [:]
+    }
+
+    /// The payload of the first part of a combined result (`{"kind":"group","items":[…]}`).
+    private func items(_ json: [String: Any]) -> [[String: Any]] {
+        (json["items"] as? [Any])?.compactMap { $0 as? [String: Any] } ?? [json]
+    }
+
+    private func errorMessage(_ code: String, file: StaticString = #filePath, line: UInt = #line) -> String {
+        let outcome = interpreter.execute(ExecuteRequest(code: code), io: RecordingIO())
+        guard case .error(_, let value, _) = outcome else {
+            XCTFail("expected an error from \(code)", file: file, line: line)
+            return ""
+        }
+        return value
+    }
+
+    // MARK: Steering
+
+    func testDirectionIsAVectorAtItsLayer() throws {
+        let json = try payload("love")
+        XCTAssertEqual(json["layer"] as? Int, 6)
+        XCTAssertEqual((json["values"] as? [Any])?.count, 576)
+        XCTAssertEqual(json["hook"] as? String, "blocks.6.hook_resid_post")
+        XCTAssertGreaterThan(json["norm"] as? Double ?? 0, 0)
+    }
+
+    func testSteerScaleZeroIsTheUnsteeredGeneration() throws {
+        let steer = try payload("steer \"I think dogs are\" with love scales [6] generate 8")
+        let scales = try XCTUnwrap(steer["scales"] as? [Double])
+        XCTAssertEqual(scales, [0, 6])
+        let generated = try payload("generate \"I think dogs are\" max 8")
+        let texts = try XCTUnwrap(steer["continuations"] as? [String])
+        XCTAssertEqual(texts[0], generated["text"] as? String)
+        XCTAssertNotEqual(texts[1], texts[0])
+    }
+
+    func testSimilarityIsLabelledByVariableNames() throws {
+        let json = try payload("similarity [love, calm, love]")
+        XCTAssertEqual(json["labels"] as? [String], ["love", "calm", "love"])
+        let values = try XCTUnwrap(json["values"] as? [[Double]])
+        XCTAssertEqual(values[0][0], 1, accuracy: 1e-9)
+        XCTAssertEqual(values[0][2], 1, accuracy: 1e-6)
+        XCTAssertEqual(values[0][1], values[1][0], accuracy: 1e-12)
+        XCTAssertLessThan(abs(values[0][1]), 1)
+        XCTAssertTrue(errorMessage("similarity [love, 3]").contains("Vector"))
+    }
+
+    func testExportWritesALlamaCppControlVector() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("periscope-steer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("love.gguf").path
+        let json = try payload("export love to \(quoted(path))")
+        XCTAssertEqual(json["tensor"] as? String, "direction.7")
+        let file = try GGUFFile(path: path)
+        XCTAssertEqual(file.metadata["general.architecture"]?.string, "controlvector")
+        XCTAssertEqual(file.metadata["controlvector.model_hint"]?.string, "llama")
+        XCTAssertEqual(file.metadata["controlvector.layer_count"]?.int, 1)
+        let tensor = try XCTUnwrap(file.tensor(named: "direction.7"))
+        let values = try file.dequantize(tensor)
+        let expected = try XCTUnwrap(try payload("love")["values"] as? [Double])
+        XCTAssertEqual(values.count, 576)
+        for i in [0, 100, 575] { XCTAssertEqual(Double(values[i]), expected[i], accuracy: 1e-4 * max(1, abs(expected[i]))) }
+        XCTAssertTrue(errorMessage("export love to \"love.npy\"").contains(".gguf"))
+    }
+
+    // MARK: Data sets and probes
+
+    func testInlineDatasetAndProbeReadsAnEasyLabel() throws {
+        var rows: [String] = []
+        for subject in ["I", "We", "They", "My friend", "She", "He", "The kids", "Our team"] {
+            for object in ["this movie", "the food", "the book", "the trip", "this song"] {
+                rows.append("[\(quoted("\(subject) loved \(object)")), \"pos\"]")
+                rows.append("[\(quoted("\(subject) hated \(object)")), \"neg\"]")
+            }
+        }
+        let make = interpreter.execute(ExecuteRequest(code: "moods = dataset [\(rows.joined(separator: ", "))]"), io: RecordingIO())
+        XCTAssertEqual(make, .ok)
+        let json = try payload("probe moods layers [2, 6, 10] seed 1 control")
+        let parts = items(json)
+        let table = try XCTUnwrap(parts.first)
+        let accuracy = try XCTUnwrap(table["test_accuracy"] as? [Double])
+        XCTAssertEqual(accuracy.count, 3)
+        XCTAssertGreaterThanOrEqual(accuracy.max() ?? 0, 0.95)
+        let control = try XCTUnwrap(table["control_accuracy"] as? [Double])
+        XCTAssertLessThan(control.reduce(0, +) / 3, 0.75)
+        XCTAssertEqual(parts.last?["kind"] as? String, "probe_chart")
+    }
+
+    func testDatasetErrorsAreClear() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("periscope-csv-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func write(_ name: String, _ text: String) throws -> String {
+            let path = dir.appendingPathComponent(name).path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let good = try write("good.csv", "text,label\n\"Hello, world\",a\nBye,b\n")
+        let json = try payload("dataset \(quoted(good))")
+        XCTAssertEqual(json["count"] as? Int, 2)
+        XCTAssertTrue(errorMessage("dataset \(quoted(try write("cols.csv", "sentence,label\na,x\n")))").contains("`text` column"))
+        XCTAssertTrue(errorMessage("dataset \(quoted(try write("empty.csv", "")))").contains("no rows"))
+        XCTAssertTrue(errorMessage("dataset \(quoted(try write("one.csv", "text,label\na,x\nb,x\n")))").contains("at least two different labels"))
+        XCTAssertTrue(errorMessage("dataset [[\"a\", \"x\"], [\"b\", \"x\"]]").contains("at least two different labels"))
+        XCTAssertTrue(errorMessage("dataset [[\"a\"]]").contains("pair"))
+    }
+
+    // MARK: Attribution, comparison, stability, projection
+
+    func testAttributeRanksTheCountryFirst() throws {
+        let json = try payload("attribute \"The capital city of France is\" answer \" Paris\"")
+        let strip = try XCTUnwrap(items(json).first)
+        let ranking = try XCTUnwrap(strip["ranking"] as? [Int])
+        let tokens = try XCTUnwrap(strip["tokens"] as? [String])
+        XCTAssertEqual(tokens[ranking[0]], " France")
+        XCTAssertTrue(errorMessage("attribute \"The capital city of France is\" answer \"Parisian city\"").contains("one token"))
+    }
+
+    func testCompareShowsDivergenceAndMovers() throws {
+        let json = try XCTUnwrap(items(try payload("compare \"The capital of France is\" \"The capital of Italy is\" top 5")).first)
+        XCTAssertGreaterThan(json["kl_p1_p2"] as? Double ?? 0, 0.1)
+        let movers = try XCTUnwrap(json["movers"] as? [[String: Any]])
+        XCTAssertEqual(movers.count, 5)
+        let same = try XCTUnwrap(items(try payload("compare \"Hello\" \"Hello\"")).first)
+        XCTAssertEqual(same["kl_p1_p2"] as? Double ?? 1, 0, accuracy: 1e-9)
+    }
+
+    func testStabilityWithoutNoiseKeepsTheAnswer() throws {
+        let json = try XCTUnwrap(items(try payload("stability \"The capital of France is\" layers [3, 20] noise 0 samples 2")).first)
+        XCTAssertEqual(json["kept"] as? [Double], [1, 1])
+        XCTAssertEqual(json["answer"] as? String, " Paris")
+        XCTAssertTrue(errorMessage("stability \"x\" samples 0").contains("samples"))
+    }
+
+    func testProjectGivesTwoCoordinatesPerPrompt() throws {
+        let json = try payload("project [\"cat\", \"dog\", \"car\", \"bus\"] layer 10 labels [\"animal\", \"animal\", \"vehicle\", \"vehicle\"]")
+        let projections = try XCTUnwrap(json["projections"] as? [[Double]])
+        XCTAssertEqual(projections.count, 4)
+        XCTAssertEqual(projections[0].count, 2)
+        let ratio = try XCTUnwrap(json["explained_variance_ratio"] as? [Double])
+        XCTAssertGreaterThanOrEqual(ratio[0], ratio[1])
+        XCTAssertTrue(errorMessage("project [\"cat\", \"dog\", \"car\"] layer 10 labels [\"a\"]").contains("one label per prompt"))
+        XCTAssertTrue(errorMessage("project [\"cat\", \"dog\", \"car\"] layer 99").contains("out of range"))
+    }
+}

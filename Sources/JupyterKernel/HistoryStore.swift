@@ -84,10 +84,14 @@ public final class HistoryStore: @unchecked Sendable {
         return all.filter { entry in entry.session == s && entry.line >= start && (stop.map { entry.line < $0 } ?? true) }
     }
 
-    /// Entries whose source matches the glob `pattern` (`*`, `?`, `[...]`; case-sensitive, whole
-    /// source), oldest first; the last `n` when given; with `unique`, only the latest of equal sources.
+    /// This session's entries whose source matches the glob `pattern` (`*`, `?`, `[...]`;
+    /// case-sensitive, whole source), oldest first; the last `n` when given; with `unique`, only
+    /// the latest of equal sources.
+    ///
+    /// Search stays within the session so its answer depends on this notebook's cells only, not on
+    /// whatever else was ever typed on this machine; `tail` and `range` reach earlier sessions.
     public func search(pattern: String, n: Int?, unique: Bool) -> [Entry] {
-        var matches = all.filter { Glob.matches(pattern, $0.source) }
+        var matches = all.filter { $0.session == session && Glob.matches(pattern, $0.source) }
         if unique {
             var seen = Set<String>()
             var kept: [Entry] = []

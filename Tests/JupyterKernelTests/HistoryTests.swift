@@ -26,11 +26,13 @@ final class HistoryTests: XCTestCase {
         second.handle(request("history_request", ["hist_access_type": "range", "session": 0, "start": 1]), on: .shell)
         XCTAssertEqual(server.replies.last?.message.content["history"], [[2, 1, "lens p"]])
 
-        second.handle(request("history_request", ["hist_access_type": "search", "pattern": "*p*", "n": 2]), on: .shell)
-        XCTAssertEqual(server.replies.last?.message.content["history"], [[1, 3, "run p"], [2, 1, "lens p"]])
+        // Search looks at this session only ("run p" from session 1 also matches, but is not returned).
+        second.handle(request("execute_request", ["code": "tokens p"]), on: .shell)
+        second.handle(request("history_request", ["hist_access_type": "search", "pattern": "*p*", "n": 5]), on: .shell)
+        XCTAssertEqual(server.replies.last?.message.content["history"], [[2, 1, "lens p"], [2, 2, "tokens p"]])
 
         second.handle(request("history_request", ["hist_access_type": "tail", "n": 1, "output": true]), on: .shell)
-        XCTAssertEqual(server.replies.last?.message.content["history"], [[2, 1, ["lens p", nil]]])
+        XCTAssertEqual(server.replies.last?.message.content["history"], [[2, 2, ["tokens p", nil]]])
 
         // A third start sees a session even if the second ran nothing after its first cell.
         XCTAssertEqual(HistoryStore(fileURL: file).session, 3)

@@ -21,7 +21,11 @@ public final class HistoryStore: @unchecked Sendable {
     public let session: Int
     /// Where entries are appended, or nil to keep history in memory only.
     public let fileURL: URL?
-    private var entries: [Entry]
+    /// Cells of earlier sessions, read from the file on first use (start-up stays fast however
+    /// long the history grows).
+    private var earlier: [Entry]?
+    /// Cells of this session.
+    private var current: [Entry] = []
     private let lock = NSLock()
 
     /// `$PERISCOPE_HOME/history.jsonl`, with PERISCOPE_HOME defaulting to `~/.cache/periscope`.
@@ -39,26 +43,15 @@ public final class HistoryStore: @unchecked Sendable {
     /// if the file cannot be written, history is kept in memory and a warning is logged.
     public init(fileURL: URL?) {
         self.fileURL = fileURL
-        var loaded: [Entry] = []
-        var maxSession = 0
-        if let fileURL, let data = try? Data(contentsOf: fileURL) {
-            for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
-                guard let value = try? JSONValue.parse(Data(line)), let s = value["session"]?.intValue else { continue }
-                maxSession = max(maxSession, s)
-                if let n = value["line"]?.intValue, let source = value["source"]?.stringValue {
-                    loaded.append(Entry(session: s, line: n, source: source))
-                }
-            }
-        }
-        entries = loaded
-        session = maxSession + 1
+        session = (fileURL.map(Self.lastSession(in:)) ?? 0) + 1
+        if fileURL == nil { earlier = [] }
         appendRecord(["session": .int(session)])
     }
 
     /// Records one executed cell of this session.
     public func append(line: Int, source: String) {
         lock.lock()
-        entries.append(Entry(session: session, line: line, source: source))
+        current.append(Entry(session: session, line: line, source: source))
         lock.unlock()
         appendRecord(["session": .int(session), "line": .int(line), "source": .string(source)])
     }
@@ -66,7 +59,44 @@ public final class HistoryStore: @unchecked Sendable {
     /// All entries, oldest first.
     public var all: [Entry] {
         lock.lock(); defer { lock.unlock() }
-        return entries
+        if earlier == nil, let fileURL {
+            earlier = Self.records(in: (try? Data(contentsOf: fileURL)) ?? Data())
+                .compactMap { record in
+                    guard record.session < session, let line = record.line, let source = record.source else { return nil }
+                    return Entry(session: record.session, line: line, source: source)
+                }
+        }
+        return (earlier ?? []) + current
+    }
+
+    // MARK: - File reading
+
+    /// The largest session number on file, read from the file's end (the file only grows, so the
+    /// latest sessions are there); the whole file only when its end holds no readable record.
+    private static func lastSession(in url: URL) -> Int {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return 0 }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let window: UInt64 = 64 * 1024
+        if size > window {
+            try? handle.seek(toOffset: size - window)
+            let tail = (try? handle.readToEnd()) ?? Data()
+            // The first line of the window may be cut; drop it.
+            let cut = tail.firstIndex(of: UInt8(ascii: "\n")).map { tail.index(after: $0) } ?? tail.endIndex
+            if let best = records(in: tail[cut...]).map(\.session).max() { return best }
+        }
+        try? handle.seek(toOffset: 0)
+        return records(in: (try? handle.readToEnd()) ?? Data()).map(\.session).max() ?? 0
+    }
+
+    /// The readable records of a JSON-lines buffer; damaged lines are skipped.
+    private static func records(in data: Data) -> [(session: Int, line: Int?, source: String?)] {
+        var out: [(session: Int, line: Int?, source: String?)] = []
+        for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            guard let value = try? JSONValue.parse(Data(line)), let s = value["session"]?.intValue else { continue }
+            out.append((s, value["line"]?.intValue, value["source"]?.stringValue))
+        }
+        return out
     }
 
     // MARK: - Queries (history_request)

@@ -44,6 +44,22 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(HistoryStore(fileURL: file).session, 2)
     }
 
+    func testLongHistoryFindsTheLatestSessionFromTheFileEnd() throws {
+        let file = temporaryDirectory().appendingPathComponent("h.jsonl")
+        var text = ""
+        for session in 1...40 {
+            for line in 1...50 {
+                text += #"{"line":\#(line),"session":\#(session),"source":"cell \#(line) of session \#(session) ......"}"# + "\n"
+            }
+        }
+        try Data(text.utf8).write(to: file)
+        XCTAssertGreaterThan(text.utf8.count, 64 * 1024, "the file must be longer than the window read at start-up")
+        let store = HistoryStore(fileURL: file)
+        XCTAssertEqual(store.session, 41)
+        XCTAssertEqual(store.all.count, 40 * 50, "every earlier cell is still readable")
+        XCTAssertEqual(store.tail(1).first, HistoryStore.Entry(session: 40, line: 50, source: "cell 50 of session 40 ......"))
+    }
+
     func testCorruptLinesAreSkipped() throws {
         let file = temporaryDirectory().appendingPathComponent("h.jsonl")
         try Data("{\"session\": 4, \"line\": 1, \"source\": \"ok\"}\nnot json\n{\"line\": 2}\n".utf8).write(to: file)

@@ -128,6 +128,86 @@ final class ZMQServerTests: XCTestCase {
         XCTAssertEqual(result.value, .restart)
     }
 
+    /// Starts a server for `connection` on a background thread; returns it with its result box.
+    private func serve(_ connection: ConnectionInfo) throws -> (ZMQKernelServer, ResultBox) {
+        let server = try ZMQKernelServer(connection: connection)
+        let core = KernelCore(interpreter: TinyInterpreter(), server: server, history: HistoryStore(fileURL: nil))
+        let result = ResultBox()
+        Thread { result.set(server.run(core: core)) }.start()
+        return (server, result)
+    }
+
+    private func waitForStop(_ result: ResultBox) {
+        let deadline = Date().addingTimeInterval(5)
+        while result.value == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+    }
+
+    func testIPCTransport() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("pk-\(UUID().uuidString.prefix(8))").path
+        let (server, result) = try serve(ConnectionInfo(transport: .ipc, ip: base, shellPort: 1, iopubPort: 2,
+                                                        stdinPort: 3, controlPort: 4, hbPort: 5, key: "ipc-key"))
+        let codec = WireCodec(signer: Signer(key: "ipc-key"))
+        let context = try XCTUnwrap(zmq_ctx_new())
+        defer { zmq_ctx_term(context) }
+        do {
+            XCTAssertEqual(server.connection.endpoint(for: .shell), "ipc://\(base)-1")
+            let control = try ClientSocket(context, ZMQ_DEALER, server.connection.endpoint(for: .control))
+            control.send(codec.encode(request("kernel_info_request")))
+            let reply = try codec.decode(try XCTUnwrap(control.receive(timeout: 5), "no reply over ipc"))
+            XCTAssertEqual(reply.content["language_info"]?["name"], "tiny")
+            control.send(codec.encode(request("shutdown_request", ["restart": false])))
+            XCTAssertNotNil(control.receive(timeout: 5))
+        }
+        waitForStop(result)
+        XCTAssertEqual(result.value, .shutdown)
+    }
+
+    func testCurveEncryptionAcceptsKeyHoldersOnly() throws {
+        var publicKey = [CChar](repeating: 0, count: 41), secretKey = [CChar](repeating: 0, count: 41)
+        XCTAssertEqual(zmq_curve_keypair(&publicKey, &secretKey), 0, "libzmq must be built with CURVE")
+        let serverPublic = String(cString: publicKey), serverSecret = String(cString: secretKey)
+        let (server, result) = try serve(ConnectionInfo(shellPort: 0, iopubPort: 0, stdinPort: 0, controlPort: 0, hbPort: 0,
+                                                        key: "curve-key", curvePublicKey: serverPublic, curveSecretKey: serverSecret))
+        let codec = WireCodec(signer: Signer(key: "curve-key"))
+        let context = try XCTUnwrap(zmq_ctx_new())
+        defer { zmq_ctx_term(context) }
+        do {
+            let endpoint = server.connection.endpoint(for: .control)
+            // A plain-text client cannot talk to a CURVE server.
+            let plain = try ClientSocket(context, ZMQ_DEALER, endpoint)
+            plain.send(codec.encode(request("kernel_info_request")))
+            XCTAssertNil(plain.receive(timeout: 0.5))
+
+            // A client that knows the server's public key (as jupyter_client does, reusing the pair).
+            let secure = try XCTUnwrap(zmq_socket(context, ZMQ_DEALER))
+            defer { zmq_close(secure) }
+            var linger: Int32 = 0
+            zmq_setsockopt(secure, ZMQ_LINGER, &linger, 4)
+            for (option, key) in [(ZMQ_CURVE_SERVERKEY, serverPublic), (ZMQ_CURVE_PUBLICKEY, serverPublic), (ZMQ_CURVE_SECRETKEY, serverSecret)] {
+                XCTAssertEqual(zmq_setsockopt(secure, option, key, 40), 0)
+            }
+            XCTAssertEqual(zmq_connect(secure, endpoint), 0)
+            for (i, frame) in codec.encode(request("kernel_info_request", id: "c1")).enumerated() {
+                _ = frame.withUnsafeBytes { zmq_send(secure, $0.baseAddress, $0.count, i < 6 ? ZMQ_SNDMORE : 0) }
+            }
+            var item = zmq_pollitem_t(socket: secure, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
+            XCTAssertEqual(zmq_poll(&item, 1, 5000), 1, "no encrypted reply")
+            var frames: [Data] = []
+            repeat {
+                var msg = zmq_msg_t()
+                zmq_msg_init(&msg)
+                defer { zmq_msg_close(&msg) }
+                guard zmq_msg_recv(&msg, secure, 0) >= 0 else { break }
+                frames.append(Data(bytes: zmq_msg_data(&msg), count: zmq_msg_size(&msg)))
+                if zmq_msg_more(&msg) == 0 { break }
+            } while true
+            XCTAssertEqual(try codec.decode(frames).parentHeader["msg_id"], "c1")
+        }
+        server.requestStop()
+        waitForStop(result)
+        XCTAssertEqual(result.value, .shutdown)
+    }
+
     func testSigintInterruptsThroughTheSignalThread() throws {
         let signals = SignalInterrupts.shared
         signals.install()

@@ -67,6 +67,7 @@ public final class KernelCore: @unchecked Sendable {
                 publish("status", ["execution_state": "idle"], parent: queued)
             } else if let r = handle(queued, on: .shell) {
                 finalReason = r
+                break  // a queued shutdown ends the kernel; nothing after it is served
             }
         }
         return finalReason

@@ -199,6 +199,38 @@ final class InterpVerbsTests: XCTestCase {
         XCTAssertEqual(items[1]["shape"] as? [Int], [1, 4])
     }
 
+    func testPatchTopKAndGenerateAgreeOnTheFirstToken() throws {
+        let top = try payload("patch source p layer 24 position -1 into \"The city of x\" top 3")
+        XCTAssertEqual(top["mode"] as? String, "top")
+        let probs = try XCTUnwrap(top["probs"] as? [Double])
+        XCTAssertEqual(probs.count, 3)
+        XCTAssertEqual(probs, probs.sorted(by: >))
+        let target = try XCTUnwrap(top["target"] as? [String: Any])
+        XCTAssertEqual(target["position"] as? Int, 3, "a prompt target is patched at its last token")
+        let generated = try payload("patch source p layer 24 position -1 into \"The city of x\" generate 2")
+        XCTAssertEqual((generated["ids"] as? [Int])?.count, 2)
+        XCTAssertEqual((generated["ids"] as? [Int])?.first, (top["ids"] as? [Int])?.first)
+    }
+
+    func testPatchIntoAnotherLayerAndPosition() throws {
+        let json = try payload("patch source p layer 20 position \"Tower\" into \"Tell me about x please\" target_layer 2 target_position 3 top 2")
+        XCTAssertEqual(json["source_position"] as? Int, 3)
+        XCTAssertEqual(json["target_layer"] as? Int, 2)
+        XCTAssertEqual((json["target"] as? [String: Any])?["position"] as? Int, 3)
+        let message = errorMessage("patch source p layer 20 into identity target_position 2")
+        XCTAssertTrue(message.contains("placeholder"), message)
+        XCTAssertTrue(errorMessage("patch source p layer 20 into identity top 3 generate 2").contains("not both"))
+    }
+
+    func testASweepShowsAProgressBar() throws {
+        interpreter.progressDelay = 0
+        defer { interpreter.progressDelay = 1 }
+        let (outcome, io) = run("patchscope p position -1 layers 0..5 generate 2")
+        XCTAssertEqual(outcome, .ok)
+        let bars = io.outputs.filter { if case .display(_, let id?, _) = $0 { return id.hasPrefix("periscope-progress") }; return false }
+        XCTAssertGreaterThanOrEqual(bars.count, 2, "a first display and at least the final update")
+    }
+
     // MARK: Interruption
 
     func testInterruptStopsCausalTracingQuicklyAndKeepsTheSession() throws {

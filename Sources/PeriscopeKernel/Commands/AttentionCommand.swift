@@ -36,7 +36,12 @@ enum AttentionCommand {
                 throw CommandError.failed("The attention pattern of layer \(layer) was not recorded; run `clear cache` and try again.",
                                           range: arguments.headRange)
             }
-            let patterns = heads.map { pattern(tensor, head: $0, heads: headCount) }
+            var patterns = heads.map { pattern(tensor, head: $0, heads: headCount) }
+            // Long prompts: 4 decimals keep the output well under 1 MB (SPEC §3).
+            let cells = heads.count * prompt.ids.count * prompt.ids.count
+            if cells > 20_000 {
+                patterns = patterns.map { $0.map { $0.map { ($0 * 10_000).rounded() / 10_000 } } }
+            }
             return render(patterns, heads: heads, layer: layer, prompt: prompt, model: model)
         })
 

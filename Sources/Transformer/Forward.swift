@@ -100,68 +100,75 @@ extension Model {
         }
         try hook(.embed, s.x)
 
-        for l in 0...lastLayer {
-            try context.checkCancelled()
-            let w = weights.blocks[l]
-            try hook(.residPre(l), s.x)
+        // A hook or a cancellation may throw mid-pass: then the keys and values this call already
+        // appended are dropped, so the caches stay consistent with their length.
+        do {
+            for l in 0...lastLayer {
+                try context.checkCancelled()
+                let w = weights.blocks[l]
+                try hook(.residPre(l), s.x)
 
-            // Attention: ln1 → q, k, v → RoPE → causal softmax(q·kᵀ/√d_head) · v → W_O.
-            rmsnorm(s.xb, s.x, w.attnNorm, n: n, eps: c.normEpsilon)
-            try hook(.ln1Normalized(l), s.xb)
-            matmul([s.q, s.k, s.v], s.xb, [w.wq, w.wk, w.wv], n: n)
-            if let b = w.bq { addBias(s.q, b, n: n) }
-            if let b = w.bk { addBias(s.k, b, n: n) }
-            if let b = w.bv { addBias(s.v, b, n: n) }
-            try hook(.q(l), s.q)
-            try hook(.k(l), s.k)
-            try hook(.v(l), s.v)
-            rope(s.q, positions: positions, heads: c.headCount, headDim: c.headDim, frequencies: ropeFrequencies, style: c.ropeStyle)
-            rope(s.k, positions: positions, heads: c.kvHeadCount, headDim: c.headDim, frequencies: ropeFrequencies, style: c.ropeStyle)
-            for b in 0..<batch {
-                caches[b].append(layer: l, k: s.k + b * count * c.kvDim, v: s.v + b * count * c.kvDim, rows: count)
-            }
-            if hooks?.contains(.attnScores(l)) == true || hooks?.contains(.pattern(l)) == true {
+                // Attention: ln1 → q, k, v → RoPE → causal softmax(q·kᵀ/√d_head) · v → W_O.
+                rmsnorm(s.xb, s.x, w.attnNorm, n: n, eps: c.normEpsilon)
+                try hook(.ln1Normalized(l), s.xb)
+                matmul([s.q, s.k, s.v], s.xb, [w.wq, w.wk, w.wv], n: n)
+                if let b = w.bq { addBias(s.q, b, n: n) }
+                if let b = w.bk { addBias(s.k, b, n: n) }
+                if let b = w.bv { addBias(s.v, b, n: n) }
+                try hook(.q(l), s.q)
+                try hook(.k(l), s.k)
+                try hook(.v(l), s.v)
+                rope(s.q, positions: positions, heads: c.headCount, headDim: c.headDim, frequencies: ropeFrequencies, style: c.ropeStyle)
+                rope(s.k, positions: positions, heads: c.kvHeadCount, headDim: c.headDim, frequencies: ropeFrequencies, style: c.ropeStyle)
                 for b in 0..<batch {
-                    attentionScores(s.att + b * count * c.headCount * keys, s.q, cache: caches[b], batchIndex: b, layer: l,
-                                    start: starts[b], rows: 0..<count, count: count, keys: keys)
+                    caches[b].append(layer: l, k: s.k + b * count * c.kvDim, v: s.v + b * count * c.kvDim, rows: count)
                 }
-                try hook(.attnScores(l), s.att)
-                for r in 0..<(n * c.headCount) { softmax(s.att + r * keys, count: keys) }
-                try hook(.pattern(l), s.att)
-                for b in 0..<batch {
-                    attentionValues(s.z, s.att + b * count * c.headCount * keys, cache: caches[b], batchIndex: b, layer: l,
-                                    start: starts[b], rows: 0..<count, count: count, keys: keys)
-                }
-            } else {
-                for b in 0..<batch {
-                    for t0 in stride(from: 0, to: count, by: queryChunk) {
-                        let rows = t0..<min(count, t0 + queryChunk)
-                        attentionScores(s.att, s.q, cache: caches[b], batchIndex: b, layer: l, start: starts[b], rows: rows,
-                                        count: count, keys: keys)
-                        for r in 0..<(rows.count * c.headCount) { softmax(s.att + r * keys, count: keys) }
-                        attentionValues(s.z, s.att, cache: caches[b], batchIndex: b, layer: l, start: starts[b], rows: rows,
-                                        count: count, keys: keys)
+                if hooks?.contains(.attnScores(l)) == true || hooks?.contains(.pattern(l)) == true {
+                    for b in 0..<batch {
+                        attentionScores(s.att + b * count * c.headCount * keys, s.q, cache: caches[b], batchIndex: b, layer: l,
+                                        start: starts[b], rows: 0..<count, count: count, keys: keys)
+                    }
+                    try hook(.attnScores(l), s.att)
+                    for r in 0..<(n * c.headCount) { softmax(s.att + r * keys, count: keys) }
+                    try hook(.pattern(l), s.att)
+                    for b in 0..<batch {
+                        attentionValues(s.z, s.att + b * count * c.headCount * keys, cache: caches[b], batchIndex: b, layer: l,
+                                        start: starts[b], rows: 0..<count, count: count, keys: keys)
+                    }
+                } else {
+                    for b in 0..<batch {
+                        for t0 in stride(from: 0, to: count, by: queryChunk) {
+                            let rows = t0..<min(count, t0 + queryChunk)
+                            attentionScores(s.att, s.q, cache: caches[b], batchIndex: b, layer: l, start: starts[b], rows: rows,
+                                            count: count, keys: keys)
+                            for r in 0..<(rows.count * c.headCount) { softmax(s.att + r * keys, count: keys) }
+                            attentionValues(s.z, s.att, cache: caches[b], batchIndex: b, layer: l, start: starts[b], rows: rows,
+                                            count: count, keys: keys)
+                        }
                     }
                 }
-            }
-            try hook(.z(l), s.z)
-            matmul(s.out, s.z, w.wo, n: n)
-            try hook(.attnOut(l), s.out)
-            addInPlace(s.x, s.out, count: n * c.modelDim)
-            try hook(.residMid(l), s.x)
+                try hook(.z(l), s.z)
+                matmul(s.out, s.z, w.wo, n: n)
+                try hook(.attnOut(l), s.out)
+                addInPlace(s.x, s.out, count: n * c.modelDim)
+                try hook(.residMid(l), s.x)
 
-            // MLP: ln2 → SwiGLU(W_gate·x, W_up·x) → W_down.
-            rmsnorm(s.xb, s.x, w.ffnNorm, n: n, eps: c.normEpsilon)
-            try hook(.ln2Normalized(l), s.xb)
-            matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: n)
-            try hook(.mlpPre(l), s.gate)
-            swiglu(s.hb, s.gate, s.up, count: n * c.ffnDim)
-            try hook(.mlpPost(l), s.hb)
-            matmul(s.out, s.hb, w.wDown, n: n)
-            try hook(.mlpOut(l), s.out)
-            addInPlace(s.x, s.out, count: n * c.modelDim)
-            try hook(.residPost(l), s.x)
-            context.report(Double(l + 1) / Double(lastLayer + 1), "layer \(l + 1)/\(lastLayer + 1)")
+                // MLP: ln2 → SwiGLU(W_gate·x, W_up·x) → W_down.
+                rmsnorm(s.xb, s.x, w.ffnNorm, n: n, eps: c.normEpsilon)
+                try hook(.ln2Normalized(l), s.xb)
+                matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: n)
+                try hook(.mlpPre(l), s.gate)
+                swiglu(s.hb, s.gate, s.up, count: n * c.ffnDim)
+                try hook(.mlpPost(l), s.hb)
+                matmul(s.out, s.hb, w.wDown, n: n)
+                try hook(.mlpOut(l), s.out)
+                addInPlace(s.x, s.out, count: n * c.modelDim)
+                try hook(.residPost(l), s.x)
+                context.report(Double(l + 1) / Double(lastLayer + 1), "layer \(l + 1)/\(lastLayer + 1)")
+            }
+        } catch {
+            for b in 0..<batch { caches[b].removeUncommitted(layers: 0...(c.layerCount - 1)) }
+            throw error
         }
         if stopAfterLayer != nil {
             // Stopped early: drop the keys and values this call added, so each cache stays whole.

@@ -81,9 +81,8 @@ extension Model {
     public func prefill(_ tokens: [Int], cache: inout KVCache, hooks: HookSet? = nil, context: TaskContext = .none) throws -> [Float] {
         var caches = [cache]
         cache = makeCache()   // drop our reference so the forward pass appends without copying
-        let logits = try forward([tokens], caches: &caches, hooks: hooks, logits: .last, context: context)
-        cache = caches[0]
-        return logits.data
+        defer { cache = caches[0] }   // also on a throw: forward leaves the cache as it was
+        return try forward([tokens], caches: &caches, hooks: hooks, logits: .last, context: context).data
     }
 
     /// Continues a prompt: greedy when `sampler.temperature == 0`, stopping after `maxTokens` or at

@@ -156,3 +156,25 @@ final class BatchedGenerationTests: XCTestCase {
         XCTAssertNotEqual(steered[1], batched[1])
     }
 }
+
+final class InterruptedRunTests: XCTestCase {
+    struct Stop: Error {}
+
+    func testAThrowingHookLeavesTheCacheUsable() throws {
+        let model = try ModelFixture.model()
+        let prompt = [504, 7011, 282, 3380, 314]
+        var cache = model.makeCache()
+        _ = try model.prefill(Array(prompt[0..<3]), cache: &cache)
+        let before = cache
+        let hooks = HookSet()
+        hooks.add(.residPost(12)) { _ in throw Stop() }
+        XCTAssertThrowsError(try model.prefill([prompt[3]], cache: &cache, hooks: hooks)) { XCTAssertTrue($0 is Stop) }
+        XCTAssertTrue(cache == before, "the interrupted step added nothing")
+        // Continuing after the interruption gives the uninterrupted logits.
+        _ = try model.prefill([prompt[3]], cache: &cache)
+        let last = try model.prefill([prompt[4]], cache: &cache)
+        let full = try model.run(tokens: prompt).logits
+        let v = model.config.vocabularySize
+        XCTAssertLessThanOrEqual(relativeError(last, Array(full.data[4 * v..<5 * v])), 1e-5)
+    }
+}

@@ -188,6 +188,29 @@ final class InterpVerbsTests: XCTestCase {
         XCTAssertGreaterThan(clean, corrupt)
     }
 
+    func testTraceWithAgainstMeasuresTheLogitDifference() throws {
+        let json = try payload("trace clean corrupt answer \" Paris\" against \" Rome\" layers 0 positions 2..4")
+        XCTAssertEqual(json["metric"] as? String, "logit_diff")
+        XCTAssertEqual(json["positions"] as? [Int], [2, 3, 4])
+        let values = try XCTUnwrap(json["values"] as? [[Double]])
+        XCTAssertEqual(values[0][1], 1, accuracy: 1e-3, "restoring position 3 before block 0 is the clean run")
+        XCTAssertEqual(values[0][0], 0, accuracy: 1e-3)
+        let raw = try XCTUnwrap(json["raw"] as? [[Double]])
+        XCTAssertEqual(raw[0][1], try XCTUnwrap(json["clean_metric"] as? Double), accuracy: 1e-3)
+    }
+
+    func testCausalTracingNoisesTheSubject() throws {
+        let json = try payload("trace clean noise \"France\" answer \" Paris\" samples 2 std 3 seed 1 layers 0..1")
+        XCTAssertEqual(json["analysis"] as? String, "causal_tracing")
+        XCTAssertEqual(json["shape"] as? [Int], [2, 5])
+        let noise = try XCTUnwrap(json["noise"] as? [String: Any])
+        XCTAssertEqual(noise["positions"] as? [Int], [3])
+        // Restoring the only noised position before block 0 undoes all the noise.
+        let values = try XCTUnwrap(json["values"] as? [[Double]])
+        XCTAssertEqual(values[0][3], 1, accuracy: 1e-3)
+        XCTAssertEqual(values[0][0], 0, accuracy: 1e-3)
+    }
+
     func testPatchscopeSweepDecodesEveryLayer() throws {
         let json = try payload("patchscope p position -1 target identity layers 0..3 generate 3")
         XCTAssertEqual(json["layers"] as? [Int], [0, 1, 2, 3])

@@ -123,30 +123,9 @@ extension Model {
                 for b in 0..<batch {
                     caches[b].append(layer: l, k: s.k + b * count * c.kvDim, v: s.v + b * count * c.kvDim, rows: count)
                 }
-                if hooks?.contains(.attnScores(l)) == true || hooks?.contains(.pattern(l)) == true {
-                    for b in 0..<batch {
-                        attentionScores(s.att + b * count * c.headCount * keys, s.q, cache: caches[b], batchIndex: b, layer: l,
-                                        start: starts[b], rows: 0..<count, count: count, keys: keys)
-                    }
-                    try hook(.attnScores(l), s.att)
-                    for r in 0..<(n * c.headCount) { softmax(s.att + r * keys, count: keys) }
-                    try hook(.pattern(l), s.att)
-                    for b in 0..<batch {
-                        attentionValues(s.z, s.att + b * count * c.headCount * keys, cache: caches[b], batchIndex: b, layer: l,
-                                        start: starts[b], rows: 0..<count, count: count, keys: keys)
-                    }
-                } else {
-                    for b in 0..<batch {
-                        for t0 in stride(from: 0, to: count, by: queryChunk) {
-                            let rows = t0..<min(count, t0 + queryChunk)
-                            attentionScores(s.att, s.q, cache: caches[b], batchIndex: b, layer: l, start: starts[b], rows: rows,
-                                            count: count, keys: keys)
-                            for r in 0..<(rows.count * c.headCount) { softmax(s.att + r * keys, count: keys) }
-                            attentionValues(s.z, s.att, cache: caches[b], batchIndex: b, layer: l, start: starts[b], rows: rows,
-                                            count: count, keys: keys)
-                        }
-                    }
-                }
+                let hookedPattern = hooks?.contains(.attnScores(l)) == true || hooks?.contains(.pattern(l)) == true
+                try attention(s.z, s.q, s.att, caches: caches, layer: l, starts: starts, count: count, keys: keys,
+                              queryChunk: hookedPattern ? count : queryChunk, hook: hookedPattern ? hook : nil)
                 try hook(.z(l), s.z)
                 matmul(s.out, s.z, w.wo, n: n)
                 try hook(.attnOut(l), s.out)
@@ -203,6 +182,40 @@ extension Model {
             }
         }
         return Tensor(shape: [batch, perSequence, vocab], data: logits)
+    }
+
+    /// z[N, H·d_head] = causal softmax(q·kᵀ/√d_head) · v over each sequence's cached keys and values
+    /// (`att` is scratch for the weights). With `hook`, the whole [B, T, H, keys] scores and pattern
+    /// are built so the hooks at `attnScores`/`pattern` see (and may change) them; without, the
+    /// weights are made `queryChunk` query rows at a time.
+    private func attention(_ z: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, _ att: UnsafeMutablePointer<Float>,
+                           caches: [KVCache], layer l: Int, starts: [Int], count: Int, keys: Int, queryChunk: Int,
+                           hook: ((HookPoint, UnsafeMutablePointer<Float>) throws -> Void)?) throws {
+        let perSequence = count * config.headCount * keys             // floats of one sequence's [T, H, keys]
+        if let hook {
+            for b in caches.indices {
+                attentionScores(att + b * perSequence, q, cache: caches[b], batchIndex: b, layer: l,
+                                start: starts[b], rows: 0..<count, count: count, keys: keys)
+            }
+            try hook(.attnScores(l), att)
+            for r in 0..<(caches.count * count * config.headCount) { softmax(att + r * keys, count: keys) }
+            try hook(.pattern(l), att)
+            for b in caches.indices {
+                attentionValues(z, att + b * perSequence, cache: caches[b], batchIndex: b, layer: l,
+                                start: starts[b], rows: 0..<count, count: count, keys: keys)
+            }
+            return
+        }
+        for b in caches.indices {
+            for t0 in stride(from: 0, to: count, by: queryChunk) {
+                let rows = t0..<min(count, t0 + queryChunk)
+                attentionScores(att, q, cache: caches[b], batchIndex: b, layer: l, start: starts[b], rows: rows,
+                                count: count, keys: keys)
+                for r in 0..<(rows.count * config.headCount) { softmax(att + r * keys, count: keys) }
+                attentionValues(z, att, cache: caches[b], batchIndex: b, layer: l, start: starts[b], rows: rows,
+                                count: count, keys: keys)
+            }
+        }
     }
 
     /// Floats of attention weights held at once when no hook needs them whole (64 MB).

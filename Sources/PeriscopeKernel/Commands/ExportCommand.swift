@@ -67,7 +67,9 @@ enum ExportCommand {
 
     /// Exports of other value types, by type name (e.g. "Vector" → a llama.cpp control vector);
     /// each takes the value, the bound arguments and the context.
-    static let otherExporters: [String: @Sendable (Value, BoundArguments, CommandContext) throws -> Value?] = [:]
+    static let otherExporters: [String: @Sendable (Value, BoundArguments, CommandContext) throws -> Value?] = [
+        "Vector": VectorValue.exporter,
+    ]
 
     /// The hook point named `name` in `model`, or an error suggesting the nearest names.
     static func hookPoint(_ name: String, model: LoadedModel, range: SourceRange?) throws -> HookPoint {

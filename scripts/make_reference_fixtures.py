@@ -33,6 +33,8 @@ LONG_PROMPT = ("In the beginning of the twentieth century, physicists discovered
                "as a wave and as a particle, and this strange duality led to the development of quantum "
                "mechanics, which describes")
 LONG_LAYERS = [0, 14, 29]
+# Every layer for the first two prompts; a spread of layers for the rest (keeps the fixture small).
+SOME_LAYERS = [0, 3, 7, 11, 15, 19, 23, 27, 29]
 TOP_K = 50
 GENERATE = 10
 
@@ -77,7 +79,8 @@ def main() -> None:
         ids = tok(text, add_special_tokens=False)["input_ids"]
         if not long:
             ids = ids[:MAX_POSITIONS]
-        layer_ids = LONG_LAYERS if long else list(range(len(layers)))
+        index = (PROMPTS + [LONG_PROMPT]).index(text)
+        layer_ids = LONG_LAYERS if long else list(range(len(layers))) if index < 2 else SOME_LAYERS
         input_ids = torch.tensor([ids])
         captured.clear()
         out = model(input_ids, output_hidden_states=True)

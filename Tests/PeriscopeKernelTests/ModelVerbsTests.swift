@@ -93,6 +93,18 @@ final class ModelVerbsTests: XCTestCase {
         XCTAssertEqual(numbers["reused"], .bool(true))
     }
 
+    func testAFreshLoadShowsAProgressBarThenTheCard() {
+        let fresh = PeriscopeInterpreter()
+        fresh.progressDelay = 0
+        let io = RecordingIO()
+        XCTAssertEqual(fresh.execute(ExecuteRequest(code: "load \"smollm2\""), io: io), .ok)
+        let bars = io.outputs.filter { if case .display(_, let id?, _) = $0 { return id.hasPrefix("periscope-progress-") }; return false }
+        XCTAssertFalse(bars.isEmpty, "a progress bar while the weights load")
+        XCTAssertTrue((io.results.first ?? "").contains("load time"), io.results.first ?? "")
+        XCTAssertFalse(fresh.session.models.current === model, "another session reads its own copy")
+        XCTAssertEqual(fresh.session.models.current?.config.layerCount, 30)
+    }
+
     func testModelsMarksTheCurrentModelAndUseSwitches() {
         run("m = load \"smollm2\"")
         let listing = run("models").results.first ?? ""

@@ -150,44 +150,53 @@ public final class ModelStore {
     /// Loads `nameOrPath` (a catalog name such as `smollm2`, or a GGUF path), reusing a resident
     /// copy of the same file. Returns the model and whether it was already resident.
     public func load(_ nameOrPath: String, range: SourceRange?) throws -> (model: LoadedModel, reused: Bool) {
+        let (name, path) = try resolve(nameOrPath, range: range)
+        if let resident = model(atPath: path) {
+            use(resident)
+            return (resident, true)
+        }
+        let loaded = try ModelStore.read(name: name, path: path)
+        add(loaded)
+        return (loaded, false)
+    }
+
+    /// The session name and canonical path `nameOrPath` stands for; an error saying how to fetch a
+    /// known model that is missing, or naming a word that is neither a model nor a file.
+    public func resolve(_ nameOrPath: String, range: SourceRange?) throws -> (name: String, path: String) {
         let trimmed = nameOrPath.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else {
             throw CommandError.failed("`load` needs a model name or a GGUF path, e.g. `load \"smollm2\"`.", range: range)
         }
-        let path: String
-        let name: String
         if let entry = ModelCatalog.entry(named: trimmed) {
-            path = ModelCatalog.canonicalPath(ModelCatalog.path(of: entry))
+            let path = ModelCatalog.canonicalPath(ModelCatalog.path(of: entry))
             guard FileManager.default.fileExists(atPath: path) else {
                 throw CommandError.failed(
                     "The model `\(entry.name)` (\(entry.title)) is not in the model cache: \(path) does not exist. To fetch it, \(entry.fetchHint). Set PERISCOPE_HOME if your cache is elsewhere.",
                     range: range)
             }
-            name = entry.name
-        } else {
-            path = ModelCatalog.canonicalPath(trimmed)
-            if !trimmed.contains("/"), !trimmed.hasSuffix(".gguf"), !FileManager.default.fileExists(atPath: path) {
-                let known = ModelCatalog.entries.map { "`\($0.name)`" }.joined(separator: ", ")
-                throw CommandError.failed(
-                    "`\(trimmed)` is neither a known model (\(known)) nor an existing file (\(path)); give a known name or the path of a .gguf file.",
-                    range: range)
-            }
-            let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-            let defaultPath = ModelCatalog.canonicalPath(ModelCatalog.path(of: ModelCatalog.smollm2))
-            name = path == defaultPath ? ModelCatalog.smollm2.name : uniqueName(stem, path: path)
+            return (entry.name, path)
         }
-        if let resident = model(atPath: path) {
-            use(resident)
-            return (resident, true)
+        let path = ModelCatalog.canonicalPath(trimmed)
+        if !trimmed.contains("/"), !trimmed.hasSuffix(".gguf"), !FileManager.default.fileExists(atPath: path) {
+            let known = ModelCatalog.entries.map { "`\($0.name)`" }.joined(separator: ", ")
+            throw CommandError.failed(
+                "`\(trimmed)` is neither a known model (\(known)) nor an existing file (\(path)); give a known name or the path of a .gguf file.",
+                range: range)
         }
+        let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let defaultPath = ModelCatalog.canonicalPath(ModelCatalog.path(of: ModelCatalog.smollm2))
+        return (path == defaultPath ? ModelCatalog.smollm2.name : uniqueName(stem, path: path), path)
+    }
+
+    /// Reads a GGUF file into a model and its tokenizer. Touches no session state, so it may run
+    /// on another thread.
+    public static func read(name: String, path: String) throws -> LoadedModel {
         let start = Date()
         let file = try GGUFFile(path: path)
         let model = try Model(file: file, started: start)
         let tokenizer = try Tokenizer(gguf: file)
-        let loaded = LoadedModel(name: name, path: path, model: model, tokenizer: tokenizer,
-                                 loadSeconds: Date().timeIntervalSince(start))
-        add(loaded)
-        return (loaded, false)
+        return LoadedModel(name: name, path: path, model: model, tokenizer: tokenizer,
+                           loadSeconds: Date().timeIntervalSince(start))
     }
 }
 

@@ -254,6 +254,18 @@ final class InterpVerbsTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(bars.count, 2, "a first display and at least the final update")
     }
 
+    // MARK: Help
+
+    func testHelpExamplesRun() {
+        for verb in ["lens", "attention", "patch", "patchscope"] {
+            guard let example = CommandTable.standard[verb]?.example else { return XCTFail("no `\(verb)` in the table") }
+            let (outcome, io) = run(example)
+            XCTAssertEqual(outcome, .ok, example)
+            XCTAssertEqual(io.results.count, 1, example)
+        }
+        XCTAssertTrue(CommandTable.standard["trace"]?.example.hasPrefix("trace \"") ?? false)
+    }
+
     // MARK: Interruption
 
     func testInterruptStopsCausalTracingQuicklyAndKeepsTheSession() throws {

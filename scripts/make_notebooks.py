@@ -48,12 +48,16 @@ STEERING = [
            "engineering). Adding it back while the model writes pushes the text along that direction."),
     ("code", 'load "smollm2"'),
     ("md", "**Make a direction** from prompts that differ in one concept, read at block 6's `resid_post`."),
-    ("code", 'love = direction ["Love", "I adore you", "What a joy"] minus ["Hate", "I despise you", "What a disgrace"] layer 6\nlove'),
+    ("code", 'love = direction ["I love you", "I adore you", "What a joy"] minus ["I hate you", "I despise you", "What a disgrace"] layer 6\nlove'),
     ("md", "**Steer**: each row continues the same prompt with `scale × love` added at every token. "
            "Scale 0 is the unsteered continuation, exactly what `generate` writes."),
-    ("code", 'steer "I think that my neighbour is" with love scales [4, 8, -8] generate 16'),
+    ("code", 'steer "I think that my neighbour is" with love scales [2, 4, -4] generate 16'),
+    ("md", "With `positions` the vector is added only at those prompt tokens, not while generating. "
+           "(Each prompt here has several tokens: a llama-family model's first position is an attention "
+           "sink with very large activations, so one-token prompts make poor directions.)"),
+    ("code", 'steer "I think that my neighbour is" with love scales [4, 8] generate 16 positions 1..5'),
     ("md", "**Compare directions** by cosine similarity."),
-    ("code", 'calm = direction "Calm" minus "Angry" layer 6\nparty = direction "Party" minus "Funeral" layer 6\nsimilarity [love, calm, party]'),
+    ("code", 'calm = direction "I feel calm" minus "I feel angry" layer 6\nparty = direction "Let us party" minus "Let us mourn" layer 6\nsimilarity [love, calm, party]'),
     ("md", "**Export** a direction as a llama.cpp control vector (`llama-cli --control-vector love.gguf`)."),
     ("code", 'export love to "love.gguf"'),
     ("md", "## Which tokens matter?\n\n**Occlusion** replaces each token with a filler and measures how "
@@ -61,8 +65,9 @@ STEERING = [
     ("code", 'attribute "The capital city of France is" answer " Paris"'),
     ("md", "**Counterfactuals**: two prompts that differ in one word, their next-token distributions side by side."),
     ("code", 'compare "The capital city of France is" "The capital city of Italy is" top 5'),
-    ("md", "**Stability**: how much Gaussian noise in the residual stream the answer survives, layer by layer."),
-    ("code", 'stability "The capital city of France is" layers 0..29 noise 1 samples 8 seed 1'),
+    ("md", "**Stability**: how often the answer survives Gaussian noise (0.2 × each position's RMS) in "
+           "one layer's residual stream, layer by layer."),
+    ("code", 'stability "The capital city of France is" layers 0..29 noise 0.2 samples 8 seed 1'),
 ]
 
 # Forty sentences whose label (the mood verb) is easy to read; subjects and objects are balanced

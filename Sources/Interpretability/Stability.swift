@@ -7,7 +7,7 @@ import Transformer
 public struct StabilityResult: Sendable, Equatable {
     public struct Layer: Sendable, Equatable {
         public var layer: Int
-        /// The noise standard deviation used (noise × the RMS of the clean resid_post there).
+        /// The noise standard deviation, averaged over positions (noise × each position's RMS in the clean run).
         public var std: Double
         /// Share of the noisy samples whose top-1 token is the clean top-1.
         public var kept: Double
@@ -21,8 +21,8 @@ public struct StabilityResult: Sendable, Equatable {
 }
 
 public enum Stability {
-    /// For each layer, `samples` runs with N(0, (noise × rms)²) added to every position of that layer's
-    /// resid_post (rms: of the clean run's resid_post at that layer), seeded per layer from `seed`.
+    /// For each layer, `samples` runs with N(0, (noise × rms_t)²) added to each position t of that layer's
+    /// resid_post (rms_t: the RMS of the clean run's state at that position), seeded per layer from `seed`.
     /// The samples of one layer run as one batch.
     public static func measure(model: Model, prompt: [Int], layers: [Int], noise: Double, samples: Int, seed: UInt64,
                                context: TaskContext = .none) throws -> StabilityResult {
@@ -43,15 +43,24 @@ public enum Stability {
         var out: [StabilityResult.Layer] = []
         for (k, layer) in layers.enumerated() {
             try context.checkCancelled()
+            // Each position's noise is scaled by that position's own RMS: the first position of a
+            // llama-family model carries massive activations that would otherwise set the scale for all.
             let states = clean.activations[.residPost(layer)]?.data ?? []
-            let rms = states.isEmpty ? 0 : (states.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(states.count)).squareRoot()
-            let std = Float(noise * rms)
+            let d = c.modelDim
+            let rms: [Float] = (0..<prompt.count).map { t in
+                guard states.count >= (t + 1) * d else { return 0 }
+                var ss = 0.0
+                for j in 0..<d { ss += Double(states[t * d + j]) * Double(states[t * d + j]) }
+                return Float((ss / Double(d)).squareRoot())
+            }
+            let scale = Float(noise)
             var rng = SplitMix64(seed: seed &+ UInt64(layer) &* 0x9E37_79B9)
             let hooks = HookSet()
             hooks.add(.residPost(layer)) { view in
                 for b in 0..<view.batch {
                     for t in 0..<view.positions {
                         let row = view.row(batch: b, position: t)
+                        let std = scale * rms[min(view.startPositions[b] + t, rms.count - 1)]
                         for i in 0..<row.count { row[i] += std * gaussian(&rng) }
                     }
                 }
@@ -65,7 +74,8 @@ public enum Stability {
                 if Sampler.argmax(row) == top { kept += 1 }
                 meanP += exp(logSoftmax(row, at: top))
             }
-            out.append(.init(layer: layer, std: Double(std), kept: Double(kept) / Double(samples),
+            let meanStd = Double(scale) * Double(rms.reduce(0, +)) / Double(max(rms.count, 1))
+            out.append(.init(layer: layer, std: meanStd, kept: Double(kept) / Double(samples),
                              meanProbability: meanP / Double(samples)))
             context.report(Double(k + 1) / Double(layers.count), "layer \(layer)")
         }

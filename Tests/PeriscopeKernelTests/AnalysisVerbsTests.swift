@@ -191,4 +191,47 @@ final class AnalysisVerbsTests: XCTestCase {
         XCTAssertTrue(errorMessage("project [\"cat\", \"dog\", \"car\"] layer 10 labels [\"a\"]").contains("one label per prompt"))
         XCTAssertTrue(errorMessage("project [\"cat\", \"dog\", \"car\"] layer 99").contains("out of range"))
     }
+
+    // MARK: Progress and interruption
+
+    private func moodsDataset(_ name: String) {
+        var rows: [String] = []
+        for subject in ["I", "We", "They", "My friend", "She", "He", "The kids", "Our team"] {
+            for object in ["this movie", "the food", "the book", "the trip", "this song"] {
+                rows.append("[\(quoted("\(subject) loved \(object)")), \"pos\"]")
+                rows.append("[\(quoted("\(subject) hated \(object)")), \"neg\"]")
+            }
+        }
+        XCTAssertEqual(interpreter.execute(ExecuteRequest(code: "\(name) = dataset [\(rows.joined(separator: ", "))]"), io: RecordingIO()), .ok)
+    }
+
+    func testProbeShowsAProgressBar() throws {
+        moodsDataset("bar")
+        interpreter.progressDelay = 0
+        defer { interpreter.progressDelay = 1 }
+        let io = RecordingIO()
+        XCTAssertEqual(interpreter.execute(ExecuteRequest(code: "probe bar layers 0..3"), io: io), .ok)
+        let bars = io.outputs.filter { if case .display(_, let id?, _) = $0 { return id.hasPrefix("periscope-progress") }; return false }
+        XCTAssertGreaterThanOrEqual(bars.count, 2, "a first display and at least the final update")
+    }
+
+    func testInterruptStopsAProbeQuicklyAndKeepsTheSession() throws {
+        moodsDataset("long")
+        let io = RecordingIO()
+        let box = SendableBox(io)
+        let interruptAt = Date().addingTimeInterval(0.5)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { box.value.isInterrupted = true }
+        let outcome = interpreter.execute(ExecuteRequest(code: "probe long layers all control"), io: io)
+        let late = Date().timeIntervalSince(interruptAt)
+        guard case .error(let name, _, _) = outcome else { return XCTFail("expected an interrupt, got \(outcome)") }
+        XCTAssertEqual(name, "KeyboardInterrupt")
+        XCTAssertLessThan(late, 0.2, "stopped \(late) s after the interrupt")
+        XCTAssertEqual(try payload("love")["layer"] as? Int, 6)
+    }
+}
+
+/// Hands a non-Sendable value to another thread in a test.
+private final class SendableBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

@@ -17,7 +17,8 @@ def result_payload(kc, code):
     assert reply["content"]["status"] == "ok", (code, reply["content"])
     results = [o for o in outputs if o["msg_type"] == "execute_result"]
     assert results, code
-    return json.loads(results[-1]["content"]["data"][VND])
+    payload = results[-1]["content"]["data"][VND]
+    return json.loads(payload) if isinstance(payload, str) else payload
 
 
 @requires_model()

@@ -10,20 +10,20 @@ enum StabilityCommand {
         name: "stability",
         group: .analysis,
         synopsis: "stability p [layers R] [noise X] [samples N] [seed S]",
-        description: "Adds Gaussian noise to `resid_post` of one layer at a time (standard deviation X times the RMS of the clean residual stream there, default X = 1) in N seeded samples (default 16), and reports the share of samples that keep the clean top-1 next token, with its mean probability. Shows a table and a line chart by layer.",
+        description: "Adds Gaussian noise to `resid_post` of one layer at a time (standard deviation X times the RMS of the clean residual state at each position, default X = 0.2) in N seeded samples (default 16), and reports the share of samples that keep the clean top-1 next token, with its mean probability. Shows a table and a line chart by layer.",
         positionals: [Parameter("p", .prompt, required: true, summary: "the prompt")],
         keywords: [
             Parameter("layers", .layers, summary: "the layers to perturb (default all)"),
-            Parameter("noise", .float, summary: "noise std as a multiple of the residual RMS (default 1)"),
+            Parameter("noise", .float, summary: "noise std as a multiple of each position's RMS (default 0.2)"),
             Parameter("samples", .int, summary: "noisy runs per layer (default 16)"),
             Parameter("seed", .int, summary: "the noise seed (default 0)"),
         ],
-        example: "stability \"The capital city of France is\" layers 0..29 noise 1 samples 16",
+        example: "stability \"The capital city of France is\" layers 0..29 noise 0.2 samples 16",
         run: { arguments, context in
             let model = try context.session.currentModel(range: arguments.headRange)
             guard let prompt = try arguments.prompt("p", session: context.session, model: model) else { return nil }
             let layers = try InterpVerbs.layers(arguments, model: model)
-            let noise = arguments.float("noise") ?? 1
+            let noise = arguments.float("noise") ?? 0.2
             guard noise >= 0, noise.isFinite else {
                 throw CommandError.failed("`noise` must be 0 or more (a multiple of the residual stream's RMS).", range: arguments.range(of: "noise"))
             }

@@ -12,7 +12,7 @@ final class BinderTests: XCTestCase {
     var box: Box!
 
     override func setUp() {
-        interpreter = PeriscopeInterpreter()
+        interpreter = generalInterpreter()
         let box = Box()
         self.box = box
         interpreter.register(CommandSpec(

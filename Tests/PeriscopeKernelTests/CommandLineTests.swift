@@ -19,7 +19,7 @@ final class CommandLineTests: XCTestCase {
     func testScriptPrintsEveryOutputInOrder() {
         var out = "", err = ""
         let io = ConsoleIO(out: { out += $0 }, err: { err += $0 })
-        let status = runScript("# a comment\nx = 3\nprint \"hello from a script\"\n[x, 4]\nshow x\n", io: io,
+        let status = runScript("# a comment\nx = 3\nprint \"hello from a script\"\n[x, 4]\nshow x\n", interpreter: generalInterpreter(), io: io,
                                err: { err += $0 })
         XCTAssertEqual(status, 0, err)
         XCTAssertEqual(out, "hello from a script\n[3, 4]\n3\n")
@@ -29,7 +29,7 @@ final class CommandLineTests: XCTestCase {
     func testScriptStopsAtFirstErrorWithDiagnostic() {
         var out = "", err = ""
         let io = ConsoleIO(out: { out += $0 }, err: { err += $0 })
-        let status = runScript("print \"before\"\nprnt \"x\"\nprint \"after\"\n", io: io, err: { err += $0 })
+        let status = runScript("print \"before\"\nprnt \"x\"\nprint \"after\"\n", interpreter: generalInterpreter(), io: io, err: { err += $0 })
         XCTAssertEqual(status, 1)
         XCTAssertEqual(out, "before\n")
         XCTAssertTrue(err.hasPrefix("CommandError: unknown command `prnt`; did you mean `print`?"), err)
@@ -40,7 +40,7 @@ final class CommandLineTests: XCTestCase {
     func testScriptWithSyntaxErrorRunsTheStatementsBeforeIt() {
         var out = "", err = ""
         let io = ConsoleIO(out: { out += $0 }, err: { err += $0 })
-        let status = runScript("print \"before\"\nx = 1\nprint [1, 2\nprint \"after\"\n", io: io, err: { err += $0 })
+        let status = runScript("print \"before\"\nx = 1\nprint [1, 2\nprint \"after\"\n", interpreter: generalInterpreter(), io: io, err: { err += $0 })
         XCTAssertEqual(status, 1)
         XCTAssertEqual(out, "before\n")
         XCTAssertTrue(err.hasPrefix("SyntaxError: "), err)

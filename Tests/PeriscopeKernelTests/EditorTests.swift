@@ -8,7 +8,7 @@ final class EditorTests: XCTestCase {
     var interpreter: PeriscopeInterpreter!
 
     override func setUp() {
-        interpreter = PeriscopeInterpreter()
+        interpreter = generalInterpreter()
         interpreter.register(CommandSpec(
             name: "scan", group: .lenses, synopsis: "scan p [layers R] [positions S] [top K] [hook H]",
             description: "A verb for editor tests.",

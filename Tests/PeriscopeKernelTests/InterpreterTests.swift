@@ -7,7 +7,7 @@ import XCTest
 final class InterpreterTests: XCTestCase {
     var interpreter: PeriscopeInterpreter!
 
-    override func setUp() { interpreter = PeriscopeInterpreter() }
+    override func setUp() { interpreter = generalInterpreter() }
 
     @discardableResult
     func run(_ code: String, io: RecordingIO = RecordingIO()) -> (ExecuteOutcome, RecordingIO) {

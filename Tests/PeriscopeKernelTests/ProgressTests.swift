@@ -74,7 +74,7 @@ final class ProgressTests: XCTestCase {
     }
 
     func testInterruptedWorkEndsTheBarWhereItStood() {
-        let interpreter = PeriscopeInterpreter()
+        let interpreter = generalInterpreter()
         interpreter.progressDelay = 0.1
         let io = RecordingIO()
         let thread = Thread { Thread.sleep(forTimeInterval: 0.35); io.isInterrupted = true }
@@ -89,7 +89,7 @@ final class ProgressTests: XCTestCase {
     }
 
     func testSleepShowsBarThroughTheInterpreter() {
-        let interpreter = PeriscopeInterpreter()
+        let interpreter = generalInterpreter()
         interpreter.progressDelay = 0.1
         let io = RecordingIO()
         XCTAssertEqual(interpreter.execute(ExecuteRequest(code: "sleep 0.4"), io: io), .ok)

@@ -1,6 +1,7 @@
 import Foundation
 import JupyterKernel
 import JupyterProtocol
+@testable import PeriscopeKernel
 
 /// An `ExecutionIO` that records every output instead of sending it, for tests without sockets.
 final class RecordingIO: ExecutionIO, @unchecked Sendable {
@@ -45,4 +46,9 @@ final class RecordingIO: ExecutionIO, @unchecked Sendable {
     var stdout: String {
         outputs.compactMap { if case .stream("stdout", let t) = $0 { return t }; return nil }.joined()
     }
+}
+
+/// Only the general verbs, so these tests do not depend on which model verbs are registered.
+func generalInterpreter() -> PeriscopeInterpreter {
+    PeriscopeInterpreter(table: CommandTable([HelpCommand.spec, PrintCommand.spec, ShowCommand.spec, SleepCommand.spec]))
 }

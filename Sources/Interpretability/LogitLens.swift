@@ -118,20 +118,10 @@ public enum LogitLens {
 
 /// Small conveniences over `Model.forward` shared by the analyses.
 enum Forward {
-    /// Thrown by a hook to end a pass once the deepest layer an analysis needs has run.
-    struct Done: Error {}
-
     /// Runs one sequence with `hooks`, stopping after block `lastLayer` (no unembedding).
     static func until(model: Model, tokens: [Int], hooks: HookSet, lastLayer: Int, context: TaskContext) throws {
-        if lastLayer < model.config.layerCount - 1 {
-            hooks.add(.residPost(lastLayer)) { _ in throw Done() }
-        }
         var caches = [model.makeCache()]
-        do {
-            _ = try model.forward([tokens], caches: &caches, hooks: hooks, logits: .none, context: context)
-        } catch is Done {
-            return
-        }
+        _ = try model.forward([tokens], caches: &caches, hooks: hooks, logits: .none, stopAfterLayer: lastLayer, context: context)
     }
 }
 

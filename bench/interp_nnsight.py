@@ -36,8 +36,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # A 32-token prompt for the lens.
-LENS_PROMPT = ("The Eiffel Tower is in the city of Paris, which is the capital of France. "
-               "The Colosseum is in Rome, and the Brandenburg Gate is in")
+LENS_PROMPT = ("The Eiffel Tower is in the city of Paris, the capital of France. "
+               "The Colosseum is in Rome, and the Brandenburg Gate is found in")
 SOURCE = "The Eiffel Tower is in the city of"
 SOURCE_POSITION = 3                     # " Tower"
 IDENTITY = "cat -> cat; 1135 -> 1135; hello -> hello; ? ->"

@@ -5,11 +5,12 @@ Expected token ids, top-1 tokens and the greedy continuation come from Hugging F
 on the same GGUF file: `scripts/make_model_verbs_reference.py` wrote model_verbs_reference.json."""
 import json
 import pathlib
+import time
 
 import numpy as np
 import pytest
 
-from conftest import run_cell, requires_model
+from conftest import collect_iopub, run_cell, requires_model
 
 VND = "application/vnd.periscope.v1+json"
 REFERENCE = json.loads((pathlib.Path(__file__).parent / "model_verbs_reference.json").read_text())
@@ -177,3 +178,24 @@ def test_cache_budget_and_clear(loaded):
     outputs = ok(kc, "clear cache")
     assert any(o["msg_type"] == "stream" and "cleared 1 cached prompt" in o["content"]["text"] for o in outputs)
     assert result(ok(kc, "cache"))[VND]["entries"] == []
+
+
+def test_long_generate_shows_progress_and_stops_on_interrupt(kernel):
+    km, kc = kernel
+    ok(kc, 'keep = 41\nm = load "smollm2"')
+    msg_id = kc.execute('generate "Once upon a time" max 2000')
+    time.sleep(2.5)
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=60)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=60)
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    outputs = collect_iopub(kc, msg_id)
+    bars = [o for o in outputs if o["msg_type"] in ("display_data", "update_display_data")
+            and o["content"].get("transient", {}).get("display_id", "").startswith("periscope-progress-")]
+    assert bars, [o["msg_type"] for o in outputs]
+    assert any(o["msg_type"] == "update_display_data" for o in bars)
+    assert result(ok(kc, "keep"))["text/plain"] == "41"
+    data = result(ok(kc, 'generate "The capital of France is" max 3'))[VND]
+    assert data["text"].startswith(" Paris")

@@ -4,6 +4,14 @@ import PackageDescription
 // One job per target; see ARCHITECTURE.md. The protocol side (JupyterProtocol, JupyterKernel,
 // JupyterZMQ) and the model side (GGUF, Transformer, Interpretability) meet only in PeriscopeKernel.
 let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+// The model runtime's quantised kernels are written for 8-lane vectors; on x86-64 they need AVX2
+// (Haswell and later, every machine we run on) to become single instructions. Other CPUs build the
+// portable 4-lane kernels.
+#if arch(x86_64)
+let vectorised: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"]), .define("PERISCOPE_AVX2")]
+#else
+let vectorised: [SwiftSetting] = []
+#endif
 
 let package = Package(
     name: "Periscope",
@@ -24,7 +32,7 @@ let package = Package(
         .target(name: "JupyterZMQ", dependencies: ["JupyterProtocol", "JupyterKernel", "CZeroMQ"]),
 
         .target(name: "GGUF", swiftSettings: optimised),
-        .target(name: "Transformer", dependencies: ["GGUF", "COpenBLAS"], swiftSettings: optimised),
+        .target(name: "Transformer", dependencies: ["GGUF", "COpenBLAS"], swiftSettings: optimised + vectorised),
         .target(name: "Interpretability", dependencies: ["Transformer"], swiftSettings: optimised),
 
         .target(name: "Rendering"),

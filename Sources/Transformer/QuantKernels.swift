@@ -37,67 +37,115 @@ func permuteForKernels(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Fl
     while g < count { out[g] = x[g]; g += 1 }
 }
 
-// Two builds of the same kernels: 8-lane when the package is compiled for AVX2 (define
-// PERISCOPE_AVX2 together with e.g. `-target-cpu haswell`), 4-lane otherwise — the default x86-64
-// target is SSE2, where 8-lane vectors and per-lane shifts are emulated and slower.
+// Two builds of the same kernels: 8-lane when the package is compiled for AVX2 (Package.swift
+// defines PERISCOPE_AVX2 with `-target-cpu haswell` on x86-64), 4-lane otherwise — the default
+// x86-64 target is SSE2, where 8-lane vectors and widening conversions are emulated and slower.
 #if PERISCOPE_AVX2
-/// Σ q·x over one Q4_1 row, 8 lanes at a time (see the 4-lane version below for the layout and
-/// the 1 + q/16 form). Per-lane shifts are single instructions with AVX2.
+// With AVX2 (x86-64 built with `-target-cpu haswell`, see Package.swift) LLVM lowers the generic
+// SIMD integer→float conversions to vpmovzxbd/vpmovsxbd + vcvtdq2ps, so the kernels read the
+// activations in their natural order and unpack 8 weights per instruction pair.
+
+/// Whether the kernels read the activations permuted (`permuteForKernels`) or as given.
+let kernelsUsePermutedInput = false
+
+/// Σ q·x over one Q4_1 block without the scale: 32 nibbles (low nibbles are elements 0..15, high
+/// nibbles 16..31) times x[32], as 8 partial sums.
+@inline(__always)
+func q4Block(_ b: UnsafeRawPointer, _ xb: UnsafeRawPointer) -> SIMD8<Float> {
+    let q = b.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
+    let lo = q & SIMD16(repeating: 0xF), hi = q &>> 4
+    let f0 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.lowHalf))
+    let f1 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.highHalf))
+    let f2 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.lowHalf))
+    let f3 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.highHalf))
+    var t = f0 * xb.loadUnaligned(as: SIMD8<Float>.self)
+    t = t.addingProduct(f1, xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+    t = t.addingProduct(f2, xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+    return t.addingProduct(f3, xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+}
+
+/// Σ q·x over one Q4_1 row: blocks of {f16 d, f16 m, 16 bytes of nibbles}, value = d·q + m,
+/// so Σ(d·q + m)·x = d·Σq·x + m·Σx with `xSums[j]` = Σx over block j.
 @inline(__always)
 func dotQ4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xSums: UnsafePointer<Float>,
              blocks: Int, _ half: UnsafePointer<Float>) -> Float {
     var acc = SIMD8<Float>()
     var accMin: Float = 0
     let xr = UnsafeRawPointer(x)
-    let one = SIMD8<UInt32>(repeating: 0x3F80_0000)
-    let lo01 = SIMD8<UInt32>(0xF, 0xF, 0xF, 0xF, 0xF00, 0xF00, 0xF00, 0xF00)
-    let lo01Shift = SIMD8<UInt32>(19, 19, 19, 19, 11, 11, 11, 11)
-    let lo23 = SIMD8<UInt32>(0xF_0000, 0xF_0000, 0xF_0000, 0xF_0000, 0xF00_0000, 0xF00_0000, 0xF00_0000, 0xF00_0000)
-    let hi01 = lo01 &<< 4, hi23 = lo23 &<< 4
-    let hi01Shift = SIMD8<UInt32>(15, 15, 15, 15, 7, 7, 7, 7)
-    let byte23Shift = SIMD8<UInt32>(0, 0, 0, 0, 8, 8, 8, 8)
-    @inline(__always) func f(_ v: SIMD8<UInt32>) -> SIMD8<Float> { unsafeBitCast(v | one, to: SIMD8<Float>.self) }
     for j in 0..<blocks {
         let b = row + j &* 20
-        let d16 = 16 * half[Int(b.loadUnaligned(as: UInt16.self))]
+        let d = half[Int(b.loadUnaligned(as: UInt16.self))]
         let m = half[Int(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))]
-        let w4 = b.loadUnaligned(fromByteOffset: 4, as: SIMD4<UInt32>.self)
-        let w = SIMD8<UInt32>(lowHalf: w4, highHalf: w4)
-        let xb = xr + j &* 128
-        let t0 = f((w & lo01) &<< lo01Shift) * xb.loadUnaligned(as: SIMD8<Float>.self)
-        let t1 = f(((w & lo23) &>> byte23Shift) &<< 3) * xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-        let t2 = f((w & hi01) &<< hi01Shift) * xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
-        let t3 = f(((w & hi23) &>> byte23Shift) &>> 1) * xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-        acc += d16 * ((t0 + t1) + (t2 + t3))
-        accMin += (m - d16) * xSums[j]
+        acc = acc.addingProduct(SIMD8(repeating: d), q4Block(b, xr + j &* 128))
+        accMin += m * xSums[j]
     }
     return acc.sum() + accMin
 }
 
-/// Σ q·x over one Q8_0 row, 8 lanes at a time (see the 4-lane version below).
+/// Two Q4_1 rows `stride` bytes apart against the same x: the activations are loaded once.
+@inline(__always)
+func dotQ4_1x2(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, _ xSums: UnsafePointer<Float>,
+               blocks: Int, _ half: UnsafePointer<Float>) -> (Float, Float) {
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+    var min0: Float = 0, min1: Float = 0
+    let xr = UnsafeRawPointer(x)
+    let row1 = row + stride
+    for j in 0..<blocks {
+        let b0 = row + j &* 20, b1 = row1 + j &* 20
+        let xb = xr + j &* 128
+        let s = xSums[j]
+        acc0 = acc0.addingProduct(SIMD8(repeating: half[Int(b0.loadUnaligned(as: UInt16.self))]), q4Block(b0, xb))
+        acc1 = acc1.addingProduct(SIMD8(repeating: half[Int(b1.loadUnaligned(as: UInt16.self))]), q4Block(b1, xb))
+        min0 += half[Int(b0.loadUnaligned(fromByteOffset: 2, as: UInt16.self))] * s
+        min1 += half[Int(b1.loadUnaligned(fromByteOffset: 2, as: UInt16.self))] * s
+    }
+    return (acc0.sum() + min0, acc1.sum() + min1)
+}
+
+/// Σ q·x over one Q8_0 block without the scale: 32 signed bytes times x[32], as 8 partial sums.
+@inline(__always)
+func q8Block(_ b: UnsafeRawPointer, _ xb: UnsafeRawPointer) -> SIMD8<Float> {
+    @inline(__always) func q(_ k: Int) -> SIMD8<Float> {
+        SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 2 &+ 8 &* k, as: SIMD8<Int8>.self)))
+    }
+    var t = q(0) * xb.loadUnaligned(as: SIMD8<Float>.self)
+    t = t.addingProduct(q(1), xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+    t = t.addingProduct(q(2), xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+    return t.addingProduct(q(3), xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+}
+
+/// Σ q·x over one Q8_0 row: blocks of {f16 d, 32 × int8}, value = d·q.
 @inline(__always)
 func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int, _ half: UnsafePointer<Float>) -> Float {
     var acc = SIMD8<Float>()
     let xr = UnsafeRawPointer(x)
-    let byte = SIMD8<UInt32>(repeating: 0xFF), signFlip = SIMD8<UInt32>(repeating: 0x4B00_0080)
-    let offset = SIMD8<Float>(repeating: 8_388_736)
-    @inline(__always) func q(_ v: SIMD8<UInt32>) -> SIMD8<Float> { unsafeBitCast((v & byte) ^ signFlip, to: SIMD8<Float>.self) - offset }
     for j in 0..<blocks {
         let b = row + j &* 34
-        let d = half[Int(b.loadUnaligned(as: UInt16.self))]
-        let xb = xr + j &* 128
-        let w0 = b.loadUnaligned(fromByteOffset: 2, as: SIMD4<UInt32>.self)
-        let w1 = b.loadUnaligned(fromByteOffset: 18, as: SIMD4<UInt32>.self)
-        let t0 = q(SIMD8(lowHalf: w0, highHalf: w0 &>> 8)) * xb.loadUnaligned(as: SIMD8<Float>.self)
-        let t1 = q(SIMD8(lowHalf: w0 &>> 16, highHalf: w0 &>> 24)) * xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-        let t2 = q(SIMD8(lowHalf: w1, highHalf: w1 &>> 8)) * xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
-        let t3 = q(SIMD8(lowHalf: w1 &>> 16, highHalf: w1 &>> 24)) * xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-        acc += d * ((t0 + t1) + (t2 + t3))
+        acc = acc.addingProduct(SIMD8(repeating: half[Int(b.loadUnaligned(as: UInt16.self))]), q8Block(b, xr + j &* 128))
     }
     return acc.sum()
 }
 
+/// Two Q8_0 rows `stride` bytes apart against the same x.
+@inline(__always)
+func dotQ8_0x2(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, blocks: Int,
+               _ half: UnsafePointer<Float>) -> (Float, Float) {
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+    let xr = UnsafeRawPointer(x)
+    let row1 = row + stride
+    for j in 0..<blocks {
+        let b0 = row + j &* 34, b1 = row1 + j &* 34
+        let xb = xr + j &* 128
+        acc0 = acc0.addingProduct(SIMD8(repeating: half[Int(b0.loadUnaligned(as: UInt16.self))]), q8Block(b0, xb))
+        acc1 = acc1.addingProduct(SIMD8(repeating: half[Int(b1.loadUnaligned(as: UInt16.self))]), q8Block(b1, xb))
+    }
+    return (acc0.sum(), acc1.sum())
+}
+
 #else
+/// Whether the kernels read the activations permuted (`permuteForKernels`) or as given.
+let kernelsUsePermutedInput = true
+
 /// Σ over one group of 16 unsigned bytes (held as 4 words) of f(byte)·x, where f maps a byte
 /// (already masked and offset by the caller's `transform`) to a float, and x is permuted.
 @inline(__always)
@@ -200,7 +248,11 @@ final class KernelInput {
         sums = .allocate(capacity: max(n * blocks, 1))
         if cols % 32 == 0 {
             for i in 0..<n {
-                permuteForKernels(permuted + i * cols, x + i * cols, count: cols)
+                if kernelsUsePermutedInput {
+                    permuteForKernels(permuted + i * cols, x + i * cols, count: cols)
+                } else {
+                    (permuted + i * cols).update(from: x + i * cols, count: cols)
+                }
                 for j in 0..<blocks { sums[i * blocks + j] = dotF32Sum(x + i * cols + j * 32, 32) }
             }
         }
@@ -225,15 +277,47 @@ extension WeightMatrix {
         let xq = UnsafePointer(input.permuted), sums = UnsafePointer(input.sums)
         switch type {
         case .q4_1 where hasDirectKernel:
+            #if PERISCOPE_AVX2
+            var r = range.lowerBound
+            while r &+ 2 <= range.upperBound {
+                let row = quantised + r &* bytesPerRow
+                for i in 0..<n {
+                    let (a, b) = dotQ4_1x2(row, stride: bytesPerRow, xq + i &* cols, sums + i &* blocks, blocks: blocks, half)
+                    out[i &* rows &+ r] = a; out[i &* rows &+ r &+ 1] = b
+                }
+                r &+= 2
+            }
+            if r < range.upperBound {
+                let row = quantised + r &* bytesPerRow
+                for i in 0..<n { out[i &* rows &+ r] = dotQ4_1(row, xq + i &* cols, sums + i &* blocks, blocks: blocks, half) }
+            }
+            #else
             for r in range {
                 let row = quantised + r &* bytesPerRow
                 for i in 0..<n { out[i &* rows &+ r] = dotQ4_1(row, xq + i &* cols, sums + i &* blocks, blocks: blocks, half) }
             }
+            #endif
         case .q8_0 where hasDirectKernel:
+            #if PERISCOPE_AVX2
+            var r = range.lowerBound
+            while r &+ 2 <= range.upperBound {
+                let row = quantised + r &* bytesPerRow
+                for i in 0..<n {
+                    let (a, b) = dotQ8_0x2(row, stride: bytesPerRow, xq + i &* cols, blocks: blocks, half)
+                    out[i &* rows &+ r] = a; out[i &* rows &+ r &+ 1] = b
+                }
+                r &+= 2
+            }
+            if r < range.upperBound {
+                let row = quantised + r &* bytesPerRow
+                for i in 0..<n { out[i &* rows &+ r] = dotQ8_0(row, xq + i &* cols, blocks: blocks, half) }
+            }
+            #else
             for r in range {
                 let row = quantised + r &* bytesPerRow
                 for i in 0..<n { out[i &* rows &+ r] = dotQ8_0(row, xq + i &* cols, blocks: blocks, half) }
             }
+            #endif
         default:
             // Other types: one dequantised row at a time, dotted in F32.
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: cols)

@@ -6,7 +6,7 @@ enum CacheCommand {
         name: "cache",
         group: .prompts,
         synopsis: "cache [budget MiB]",
-        description: "Lists the cached activations, one row per prompt (model, prompt, tokens, hook points, memory), most recently used first, with the totals, the memory of the loaded models and the cache budget. `budget MiB` sets the budget in mebibytes (default 2048); when the cache grows past it, the least recently used prompts are dropped. `clear cache` empties it.",
+        description: "Lists the cached activations per prompt, with memory and the budget. One row per prompt (model, prompt, tokens, hook points, memory), most recently used first, then the totals, the memory of the loaded models and the cache budget. `budget MiB` sets the budget in mebibytes (default 2048); when the cache grows past it, the least recently used prompts are dropped. `clear cache` empties it.",
         keywords: [Parameter("budget", .int, summary: "the cache budget in MiB (default 2048)")],
         example: "cache budget 4096",
         run: { arguments, context in

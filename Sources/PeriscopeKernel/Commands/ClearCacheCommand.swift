@@ -4,7 +4,7 @@ enum ClearCacheCommand {
         name: "clear",
         group: .prompts,
         synopsis: "clear cache [p]",
-        description: "Drops cached activations: of one prompt (for the current model) when `p` is given, otherwise all of them. Models stay loaded.",
+        description: "Drops cached activations, of one prompt or all. With `p`, only that prompt's (for the current model). Models stay loaded.",
         positionals: [
             Parameter("what", .name, required: true, summary: "the word `cache`", completions: { _, _ in ["cache"] }),
             Parameter("p", .prompt, summary: "the prompt whose activations to drop"),

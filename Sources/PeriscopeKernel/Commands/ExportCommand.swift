@@ -9,7 +9,7 @@ enum ExportCommand {
         name: "export",
         group: .prompts,
         synopsis: "export p hook \"name\" to \"file.npy\"",
-        description: "Writes a prompt's activations at one hook point (a TransformerLens name from `hooks`, e.g. \"blocks.3.hook_resid_post\") to a NumPy .npy file: float32, C order, shape [positions, …] as `hooks` lists it, readable with `numpy.load`. The prompt is run first if its activations are not cached. A relative path is relative to the kernel's working folder (the notebook's folder).",
+        description: "Writes a prompt's activations at one hook point to a NumPy .npy file. The hook is a TransformerLens name from `hooks`, e.g. \"blocks.3.hook_resid_post\"; the file holds float32 in C order, shape [positions, …] as `hooks` lists it, readable with `numpy.load`. The prompt is run first if its activations are not cached. A relative path is relative to the kernel's working folder (the notebook's folder).",
         positionals: [Parameter("p", .value, required: true, summary: "the prompt (a string or a Prompt variable)")],
         keywords: [
             Parameter("hook", .string, summary: "the hook point's name (required for a prompt)",

@@ -8,7 +8,7 @@ enum GenerateCommand {
         name: "generate",
         group: .prompts,
         synopsis: "generate p [max N] [temperature T] [seed S]",
-        description: "Continues a prompt with the current model, reusing the KV cache at every step. Greedy (the most likely token each step) unless `temperature` is above 0, in which case tokens are sampled, reproducibly for a given `seed` (default 0). Stops after `max` new tokens (default 32) or at the end-of-text / end-of-turn token. Interrupt stops it; the session is unchanged. The data carries the new ids, their text and `tokens_per_second`.",
+        description: "Continues a prompt, greedy by default. Each step reuses the KV cache. Greedy (the most likely token each step) unless `temperature` is above 0, in which case tokens are sampled, reproducibly for a given `seed` (default 0). Stops after `max` new tokens (default 32) or at the end-of-text / end-of-turn token. Interrupt stops it; the session is unchanged. The data carries the new ids, their text and `tokens_per_second`.",
         positionals: [Parameter("p", .prompt, required: true, summary: "the prompt")],
         keywords: [
             Parameter("max", .int, summary: "the most new tokens (default 32)"),

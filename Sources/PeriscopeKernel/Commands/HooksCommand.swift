@@ -7,7 +7,7 @@ enum HooksCommand {
         name: "hooks",
         group: .models,
         synopsis: "hooks [layer L]",
-        description: "Lists the hook points of the current model, with TransformerLens names and the shape of a prompt's activations there, position first (`pos` is the prompt's token count; `export` writes exactly this shape). Without `layer`, one block's names are shown with `{l}`; `layer L` lists the concrete names of those layers.",
+        description: "Lists the hook points of the current model with their shapes. Names are TransformerLens names; a shape is that of a prompt's activations there, position first (`pos` is the prompt's token count; `export` writes exactly this shape). Without `layer`, one block's names are shown with `{l}`; `layer L` lists the concrete names of those layers.",
         keywords: [Parameter("layer", .layers, summary: "the block(s) to list")],
         example: "hooks layer 3",
         run: { arguments, context in

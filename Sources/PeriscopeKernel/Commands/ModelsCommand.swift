@@ -8,7 +8,7 @@ enum ModelsCommand {
         name: "models",
         group: .models,
         synopsis: "models",
-        description: "Lists the models Periscope knows (with whether each is fetched into $PERISCOPE_HOME/models, and where), any other GGUF files in that folder, and the loaded models; `*` marks the current one. `use m` switches.",
+        description: "Lists the known, fetched and loaded models. For each known model: whether it is fetched into $PERISCOPE_HOME/models, and where; then any other GGUF files in that folder and the loaded models; `*` marks the current one. `use m` switches.",
         example: "models",
         run: { _, context in
             let store = context.session.models

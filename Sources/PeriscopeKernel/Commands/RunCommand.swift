@@ -8,7 +8,7 @@ enum RunCommand {
         name: "run",
         group: .prompts,
         synopsis: "run p [top K]",
-        description: "Runs the current model on a prompt and shows the K most likely next tokens (token, id, probability, logit; K defaults to 10). The prompt's activations (residual stream before, between and after each block, attention and MLP outputs, attention patterns, embeddings, final norm) are cached for later commands; `cache` lists them. The data also carries the last position's `ln_final.hook_normalized` vector.",
+        description: "Runs a prompt and shows the K most likely next tokens. Each row: token, id, probability, logit; K defaults to 10. The prompt's activations (residual stream before, between and after each block, attention and MLP outputs, attention patterns, embeddings, final norm) are cached for later commands; `cache` lists them. The data also carries the last position's `ln_final.hook_normalized` vector.",
         positionals: [Parameter("p", .prompt, required: true, summary: "the prompt")],
         keywords: [Parameter("top", .int, summary: "how many next tokens to show (default 10)")],
         example: "run \"The Eiffel Tower is in the city of\" top 5",

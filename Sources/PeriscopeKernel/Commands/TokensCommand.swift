@@ -6,7 +6,7 @@ enum TokensCommand {
         name: "tokens",
         group: .prompts,
         synopsis: "tokens p",
-        description: "Shows a prompt's tokens as a table of position, id and token text, with whitespace made visible (space ·, newline ↵, tab ⇥). The data carries `ids` and `tokens` arrays.",
+        description: "Shows a prompt's tokens: position, id and text. Whitespace is made visible (space ·, newline ↵, tab ⇥). The data carries `ids` and `tokens` arrays.",
         positionals: [Parameter("p", .prompt, required: true, summary: "the prompt")],
         example: "tokens \"The Eiffel Tower is in\"",
         run: { arguments, context in

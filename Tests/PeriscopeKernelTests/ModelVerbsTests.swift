@@ -251,6 +251,12 @@ final class ModelVerbsTests: XCTestCase {
         let zero = run("cache budget 0\nrun \"five six\"")
         XCTAssertEqual(store.count, 0)
         XCTAssertTrue((zero.results.last ?? "").contains("activations NOT cached"), zero.results.last ?? "")
+        let zeroJSON = json(zero)
+        guard case .object(let cachedInfo)? = zeroJSON["cached"], case .object(let hidden)? = zeroJSON["final_hidden"] else {
+            return XCTFail("no cache info")
+        }
+        XCTAssertEqual(cachedInfo["kept"], .bool(false))
+        XCTAssertEqual(doubles(hidden["values"]).count, 576, "the final hidden state is still reported")
         run("cache budget 2048\nrun \"\(first)\"\nrun \"\(second)\"")
         XCTAssertEqual(store.count, 2)
         XCTAssertTrue(run("clear cache \"\(first)\"").stdout.hasPrefix("cleared the cached activations"))

@@ -35,7 +35,7 @@ enum RunCommand {
             var caption = "next token after \(prompt.ids.count) prompt tokens; "
             caption += kept
                 ? "activations cached (\(run.activations.count) hook points, \(formatBytes(run.byteCount)))"
-                : "activations NOT cached: \(formatBytes(run.byteCount)) exceeds the cache budget of \(formatBytes(context.session.activations.budgetBytes)) (`cache budget MiB` raises it)"
+                : "activations NOT cached: they would exceed the cache budget of \(formatBytes(context.session.activations.budgetBytes)) (`cache budget MiB` raises it)"
             let pushedOut = evicted.filter { $0 !== run }
             if !pushedOut.isEmpty {
                 caption += "; evicted \(pushedOut.count) least recently used prompt\(pushedOut.count == 1 ? "" : "s") to stay within the budget"

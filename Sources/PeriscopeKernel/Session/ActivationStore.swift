@@ -165,9 +165,14 @@ extension Session {
 
         let existing = activations.peek(key)
         let missing = existing.map { run in wanted.filter { run[$0] == nil } } ?? []
-        let record = existing == nil
+        var record = existing == nil
             ? Array(Set(wanted + Session.defaultCachedPoints(layers: model.config.layerCount)))
             : missing
+        // A run that cannot fit the budget anyway records only what the caller asked for (the final
+        // norm's output for the default set), so a long prompt does not allocate gigabytes of patterns to drop.
+        let keepable = Session.estimatedBytes(record, tokens: prompt.ids.count, config: model.config)
+            + model.config.vocabularySize * MemoryLayout<Float>.size <= activations.budgetBytes
+        if existing == nil, !keepable { record = points ?? [.lnFinalNormalized] }
         let result = try model.model.run(tokens: prompt.ids, cache: record, context: context)
         var tensors: [HookPoint: Tensor] = [:]
         for (point, tensor) in result.activations.tensors {
@@ -182,7 +187,12 @@ extension Session {
         let logits = result.logits.data
         let last = Array(logits[(logits.count - vocab)..<logits.count])
         let run = CachedRun(prompt: prompt, activations: tensors, lastLogits: last)
-        evicted += activations.insert(run)
+        if keepable { evicted += activations.insert(run) }
         return run
+    }
+
+    /// Bytes the activations at `points` take for a prompt of `tokens` tokens.
+    static func estimatedBytes(_ points: [HookPoint], tokens: Int, config: ModelConfig) -> Int {
+        points.reduce(0) { $0 + tokens * $1.shape(config: config, keys: tokens).reduce(1, *) } * MemoryLayout<Float>.size
     }
 }

@@ -67,24 +67,18 @@ public enum ResidualReader {
                         }
                         out[k][promptIndex] = v
                     }
-                    if l == deepest { throw StopForward() }
                 }
             }
             var caches = batch.map { _ in model.makeCache() }
-            do {
-                _ = try model.forward(batch.map { prompts[$0] }, caches: &caches, hooks: hooks, logits: .none, context: quiet)
-            } catch is StopForward {
-                // Everything needed was read; the layers above were skipped.
-            }
+            // The blocks above the deepest wanted layer are not run.
+            _ = try model.forward(batch.map { prompts[$0] }, caches: &caches, hooks: hooks, logits: .none,
+                                  stopAfterLayer: deepest, context: quiet)
             done += batch.count
             context.report(Double(done) / Double(prompts.count), "prompt \(done)/\(prompts.count)")
         }
         return out
     }
 }
-
-/// Thrown by a reading hook to end a forward pass once the deepest wanted layer has been read.
-struct StopForward: Error {}
 
 // MARK: - Directions
 

@@ -8,13 +8,13 @@ enum ExportCommand {
     static let spec = CommandSpec(
         name: "export",
         group: .prompts,
-        synopsis: "export p hook \"name\" to \"file.npy\"",
-        description: "Writes a prompt's activations at one hook point to a NumPy .npy file. The hook is a TransformerLens name from `hooks`, e.g. \"blocks.3.hook_resid_post\"; the file holds float32 in C order, shape [positions, …] as `hooks` lists it, readable with `numpy.load`. The prompt is run first if its activations are not cached. A relative path is relative to the kernel's working folder (the notebook's folder).",
-        positionals: [Parameter("p", .value, required: true, summary: "the prompt (a string or a Prompt variable)")],
+        synopsis: "export p hook \"name\" to \"file.npy\" | export v to \"file.gguf\"",
+        description: "Writes a prompt's activations at one hook point to a NumPy .npy file. The hook is a TransformerLens name from `hooks`, e.g. \"blocks.3.hook_resid_post\"; the file holds float32 in C order, shape [positions, …] as `hooks` lists it, readable with `numpy.load`. The prompt is run first if its activations are not cached. A relative path is relative to the kernel's working folder (the notebook's folder). `export v to \"file.gguf\"` writes a Vector (from `direction`) as a llama.cpp control vector (tensor `direction.{L+1}`, for `--control-vector`).",
+        positionals: [Parameter("p", .value, required: true, summary: "the prompt (a string or a Prompt variable), or a Vector")],
         keywords: [
             Parameter("hook", .string, summary: "the hook point's name (required for a prompt)",
                       completions: { session, _ in (session.models.current?.hookNames ?? []).map(quoted) }),
-            Parameter("to", .string, required: true, summary: "the .npy file to write"),
+            Parameter("to", .string, required: true, summary: "the .npy file to write (.gguf for a Vector)"),
         ],
         example: "export \"The Eiffel Tower\" hook \"blocks.3.hook_resid_post\" to \"resid3.npy\"",
         run: { arguments, context in

@@ -78,16 +78,20 @@ struct ArgumentBinder {
         var nextPositional = 0
         var index = 0
         let keywordNames = spec.keywords.map(\.name)
+        // Words renamed by an earlier keyword (see `CommandSpec.renamesAfter`).
+        var renames: [String: String] = [:]
 
         while index < expressions.count {
             let expr = expressions[index]
             index += 1
 
             // A keyword: a bare word naming one of the verb's keywords.
-            if case .identifier(let word) = expr.kind, let keyword = spec.keyword(word) {
+            if case .identifier(let written) = expr.kind, let keyword = spec.keyword(renames[written] ?? written) {
+                let word = keyword.name
                 guard bound[word] == nil else {
-                    throw CommandError.duplicateKeyword(word, verb: spec.name, range: expr.range)
+                    throw CommandError.duplicateKeyword(written, verb: spec.name, range: expr.range)
                 }
+                if let next = spec.renamesAfter[word] { renames = next }
                 if keyword.kind == .flag {
                     bound[word] = BoundArgument(payload: .flag, range: expr.range)
                     continue

@@ -142,13 +142,18 @@ public struct CommandSpec: Sendable {
     public var positionals: [Parameter]
     public var keywords: [Parameter]
     public var example: String
+    /// Words that change meaning after a keyword: `patch … into T layer L2 position I2` reads the
+    /// second `layer`/`position` as `target_layer`/`target_position` (`["into": ["layer": "target_layer", …]]`).
+    public var renamesAfter: [String: [String: String]]
     public var run: @Sendable (BoundArguments, CommandContext) throws -> Value?
 
     public init(name: String, group: CommandGroup, synopsis: String, description: String,
                 positionals: [Parameter] = [], keywords: [Parameter] = [], example: String,
+                renamesAfter: [String: [String: String]] = [:],
                 run: @escaping @Sendable (BoundArguments, CommandContext) throws -> Value?) {
         self.name = name; self.group = group; self.synopsis = synopsis; self.description = description
-        self.positionals = positionals; self.keywords = keywords; self.example = example; self.run = run
+        self.positionals = positionals; self.keywords = keywords; self.example = example
+        self.renamesAfter = renamesAfter; self.run = run
     }
 
     /// The keyword declaration named `word`, if any.

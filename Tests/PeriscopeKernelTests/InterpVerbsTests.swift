@@ -245,6 +245,18 @@ final class InterpVerbsTests: XCTestCase {
         XCTAssertTrue(errorMessage("patch source p layer 20 into identity top 3 generate 2").contains("not both"))
     }
 
+    /// SPEC's form: after `into`, `layer` and `position` name the target's.
+    func testPatchSpecFormLayerAndPositionAfterInto() throws {
+        let json = try payload("patch source p layer 20 position \"Tower\" into \"Tell me about x please\" layer 2 position 3 top 2")
+        XCTAssertEqual(json["source_position"] as? Int, 3)
+        XCTAssertEqual(json["target_layer"] as? Int, 2)
+        XCTAssertEqual((json["target"] as? [String: Any])?["position"] as? Int, 3)
+        // The source's `layer` still may not be given twice before `into`.
+        XCTAssertTrue(errorMessage("patch source p layer 20 layer 3 into identity").contains("layer"))
+        // And the target's only once after it.
+        XCTAssertTrue(errorMessage("patch source p layer 20 into identity layer 2 target_layer 3").contains("target_layer"))
+    }
+
     func testASweepShowsAProgressBar() throws {
         interpreter.progressDelay = 0
         defer { interpreter.progressDelay = 1 }

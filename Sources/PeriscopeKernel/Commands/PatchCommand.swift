@@ -10,8 +10,8 @@ enum PatchCommand {
     static let spec = CommandSpec(
         name: "patch",
         group: .patching,
-        synopsis: "patch source S layer L position I into T [target_layer L2] [target_position I2] [generate N | top K] [map fit]",
-        description: "The general Patchscope: takes the hidden state (`resid_post` of block L) of the source prompt at position I, optionally maps it with an affine map fitted from layer L to the target layer (`map fit`, least squares on a built-in text sample), writes it into the run of the target T at block L2 (`target_layer`, default L) and position I2 (`target_position`, default the placeholder of a preset, else the last token), and decodes: `generate N` tokens (default 5; later tokens see the patch through the KV cache) or the `top K` next tokens. T is a prompt or a preset: `identity`, `description` or `attribute \"The capital city of x\"`. (The target's layer and position are written `target_layer` and `target_position` because `layer` and `position` name the source.)",
+        synopsis: "patch source S layer L position I into T [layer L2] [position I2] [generate N | top K] [map fit]",
+        description: "The general Patchscope: takes the hidden state (`resid_post` of block L) of the source prompt at position I, optionally maps it with an affine map fitted from layer L to the target layer (`map fit`, least squares on a built-in text sample), writes it into the run of the target T at block L2 (`layer` after `into`, also spelt `target_layer`; default L) and position I2 (`position` after `into`, also spelt `target_position`; default the placeholder of a preset, else the last token), and decodes: `generate N` tokens (default 5; later tokens see the patch through the KV cache) or the `top K` next tokens. T is a prompt or a preset: `identity`, `description` or `attribute \"The capital city of x\"`.",
         positionals: [
             Parameter("text", .string, summary: "the template after `into attribute`, e.g. \"The capital city of x\""),
         ],
@@ -27,6 +27,7 @@ enum PatchCommand {
             Parameter("map", .choice(["fit"], allowsInt: false), summary: "`fit`: map the state with an affine map fitted from the source to the target layer"),
         ],
         example: "patch source \"The Eiffel Tower\" layer 8 position -1 into attribute \"The capital city of x\" generate 6",
+        renamesAfter: ["into": ["layer": "target_layer", "position": "target_position"]],
         run: { arguments, context in
             let model = try context.session.currentModel(range: arguments.headRange)
             guard let source = try arguments.prompt("source", session: context.session, model: model),

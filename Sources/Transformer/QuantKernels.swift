@@ -278,15 +278,19 @@ extension WeightMatrix {
         switch type {
         case .q4_1 where hasDirectKernel:
             #if PERISCOPE_AVX2
+            // Rows r and r + h together: two weight streams far apart keep more reads in flight
+            // than one (the loads, not the arithmetic, bound a pass over weights that miss the cache).
+            let h = range.count / 2
             var r = range.lowerBound
-            while r &+ 2 <= range.upperBound {
+            while r < range.lowerBound &+ h {
                 let row = quantised + r &* bytesPerRow
                 for i in 0..<n {
-                    let (a, b) = dotQ4_1x2(row, stride: bytesPerRow, xq + i &* cols, sums + i &* blocks, blocks: blocks, half)
-                    out[i &* rows &+ r] = a; out[i &* rows &+ r &+ 1] = b
+                    let (a, b) = dotQ4_1x2(row, stride: h &* bytesPerRow, xq + i &* cols, sums + i &* blocks, blocks: blocks, half)
+                    out[i &* rows &+ r] = a; out[i &* rows &+ r &+ h] = b
                 }
-                r &+= 2
+                r &+= 1
             }
+            r = range.lowerBound &+ 2 &* h
             if r < range.upperBound {
                 let row = quantised + r &* bytesPerRow
                 for i in 0..<n { out[i &* rows &+ r] = dotQ4_1(row, xq + i &* cols, sums + i &* blocks, blocks: blocks, half) }
@@ -299,15 +303,19 @@ extension WeightMatrix {
             #endif
         case .q8_0 where hasDirectKernel:
             #if PERISCOPE_AVX2
+            // Rows r and r + h together: two weight streams far apart keep more reads in flight
+            // than one (the loads, not the arithmetic, bound a pass over weights that miss the cache).
+            let h = range.count / 2
             var r = range.lowerBound
-            while r &+ 2 <= range.upperBound {
+            while r < range.lowerBound &+ h {
                 let row = quantised + r &* bytesPerRow
                 for i in 0..<n {
-                    let (a, b) = dotQ8_0x2(row, stride: bytesPerRow, xq + i &* cols, blocks: blocks, half)
-                    out[i &* rows &+ r] = a; out[i &* rows &+ r &+ 1] = b
+                    let (a, b) = dotQ8_0x2(row, stride: h &* bytesPerRow, xq + i &* cols, blocks: blocks, half)
+                    out[i &* rows &+ r] = a; out[i &* rows &+ r &+ h] = b
                 }
-                r &+= 2
+                r &+= 1
             }
+            r = range.lowerBound &+ 2 &* h
             if r < range.upperBound {
                 let row = quantised + r &* bytesPerRow
                 for i in 0..<n { out[i &* rows &+ r] = dotQ8_0(row, xq + i &* cols, blocks: blocks, half) }

@@ -192,6 +192,20 @@ final class AnalysisVerbsTests: XCTestCase {
         XCTAssertTrue(errorMessage("project [\"cat\", \"dog\", \"car\"] layer 99").contains("out of range"))
     }
 
+    // MARK: Argument errors
+
+    func testArgumentErrorsSayWhatToDo() throws {
+        XCTAssertTrue(errorMessage("direction \"a b\" minus \"c d\" layer 30").contains("out of range"))
+        XCTAssertTrue(errorMessage("direction \"a b\" layer 3").contains("minus"))
+        XCTAssertTrue(errorMessage("steer \"Hi there\" with 3").contains("Vector"))
+        XCTAssertTrue(errorMessage("steer \"Hi there\" with love scale 2 scales [1]").contains("not both"))
+        XCTAssertTrue(errorMessage("steer \"Hi there\" with love scales [\"big\"]").contains("numbers"))
+        moodsDataset("small")
+        XCTAssertTrue(errorMessage("probe small split 1.5").contains("between 0 and 1"))
+        XCTAssertTrue(errorMessage("probe love").contains("Dataset"))
+        XCTAssertTrue(errorMessage("stability \"The capital of France is\" noise -1").contains("0 or more"))
+    }
+
     // MARK: Progress and interruption
 
     private func moodsDataset(_ name: String) {

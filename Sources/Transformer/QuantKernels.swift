@@ -82,24 +82,48 @@ func dotQ4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xSums: Unsafe
     return acc.sum() + accMin
 }
 
-/// Two Q4_1 rows `stride` bytes apart against the same x: the activations are loaded once.
+/// Four Q4_1 rows `stride` bytes apart against the same x (four weight streams in flight).
 @inline(__always)
-func dotQ4_1x2(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, _ xSums: UnsafePointer<Float>,
-               blocks: Int, _ half: UnsafePointer<Float>) -> (Float, Float) {
-    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-    var min0: Float = 0, min1: Float = 0
+func dotQ4_1x4(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, _ xSums: UnsafePointer<Float>,
+               blocks: Int, _ half: UnsafePointer<Float>) -> (Float, Float, Float, Float) {
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+    var min0: Float = 0, min1: Float = 0, min2: Float = 0, min3: Float = 0
     let xr = UnsafeRawPointer(x)
-    let row1 = row + stride
+    let r1 = row + stride, r2 = r1 + stride, r3 = r2 + stride
     for j in 0..<blocks {
-        let b0 = row + j &* 20, b1 = row1 + j &* 20
+        let o = j &* 20
+        let b0 = row + o, b1 = r1 + o, b2 = r2 + o, b3 = r3 + o
         let xb = xr + j &* 128
         let s = xSums[j]
         acc0 = acc0.addingProduct(SIMD8(repeating: half[Int(b0.loadUnaligned(as: UInt16.self))]), q4Block(b0, xb))
         acc1 = acc1.addingProduct(SIMD8(repeating: half[Int(b1.loadUnaligned(as: UInt16.self))]), q4Block(b1, xb))
+        acc2 = acc2.addingProduct(SIMD8(repeating: half[Int(b2.loadUnaligned(as: UInt16.self))]), q4Block(b2, xb))
+        acc3 = acc3.addingProduct(SIMD8(repeating: half[Int(b3.loadUnaligned(as: UInt16.self))]), q4Block(b3, xb))
         min0 += half[Int(b0.loadUnaligned(fromByteOffset: 2, as: UInt16.self))] * s
         min1 += half[Int(b1.loadUnaligned(fromByteOffset: 2, as: UInt16.self))] * s
+        min2 += half[Int(b2.loadUnaligned(fromByteOffset: 2, as: UInt16.self))] * s
+        min3 += half[Int(b3.loadUnaligned(fromByteOffset: 2, as: UInt16.self))] * s
     }
-    return (acc0.sum() + min0, acc1.sum() + min1)
+    return (acc0.sum() + min0, acc1.sum() + min1, acc2.sum() + min2, acc3.sum() + min3)
+}
+
+/// Four Q8_0 rows `stride` bytes apart against the same x.
+@inline(__always)
+func dotQ8_0x4(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, blocks: Int,
+               _ half: UnsafePointer<Float>) -> (Float, Float, Float, Float) {
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+    let xr = UnsafeRawPointer(x)
+    let r1 = row + stride, r2 = r1 + stride, r3 = r2 + stride
+    for j in 0..<blocks {
+        let o = j &* 34
+        let b0 = row + o, b1 = r1 + o, b2 = r2 + o, b3 = r3 + o
+        let xb = xr + j &* 128
+        acc0 = acc0.addingProduct(SIMD8(repeating: half[Int(b0.loadUnaligned(as: UInt16.self))]), q8Block(b0, xb))
+        acc1 = acc1.addingProduct(SIMD8(repeating: half[Int(b1.loadUnaligned(as: UInt16.self))]), q8Block(b1, xb))
+        acc2 = acc2.addingProduct(SIMD8(repeating: half[Int(b2.loadUnaligned(as: UInt16.self))]), q8Block(b2, xb))
+        acc3 = acc3.addingProduct(SIMD8(repeating: half[Int(b3.loadUnaligned(as: UInt16.self))]), q8Block(b3, xb))
+    }
+    return (acc0.sum(), acc1.sum(), acc2.sum(), acc3.sum())
 }
 
 /// Σ q·x over one Q8_0 block without the scale: 32 signed bytes times x[32], as 8 partial sums.
@@ -124,22 +148,6 @@ func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int, _ 
         acc = acc.addingProduct(SIMD8(repeating: half[Int(b.loadUnaligned(as: UInt16.self))]), q8Block(b, xr + j &* 128))
     }
     return acc.sum()
-}
-
-/// Two Q8_0 rows `stride` bytes apart against the same x.
-@inline(__always)
-func dotQ8_0x2(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, blocks: Int,
-               _ half: UnsafePointer<Float>) -> (Float, Float) {
-    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-    let xr = UnsafeRawPointer(x)
-    let row1 = row + stride
-    for j in 0..<blocks {
-        let b0 = row + j &* 34, b1 = row1 + j &* 34
-        let xb = xr + j &* 128
-        acc0 = acc0.addingProduct(SIMD8(repeating: half[Int(b0.loadUnaligned(as: UInt16.self))]), q8Block(b0, xb))
-        acc1 = acc1.addingProduct(SIMD8(repeating: half[Int(b1.loadUnaligned(as: UInt16.self))]), q8Block(b1, xb))
-    }
-    return (acc0.sum(), acc1.sum())
 }
 
 #else
@@ -278,22 +286,24 @@ extension WeightMatrix {
         switch type {
         case .q4_1 where hasDirectKernel:
             #if PERISCOPE_AVX2
-            // Rows r and r + h together: two weight streams far apart keep more reads in flight
-            // than one (the loads, not the arithmetic, bound a pass over weights that miss the cache).
-            let h = range.count / 2
+            // Rows r, r + h, r + 2h, r + 3h together: weight streams far apart keep more reads in
+            // flight than one (the loads, not the arithmetic, bound a pass over weights that miss the cache).
+            let h = range.count / 4
             var r = range.lowerBound
             while r < range.lowerBound &+ h {
                 let row = quantised + r &* bytesPerRow
                 for i in 0..<n {
-                    let (a, b) = dotQ4_1x2(row, stride: h &* bytesPerRow, xq + i &* cols, sums + i &* blocks, blocks: blocks, half)
-                    out[i &* rows &+ r] = a; out[i &* rows &+ r &+ h] = b
+                    let (a, b, c, d) = dotQ4_1x4(row, stride: h &* bytesPerRow, xq + i &* cols, sums + i &* blocks, blocks: blocks, half)
+                    let o = i &* rows &+ r
+                    out[o] = a; out[o &+ h] = b; out[o &+ 2 &* h] = c; out[o &+ 3 &* h] = d
                 }
                 r &+= 1
             }
-            r = range.lowerBound &+ 2 &* h
-            if r < range.upperBound {
+            r = range.lowerBound &+ 4 &* h
+            while r < range.upperBound {
                 let row = quantised + r &* bytesPerRow
                 for i in 0..<n { out[i &* rows &+ r] = dotQ4_1(row, xq + i &* cols, sums + i &* blocks, blocks: blocks, half) }
+                r &+= 1
             }
             #else
             for r in range {
@@ -303,22 +313,24 @@ extension WeightMatrix {
             #endif
         case .q8_0 where hasDirectKernel:
             #if PERISCOPE_AVX2
-            // Rows r and r + h together: two weight streams far apart keep more reads in flight
-            // than one (the loads, not the arithmetic, bound a pass over weights that miss the cache).
-            let h = range.count / 2
+            // Rows r, r + h, r + 2h, r + 3h together: weight streams far apart keep more reads in
+            // flight than one (the loads, not the arithmetic, bound a pass over weights that miss the cache).
+            let h = range.count / 4
             var r = range.lowerBound
             while r < range.lowerBound &+ h {
                 let row = quantised + r &* bytesPerRow
                 for i in 0..<n {
-                    let (a, b) = dotQ8_0x2(row, stride: h &* bytesPerRow, xq + i &* cols, blocks: blocks, half)
-                    out[i &* rows &+ r] = a; out[i &* rows &+ r &+ h] = b
+                    let (a, b, c, d) = dotQ8_0x4(row, stride: h &* bytesPerRow, xq + i &* cols, blocks: blocks, half)
+                    let o = i &* rows &+ r
+                    out[o] = a; out[o &+ h] = b; out[o &+ 2 &* h] = c; out[o &+ 3 &* h] = d
                 }
                 r &+= 1
             }
-            r = range.lowerBound &+ 2 &* h
-            if r < range.upperBound {
+            r = range.lowerBound &+ 4 &* h
+            while r < range.upperBound {
                 let row = quantised + r &* bytesPerRow
                 for i in 0..<n { out[i &* rows &+ r] = dotQ8_0(row, xq + i &* cols, blocks: blocks, half) }
+                r &+= 1
             }
             #else
             for r in range {

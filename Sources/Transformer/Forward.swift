@@ -230,6 +230,19 @@ extension Model {
         let length = start + rows.upperBound                        // keys the last of these rows can see
         cache.keys[l].withUnsafeBufferPointer { kBuffer in
             guard let kBase = kBuffer.baseAddress else { return }
+            if rows.count <= quantisedKernelMaxRows {
+                // Decode: a few query rows. Direct dot products; a BLAS call per head would cost more in
+                // call and thread hand-off overhead than the arithmetic (and wakes BLAS's spinning threads).
+                for (i, t) in rows.enumerated() {
+                    let visible = min(length, start + t + 1)
+                    for h in 0..<c.headCount {
+                        let qh = q + (b * count + t) * c.qDim + h * hd, kh = kBase + (h / c.groupSize) * hd
+                        let row = att + (i * c.headCount + h) * keys
+                        for j in 0..<visible { row[j] = scale * dotF32(kh + j * c.kvDim, qh, count: hd) }
+                    }
+                }
+                return
+            }
             for h in 0..<c.headCount {
                 let kvh = h / c.groupSize
                 // [rows, length] block of head h, rows strided by H·keys.
@@ -254,6 +267,18 @@ extension Model {
         let length = start + rows.upperBound
         cache.values[l].withUnsafeBufferPointer { vBuffer in
             guard let vBase = vBuffer.baseAddress else { return }
+            if rows.count <= quantisedKernelMaxRows {
+                // Decode: z_h = Σ_j p_j · v_j directly (see attentionScores).
+                for (i, t) in rows.enumerated() {
+                    for h in 0..<c.headCount {
+                        let p = att + (i * c.headCount + h) * keys, vh = vBase + (h / c.groupSize) * hd
+                        let zh = z + (b * count + t) * c.qDim + h * hd
+                        zh.initialize(repeating: 0, count: hd)
+                        for j in 0..<length { axpy(zh, p[j], vh + j * c.kvDim, count: hd) }
+                    }
+                }
+                return
+            }
             for h in 0..<c.headCount {
                 let kvh = h / c.groupSize
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(hd), Int32(length),

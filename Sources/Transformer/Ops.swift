@@ -64,6 +64,21 @@ func addBias(_ x: UnsafeMutablePointer<Float>, _ bias: [Float], n: Int) {
     for r in 0..<n { for i in 0..<w { x[r * w + i] += bias[i] } }
 }
 
+/// y[count] += a · x[count].
+@inline(__always)
+func axpy(_ y: UnsafeMutablePointer<Float>, _ a: Float, _ x: UnsafePointer<Float>, count: Int) {
+    var i = 0
+    let yr = UnsafeMutableRawPointer(y), xr = UnsafeRawPointer(x)
+    while i &+ 8 <= count {
+        let o = i &* 4
+        yr.storeBytes(of: yr.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            .addingProduct(SIMD8(repeating: a), xr.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)),
+                      toByteOffset: o, as: SIMD8<Float>.self)
+        i &+= 8
+    }
+    while i < count { y[i] += a * x[i]; i &+= 1 }
+}
+
 /// out[count] += x[count]  (the residual connection).
 func addInPlace(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
     for i in 0..<count { out[i] += x[i] }

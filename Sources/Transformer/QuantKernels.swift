@@ -367,7 +367,7 @@ func matvecGroup(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float
         var r = 0
         while r < w.rows { tasks.append((m, r..<min(w.rows, r + target))); r += target }
     }
-    parallelFor(tasks.count) { t in
+    WorkerPool.shared.run(tasks.count) { t in
         let task = tasks[t]
         ws[task.matrix].matvecRows(outs[task.matrix], input, task.rows)
     }

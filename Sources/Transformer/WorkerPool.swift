@@ -1,0 +1,103 @@
+import Foundation
+import Synchronization
+
+// MARK: - Worker pool for decode
+//
+// A decode step runs ~120 short parallel regions (q/k/v, W_O, gate/up, W_down per block, then the
+// unembedding), each 50–500 µs. With DispatchQueue.concurrentPerform every region wakes a worker
+// through a futex and waits on another; that hand-off cost a tenth of the CPU time of a step. Here
+// persistent helpers spin briefly for the next region before sleeping, and whoever arrives first
+// claims tasks, so a descheduled helper never holds the caller up for more than the task it took.
+
+/// Persistent helper threads (one fewer than the cores) that share out the tasks of one region.
+final class WorkerPool: @unchecked Sendable {
+    /// The process-wide pool, sized to the cores.
+    static let shared = WorkerPool(helpers: max(0, ProcessInfo.processInfo.activeProcessorCount - 1))
+
+    /// Spins (polls of the job word) before a helper sleeps: ~50 µs, longer than the gaps between
+    /// the regions of a decode step, far shorter than the gaps between steps of a paused user.
+    private static let spinLimit = 20_000
+
+    private let helpers: Int
+    /// (generation << 32) | next unclaimed task. A claim is a compare-exchange, so a helper still
+    /// holding an earlier generation cannot take a task of a newer job.
+    private let next = Atomic<Int>(0)
+    private let done = Atomic<Int>(0)
+    private let generation = Atomic<Int>(0)
+    /// Serialises callers: a second caller (another thread, or a nested call) runs elsewhere.
+    private let inUse = Atomic<Bool>(false)
+    private var mutex = pthread_mutex_t()
+    private var wake = pthread_cond_t()
+    // The job, written before `next` is published (release) and read after a successful claim (acquire).
+    nonisolated(unsafe) private var body: ((Int) -> Void)?
+    nonisolated(unsafe) private var count = 0
+
+    private init(helpers: Int) {
+        self.helpers = helpers
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&wake, nil)
+        for _ in 0..<helpers {
+            let thread = Thread { [unowned self] in self.helperLoop() }
+            thread.name = "periscope-matvec"
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    /// Runs `body(i)` for i in 0..<iterations on the caller and the helpers; returns when all are done.
+    /// Falls back to concurrentPerform when the pool is busy (concurrent or nested use).
+    func run(_ iterations: Int, _ body: (Int) -> Void) {
+        guard helpers > 0, iterations > 1,
+              inUse.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            parallelFor(iterations, body)
+            return
+        }
+        withoutActuallyEscaping(body) { escapable in
+            let gen = generation.load(ordering: .relaxed) &+ 1
+            self.body = escapable
+            count = iterations
+            done.store(0, ordering: .relaxed)
+            next.store(gen << 32, ordering: .releasing)
+            pthread_mutex_lock(&mutex)
+            generation.store(gen, ordering: .releasing)
+            pthread_cond_broadcast(&wake)
+            pthread_mutex_unlock(&mutex)
+            runTasks(generation: gen)
+            var spins = 0
+            while done.load(ordering: .acquiring) < iterations {
+                spins += 1
+                if spins > 1000 { sched_yield() }
+            }
+            self.body = nil
+        }
+        inUse.store(false, ordering: .releasing)
+    }
+
+    /// Claims and runs tasks of generation `gen` until none is left.
+    private func runTasks(generation gen: Int) {
+        while true {
+            let v = next.load(ordering: .acquiring)
+            guard v >> 32 == gen, v & 0xFFFF_FFFF < count else { return }
+            guard next.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
+            body?(v & 0xFFFF_FFFF)
+            done.add(1, ordering: .releasing)
+        }
+    }
+
+    private func helperLoop() {
+        var seen = 0
+        while true {
+            var spins = 0
+            while generation.load(ordering: .acquiring) == seen {
+                spins += 1
+                if spins > Self.spinLimit {
+                    pthread_mutex_lock(&mutex)
+                    while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(&wake, &mutex) }
+                    pthread_mutex_unlock(&mutex)
+                }
+            }
+            seen = generation.load(ordering: .acquiring)
+            runTasks(generation: seen)
+        }
+    }
+}

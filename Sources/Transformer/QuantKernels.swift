@@ -52,12 +52,13 @@ let kernelsUsePermutedInput = false
 /// nibbles 16..31) times x[32], as 8 partial sums.
 @inline(__always)
 func q4Block(_ b: UnsafeRawPointer, _ xb: UnsafeRawPointer) -> SIMD8<Float> {
-    let q = b.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
-    let lo = q & SIMD16(repeating: 0xF), hi = q &>> 4
-    let f0 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.lowHalf))
-    let f1 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.highHalf))
-    let f2 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.lowHalf))
-    let f3 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.highHalf))
+    // Bytes 0–7 and 8–15 widened straight from memory (vpmovzxbd), then split into nibbles in
+    // 32-bit lanes: fewer shuffles than splitting the 16 bytes first and widening each half.
+    let a = SIMD8<Int32>(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 4, as: SIMD8<UInt8>.self))
+    let c = SIMD8<Int32>(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 12, as: SIMD8<UInt8>.self))
+    let nibble = SIMD8<Int32>(repeating: 0xF)
+    let f0 = SIMD8<Float>(a & nibble), f1 = SIMD8<Float>(c & nibble)
+    let f2 = SIMD8<Float>(a &>> 4), f3 = SIMD8<Float>(c &>> 4)
     var t = f0 * xb.loadUnaligned(as: SIMD8<Float>.self)
     t = t.addingProduct(f1, xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
     t = t.addingProduct(f2, xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))

@@ -90,7 +90,9 @@ public struct PatchingResult: Sendable, Equatable {
 /// Work done once: the clean run (its activations at every selected site), the corrupt run (its
 /// KV cache). For each position p, every layer variant continues the corrupt run's KV cache
 /// truncated to p — the positions before p are the same as in the corrupt run and are not
-/// recomputed — and the variants run as one batch.
+/// recomputed — and the variants run as one batch. Not yet reused: the blocks below the patched
+/// layer, which each variant recomputes (equal to the corrupt run's); skipping them needs a
+/// `Transformer` entry point that starts a pass at block L from given residuals and KV caches.
 public enum ActivationPatching {
     /// Patches `hook` of every (layer, position); `layers`/`positions` default to all.
     public static func run(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, hook: PatchingHook = .residPre,

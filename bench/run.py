@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import pathlib
+import socket
 import statistics
 import subprocess
 import sys
@@ -27,7 +28,7 @@ MODEL = HOME / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 REFVENV = pathlib.Path(os.environ.get("PERISCOPE_REFVENV", HOME / "refvenv"))
 # 32 tokens with SmolLM2's tokenizer (checked by the bench, which reads the ids back from the kernel).
 PROMPT32 = ("The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France. "
-            "It is named after the engineer Gustave Eiffel, whose company")
+            "It is named after the engineer Gustave Eiffel,")
 
 
 class Kernel:
@@ -35,6 +36,16 @@ class Kernel:
         self.km = KernelManager(kernel_name=name)
         t = time.perf_counter()
         self.km.start_kernel()
+        # Start to ready = until the kernel answers kernel_info. The client connects only once the
+        # shell port accepts connections: connecting earlier costs ZeroMQ's 100 ms reconnect
+        # interval, which would measure the client, not the kernel (same treatment for ipykernel).
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex((self.km.ip, self.km.shell_port)) == 0:
+                    break
+            if time.perf_counter() - t > 60:
+                raise RuntimeError(f"{name} never bound its shell port")
+            time.sleep(0.002)
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)

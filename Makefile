@@ -56,7 +56,7 @@ test: setup
 	$(MAKE) py-test
 
 lab: setup lab-venv
-	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/jupyter lab --notebook-dir=examples examples/tour.ipynb
+	cd examples && PATH=$(abspath $(VENV))/bin:$$PATH $(abspath $(VENV))/bin/jupyter lab tour.ipynb
 
 demo: setup
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/jupyter nbconvert --to html --execute \

@@ -7,6 +7,7 @@
           transformers + torch on CPU (2 threads), same GGUF. Peers run in the reference venv
           ($PERISCOPE_REFVENV, default ~/.cache/periscope/refvenv; `make refvenv` makes it).
   interp  logit lens, identity Patchscope sweep, activation patching vs nnsight (bench/interp_nnsight.py).
+  analysis  a probe over all 30 layers on 200 short examples (goal: within 10 s; no peer).
 
 The machines are noisy: every number is a median of several runs after a warm-up.
 """
@@ -217,9 +218,37 @@ def bench_interp(repeats):
     return {"interp": {"periscope": ours, "nnsight": theirs}}
 
 
+def probe_examples(n=200):
+    """n short labelled sentences, two classes (positive / negative), generated deterministically."""
+    import random
+    rng = random.Random(0)
+    subjects = ["The film", "This meal", "Our trip", "The book", "That concert", "The hotel", "His speech",
+                "The game", "Her painting", "The service"]
+    good = ["was wonderful", "felt delightful", "was a joy", "made me happy", "was excellent"]
+    bad = ["was terrible", "felt awful", "was a disaster", "made me sad", "was dreadful"]
+    rows = []
+    for i in range(n):
+        label = "positive" if i % 2 == 0 else "negative"
+        rows.append([f"{rng.choice(subjects)} {rng.choice(good if i % 2 == 0 else bad)}.", label])
+    return rows
+
+
+def bench_analysis(repeats):
+    """Issue 5's goal: a probe over all 30 layers on 200 short examples within 10 s (no peer)."""
+    k = Kernel("periscope")
+    k.cell('m = load "smollm2"')
+    k.cell("d = dataset " + json.dumps(probe_examples()))
+    times = [k.cell("probe d layers all")[0] for _ in range(max(3, repeats))]
+    k.close()
+    median = statistics.median(times)
+    print("\n## analysis: probe over all 30 layers on 200 short examples")
+    print(f"median {median:.2f} s over {len(times)} runs (goal ≤ 10 s)")
+    return {"probe_200x30_s": median}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--parts", default="kernel,model,interp")
+    ap.add_argument("--parts", default="kernel,model,interp,analysis")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cells", type=int, default=200)
     a = ap.parse_args()
@@ -231,6 +260,8 @@ def main():
         results.update(bench_model(a.repeats))
     if "interp" in parts:
         results.update(bench_interp(a.repeats))
+    if "analysis" in parts:
+        results.update(bench_analysis(a.repeats))
     (ROOT / ".build").mkdir(exist_ok=True)
     (ROOT / ".build" / "bench-results.json").write_text(json.dumps(results, indent=2))
 

@@ -176,33 +176,30 @@ def bench_model(repeats):
 
 
 def bench_interp(repeats):
+    """The same workloads and prompts as bench/interp_nnsight.py (which documents the nnsight side)."""
     py = REFVENV / "bin" / "python"
     script = ROOT / "bench" / "interp_nnsight.py"
-    if not script.exists():
-        print("\n## interp: bench/interp_nnsight.py not present yet")
-        return {}
     k = Kernel("periscope")
     k.cell('m = load "smollm2"')
-    k.cell(f"p = prompt {json.dumps(PROMPT32)}")
-    k.cell('clean = prompt "The Eiffel Tower is in the city of"')
-    k.cell('corrupt = prompt "The Colosseum is in the city of"')
-    workloads = {
-        "logit_lens": "lens p layers all positions all",
-        "patchscope_sweep": 'patchscope p position -1 target identity layers all generate 5',
-        "activation_patching": 'trace clean corrupt answer " Paris" hook resid_pre layers all',
+    k.cell('lp = prompt "The Eiffel Tower is in the city of Paris, the capital of France. '
+           'The Colosseum is in Rome, and the Brandenburg Gate is found in"')
+    k.cell('src = prompt "The Eiffel Tower is in the city of"')
+    k.cell('clean = prompt "The Eiffel Tower is located in the city of"')
+    k.cell('corrupt = prompt "The Colosseum is located in the city of"')
+    workloads = {  # name → (our cell, nnsight's key(s))
+        "logit_lens 30x32": ("lens lp layers all positions all", ["lens"]),
+        "patchscope sweep 30 layers x 5 tokens": ("patchscope src position 3 target identity layers all generate 5",
+                                                  ["patchscope", "patchscope_batched"]),
+        "activation_patching 30x10": ('trace clean corrupt answer " Paris" hook resid_pre layers all', ["patching"]),
     }
     ours = {}
-    for name, code in workloads.items():
-        try:
-            k.cell(code)
-            ours[name] = statistics.median(k.cell(code)[0] for _ in range(repeats))
-        except Exception as e:  # a verb not implemented yet: say so, do not hide it
-            print(f"  periscope {name}: {e}")
+    for name, (code, _) in workloads.items():
+        k.cell(code)  # warm-up (also fills the activation cache, as a user's first call would)
+        ours[name] = statistics.median(k.cell(code)[0] for _ in range(repeats))
     k.close()
     theirs = {}
     if py.exists():
-        out = subprocess.run([str(py), str(script), "--model", str(MODEL), "--repeats", str(repeats)],
-                             capture_output=True, text=True)
+        out = subprocess.run([str(py), str(script), "--runs", str(max(3, repeats))], capture_output=True, text=True)
         if out.returncode == 0:
             theirs = json.loads(out.stdout.strip().splitlines()[-1])
         else:
@@ -210,11 +207,13 @@ def bench_interp(repeats):
     print("\n## interp: Periscope vs nnsight (seconds, medians)")
     print("| workload | periscope | nnsight | ratio | target |")
     print("|---|---|---|---|---|")
-    targets = {"logit_lens": 0.5, "patchscope_sweep": 0.1, "activation_patching": 0.1}
-    for name in workloads:
-        a, b = ours.get(name), theirs.get(name)
-        ratio = f"{a / b:.3f}" if a and b else "—"
-        print(f"| {name} | {a if a is None else f'{a:.3f}'} | {b if b is None else f'{b:.3f}'} | {ratio} | ≤ {targets[name]} |")
+    targets = {"logit_lens 30x32": 0.5, "patchscope sweep 30 layers x 5 tokens": 0.1, "activation_patching 30x10": 0.1}
+    for name, (_, keys) in workloads.items():
+        for key in keys:
+            b = theirs.get(key, {}).get("median_s")
+            a = ours[name]
+            ratio = f"{a / b:.3f}" if b else "—"
+            print(f"| {name} (nnsight: {key}) | {a:.3f} | {b if b is None else f'{b:.3f}'} | {ratio} | ≤ {targets[name]} |")
     return {"interp": {"periscope": ours, "nnsight": theirs}}
 
 

@@ -65,12 +65,13 @@ enum LensCommand {
             for tensor in cachedTensors {
                 for p in positions { states.append(Array(tensor.data[(p * d)..<((p + 1) * d)])) }
             }
-            // In chunks of 16 rows (about 0.05 s each), so that an interrupt is seen quickly and the bar moves.
+            // In chunks of 64 rows (3.6 GFLOP, about 0.05 s each): small enough that an interrupt is
+            // seen quickly and the bar moves, large enough that the unembedding sgemm runs efficiently.
             var flat: [[TokenScore]] = []
             var start = 0
             while start < states.count {
                 try task.checkCancelled()
-                let end = min(states.count, start + 16)
+                let end = min(states.count, start + 64)
                 flat += try LogitLens.read(model: model.model, states: Array(states[start..<end]), top: k)
                 task.report(Double(end) / Double(states.count), "read-out \(end)/\(states.count)")
                 start = end

@@ -26,8 +26,19 @@ enum Readout {
     static func top(model: Model, _ states: [Float], rows: Int, k: Int, tokenizer: Tokenizer? = nil) throws -> [[TokenScore]] {
         let vocab = model.config.vocabularySize
         let all = try model.logits(ofResiduals: states, rows: rows)
-        return (0..<rows).map { r in
-            Scores.top(Array(all[r * vocab..<(r + 1) * vocab]), k: k, tokenizer: tokenizer)
+        // Each row's softmax normaliser is a pass of `exp` over the whole vocabulary: the rows are
+        // shared between the cores (the labels, which touch the tokenizer, are made afterwards).
+        var picks = [[(index: Int, value: Float, probability: Float)]](repeating: [], count: rows)
+        all.withUnsafeBufferPointer { logits in
+            picks.withUnsafeMutableBufferPointer { out in
+                nonisolated(unsafe) let source = logits, target = out
+                DispatchQueue.concurrentPerform(iterations: rows) { r in
+                    target[r] = Scores.top(UnsafeBufferPointer(rebasing: source[r * vocab..<(r + 1) * vocab]), k: k)
+                }
+            }
+        }
+        return picks.map { row in
+            row.map { TokenScore(id: $0.index, token: Scores.label($0.index, tokenizer), probability: $0.probability, logit: $0.value) }
         }
     }
 }
@@ -67,6 +78,27 @@ enum Scores {
             TokenScore(id: entry.index, token: label(entry.index, tokenizer),
                        probability: Float(exp(Double(entry.value - m)) / total), logit: entry.value)
         }
+    }
+
+    /// The `k` most likely entries of one row of logits with their softmax probabilities, most
+    /// likely first. `exp` runs in Float (arguments ≤ 0, relative error ~1e-7), summed in Double.
+    static func top(_ logits: UnsafeBufferPointer<Float>, k: Int) -> [(index: Int, value: Float, probability: Float)] {
+        var m = -Float.infinity
+        for v in logits where v > m { m = v }
+        var total = 0.0
+        var chunk: Float = 0
+        for (i, v) in logits.enumerated() {
+            chunk += expf(v - m)
+            if i & 255 == 255 { total += Double(chunk); chunk = 0 }
+        }
+        total += Double(chunk)
+        var best: [(index: Int, value: Float)] = []
+        for (i, v) in logits.enumerated() where best.count < k || v > best[best.count - 1].value {
+            let at = best.firstIndex { v > $0.value } ?? best.count
+            best.insert((i, v), at: at)
+            if best.count > k { best.removeLast() }
+        }
+        return best.map { ($0.index, $0.value, Float(Double(expf($0.value - m)) / total)) }
     }
 
     /// A token's text, or `#id` without a tokenizer.

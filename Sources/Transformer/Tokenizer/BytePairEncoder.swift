@@ -106,7 +106,7 @@ struct BytePairEncoder: Sendable {
     // MARK: - Merging
 
     /// A candidate merge of the symbol at `left` with its right neighbour; ordered by rank, then position.
-    private struct Candidate {
+    private struct Candidate: HeapOrdered {
         var rank: Int32
         var left: Int32
         var leftID: Int32
@@ -140,11 +140,11 @@ struct BytePairEncoder: Sendable {
         heap.reserveCapacity(n)
         for i in 0..<(n - 1) {
             if let m = lookup(symbols[i], symbols[i + 1]) {
-                push(&heap, Candidate(rank: m.rank, left: Int32(i), leftID: symbols[i], rightID: symbols[i + 1], merged: m.merged))
+                heap.heapPush(Candidate(rank: m.rank, left: Int32(i), leftID: symbols[i], rightID: symbols[i + 1], merged: m.merged))
             }
         }
         var alive = [Bool](repeating: true, count: n)
-        while let c = pop(&heap) {
+        while let c = heap.heapPop() {
             let l = Int(c.left)
             let r = Int(next[l])
             // Skip candidates made stale by an earlier merge.
@@ -156,10 +156,10 @@ struct BytePairEncoder: Sendable {
             if after >= 0 { prev[Int(after)] = Int32(l) }
             let before = prev[l]
             if before >= 0, let m = lookup(symbols[Int(before)], c.merged) {
-                push(&heap, Candidate(rank: m.rank, left: before, leftID: symbols[Int(before)], rightID: c.merged, merged: m.merged))
+                heap.heapPush(Candidate(rank: m.rank, left: before, leftID: symbols[Int(before)], rightID: c.merged, merged: m.merged))
             }
             if after >= 0, let m = lookup(c.merged, symbols[Int(after)]) {
-                push(&heap, Candidate(rank: m.rank, left: Int32(l), leftID: c.merged, rightID: symbols[Int(after)], merged: m.merged))
+                heap.heapPush(Candidate(rank: m.rank, left: Int32(l), leftID: c.merged, rightID: symbols[Int(after)], merged: m.merged))
             }
         }
         var out = 0
@@ -170,35 +170,5 @@ struct BytePairEncoder: Sendable {
             i = Int(next[i])
         }
         symbols.removeLast(n - out)
-    }
-
-    private func push(_ heap: inout [Candidate], _ item: Candidate) {
-        heap.append(item)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child].precedes(heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    private func pop(_ heap: inout [Candidate]) -> Candidate? {
-        guard let top = heap.first else { return nil }
-        let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap[0] = last
-            var parent = 0
-            while true {
-                let l = 2 * parent + 1, r = l + 1
-                var best = parent
-                if l < heap.count, heap[l].precedes(heap[best]) { best = l }
-                if r < heap.count, heap[r].precedes(heap[best]) { best = r }
-                if best == parent { break }
-                heap.swapAt(parent, best)
-                parent = best
-            }
-        }
-        return top
     }
 }

@@ -33,7 +33,7 @@ struct SentencePieceEncoder: Sendable {
     }
 
     /// A candidate merge of symbols `left` and `left`'s next.
-    private struct Bigram {
+    private struct Bigram: HeapOrdered {
         var left: Int
         var right: Int
         var score: Float
@@ -71,11 +71,11 @@ struct SentencePieceEncoder: Sendable {
             let piece = text(start, length)
             guard let id = ids[piece] else { return }
             let score = Int(id) < scores.count ? scores[Int(id)] : 0
-            push(&heap, Bigram(left: left, right: right, score: score, length: length))
+            heap.heapPush(Bigram(left: left, right: right, score: score, length: length))
         }
 
         for i in 1..<symbols.count { tryAdd(i - 1, i) }
-        while let bigram = pop(&heap) {
+        while let bigram = heap.heapPop() {
             let left = symbols[bigram.left], right = symbols[bigram.right]
             // Skip bigrams made stale by an earlier merge.
             if left.length == 0 || right.length == 0 || left.length + right.length != bigram.length { continue }
@@ -110,35 +110,5 @@ struct SentencePieceEncoder: Sendable {
         case 0xC0...: return 2
         default: return 1
         }
-    }
-
-    // MARK: - Binary heap
-
-    private func push(_ heap: inout [Bigram], _ item: Bigram) {
-        heap.append(item)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            if heap[child].precedes(heap[parent]) { heap.swapAt(child, parent); child = parent } else { break }
-        }
-    }
-
-    private func pop(_ heap: inout [Bigram]) -> Bigram? {
-        guard let top = heap.first else { return nil }
-        let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap[0] = last
-            var parent = 0
-            while true {
-                let l = 2 * parent + 1, r = l + 1
-                var best = parent
-                if l < heap.count, heap[l].precedes(heap[best]) { best = l }
-                if r < heap.count, heap[r].precedes(heap[best]) { best = r }
-                if best == parent { break }
-                heap.swapAt(parent, best)
-                parent = best
-            }
-        }
-        return top
     }
 }

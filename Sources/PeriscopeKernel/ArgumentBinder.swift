@@ -214,12 +214,10 @@ struct ArgumentBinder {
             case .range(let a, let b): selection = .range(a, b)
             case .symbol("all"): selection = .all
             case .list(let items):
-                var ints: [Int] = []
-                for item in items {
+                selection = .indices(try items.map { item in
                     guard case .int(let i) = item else { throw mismatch(given) }
-                    ints.append(i)
-                }
-                selection = .indices(ints)
+                    return i
+                })
             default: throw mismatch(given)
             }
             return BoundArgument(payload: .layers(LayerSelection(selection, range: expr.range)), range: expr.range)
@@ -232,12 +230,10 @@ struct ArgumentBinder {
             case .symbol("last"): selection = .last
             case .string(let s): selection = .text(s)
             case .list(let items):
-                var ints: [Int] = []
-                for item in items {
+                selection = .indices(try items.map { item in
                     guard case .int(let i) = item else { throw mismatch(given) }
-                    ints.append(i)
-                }
-                selection = .indices(ints)
+                    return i
+                })
             default: throw mismatch(given)
             }
             return BoundArgument(payload: .positions(PositionSelection(selection, range: expr.range)), range: expr.range)

@@ -231,19 +231,25 @@ public final class ZMQKernelServer: KernelServer, @unchecked Sendable {
             let ready = poll([pipeIn, iopub], timeoutMilliseconds: pollInterval)
             if ready[0] {
                 while let frames = pipeIn.receive(dontWait: true) {
+                    // A subscriber that joined meanwhile gets its welcome before anything published
+                    // after it joined (JEP 65: the welcome is its first message).
+                    answerSubscriptions()
                     if !iopub.send(frames) { KernelLog.warning("iopub send failed: \(zmqErrorText())") }
                 }
             }
-            if ready[1] {
-                while let frames = iopub.receive(dontWait: true) {
-                    for frame in frames { handleSubscription(frame) }
-                }
-            }
+            if ready[1] { answerSubscriptions() }
             if iopubStop.isStopped && !ready[0] {
                 // Producers are gone; forward what is left, then stop.
                 while let frames = pipeIn.receive(dontWait: true) { iopub.send(frames) }
                 return
             }
+        }
+    }
+
+    /// Sends iopub_welcome for every subscription frame waiting on the XPUB socket.
+    private func answerSubscriptions() {
+        while let frames = iopub.receive(dontWait: true) {
+            for frame in frames { handleSubscription(frame) }
         }
     }
 

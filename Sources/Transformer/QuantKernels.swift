@@ -1,5 +1,8 @@
 import Foundation
 import GGUF
+#if PERISCOPE_AVX2 && canImport(_Builtin_intrinsics.intel)
+import _Builtin_intrinsics.intel
+#endif
 
 // MARK: - Quantised matrix–vector kernels
 //
@@ -225,6 +228,194 @@ func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int, _ 
 
 #endif
 
+// MARK: - Row-interleaved blocks (decode with AVX2)
+//
+// At load, Q4_1 and Q8_0 matrices are also repacked so that one 8-lane vector holds the same
+// weight of 8 consecutive rows (`InterleavedBlocks`). A product then broadcasts each activation
+// once for 8 rows, applies a block's 8 scales with one FMA, needs no horizontal sums, and writes
+// 8 outputs with one store: ~3 vector operations per 8 multiply–adds instead of ~5.
+
+/// Rows per interleaved group (the lanes of one vector).
+let interleavedGroupRows = 8
+
+/// Whether matrices are repacked into `InterleavedBlocks` at load: only where 8-lane integer→float
+/// conversions are single instructions (AVX2), elsewhere they would be emulated.
+#if PERISCOPE_AVX2
+let kernelsUseInterleavedBlocks = true
+#else
+let kernelsUseInterleavedBlocks = false
+#endif
+
+/// A Q4_1 or Q8_0 matrix repacked in groups of 8 rows, each group's 32-column blocks in order.
+///
+/// Q4_1 block of a group (160 bytes, as many as the 8 rows' GGUF blocks): 8 × f16 scales d,
+/// 8 × f16 minimums m, then four 32-byte vectors; vector k holds 32-bit word k (bytes 4k..4k+3) of
+/// each row's 16 nibble bytes, row r in lane r. Nibble s (bits 4s..4s+3) of word k is element
+/// 4k + s/2 for even s and 16 + 4k + (s−1)/2 for odd s (the GGUF order: low nibbles first).
+/// Q8_0 block of a group (272 bytes): 8 × f16 scales, then 32 × 8 bytes, element e of row r at 8e + r.
+struct InterleavedBlocks {
+    let base: UnsafeMutableRawPointer
+    /// Bytes of one group's block of 32 columns.
+    let blockBytes: Int
+    /// Bytes of one group (all its blocks).
+    let groupBytes: Int
+
+    /// Repacks `rows` (a multiple of 8) rows of `bytesPerRow` bytes of GGUF blocks at `source`.
+    init(type: GGMLType, source: UnsafeRawPointer, rows: Int, cols: Int, bytesPerRow: Int) {
+        let blocks = cols / 32
+        blockBytes = type == .q4_1 ? 160 : 272
+        groupBytes = blocks * blockBytes
+        let groups = rows / interleavedGroupRows
+        let total = groups * groupBytes
+        let base = UnsafeMutableRawPointer.allocate(byteCount: max(total, 64), alignment: 64)
+        self.base = base
+        let blockBytes = blockBytes, groupBytes = groupBytes
+        let chunks = max(1, min(groups, ProcessInfo.processInfo.activeProcessorCount * 4))
+        let perChunk = (groups + chunks - 1) / chunks
+        parallelFor(chunks) { c in
+            for g in (c * perChunk)..<min(groups, (c + 1) * perChunk) {
+                for j in 0..<blocks {
+                    let out = base + g * groupBytes + j * blockBytes
+                    for r in 0..<interleavedGroupRows {
+                        let src = source + (g * interleavedGroupRows + r) * bytesPerRow
+                        if type == .q4_1 {
+                            let b = src + j * 20
+                            (out + 2 * r).copyMemory(from: b, byteCount: 2)
+                            (out + 16 + 2 * r).copyMemory(from: b + 2, byteCount: 2)
+                            for k in 0..<4 { (out + 32 + 32 * k + 4 * r).copyMemory(from: b + 4 + 4 * k, byteCount: 4) }
+                        } else {
+                            let b = src + j * 34
+                            (out + 2 * r).copyMemory(from: b, byteCount: 2)
+                            for e in 0..<32 { (out + 16 + 8 * e + r).copyMemory(from: b + 2 + e, byteCount: 1) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func deallocate() { base.deallocate() }
+}
+
+/// Activations in the order the interleaved Q4_1 kernel reads them: for block j, word k, nibble s,
+/// x[element(k, s)] · 2^(−4s) (s < 7), because the kernel converts nibble s masked in place, i.e.
+/// q · 2^(4s); the power-of-two scalings are exact, so each product is exactly q · x.
+func scaleForInterleavedQ4_1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    for j in 0..<(count / 32) {
+        for k in 0..<4 {
+            for s in 0..<8 {
+                let e = s % 2 == 0 ? 4 * k + s / 2 : 16 + 4 * k + (s - 1) / 2
+                let scale: Float = s == 7 ? 1 : Float(sign: .plus, exponent: -4 * s, significand: 1)
+                out[32 * j + 8 * k + s] = x[32 * j + e] * scale
+            }
+        }
+    }
+}
+
+#if PERISCOPE_AVX2 && canImport(_Builtin_intrinsics.intel)
+// Written with intrinsics: from the equivalent generic SIMD code LLVM built the broadcasts by
+// shuffles, kept the accumulators in memory across blocks and spilled.
+
+/// Σ over 8 rows of a Q4_1 group: out[r] = Σ_j d_jr · Σ q·x + m_jr · Σx_j. `xs` is
+/// `scaleForInterleavedQ4_1`'s order, `xSums[j]` = Σ x over block j.
+@inline(__always)
+func dotQ4_1Group(_ g: UnsafeRawPointer, _ xs: UnsafePointer<Float>, _ xSums: UnsafePointer<Float>, blocks: Int) -> SIMD8<Float> {
+    var acc = _mm256_setzero_ps(), accMin = _mm256_setzero_ps()
+    for j in 0..<blocks {
+        let b = g + j &* 160, xb = xs + j &* 32
+        let t = _mm256_add_ps(_mm256_add_ps(q4Word(b + 32, xb), q4Word(b + 64, xb + 8)),
+                              _mm256_add_ps(q4Word(b + 96, xb + 16), q4Word(b + 128, xb + 24)))
+        let d = _mm256_cvtph_ps(_mm_loadu_si128(b.assumingMemoryBound(to: __m128i.self)))
+        let m = _mm256_cvtph_ps(_mm_loadu_si128((b + 16).assumingMemoryBound(to: __m128i.self)))
+        acc = _mm256_fmadd_ps(d, t, acc)
+        accMin = _mm256_fmadd_ps(m, _mm256_broadcast_ss(xSums + j), accMin)
+    }
+    return _mm256_add_ps(acc, accMin)
+}
+
+/// Σ over the 8 nibbles of one 32-bit word per lane (row) times their activations x[8]
+/// (pre-scaled by 2^(−4s), see `scaleForInterleavedQ4_1`).
+@inline(__always)
+func q4Word(_ p: UnsafeRawPointer, _ x: UnsafePointer<Float>) -> __m256 {
+    let w = _mm256_loadu_si256(p.assumingMemoryBound(to: __m256i.self))
+    @inline(__always) func q(_ mask: Int32) -> __m256 { _mm256_cvtepi32_ps(_mm256_and_si256(w, _mm256_set1_epi32(mask))) }
+    var t0 = _mm256_mul_ps(q(0xF), _mm256_broadcast_ss(x))
+    var t1 = _mm256_mul_ps(q(0xF0), _mm256_broadcast_ss(x + 1))
+    t0 = _mm256_fmadd_ps(q(0xF00), _mm256_broadcast_ss(x + 2), t0)
+    t1 = _mm256_fmadd_ps(q(0xF000), _mm256_broadcast_ss(x + 3), t1)
+    t0 = _mm256_fmadd_ps(q(0xF_0000), _mm256_broadcast_ss(x + 4), t0)
+    t1 = _mm256_fmadd_ps(q(0xF0_0000), _mm256_broadcast_ss(x + 5), t1)
+    t0 = _mm256_fmadd_ps(q(0xF00_0000), _mm256_broadcast_ss(x + 6), t0)
+    // The top nibble shifted down: masked in place it would read as a negative int32.
+    t1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w, 28)), _mm256_broadcast_ss(x + 7), t1)
+    return _mm256_add_ps(t0, t1)
+}
+
+/// Σ over 8 rows of a Q8_0 group: out[r] = Σ_j d_jr · Σ q·x, x in natural order.
+@inline(__always)
+func dotQ8_0Group(_ g: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> SIMD8<Float> {
+    var acc = _mm256_setzero_ps()
+    for j in 0..<blocks {
+        let b = g + j &* 272, xb = x + j &* 32
+        @inline(__always) func q(_ e: Int) -> __m256 {
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((b + (16 &+ 8 &* e)).assumingMemoryBound(to: __m128i.self))))
+        }
+        var t0 = _mm256_mul_ps(q(0), _mm256_broadcast_ss(xb))
+        var t1 = _mm256_mul_ps(q(1), _mm256_broadcast_ss(xb + 1))
+        var t2 = _mm256_mul_ps(q(2), _mm256_broadcast_ss(xb + 2))
+        var t3 = _mm256_mul_ps(q(3), _mm256_broadcast_ss(xb + 3))
+        var e = 4
+        while e < 32 {
+            t0 = _mm256_fmadd_ps(q(e), _mm256_broadcast_ss(xb + e), t0)
+            t1 = _mm256_fmadd_ps(q(e &+ 1), _mm256_broadcast_ss(xb + (e &+ 1)), t1)
+            t2 = _mm256_fmadd_ps(q(e &+ 2), _mm256_broadcast_ss(xb + (e &+ 2)), t2)
+            t3 = _mm256_fmadd_ps(q(e &+ 3), _mm256_broadcast_ss(xb + (e &+ 3)), t3)
+            e &+= 4
+        }
+        let d = _mm256_cvtph_ps(_mm_loadu_si128(b.assumingMemoryBound(to: __m128i.self)))
+        acc = _mm256_fmadd_ps(d, _mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3)), acc)
+    }
+    return acc
+}
+#else
+/// Σ over 8 rows of a Q4_1 group: out[r] = Σ_j d_jr · Σ q·x + m_jr · Σx_j. `xs` is
+/// `scaleForInterleavedQ4_1`'s order, `xSums[j]` = Σ x over block j.
+func dotQ4_1Group(_ g: UnsafeRawPointer, _ xs: UnsafePointer<Float>, _ xSums: UnsafePointer<Float>, blocks: Int) -> SIMD8<Float> {
+    var acc = SIMD8<Float>(), accMin = SIMD8<Float>()
+    for j in 0..<blocks {
+        let b = g + j &* 160, xb = xs + j &* 32
+        var t = SIMD8<Float>()
+        for k in 0..<4 {
+            let w = b.loadUnaligned(fromByteOffset: 32 + 32 * k, as: SIMD8<Int32>.self)
+            for s in 0..<7 {
+                t = t.addingProduct(SIMD8<Float>(w & SIMD8(repeating: Int32(0xF) << (4 * s))), SIMD8(repeating: xb[8 * k + s]))
+            }
+            let top = SIMD8<Int32>(truncatingIfNeeded: SIMD8<UInt32>(truncatingIfNeeded: w) &>> 28)
+            t = t.addingProduct(SIMD8<Float>(top), SIMD8(repeating: xb[8 * k + 7]))
+        }
+        acc = acc.addingProduct(SIMD8<Float>(b.loadUnaligned(as: SIMD8<Float16>.self)), t)
+        accMin = accMin.addingProduct(SIMD8<Float>(b.loadUnaligned(fromByteOffset: 16, as: SIMD8<Float16>.self)),
+                                      SIMD8(repeating: xSums[j]))
+    }
+    return acc + accMin
+}
+
+/// Σ over 8 rows of a Q8_0 group: out[r] = Σ_j d_jr · Σ q·x, x in natural order.
+func dotQ8_0Group(_ g: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> SIMD8<Float> {
+    var acc = SIMD8<Float>()
+    for j in 0..<blocks {
+        let b = g + j &* 272
+        var t = SIMD8<Float>()
+        for e in 0..<32 {
+            let q = SIMD8<Int32>(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 16 + 8 * e, as: SIMD8<Int8>.self))
+            t = t.addingProduct(SIMD8<Float>(q), SIMD8(repeating: x[32 * j + e]))
+        }
+        acc = acc.addingProduct(SIMD8<Float>(b.loadUnaligned(as: SIMD8<Float16>.self)), t)
+    }
+    return acc
+}
+#endif
+
 /// Σ w·x over an F32 row.
 @inline(__always)
 func dotF32(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int) -> Float {
@@ -249,12 +440,14 @@ final class KernelInput {
     let x: UnsafePointer<Float>                  // [n, cols] as given
     let permuted: UnsafeMutablePointer<Float>    // [n, cols] in lane order
     let sums: UnsafeMutablePointer<Float>        // [n, cols / 32]
+    let interleavedQ4_1: UnsafeMutablePointer<Float>  // [n, cols] in the interleaved Q4_1 kernel's order
 
     init(_ x: UnsafePointer<Float>, n: Int, cols: Int) {
         self.n = n; self.cols = cols; self.x = x
         let blocks = cols / 32
         permuted = .allocate(capacity: max(n * cols, 1))
         sums = .allocate(capacity: max(n * blocks, 1))
+        interleavedQ4_1 = .allocate(capacity: max(n * cols, 1))
         if cols % 32 == 0 {
             for i in 0..<n {
                 if kernelsUsePermutedInput {
@@ -262,12 +455,15 @@ final class KernelInput {
                 } else {
                     (permuted + i * cols).update(from: x + i * cols, count: cols)
                 }
+                if kernelsUseInterleavedBlocks {
+                    scaleForInterleavedQ4_1(interleavedQ4_1 + i * cols, x + i * cols, count: cols)
+                }
                 for j in 0..<blocks { sums[i * blocks + j] = dotF32Sum(x + i * cols + j * 32, 32) }
             }
         }
     }
 
-    deinit { permuted.deallocate(); sums.deallocate() }
+    deinit { permuted.deallocate(); sums.deallocate(); interleavedQ4_1.deallocate() }
 }
 
 extension WeightMatrix {
@@ -282,6 +478,34 @@ extension WeightMatrix {
     /// Rows `range` of out[n, rows] = x · Wᵀ.
     func matvecRows(_ out: UnsafeMutablePointer<Float>, _ input: KernelInput, _ range: Range<Int>) {
         let rows = self.rows, cols = self.cols, blocks = cols / 32, n = input.n
+        if let packed = interleaved, range.lowerBound % interleavedGroupRows == 0, range.upperBound % interleavedGroupRows == 0 {
+            let groups = (range.lowerBound / interleavedGroupRows)..<(range.upperBound / interleavedGroupRows)
+            let sums = UnsafePointer(input.sums)
+            if type == .q4_1 {
+                let xs = UnsafePointer(input.interleavedQ4_1)
+                for g in groups {
+                    let p = UnsafeRawPointer(packed.base + g &* packed.groupBytes)
+                    for i in 0..<n {
+                        let xi = xs + i &* cols
+                        let v = dotQ4_1Group(p, xi, sums + i &* blocks, blocks: blocks)
+                        let o: UnsafeMutablePointer<Float> = out + (i &* rows &+ g &* 8)
+                        UnsafeMutableRawPointer(o).storeBytes(of: v, as: SIMD8<Float>.self)
+                    }
+                }
+            } else {
+                let xs = input.x
+                for g in groups {
+                    let p = UnsafeRawPointer(packed.base + g &* packed.groupBytes)
+                    for i in 0..<n {
+                        let xi = xs + i &* cols
+                        let v = dotQ8_0Group(p, xi, blocks: blocks)
+                        let o: UnsafeMutablePointer<Float> = out + (i &* rows &+ g &* 8)
+                        UnsafeMutableRawPointer(o).storeBytes(of: v, as: SIMD8<Float>.self)
+                    }
+                }
+            }
+            return
+        }
         let half = UnsafePointer(halfToFloatTable)
         let xq = UnsafePointer(input.permuted), sums = UnsafePointer(input.sums)
         switch type {
@@ -362,7 +586,8 @@ func matvecGroup(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float
     let input = KernelInput(x, n: n, cols: ws[0].cols)
     let totalRows = ws.reduce(0) { $0 + $1.rows }
     let cores = ProcessInfo.processInfo.activeProcessorCount
-    let target = totalRows >= 256 ? max(1, totalRows / (cores * 2)) : totalRows
+    // Whole 8-row groups per task, so the interleaved kernels serve every task.
+    let target = totalRows >= 256 ? max(8, totalRows / (cores * 2) / 8 * 8) : totalRows
     var tasks: [(matrix: Int, rows: Range<Int>)] = []
     for (m, w) in ws.enumerated() {
         var r = 0

@@ -17,6 +17,7 @@ public final class WeightMatrix: @unchecked Sendable {
     let quantised: UnsafeRawPointer            // rows × bytesPerRow, inside the GGUF mapping
     let bytesPerRow: Int
     let f32: UnsafeMutablePointer<Float>?      // [rows, cols] row-major, or nil to save memory
+    let interleaved: InterleavedBlocks?        // the blocks repacked for the decode kernels (AVX2 builds)
 
     init(file: GGUFFile, info: GGUFTensorInfo, keepF32: Bool) throws {
         guard info.dims.count == 2 || (info.dims.count > 2 && info.dims[2...].allSatisfy { $0 == 1 }) else {
@@ -30,6 +31,11 @@ public final class WeightMatrix: @unchecked Sendable {
         guard let base = bytes.baseAddress, rows > 0 else { throw TransformerError.missingTensor(info.name) }
         quantised = base
         bytesPerRow = bytes.count / rows
+        if kernelsUseInterleavedBlocks, type == .q4_1 || type == .q8_0, cols % 32 == 0, rows % interleavedGroupRows == 0 {
+            interleaved = InterleavedBlocks(type: type, source: base, rows: rows, cols: cols, bytesPerRow: bytesPerRow)
+        } else {
+            interleaved = nil
+        }
         if keepF32 {
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
             f32 = buffer
@@ -42,16 +48,19 @@ public final class WeightMatrix: @unchecked Sendable {
                 guard lo < hi else { return }
                 do { try file.dequantizeRows(info, rows: lo..<hi, into: buffer + lo * cols) } catch { failure.set(error) }
             }
-            if let error = failure.error { buffer.deallocate(); throw error }
+            if let error = failure.error { buffer.deallocate(); interleaved?.deallocate(); throw error }
         } else {
             f32 = nil
         }
     }
 
-    deinit { f32?.deallocate() }
+    deinit { f32?.deallocate(); interleaved?.deallocate() }
 
-    /// Bytes held in ordinary memory (the F32 copy); the quantised blocks live in the file mapping.
-    public var residentBytes: Int { f32 == nil ? 0 : rows * cols * MemoryLayout<Float>.size }
+    /// Bytes held in ordinary memory (the F32 copy and the repacked blocks); the GGUF blocks live in
+    /// the file mapping.
+    public var residentBytes: Int {
+        (f32 == nil ? 0 : rows * cols * MemoryLayout<Float>.size) + (interleaved.map { rows / interleavedGroupRows * $0.groupBytes } ?? 0)
+    }
 
     /// Dequantises rows `range` into `out[range.count, cols]`.
     func dequantizeRows(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {

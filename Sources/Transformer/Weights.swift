@@ -52,6 +52,7 @@ public final class WeightMatrix: @unchecked Sendable {
         } else {
             f32 = nil
         }
+        if interleaved != nil, f32 != nil { releasePages(of: bytes) }
     }
 
     deinit { f32?.deallocate(); interleaved?.deallocate() }
@@ -72,6 +73,19 @@ public final class WeightMatrix: @unchecked Sendable {
             dequantize(type, from: quantised + r * bytesPerRow, to: out + (r - range.lowerBound) * cols, count: cols)
         }
     }
+}
+
+/// Drops this process's copies of the whole pages inside `bytes` of the read-only file mapping: a
+/// matrix with both the F32 copy and the interleaved blocks no longer reads its GGUF blocks (only
+/// rare fallbacks do, and those pages come back from the page cache on demand). Keeps the resident
+/// size with the model loaded ~100 MB lower.
+private func releasePages(of bytes: UnsafeRawBufferPointer) {
+    guard let base = bytes.baseAddress else { return }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (Int(bitPattern: base) + page - 1) / page * page
+    let end = (Int(bitPattern: base) + bytes.count) / page * page
+    guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(pointer, end - start, Int32(MADV_DONTNEED))
 }
 
 /// Collects the first error thrown inside a concurrentPerform body.

@@ -8,8 +8,8 @@ import Transformer
 /// std), then restore each clean (layer, position) and measure how much of p(answer) returns,
 /// averaged over `samples` seeded noise draws.
 ///
-/// Work done once: the clean run, and one batched run of all noisy samples whose KV caches every
-/// restoration continues from the restored position on.
+/// Work done once: the clean run, and one batched run of all noisy samples whose KV caches and
+/// residual streams every restoration resumes from (see `Restoration`).
 public enum CausalTracing {
     /// Traces `prompt` with noise on `subjectPositions`; `layers`/`positions` default to all.
     public static func run(model: Model, prompt: [Int], subjectPositions: [Int], metric: PatchingMetric,
@@ -30,39 +30,30 @@ public enum CausalTracing {
         try Check.layers(layers, c)
         let positions = try Check.positions(positions ?? Array(prompt.indices), count: prompt.count, role: "traced")
 
-        // Seeded noise, sample-major then position then dimension: a seed reproduces a trace exactly.
-        let sigma = noise * (try EmbeddingStatistics.standardDeviation(model))
-        var rng = SplitMix64(seed: seed)
-        let d = c.modelDim
-        let vectors: [[[Float]]] = (0..<samples).map { _ in
-            subject.map { _ in (0..<d).map { _ in sigma * standardNormal(&rng) } }
-        }
-        let noiseSpec = Restoration.Noise(positions: subject, vectors: vectors)
+        let noiseSpec = try Self.noise(model: model, subject: subject, std: noise, samples: samples, seed: seed)
 
-        let stages = positions.count + 2
-        let (cleanValue, activations) = try Restoration.cleanRun(
-            model: model, tokens: prompt, hook: hook, layers: layers, positions: positions, metric: metric,
-            context: context.stage(0, of: stages, label: "clean run"))
-
-        // All noisy samples in one batch; their KV caches are the corrupted runs.
-        let hooks = HookSet()
-        noiseSpec.install(on: hooks, samples: Array(0..<samples))
-        var caches = [KVCache](repeating: model.makeCache(), count: samples)
-        let noisy = try model.forward([[Int]](repeating: prompt, count: samples), caches: &caches, hooks: hooks,
-                                      logits: .last, context: context.stage(1, of: stages, label: "noisy runs"))
-        let vocab = c.vocabularySize
-        let corruptValue = (0..<samples).map { metric.value(noisy.data[$0 * vocab..<($0 + 1) * vocab]) }
-            .reduce(0, +) / Double(samples)
-        try Restoration.checkEffect(clean: cleanValue, corrupt: corruptValue, metric: metric)
-
-        let raw = try Restoration.sweep(model: model, tokens: prompt, corrupted: caches, hook: hook, layers: layers,
-                                        positions: positions, clean: activations, metric: metric, noise: noiseSpec,
-                                        context: context, firstStage: 2, stages: stages)
+        // Positions before the first noised one see the same inputs in the clean and noisy runs.
+        let (cleanValue, corruptValue, raw) = try Restoration.measure(
+            model: model, clean: prompt, corrupt: prompt, noise: noiseSpec, samples: samples,
+            identicalPrefix: subject.first ?? prompt.count, hook: hook, layers: layers, positions: positions,
+            metric: metric, context: context)
         let labels = prompt.map { Scores.label($0, tokenizer) }
         return PatchingResult(kind: .causalTracing, hook: hook, metric: metric, layers: layers, positions: positions,
                               cleanIDs: prompt, cleanTokens: labels, corruptIDs: prompt, corruptTokens: labels,
                               subjectPositions: subject, cleanValue: cleanValue, corruptValue: corruptValue, raw: raw,
                               normalized: Restoration.normalize(raw, clean: cleanValue, corrupt: corruptValue))
+    }
+
+    /// Seeded noise for `subject` positions, sample-major then position then dimension (a seed
+    /// reproduces a trace exactly), with std = `std` × the embedding std.
+    static func noise(model: Model, subject: [Int], std: Float, samples: Int, seed: UInt64) throws -> Restoration.Noise {
+        let sigma = std * (try EmbeddingStatistics.standardDeviation(model))
+        var rng = SplitMix64(seed: seed)
+        let d = model.config.modelDim
+        let vectors: [[[Float]]] = (0..<samples).map { _ in
+            subject.map { _ in (0..<d).map { _ in sigma * standardNormal(&rng) } }
+        }
+        return Restoration.Noise(positions: subject, vectors: vectors)
     }
 
     /// The token positions covering the first occurrence of `subject` in the prompt's text.

@@ -44,6 +44,39 @@ public enum LogitsSelection: Sendable {
     case none    // no unembedding: [B, 0, vocab]
 }
 
+// MARK: - Batch layout
+
+/// Where each sequence of a batch sits in the run-state rows. Sequence b owns rows
+/// `offsets[b]..<offsets[b + 1]` (its new positions `starts[b]...`) and joins the pass at block
+/// `startLayers[b]`; start layers never decrease along the batch, so the sequences running any
+/// block are a prefix of the batch and their rows a prefix of every buffer.
+struct BatchLayout {
+    let starts: [Int]        // [B]     absolute position of each sequence's first new row
+    let counts: [Int]        // [B]     new rows of each sequence
+    let offsets: [Int]       // [B + 1] first buffer row of each sequence; offsets[B] = N
+    let startLayers: [Int]   // [B]     first block each sequence runs
+    let positions: [Int]     // [N]     absolute position of each row
+    let keys: Int            //         attention width (the longest sequence)
+
+    init(starts: [Int], counts: [Int], startLayers: [Int]) {
+        self.starts = starts
+        self.counts = counts
+        self.startLayers = startLayers
+        var offsets = [0]
+        for n in counts { offsets.append(offsets[offsets.count - 1] + n) }
+        self.offsets = offsets
+        positions = starts.indices.flatMap { b in (0..<counts[b]).map { starts[b] + $0 } }
+        keys = zip(starts, counts).map { $0 + $1 }.max() ?? 0
+    }
+
+    var batch: Int { starts.count }
+    var rows: Int { offsets[batch] }
+    var isUniform: Bool { counts.allSatisfy { $0 == counts.first } }
+
+    /// How many sequences (a prefix of the batch) run block `layer`.
+    func joined(at layer: Int) -> Int { startLayers.firstIndex { $0 > layer } ?? batch }
+}
+
 // MARK: - Forward pass
 
 extension Model {
@@ -74,38 +107,134 @@ extension Model {
         if let stop = stopAfterLayer, stop < 0 || stop >= c.layerCount {
             throw TransformerError.layerOutOfRange(layer: stop, layerCount: c.layerCount)
         }
-        let lastLayer = stopAfterLayer ?? c.layerCount - 1
-        let starts = caches.map(\.length)                             // [B] absolute position of row 0
-        let keys = (starts.max() ?? 0) + count                        // attention width (longest sequence)
-        guard keys <= c.contextLength else { throw TransformerError.contextOverflow(needed: keys, contextLength: c.contextLength) }
-        let n = batch * count                                         // rows in every buffer
-        let positions = (0..<n).map { starts[$0 / count] + $0 % count } // [N] absolute position of each row
-        let hooks = hooks.flatMap { $0.isEmpty ? nil : $0 }
-        // Attention weights are materialised whole ([B, T, H, keys]) only where a hook must see them;
-        // otherwise a few query rows at a time, so long prompts do not need T² memory.
-        let attentionHooked = hooks?.points.contains { $0.isAttentionWidth } ?? false
-        let queryChunk = attentionHooked ? count : max(1, min(count, Self.attentionChunkFloats / (c.headCount * keys)))
-        let s = RunState(config: c, rows: n, attentionFloats: (attentionHooked ? n : queryChunk) * c.headCount * keys)
-
-        /// Calls the hooks at `point` with a view of `buffer` (no work when nothing is registered).
-        func hook(_ point: HookPoint, _ buffer: UnsafeMutablePointer<Float>) throws {
-            guard let hooks, hooks.contains(point) else { return }
-            try hooks.run(ActivationView(point: point, batch: batch, positions: count,
-                                         shape: point.shape(config: c, keys: keys), startPositions: starts, base: buffer))
+        let layout = BatchLayout(starts: caches.map(\.length), counts: [Int](repeating: count, count: batch),
+                                 startLayers: [Int](repeating: 0, count: batch))
+        guard layout.keys <= c.contextLength else {
+            throw TransformerError.contextOverflow(needed: layout.keys, contextLength: c.contextLength)
         }
+        let hooks = hooks.flatMap { $0.isEmpty ? nil : $0 }
+        let s = runState(for: layout, hooks: hooks)
 
         // Token embeddings: x[N, d] = W_E[tokens].
         for (r, token) in tokens.joined().enumerated() {
             weights.tokenEmbedding.dequantizeRows(token..<token + 1, into: s.x + r * c.modelDim)
         }
-        try hook(.embed, s.x)
+        try callHooks(hooks, .embed, s.x, layout, sequences: batch)
 
+        // The blocks, then the final norm and unembedding.
+        let lastLayer = stopAfterLayer ?? c.layerCount - 1
+        try runBlocks(s, layout, through: lastLayer, caches: &caches, hooks: hooks, context: context)
+        if stopAfterLayer != nil {
+            // Stopped early: drop the keys and values this call added, so each cache stays whole.
+            for b in 0..<batch { caches[b].removeUncommitted(layers: 0...lastLayer) }
+            return Tensor(shape: [batch, 0, c.vocabularySize], data: [])
+        }
+        for b in 0..<batch { caches[b].commit(rows: count) }
+        return try finalNormAndUnembed(s, layout, hooks: hooks, selection: selection)
+    }
+
+    /// Resumes forward passes at a given block from their residual streams, so nothing below that
+    /// block is recomputed (ARCHITECTURE rule 3: a patched layer-L variant starts at block L).
+    ///
+    /// `residuals[b]` is `resid_pre(startLayers[b])` of sequence b's new rows, `[T_b, d_model]`
+    /// (T_b ≥ 1; sequences may differ in length). They continue `caches[b]`: its layers from
+    /// `startLayers[b]` on hold `caches[b].length` positions, and its layers below already hold the
+    /// new rows as well (a full run's cache cut with `KVCache.truncate(to:fromLayer:)`); afterwards
+    /// every layer holds `length + T_b`. `startLayers` must not decrease along the batch: each
+    /// sequence joins at its block, so every block is one set of matrix products over all the
+    /// sequences that have joined. A start of `layerCount` runs only the final norm and unembedding.
+    ///
+    /// Hooks at block l see the sequences that have joined by l (a prefix of the batch); a view's
+    /// `counts[b]` says how many rows sequence b has. `.all` logits need equal row counts and are
+    /// `[B, T, vocab]`; `.last` gives `[B, 1, vocab]` from one product over the last rows.
+    public func forward(residuals: [[Float]], startLayers: [Int], caches: inout [KVCache], hooks: HookSet? = nil,
+                        logits selection: LogitsSelection = .last, context: TaskContext = .none) throws -> Tensor {
+        let c = config, d = c.modelDim
+        let batch = residuals.count
+        guard batch > 0, caches.count == batch, startLayers.count == batch else {
+            throw TransformerError.badBatch("there are \(batch) residual streams, \(startLayers.count) start layers and \(caches.count) KV caches; give one of each per sequence")
+        }
+        guard residuals.allSatisfy({ !$0.isEmpty && $0.count % d == 0 }) else {
+            throw TransformerError.badBatch("each residual stream needs a whole, nonzero number of rows of \(d) floats")
+        }
+        for (b, l) in startLayers.enumerated() {
+            guard l >= 0 && l <= c.layerCount else { throw TransformerError.layerOutOfRange(layer: l, layerCount: c.layerCount) }
+            guard b == 0 || startLayers[b - 1] <= l else {
+                throw TransformerError.badBatch("start layers must not decrease along the batch (sort the sequences by start layer)")
+            }
+        }
+        let counts = residuals.map { $0.count / d }
+        for b in 0..<batch where !caches[b].isReady(toResumeAt: startLayers[b], rows: counts[b]) {
+            throw TransformerError.badBatch("KV cache \(b) must hold \(caches[b].length) positions in layers \(startLayers[b]) and up and \(caches[b].length + counts[b]) below; cut a full run's cache with truncate(to:fromLayer:)")
+        }
+        if case .all = selection, !counts.allSatisfy({ $0 == counts[0] }) {
+            throw TransformerError.badBatch("logits at every position need the same number of rows in every sequence; ask for the last position")
+        }
+        let layout = BatchLayout(starts: caches.map(\.length), counts: counts, startLayers: startLayers)
+        guard layout.keys <= c.contextLength else {
+            throw TransformerError.contextOverflow(needed: layout.keys, contextLength: c.contextLength)
+        }
+        let hooks = hooks.flatMap { $0.isEmpty ? nil : $0 }
+        let s = runState(for: layout, hooks: hooks)
+
+        // The residual streams: x[N, d] = resid_pre(startLayers[b]) of each sequence's rows.
+        for b in 0..<batch {
+            residuals[b].withUnsafeBufferPointer { r in
+                (s.x + layout.offsets[b] * d).update(from: r.baseAddress!, count: r.count)
+            }
+        }
+
+        // The blocks from the first start layer on, then the final norm and unembedding.
+        try runBlocks(s, layout, through: c.layerCount - 1, caches: &caches, hooks: hooks, context: context)
+        for b in 0..<batch { caches[b].commit(rows: counts[b]) }
+        return try finalNormAndUnembed(s, layout, hooks: hooks, selection: selection)
+    }
+
+    /// Run state for `layout`. Attention weights are materialised whole ([N, H, keys]) only where a
+    /// hook must see them; otherwise a few query rows at a time, so long prompts do not need T² memory.
+    private func runState(for layout: BatchLayout, hooks: HookSet?) -> RunState {
+        let c = config
+        let attentionHooked = hooks?.points.contains { $0.isAttentionWidth } ?? false
+        let queryRows = attentionHooked ? layout.rows : queryChunk(layout)
+        return RunState(config: c, rows: layout.rows, attentionFloats: queryRows * c.headCount * layout.keys)
+    }
+
+    /// Query rows whose attention weights are made at once when no hook needs them whole.
+    private func queryChunk(_ layout: BatchLayout) -> Int {
+        let longest = layout.counts.max() ?? 1
+        return max(1, min(longest, Self.attentionChunkFloats / (config.headCount * max(layout.keys, 1))))
+    }
+
+    /// Calls the hooks at `point` with a view of the first `sequences` sequences of `buffer` (no
+    /// work when nothing is registered there).
+    private func callHooks(_ hooks: HookSet?, _ point: HookPoint, _ buffer: UnsafeMutablePointer<Float>,
+                           _ layout: BatchLayout, sequences: Int) throws {
+        guard let hooks, hooks.contains(point) else { return }
+        try hooks.run(ActivationView(point: point, shape: point.shape(config: config, keys: layout.keys),
+                                     startPositions: Array(layout.starts[0..<sequences]),
+                                     counts: Array(layout.counts[0..<sequences]), base: buffer))
+    }
+
+    /// The transformer blocks from the first start layer through `lastLayer`; block l runs over the
+    /// rows of the sequences that have joined by l and appends their keys and values to `caches`.
+    private func runBlocks(_ s: RunState, _ layout: BatchLayout, through lastLayer: Int, caches: inout [KVCache],
+                           hooks: HookSet?, context: TaskContext) throws {
+        let c = config
+        let firstLayer = layout.startLayers.first ?? 0
+        guard firstLayer <= lastLayer else { return }
+        let plainChunk = queryChunk(layout)
         // A hook or a cancellation may throw mid-pass: then the keys and values this call already
         // appended are dropped, so the caches stay consistent with their length.
         do {
-            for l in 0...lastLayer {
+            for l in firstLayer...lastLayer {
                 try context.checkCancelled()
                 let w = weights.blocks[l]
+                let batch = layout.joined(at: l)                        // sequences running this block
+                let n = layout.offsets[batch]                           // their rows
+                let positions = Array(layout.positions[0..<n])          // [n] absolute position of each row
+                func hook(_ point: HookPoint, _ buffer: UnsafeMutablePointer<Float>) throws {
+                    try callHooks(hooks, point, buffer, layout, sequences: batch)
+                }
                 try hook(.residPre(l), s.x)
 
                 // Attention: ln1 → q, k, v → RoPE → causal softmax(q·kᵀ/√d_head) · v → W_O.
@@ -121,11 +250,12 @@ extension Model {
                 rope(s.q, positions: positions, heads: c.headCount, headDim: c.headDim, frequencies: ropeFrequencies, style: c.ropeStyle)
                 rope(s.k, positions: positions, heads: c.kvHeadCount, headDim: c.headDim, frequencies: ropeFrequencies, style: c.ropeStyle)
                 for b in 0..<batch {
-                    caches[b].append(layer: l, k: s.k + b * count * c.kvDim, v: s.v + b * count * c.kvDim, rows: count)
+                    let row = layout.offsets[b] * c.kvDim
+                    caches[b].append(layer: l, k: s.k + row, v: s.v + row, rows: layout.counts[b])
                 }
                 let hookedPattern = hooks?.contains(.attnScores(l)) == true || hooks?.contains(.pattern(l)) == true
-                try attention(s.z, s.q, s.att, caches: caches, layer: l, starts: starts, count: count, keys: keys,
-                              queryChunk: hookedPattern ? count : queryChunk, hook: hookedPattern ? hook : nil)
+                try attention(s.z, s.q, s.att, caches: caches, layer: l, layout: layout, sequences: batch,
+                              queryChunk: plainChunk, hook: hookedPattern ? hook : nil)
                 try hook(.z(l), s.z)
                 matmul(s.out, s.z, w.wo, n: n)
                 try hook(.attnOut(l), s.out)
@@ -143,32 +273,31 @@ extension Model {
                 try hook(.mlpOut(l), s.out)
                 addInPlace(s.x, s.out, count: n * c.modelDim)
                 try hook(.residPost(l), s.x)
-                context.report(Double(l + 1) / Double(lastLayer + 1), "layer \(l + 1)/\(lastLayer + 1)")
+                context.report(Double(l - firstLayer + 1) / Double(lastLayer - firstLayer + 1),
+                               "layer \(l + 1)/\(lastLayer + 1)")
             }
         } catch {
-            for b in 0..<batch { caches[b].removeUncommitted(layers: 0...(c.layerCount - 1)) }
+            for b in caches.indices { caches[b].removeUncommitted(layers: layout.startLayers[b]...(c.layerCount - 1)) }
             throw error
         }
-        if stopAfterLayer != nil {
-            // Stopped early: drop the keys and values this call added, so each cache stays whole.
-            for b in 0..<batch { caches[b].removeUncommitted(layers: 0...lastLayer) }
-            return Tensor(shape: [batch, 0, c.vocabularySize], data: [])
-        }
-        for b in 0..<batch { caches[b].commit(rows: count) }
-
-        // Final norm and unembedding.
-        rmsnorm(s.xb, s.x, weights.finalNorm, n: n, eps: c.normEpsilon)
-        try hook(.lnFinalNormalized, s.xb)
-        return unembed(s.xb, selection: selection, batch: batch, count: count)
     }
 
-    /// logits[B, T', vocab] = xb[selected rows] · W_Uᵀ.
-    private func unembed(_ xb: UnsafeMutablePointer<Float>, selection: LogitsSelection, batch: Int, count: Int) -> Tensor {
-        let d = config.modelDim, vocab = config.vocabularySize
+    /// Final norm over every row, then logits[B, T', vocab] = ln_final(x)[selected rows] · W_Uᵀ.
+    private func finalNormAndUnembed(_ s: RunState, _ layout: BatchLayout, hooks: HookSet?,
+                                     selection: LogitsSelection) throws -> Tensor {
+        let c = config
+        rmsnorm(s.xb, s.x, weights.finalNorm, n: layout.rows, eps: c.normEpsilon)
+        try callHooks(hooks, .lnFinalNormalized, s.xb, layout, sequences: layout.batch)
+        return unembed(s.xb, selection: selection, layout: layout)
+    }
+
+    /// logits[B, T', vocab] = xb[selected rows] · W_Uᵀ, as one product over all selected rows.
+    private func unembed(_ xb: UnsafeMutablePointer<Float>, selection: LogitsSelection, layout: BatchLayout) -> Tensor {
+        let d = config.modelDim, vocab = config.vocabularySize, batch = layout.batch
         let rows: [Int]
         switch selection {
-        case .all: rows = Array(0..<batch * count)
-        case .last: rows = (0..<batch).map { $0 * count + count - 1 }
+        case .all: rows = Array(0..<layout.rows)
+        case .last: rows = (0..<batch).map { layout.offsets[$0 + 1] - 1 }
         case .none: rows = []
         }
         let perSequence = rows.count / batch
@@ -184,36 +313,37 @@ extension Model {
         return Tensor(shape: [batch, perSequence, vocab], data: logits)
     }
 
-    /// z[N, H·d_head] = causal softmax(q·kᵀ/√d_head) · v over each sequence's cached keys and values
-    /// (`att` is scratch for the weights). With `hook`, the whole [B, T, H, keys] scores and pattern
-    /// are built so the hooks at `attnScores`/`pattern` see (and may change) them; without, the
-    /// weights are made `queryChunk` query rows at a time.
+    /// z[rows of the first `sequences` sequences, H·d_head] = causal softmax(q·kᵀ/√d_head) · v over
+    /// each sequence's cached keys and values (`att` is scratch for the weights). With `hook`, the
+    /// whole [rows, H, keys] scores and pattern are built so the hooks at `attnScores`/`pattern` see
+    /// (and may change) them; without, the weights are made `queryChunk` query rows at a time.
     private func attention(_ z: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, _ att: UnsafeMutablePointer<Float>,
-                           caches: [KVCache], layer l: Int, starts: [Int], count: Int, keys: Int, queryChunk: Int,
+                           caches: [KVCache], layer l: Int, layout: BatchLayout, sequences: Int, queryChunk: Int,
                            hook: ((HookPoint, UnsafeMutablePointer<Float>) throws -> Void)?) throws {
-        let perSequence = count * config.headCount * keys             // floats of one sequence's [T, H, keys]
+        let perRow = config.headCount * layout.keys                  // floats of one row's [H, keys]
+        let keys = layout.keys
         if let hook {
-            for b in caches.indices {
-                attentionScores(att + b * perSequence, q, cache: caches[b], batchIndex: b, layer: l,
-                                start: starts[b], rows: 0..<count, count: count, keys: keys)
+            for b in 0..<sequences {
+                attentionScores(att + layout.offsets[b] * perRow, q, cache: caches[b], rowOffset: layout.offsets[b], layer: l,
+                                start: layout.starts[b], rows: 0..<layout.counts[b], keys: keys)
             }
             try hook(.attnScores(l), att)
-            for r in 0..<(caches.count * count * config.headCount) { softmax(att + r * keys, count: keys) }
+            for r in 0..<(layout.offsets[sequences] * config.headCount) { softmax(att + r * keys, count: keys) }
             try hook(.pattern(l), att)
-            for b in caches.indices {
-                attentionValues(z, att + b * perSequence, cache: caches[b], batchIndex: b, layer: l,
-                                start: starts[b], rows: 0..<count, count: count, keys: keys)
+            for b in 0..<sequences {
+                attentionValues(z, att + layout.offsets[b] * perRow, cache: caches[b], rowOffset: layout.offsets[b], layer: l,
+                                start: layout.starts[b], rows: 0..<layout.counts[b], keys: keys)
             }
             return
         }
-        for b in caches.indices {
-            for t0 in stride(from: 0, to: count, by: queryChunk) {
-                let rows = t0..<min(count, t0 + queryChunk)
-                attentionScores(att, q, cache: caches[b], batchIndex: b, layer: l, start: starts[b], rows: rows,
-                                count: count, keys: keys)
+        for b in 0..<sequences {
+            for t0 in stride(from: 0, to: layout.counts[b], by: queryChunk) {
+                let rows = t0..<min(layout.counts[b], t0 + queryChunk)
+                attentionScores(att, q, cache: caches[b], rowOffset: layout.offsets[b], layer: l, start: layout.starts[b],
+                                rows: rows, keys: keys)
                 for r in 0..<(rows.count * config.headCount) { softmax(att + r * keys, count: keys) }
-                attentionValues(z, att, cache: caches[b], batchIndex: b, layer: l, start: starts[b], rows: rows,
-                                count: count, keys: keys)
+                attentionValues(z, att, cache: caches[b], rowOffset: layout.offsets[b], layer: l, start: layout.starts[b],
+                                rows: rows, keys: keys)
             }
         }
     }
@@ -221,10 +351,10 @@ extension Model {
     /// Floats of attention weights held at once when no hook needs them whole (64 MB).
     nonisolated(unsafe) static var attentionChunkFloats = 16 << 20
 
-    /// att[rows, H, keys] = q·kᵀ/√d_head for query rows `rows` of sequence `batchIndex` (whose
-    /// first new position is absolute `start`); future and absent keys are -inf.
+    /// att[rows, H, keys] = q·kᵀ/√d_head for query rows `rows` of the sequence whose row 0 is buffer
+    /// row `rowOffset` (its first new position is absolute `start`); future and absent keys are -inf.
     private func attentionScores(_ att: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, cache: KVCache,
-                                 batchIndex b: Int, layer l: Int, start: Int, rows: Range<Int>, count: Int, keys: Int) {
+                                 rowOffset: Int, layer l: Int, start: Int, rows: Range<Int>, keys: Int) {
         let c = config, hd = c.headDim
         let scale = 1 / Float(hd).squareRoot()
         let length = start + rows.upperBound                        // keys the last of these rows can see
@@ -236,7 +366,7 @@ extension Model {
                 for (i, t) in rows.enumerated() {
                     let visible = min(length, start + t + 1)
                     for h in 0..<c.headCount {
-                        let qh = q + (b * count + t) * c.qDim + h * hd, kh = kBase + (h / c.groupSize) * hd
+                        let qh = q + (rowOffset + t) * c.qDim + h * hd, kh = kBase + (h / c.groupSize) * hd
                         let row = att + (i * c.headCount + h) * keys
                         for j in 0..<visible { row[j] = scale * dotF32(kh + j * c.kvDim, qh, count: hd) }
                     }
@@ -247,7 +377,7 @@ extension Model {
                 let kvh = h / c.groupSize
                 // [rows, length] block of head h, rows strided by H·keys.
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(length), Int32(hd),
-                            scale, q + (b * count + rows.lowerBound) * c.qDim + h * hd, Int32(c.qDim),
+                            scale, q + (rowOffset + rows.lowerBound) * c.qDim + h * hd, Int32(c.qDim),
                             kBase + kvh * hd, Int32(c.kvDim), 0, att + h * keys, Int32(c.headCount * keys))
             }
         }
@@ -260,9 +390,9 @@ extension Model {
         }
     }
 
-    /// z[rows of sequence b, H·d_head] = pattern · V, with pattern laid out [rows, H, keys].
+    /// z[rows of the sequence at buffer row `rowOffset`, H·d_head] = pattern · V, with pattern laid out [rows, H, keys].
     private func attentionValues(_ z: UnsafeMutablePointer<Float>, _ att: UnsafePointer<Float>, cache: KVCache,
-                                 batchIndex b: Int, layer l: Int, start: Int, rows: Range<Int>, count: Int, keys: Int) {
+                                 rowOffset: Int, layer l: Int, start: Int, rows: Range<Int>, keys: Int) {
         let c = config, hd = c.headDim
         let length = start + rows.upperBound
         cache.values[l].withUnsafeBufferPointer { vBuffer in
@@ -272,7 +402,7 @@ extension Model {
                 for (i, t) in rows.enumerated() {
                     for h in 0..<c.headCount {
                         let p = att + (i * c.headCount + h) * keys, vh = vBase + (h / c.groupSize) * hd
-                        let zh = z + (b * count + t) * c.qDim + h * hd
+                        let zh = z + (rowOffset + t) * c.qDim + h * hd
                         zh.initialize(repeating: 0, count: hd)
                         for j in 0..<length { axpy(zh, p[j], vh + j * c.kvDim, count: hd) }
                     }
@@ -283,7 +413,7 @@ extension Model {
                 let kvh = h / c.groupSize
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(hd), Int32(length),
                             1, att + h * keys, Int32(c.headCount * keys),
-                            vBase + kvh * hd, Int32(c.kvDim), 0, z + (b * count + rows.lowerBound) * c.qDim + h * hd, Int32(c.qDim))
+                            vBase + kvh * hd, Int32(c.kvDim), 0, z + (rowOffset + rows.lowerBound) * c.qDim + h * hd, Int32(c.qDim))
             }
         }
     }

@@ -6,32 +6,52 @@ import Foundation
 /// `[batch][positions][width]` where `width` is the product of `shape`.
 ///
 /// It points straight into the forward pass's buffers (no copy); writes change what the rest of
-/// the pass computes. It is only valid inside the hook call.
+/// the pass computes. It is only valid inside the hook call. In a pass resumed over sequences of
+/// different lengths (`Model.forward(residuals:startLayers:caches:)`), sequence b has `counts[b]`
+/// rows and `positions` is the most any has.
 public struct ActivationView {
     public let point: HookPoint
     public let batch: Int
+    /// Rows per sequence (the most of any sequence when they differ; see `counts`).
     public let positions: Int
+    /// Rows of each sequence (all equal to `positions` in an ordinary pass).
+    public let counts: [Int]
     /// The shape of one position's activation (e.g. `[576]`, `[9, 64]`, `[9, keys]`).
     public let shape: [Int]
     public var width: Int { shape.reduce(1, *) }
     /// Absolute position (in its sequence) of row 0 of each sequence: nonzero during decode.
     public let startPositions: [Int]
     public let base: UnsafeMutablePointer<Float>
+    private let offsets: [Int]   // [batch + 1] first row of each sequence in `base`
+
+    init(point: HookPoint, shape: [Int], startPositions: [Int], counts: [Int], base: UnsafeMutablePointer<Float>) {
+        self.point = point
+        self.batch = counts.count
+        self.positions = counts.max() ?? 0
+        self.counts = counts
+        self.shape = shape
+        self.startPositions = startPositions
+        self.base = base
+        var offsets = [0]
+        for n in counts { offsets.append(offsets[offsets.count - 1] + n) }
+        self.offsets = offsets
+    }
 
     /// The activation of sequence `b` at window row `t` (absolute position `startPositions[b] + t`).
     public func row(batch b: Int, position t: Int) -> UnsafeMutableBufferPointer<Float> {
-        precondition(b >= 0 && b < batch && t >= 0 && t < positions, "hook row out of range")
-        return UnsafeMutableBufferPointer(start: base + (b * positions + t) * width, count: width)
+        precondition(b >= 0 && b < batch && t >= 0 && t < counts[b], "hook row out of range")
+        return UnsafeMutableBufferPointer(start: base + (offsets[b] + t) * width, count: width)
     }
 
     /// The window row holding absolute position `p` of sequence `b`, or nil when `p` is not in this call.
     public func windowRow(batch b: Int, absolutePosition p: Int) -> Int? {
         let t = p - startPositions[b]
-        return t >= 0 && t < positions ? t : nil
+        return t >= 0 && t < counts[b] ? t : nil
     }
 
-    /// Everything in the view as one flat array `[batch·positions·width]`.
-    public func copy() -> [Float] { Array(UnsafeBufferPointer(start: base, count: batch * positions * width)) }
+    /// Everything in the view as one flat array `[rows·width]` (`[batch·positions·width]` when the
+    /// sequences have equal lengths).
+    public func copy() -> [Float] { Array(UnsafeBufferPointer(start: base, count: offsets[batch] * width)) }
 }
 
 /// A function run at a hook point. It may read and rewrite the activations in place.
@@ -214,7 +234,7 @@ public final class ActivationCache: @unchecked Sendable {
                     for i in 0..<oldWidth { data[dst + i] = o.data[src + i] }
                 }
             }
-            for (k, t) in rows.enumerated() {
+            for (k, t) in rows.enumerated() where t < view.counts[b] {   // shorter sequences leave zeros
                 let row = view.row(batch: b, position: t)
                 let dst = (b * total + oldCount + k) * outWidth
                 if outWidth == width {

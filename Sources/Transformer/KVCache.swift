@@ -29,6 +29,31 @@ public struct KVCache: Sendable, Equatable {
         length = n
     }
 
+    /// Drops every position from `newLength` on in layers `layer` and up only, keeping the layers
+    /// below whole: the cache a pass resumed at block `layer` continues (see
+    /// `Model.forward(residuals:startLayers:caches:)`), whose rows from `newLength` on are unchanged
+    /// below `layer`. Until that pass runs, the layers below hold more positions than `length`.
+    public mutating func truncate(to newLength: Int, fromLayer layer: Int) {
+        let n = max(0, min(length, newLength))
+        for l in keys.indices where l >= layer {
+            keys[l].removeLast(keys[l].count - n * kvDim)
+            values[l].removeLast(values[l].count - n * kvDim)
+        }
+        length = n
+    }
+
+    /// Positions held in layer `layer` (equal to `length` except in a cache cut with `truncate(to:fromLayer:)`).
+    public func positions(layer: Int) -> Int { keys[layer].count / kvDim }
+
+    /// True when layers `layer` and up hold `length` positions and those below `length + rows`: the
+    /// shape a pass resuming at block `layer` with `rows` new rows needs.
+    func isReady(toResumeAt layer: Int, rows: Int) -> Bool {
+        keys.indices.allSatisfy { l in
+            let expected = (l < layer ? length + rows : length) * kvDim
+            return keys[l].count == expected && values[l].count == expected
+        }
+    }
+
     /// Bytes held by the cached keys and values.
     public var byteCount: Int { keys.reduce(0) { $0 + $1.count } * 2 * MemoryLayout<Float>.size }
 

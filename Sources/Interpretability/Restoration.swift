@@ -1,0 +1,229 @@
+import Foundation
+import Transformer
+
+// MARK: - The shared restoring sweep
+
+/// The machinery activation patching and causal tracing share: a clean run, the corrupted runs,
+/// and every (layer, position, sample) restoration as a pass resumed at the patched layer.
+///
+/// Work is never done twice (ARCHITECTURE rule 3). The clean run records the activation to restore;
+/// the corrupted runs record their KV caches and the residual stream entering each patched layer.
+/// A variant restoring layer L at position p then resumes its corrupted run at block L over rows
+/// p... only: the positions before p and the blocks below L are the corrupted run's, taken from its
+/// cache (cut to p in layers L and up) and its recorded residuals. All variants go through one
+/// resumed pass (up to `maxRows` rows): at block ℓ every variant with L ≤ ℓ is in the products, and
+/// the unembedding is one product over every variant's last row. Where the clean and corrupted
+/// inputs agree on positions 0...p, the two runs are equal there and the restored value is the
+/// corrupted one, with no pass at all.
+enum Restoration {
+    /// Most rows in one resumed pass: a block over 2048 rows takes about 0.1 s on two cores, which
+    /// bounds the time an interrupt waits.
+    static let maxRows = 2048
+
+    /// Noise added to the embeddings of a corrupted run: `vectors[sample][position]` (`d_model` floats)
+    /// for the absolute positions in `positions`.
+    struct Noise {
+        var positions: [Int]
+        var vectors: [[[Float]]]
+
+        /// Registers an embed hook adding sample `samples[b]`'s noise to batch row b.
+        func install(on hooks: HookSet, samples: [Int]) {
+            hooks.add(.embed) { view in
+                for (b, s) in samples.enumerated() {
+                    for (i, p) in positions.enumerated() {
+                        guard let t = view.windowRow(batch: b, absolutePosition: p) else { continue }
+                        let row = view.row(batch: b, position: t)
+                        let v = vectors[s][i]
+                        for e in 0..<row.count { row[e] += v[e] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The metric of the clean run, the mean metric of the corrupted runs, and `raw[layers][positions]`:
+    /// the mean metric with the clean activation of `hook` restored at each (layer, position).
+    ///
+    /// `corrupt` is run once per sample (with `noise[sample]` on its embeddings when given).
+    /// `identicalPrefix` positions lead both runs with equal inputs (equal tokens, no noise). The
+    /// restorations run in passes of at most `maxRows` rows.
+    static func measure(model: Model, clean: [Int], corrupt: [Int], noise: Noise?, samples: Int, identicalPrefix: Int,
+                        hook: PatchingHook, layers: [Int], positions: [Int], metric: PatchingMetric,
+                        maxRows: Int = maxRows, context: TaskContext) throws -> (clean: Double, corrupt: Double, raw: [[Double]]) {
+        let variants = plan(count: corrupt.count, samples: samples, identicalPrefix: identicalPrefix, hook: hook,
+                            layers: layers, positions: positions, layerCount: model.config.layerCount)
+        let chunks = chunk(variants, rows: maxRows)
+        let stages = chunks.count + 2
+        let (cleanValue, activations) = try cleanRun(
+            model: model, tokens: clean, hook: hook, layers: layers, positions: positions, metric: metric,
+            context: context.stage(0, of: stages, label: "clean run"))
+        let corrupted = try corruptedRuns(model: model, tokens: corrupt, noise: noise, samples: samples, hook: hook,
+                                          layers: layers, metric: metric,
+                                          context: context.stage(1, of: stages, label: samples > 1 ? "noisy runs" : "corrupt run"))
+        let corruptValue = corrupted.values.reduce(0, +) / Double(samples)
+        try checkEffect(clean: cleanValue, corrupt: corruptValue, metric: metric)
+
+        // Positions inside the identical prefix: the restored activation is the corrupted one.
+        var raw = [[Double]](repeating: [Double](repeating: 0, count: positions.count), count: layers.count)
+        for (j, p) in positions.enumerated() where p < identicalPrefix {
+            for i in layers.indices { raw[i][j] = corruptValue }
+        }
+        for (k, chunk) in chunks.enumerated() {
+            let values = try resume(model: model, variants: chunk, corrupted: corrupted, clean: activations, hook: hook,
+                                    metric: metric, context: context.stage(2 + k, of: stages, label: "restorations"))
+            for (v, value) in zip(chunk, values) { raw[v.layerIndex][v.positionIndex] += value / Double(samples) }
+        }
+        context.report(1, "done")
+        return (cleanValue, corruptValue, raw)
+    }
+
+    // MARK: Variants
+
+    /// One restoration: layer `layers[layerIndex]` at position `positions[positionIndex]` in sample `sample`.
+    struct Variant {
+        var layerIndex: Int
+        var positionIndex: Int
+        var layer: Int
+        var position: Int
+        var sample: Int
+        /// The block the resumed pass starts at (after the patched block for `resid_post`).
+        var startLayer: Int
+        /// Rows the resumed pass runs: positions `position...`.
+        var rows: Int
+    }
+
+    /// Every (layer, position, sample) outside the identical prefix, sorted by start layer.
+    static func plan(count: Int, samples: Int, identicalPrefix: Int, hook: PatchingHook, layers: [Int], positions: [Int],
+                     layerCount: Int) -> [Variant] {
+        var variants: [Variant] = []
+        for (i, l) in layers.enumerated() {
+            for (j, p) in positions.enumerated() where p >= identicalPrefix {
+                for s in 0..<samples {
+                    variants.append(Variant(layerIndex: i, positionIndex: j, layer: l, position: p, sample: s,
+                                            startLayer: hook == .residPost ? l + 1 : l, rows: count - p))
+                }
+            }
+        }
+        return variants.sorted { $0.startLayer < $1.startLayer }
+    }
+
+    /// Splits sorted variants into passes of at most `rows` rows, dealt round-robin so every pass
+    /// spans all start layers (big products at every block) and stays sorted.
+    static func chunk(_ variants: [Variant], rows: Int) -> [[Variant]] {
+        let total = variants.reduce(0) { $0 + $1.rows }
+        guard total > 0 else { return [] }
+        let count = (total + rows - 1) / rows
+        var chunks = [[Variant]](repeating: [], count: count)
+        for (k, v) in variants.enumerated() { chunks[k % count].append(v) }
+        return chunks
+    }
+
+    // MARK: Runs
+
+    /// The clean run: the metric and the activation of `hook` at every (layer, position) selected,
+    /// keyed `[layer][position] → [d_model]`.
+    static func cleanRun(model: Model, tokens: [Int], hook: PatchingHook, layers: [Int], positions: [Int],
+                         metric: PatchingMetric, context: TaskContext) throws -> (Double, [Int: [Int: [Float]]]) {
+        var activations: [Int: [Int: [Float]]] = [:]
+        let hooks = HookSet()
+        for l in Set(layers) {
+            hooks.add(hook.point(l)) { view in
+                for p in positions {
+                    guard let t = view.windowRow(batch: 0, absolutePosition: p) else { continue }
+                    activations[l, default: [:]][p] = Array(view.row(batch: 0, position: t))
+                }
+            }
+        }
+        var caches = [model.makeCache()]
+        let logits = try model.forward([tokens], caches: &caches, hooks: hooks, logits: .last, context: context)
+        return (metric.value(logits.data[...]), activations)
+    }
+
+    /// The corrupted runs, one per sample, batched.
+    struct Corrupted {
+        /// Each sample's KV cache over the whole prompt.
+        var caches: [KVCache]
+        /// `residuals[sample][layer]`: the residual stream entering the pass that restores `layer`
+        /// (resid_pre of it, or resid_post for `resid_post`), every position, `[T, d_model]`.
+        var residuals: [[Int: [Float]]]
+        /// Each sample's metric.
+        var values: [Double]
+    }
+
+    static func corruptedRuns(model: Model, tokens: [Int], noise: Noise?, samples: Int, hook: PatchingHook,
+                              layers: [Int], metric: PatchingMetric, context: TaskContext) throws -> Corrupted {
+        let hooks = HookSet()
+        noise?.install(on: hooks, samples: Array(0..<samples))
+        var residuals = [[Int: [Float]]](repeating: [:], count: samples)
+        for l in Set(layers) {
+            let entry: HookPoint = hook == .residPost ? .residPost(l) : .residPre(l)
+            hooks.add(entry) { view in
+                for b in 0..<view.batch {
+                    residuals[b][l] = Array(UnsafeBufferPointer(start: view.row(batch: b, position: 0).baseAddress,
+                                                                count: view.counts[b] * view.width))
+                }
+            }
+        }
+        var caches = [KVCache](repeating: model.makeCache(), count: samples)
+        let logits = try model.forward([[Int]](repeating: tokens, count: samples), caches: &caches, hooks: hooks,
+                                       logits: .last, context: context)
+        let vocab = model.config.vocabularySize
+        let values = (0..<samples).map { metric.value(logits.data[$0 * vocab..<($0 + 1) * vocab]) }
+        return Corrupted(caches: caches, residuals: residuals, values: values)
+    }
+
+    /// Runs `variants` (sorted by start layer) as one resumed pass; the metric of each.
+    static func resume(model: Model, variants: [Variant], corrupted: Corrupted, clean: [Int: [Int: [Float]]],
+                       hook: PatchingHook, metric: PatchingMetric, context: TaskContext) throws -> [Double] {
+        let d = model.config.modelDim
+        let hooks = HookSet()
+        var residuals: [[Float]] = []
+        var caches: [KVCache] = []
+        for (b, v) in variants.enumerated() {
+            guard let stream = corrupted.residuals[v.sample][v.layer], let value = clean[v.layer]?[v.position] else {
+                throw AnalysisError.invalidParameter(name: "layer", value: "\(v.layer)", expected: "a layer the runs recorded")
+            }
+            // The corrupted residual stream from position p on, entering the start block.
+            var rows = Array(stream[(v.position * d)...])
+            switch hook {
+            case .residPre, .residPost:
+                rows.replaceSubrange(0..<d, with: value)                 // the restored row is the start itself
+            case .attnOut, .mlpOut:
+                hooks.replace(hook.point(v.layer), positions: [v.position], with: value, batch: b)
+            }
+            residuals.append(rows)
+            // The corrupted cache: whole below the start block, cut to p from it on.
+            var cache = corrupted.caches[v.sample]
+            cache.truncate(to: v.position, fromLayer: v.startLayer)
+            caches.append(cache)
+        }
+        let logits = try model.forward(residuals: residuals, startLayers: variants.map(\.startLayer), caches: &caches,
+                                       hooks: hooks, logits: .last, context: context)
+        let vocab = model.config.vocabularySize
+        return try scores(logits.data, rows: variants.count, vocab: vocab, metric: metric, context: context)
+    }
+
+    /// The metric of each `vocab`-wide row of `logits`, rows shared between the cores.
+    static func scores(_ logits: [Float], rows: Int, vocab: Int, metric: PatchingMetric,
+                       context: TaskContext) throws -> [Double] {
+        try context.checkCancelled()
+        var out = [Double](repeating: 0, count: rows)
+        out.withUnsafeMutableBufferPointer { o in
+            nonisolated(unsafe) let base = o.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: min(rows, 2)) { part in
+                for r in stride(from: part, to: rows, by: 2) {
+                    base[r] = metric.value(logits[r * vocab..<(r + 1) * vocab])
+                }
+            }
+        }
+        return out
+    }
+
+    static func checkEffect(clean: Double, corrupt: Double, metric: PatchingMetric) throws {
+        guard abs(clean - corrupt) > 1e-9 else { throw AnalysisError.noEffect(metric: metric.name, value: Float(clean)) }
+    }
+
+    static func normalize(_ raw: [[Double]], clean: Double, corrupt: Double) -> [[Double]] {
+        raw.map { row in row.map { ($0 - corrupt) / (clean - corrupt) } }
+    }
+}

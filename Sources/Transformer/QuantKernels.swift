@@ -585,7 +585,7 @@ extension WeightMatrix {
 func matvecGroup(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ ws: [WeightMatrix], n: Int) {
     let input = KernelInput(x, n: n, cols: ws[0].cols)
     let totalRows = ws.reduce(0) { $0 + $1.rows }
-    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let cores = WorkerPool.shared.width
     // Whole 8-row groups per task, so the interleaved kernels serve every task.
     let target = totalRows >= 256 ? max(8, totalRows / (cores * 2) / 8 * 8) : totalRows
     var tasks: [(matrix: Int, rows: Range<Int>)] = []

@@ -19,6 +19,9 @@ final class WorkerPool: @unchecked Sendable {
     private static let spinLimit = 20_000
 
     private let helpers: Int
+    /// Threads that share a region's tasks: the caller and the helpers. (Asking Foundation for the
+    /// core count reads /proc and /sys each time: a tenth of a decode step's CPU when done per region.)
+    var width: Int { helpers + 1 }
     /// (generation << 32) | next unclaimed task. A claim is a compare-exchange, so a helper still
     /// holding an earlier generation cannot take a task of a newer job.
     private let next = Atomic<Int>(0)

@@ -79,19 +79,10 @@ public enum LogitLens {
         try Forward.until(model: model, tokens: prompt, hooks: hooks, lastLayer: deepest,
                           context: context.stage(0, of: 2, label: "forward pass"))
 
-        // Read out in chunks of rows (a chunk's logits are rows × vocab floats).
+        // Read out all cells at once: Model.topTokens chunks the unembedding itself.
         let rows = layers.count * positions.count
-        let chunk = 64
-        var flat: [[TokenScore]] = []
-        flat.reserveCapacity(rows)
-        var start = 0
-        while start < rows {
-            try context.checkCancelled()
-            let end = min(rows, start + chunk)
-            flat += try Readout.top(model: model, Array(states[start * d..<end * d]), rows: end - start, k: k, tokenizer: tokenizer)
-            context.report(0.5 + 0.5 * Double(end) / Double(rows), "read-out \(end)/\(rows)")
-            start = end
-        }
+        let flat = try Readout.top(model: model, states, rows: rows, k: k, tokenizer: tokenizer,
+                                   context: context.stage(1, of: 2, label: "read-out"))
         let cells = layers.indices.map { i in Array(flat[i * positions.count..<(i + 1) * positions.count]) }
         return LogitLensResult(hook: hook, layers: layers, positions: positions, promptIDs: prompt,
                                promptTokens: prompt.map { Scores.label($0, tokenizer) }, cells: cells)
@@ -99,18 +90,12 @@ public enum LogitLens {
 
     /// Reads out residual vectors already at hand (e.g. cached activations): the top `k` of each.
     public static func read(model: Model, states: [[Float]], top k: Int = 1,
-                            tokenizer: Tokenizer? = nil) throws -> [[TokenScore]] {
+                            tokenizer: Tokenizer? = nil, context: TaskContext = .none) throws -> [[TokenScore]] {
         let d = model.config.modelDim
         for s in states where s.count != d { throw AnalysisError.widthMismatch(expected: d, found: s.count) }
         guard k >= 1 else { throw AnalysisError.invalidParameter(name: "top", value: "\(k)", expected: "at least 1") }
-        var out: [[TokenScore]] = []
-        var start = 0
-        while start < states.count {
-            let end = min(states.count, start + 64)
-            out += try Readout.top(model: model, Array(states[start..<end].joined()), rows: end - start, k: k, tokenizer: tokenizer)
-            start = end
-        }
-        return out
+        guard !states.isEmpty else { return [] }
+        return try Readout.top(model: model, Array(states.joined()), rows: states.count, k: k, tokenizer: tokenizer, context: context)
     }
 }
 

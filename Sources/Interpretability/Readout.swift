@@ -20,25 +20,14 @@ public struct TokenScore: Sendable, Equatable {
 
 /// The model's final RMSNorm and unembedding applied to arbitrary residual-stream vectors — the
 /// read-out of the logit lens (nostalgebraist 2020): what the model would predict if it stopped
-/// here. It uses `Model.logits(ofResiduals:)`, the forward pass's own norm and unembedding.
+/// here. It uses `Model.topTokens(ofResiduals:)`, the forward pass's own norm and unembedding.
 enum Readout {
-    /// The top `k` tokens of each of `rows` residual vectors `states[rows, d_model]`.
-    static func top(model: Model, _ states: [Float], rows: Int, k: Int, tokenizer: Tokenizer? = nil) throws -> [[TokenScore]] {
-        let vocab = model.config.vocabularySize
-        let all = try model.logits(ofResiduals: states, rows: rows)
-        // Each row's softmax normaliser is a pass of `exp` over the whole vocabulary: the rows are
-        // shared between the cores (the labels, which touch the tokenizer, are made afterwards).
-        var picks = [[(index: Int, value: Float, probability: Float)]](repeating: [], count: rows)
-        all.withUnsafeBufferPointer { logits in
-            picks.withUnsafeMutableBufferPointer { out in
-                nonisolated(unsafe) let source = logits, target = out
-                DispatchQueue.concurrentPerform(iterations: rows) { r in
-                    target[r] = Scores.top(UnsafeBufferPointer(rebasing: source[r * vocab..<(r + 1) * vocab]), k: k)
-                }
-            }
-        }
-        return picks.map { row in
-            row.map { TokenScore(id: $0.index, token: Scores.label($0.index, tokenizer), probability: $0.probability, logit: $0.value) }
+    /// The top `k` tokens of each of `rows` residual vectors `states[rows, d_model]`, read out in
+    /// large chunks by `Model.topTokens` (cancellation and progress between chunks).
+    static func top(model: Model, _ states: [Float], rows: Int, k: Int, tokenizer: Tokenizer? = nil,
+                    context: TaskContext = .none) throws -> [[TokenScore]] {
+        try model.topTokens(ofResiduals: states, rows: rows, k: k, context: context).map { row in
+            row.map { TokenScore(id: $0.id, token: Scores.label($0.id, tokenizer), probability: $0.probability, logit: $0.logit) }
         }
     }
 }

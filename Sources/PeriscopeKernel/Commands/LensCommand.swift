@@ -65,17 +65,8 @@ enum LensCommand {
             for tensor in cachedTensors {
                 for p in positions { states.append(Array(tensor.data[(p * d)..<((p + 1) * d)])) }
             }
-            // In chunks of 64 rows (3.6 GFLOP, about 0.05 s each): small enough that an interrupt is
-            // seen quickly and the bar moves, large enough that the unembedding sgemm runs efficiently.
-            var flat: [[TokenScore]] = []
-            var start = 0
-            while start < states.count {
-                try task.checkCancelled()
-                let end = min(states.count, start + 64)
-                flat += try LogitLens.read(model: model.model, states: Array(states[start..<end]), top: k)
-                task.report(Double(end) / Double(states.count), "read-out \(end)/\(states.count)")
-                start = end
-            }
+            // One read-out: it chunks the unembedding itself, checking for an interrupt between chunks.
+            let flat = try LogitLens.read(model: model.model, states: states, top: k, context: task)
             scores = layers.indices.map { i in Array(flat[(i * positions.count)..<((i + 1) * positions.count)]) }
         } else {
             scores = try LogitLens.run(model: model.model, prompt: prompt.ids, layers: layers, positions: positions, top: k,

@@ -173,7 +173,7 @@ extension Session {
         let keepable = Session.estimatedBytes(record, tokens: prompt.ids.count, config: model.config)
             + model.config.vocabularySize * MemoryLayout<Float>.size <= activations.budgetBytes
         if existing == nil, !keepable { record = points ?? [.lnFinalNormalized] }
-        let result = try model.model.run(tokens: prompt.ids, cache: record, context: context)
+        let result = try model.model.run(tokens: prompt.ids, cache: record, logits: .last, context: context)
         var tensors: [HookPoint: Tensor] = [:]
         for (point, tensor) in result.activations.tensors {
             // Drop the batch axis: [1, T, …] → [T, …].

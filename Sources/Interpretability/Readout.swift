@@ -69,27 +69,6 @@ enum Scores {
         }
     }
 
-    /// The `k` most likely entries of one row of logits with their softmax probabilities, most
-    /// likely first. `exp` runs in Float (arguments ≤ 0, relative error ~1e-7), summed in Double.
-    static func top(_ logits: UnsafeBufferPointer<Float>, k: Int) -> [(index: Int, value: Float, probability: Float)] {
-        var m = -Float.infinity
-        for v in logits where v > m { m = v }
-        var total = 0.0
-        var chunk: Float = 0
-        for (i, v) in logits.enumerated() {
-            chunk += expf(v - m)
-            if i & 255 == 255 { total += Double(chunk); chunk = 0 }
-        }
-        total += Double(chunk)
-        var best: [(index: Int, value: Float)] = []
-        for (i, v) in logits.enumerated() where best.count < k || v > best[best.count - 1].value {
-            let at = best.firstIndex { v > $0.value } ?? best.count
-            best.insert((i, v), at: at)
-            if best.count > k { best.removeLast() }
-        }
-        return best.map { ($0.index, $0.value, Float(Double(expf($0.value - m)) / total)) }
-    }
-
     /// A token's text, or `#id` without a tokenizer.
     static func label(_ id: Int, _ tokenizer: Tokenizer?) -> String {
         tokenizer.map { $0.piece(Int32(id)) } ?? "#\(id)"

@@ -131,19 +131,59 @@ func addInPlace(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, c
 func rope(_ x: UnsafeMutablePointer<Float>, positions: [Int], heads: Int, headDim: Int,
           frequencies: [Float], style: RopeStyle) {
     let pairs = frequencies.count
-    for (r, pos) in positions.enumerated() {
-        for p in 0..<pairs {
-            // Angles in double: position × frequency loses digits in float at long contexts.
-            let angle = Double(pos) * Double(frequencies[p])
-            let c = Float(cos(angle)), s = Float(sin(angle))
-            for h in 0..<heads {
-                let head = x + (r * heads + h) * headDim
-                let (i, j) = style == .adjacent ? (2 * p, 2 * p + 1) : (p, p + headDim / 2)
-                let a = head[i], b = head[j]
-                head[i] = a * c - b * s
-                head[j] = a * s + b * c
+    let table = RopeAngles.table(frequencies, covering: (positions.max() ?? 0) + 1)
+    table.cos.withUnsafeBufferPointer { cosines in
+        table.sin.withUnsafeBufferPointer { sines in
+            for (r, pos) in positions.enumerated() {
+                for p in 0..<pairs {
+                    let c = cosines[pos * pairs + p], s = sines[pos * pairs + p]
+                    for h in 0..<heads {
+                        let head = x + (r * heads + h) * headDim
+                        let (i, j) = style == .adjacent ? (2 * p, 2 * p + 1) : (p, p + headDim / 2)
+                        let a = head[i], b = head[j]
+                        head[i] = a * c - b * s
+                        head[j] = a * s + b * c
+                    }
+                }
             }
         }
+    }
+}
+
+/// cos and sin of position × frequency for every position seen so far, per frequency list: a
+/// prompt pass rotates q and k of every row in every block, and each angle costs two libm calls.
+final class RopeAngles: @unchecked Sendable {
+    let cos: [Float]   // [positions, pairs]
+    let sin: [Float]   // [positions, pairs]
+    let positions: Int
+
+    private init(_ frequencies: [Float], positions: Int) {
+        var c = [Float](), s = [Float]()
+        c.reserveCapacity(positions * frequencies.count)
+        s.reserveCapacity(positions * frequencies.count)
+        for pos in 0..<positions {
+            for f in frequencies {
+                // Angles in double: position × frequency loses digits in float at long contexts.
+                let angle = Double(pos) * Double(f)
+                c.append(Float(Foundation.cos(angle)))
+                s.append(Float(Foundation.sin(angle)))
+            }
+        }
+        cos = c; sin = s; self.positions = positions
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var tables: [[Float]: RopeAngles] = [:]
+
+    /// The table for `frequencies` with at least `count` positions (grown by doubling).
+    static func table(_ frequencies: [Float], covering count: Int) -> RopeAngles {
+        lock.lock()
+        defer { lock.unlock() }
+        if let t = tables[frequencies], t.positions >= count { return t }
+        let size = max(count, 2 * (tables[frequencies]?.positions ?? 128))
+        let t = RopeAngles(frequencies, positions: size)
+        tables[frequencies] = t
+        return t
     }
 }
 

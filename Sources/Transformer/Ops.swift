@@ -210,7 +210,9 @@ func swiglu(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ 
 /// to ±88.3 (e^x stays finite; silu and softmax need nothing beyond).
 @inline(__always)
 func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let x = x.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
+    // Clamped with compare-and-blend (`clamped` calls pointwiseMin/Max, which are not inlined here).
+    let lo = SIMD8<Float>(repeating: -87.3), hi = SIMD8<Float>(repeating: 88.3)
+    let x = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
     // n = round(x / ln2), through the 1.5·2²³ trick: the sum's low mantissa bits then hold n.
     let shifted = x * 1.442_695_04 + 12_582_912
     let n = shifted - 12_582_912

@@ -368,7 +368,7 @@ extension Model {
                     for h in 0..<c.headCount {
                         let qh = q + (rowOffset + t) * c.qDim + h * hd, kh = kBase + (h / c.groupSize) * hd
                         let row = att + (i * c.headCount + h) * keys
-                        for j in 0..<visible { row[j] = scale * dotF32(kh + j * c.kvDim, qh, count: hd) }
+                        attentionScoresRow(row, qh, keys: kh, stride: c.kvDim, count: visible, headDim: hd, scale: scale)
                     }
                 }
                 return
@@ -403,8 +403,7 @@ extension Model {
                     for h in 0..<c.headCount {
                         let p = att + (i * c.headCount + h) * keys, vh = vBase + (h / c.groupSize) * hd
                         let zh = z + (rowOffset + t) * c.qDim + h * hd
-                        zh.initialize(repeating: 0, count: hd)
-                        for j in 0..<length { axpy(zh, p[j], vh + j * c.kvDim, count: hd) }
+                        attentionValuesRow(zh, p, values: vh, stride: c.kvDim, count: length, headDim: hd)
                     }
                 }
                 return

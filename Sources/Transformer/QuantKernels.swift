@@ -416,6 +416,80 @@ func dotQ8_0Group(_ g: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int)
 }
 #endif
 
+// MARK: - Decode attention rows
+
+/// row[j] = scale · q·k_j for keys j in 0..<count (key j at `keys + j·stride`), the scores of one
+/// query head while decoding. Eight keys at a time: eight accumulators, reduced together by one
+/// horizontal-add tree, instead of a full reduction per key.
+func attentionScoresRow(_ row: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, keys: UnsafePointer<Float>,
+                        stride: Int, count: Int, headDim hd: Int, scale: Float) {
+    var j = 0
+    #if PERISCOPE_AVX2 && canImport(_Builtin_intrinsics.intel)
+    if hd % 8 == 0 {
+        let scaleV = _mm256_set1_ps(scale), swapHalves = _mm256_setr_epi32(4, 5, 6, 7, 0, 1, 2, 3)
+        while j &+ 8 <= count {
+            let k0 = keys + j &* stride
+            var a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
+            var d = 0
+            while d < hd {
+                let qv = _mm256_loadu_ps(q + d)
+                let k = k0 + d
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(k), qv, a0)
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(k + stride), qv, a1)
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(k + 2 &* stride), qv, a2)
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(k + 3 &* stride), qv, a3)
+                a4 = _mm256_fmadd_ps(_mm256_loadu_ps(k + 4 &* stride), qv, a4)
+                a5 = _mm256_fmadd_ps(_mm256_loadu_ps(k + 5 &* stride), qv, a5)
+                a6 = _mm256_fmadd_ps(_mm256_loadu_ps(k + 6 &* stride), qv, a6)
+                a7 = _mm256_fmadd_ps(_mm256_loadu_ps(k + 7 &* stride), qv, a7)
+                d &+= 8
+            }
+            // Lane i of the result = Σ of a_i: pairwise sums within 128-bit halves, then the halves.
+            let u0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3))
+            let u1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7))
+            let s0 = _mm256_mul_ps(_mm256_add_ps(u0, _mm256_permutevar8x32_ps(u0, swapHalves)), scaleV)
+            let s1 = _mm256_mul_ps(_mm256_add_ps(u1, _mm256_permutevar8x32_ps(u1, swapHalves)), scaleV)
+            _mm_storeu_ps(row + j, _mm256_castps256_ps128(s0))
+            _mm_storeu_ps(row + j + 4, _mm256_castps256_ps128(s1))
+            j &+= 8
+        }
+    }
+    #endif
+    while j < count { row[j] = scale * dotF32(keys + j &* stride, q, count: hd); j &+= 1 }
+}
+
+/// z[hd] = Σ_j p[j] · v_j for values j in 0..<count (value j at `values + j·stride`), one head's
+/// output while decoding: the sums stay in registers across the keys (64 columns at a time).
+func attentionValuesRow(_ z: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                        stride: Int, count: Int, headDim hd: Int) {
+    var c = 0
+    #if PERISCOPE_AVX2 && canImport(_Builtin_intrinsics.intel)
+    while c &+ 64 <= hd {
+        var a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
+        var v = values + c
+        for j in 0..<count {
+            let pj = _mm256_broadcast_ss(p + j)
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v), pj, a0)
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8), pj, a1)
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 16), pj, a2)
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 24), pj, a3)
+            a4 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 32), pj, a4)
+            a5 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 40), pj, a5)
+            a6 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 48), pj, a6)
+            a7 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 56), pj, a7)
+            v += stride
+        }
+        let o = z + c
+        _mm256_storeu_ps(o, a0); _mm256_storeu_ps(o + 8, a1); _mm256_storeu_ps(o + 16, a2); _mm256_storeu_ps(o + 24, a3)
+        _mm256_storeu_ps(o + 32, a4); _mm256_storeu_ps(o + 40, a5); _mm256_storeu_ps(o + 48, a6); _mm256_storeu_ps(o + 56, a7)
+        c &+= 64
+    }
+    #endif
+    guard c < hd else { return }
+    (z + c).initialize(repeating: 0, count: hd - c)
+    for j in 0..<count { axpy(z + c, p[j], values + j &* stride + c, count: hd - c) }
+}
+
 /// Σ w·x over an F32 row.
 @inline(__always)
 func dotF32(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int) -> Float {
@@ -579,6 +653,10 @@ extension WeightMatrix {
     }
 }
 
+/// Tasks per thread in a decode region: whole tasks are claimed, so a region ends at most one small
+/// task after the other thread (a q/k/v region of 960 rows: 8 tasks, 120 rows each).
+let decodeTasksPerCore = 4
+
 /// outs[m][n, ws[m].rows] = x[n, cols] · ws[m]ᵀ for matrices reading the same activations (q, k, v;
 /// gate, up): the activations are prepared once and all rows are shared out in one parallel
 /// region, so the cores meet once per group rather than once per matrix.
@@ -587,7 +665,7 @@ func matvecGroup(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float
     let totalRows = ws.reduce(0) { $0 + $1.rows }
     let cores = WorkerPool.shared.width
     // Whole 8-row groups per task, so the interleaved kernels serve every task.
-    let target = totalRows >= 256 ? max(8, totalRows / (cores * 2) / 8 * 8) : totalRows
+    let target = totalRows >= 256 ? max(8, totalRows / (cores * decodeTasksPerCore) / 8 * 8) : totalRows
     var tasks: [(matrix: Int, rows: Range<Int>)] = []
     for (m, w) in ws.enumerated() {
         var r = 0

@@ -51,3 +51,37 @@ final class QuantKernelsTests: XCTestCase {
         XCTAssertLessThanOrEqual(relativeError(out, reference(w, x, n: 1)), 2e-6)
     }
 }
+
+/// The decode attention rows against plain loops.
+final class DecodeAttentionTests: XCTestCase {
+    func testScoresAndValuesRowsMatchPlainLoops() {
+        // Head dims with and without the 8-key and 64-column fast paths; counts off the 8-key grid.
+        for hd in [64, 32, 128, 72] {
+            for count in [0, 1, 5, 8, 13, 40] {
+                let stride = hd * 3 + 8                      // keys of one head inside wider rows, as in the cache
+                let keys = (0..<(max(count, 1) * stride)).map { Float(sin(Double($0) * 0.173)) }
+                let q = (0..<hd).map { Float(cos(Double($0) * 0.71)) }
+                var row = [Float](repeating: .nan, count: count)
+                keys.withUnsafeBufferPointer { k in q.withUnsafeBufferPointer { qp in row.withUnsafeMutableBufferPointer { r in
+                    guard let base = r.baseAddress else { return }
+                    attentionScoresRow(base, qp.baseAddress!, keys: k.baseAddress!, stride: stride, count: count, headDim: hd, scale: 0.125)
+                } } }
+                for j in 0..<count {
+                    var sum = 0.0
+                    for d in 0..<hd { sum += Double(keys[j * stride + d]) * Double(q[d]) }
+                    XCTAssertEqual(row[j], Float(0.125 * sum), accuracy: 1e-5, "hd \(hd) count \(count) key \(j)")
+                }
+                let p = (0..<max(count, 1)).map { Float(1 + $0 % 3) / Float(2 * max(count, 1)) }
+                var z = [Float](repeating: .nan, count: hd)
+                keys.withUnsafeBufferPointer { v in p.withUnsafeBufferPointer { pp in z.withUnsafeMutableBufferPointer { zp in
+                    attentionValuesRow(zp.baseAddress!, pp.baseAddress!, values: v.baseAddress!, stride: stride, count: count, headDim: hd)
+                } } }
+                for d in 0..<hd {
+                    var sum = 0.0
+                    for j in 0..<count { sum += Double(p[j]) * Double(keys[j * stride + d]) }
+                    XCTAssertEqual(z[d], Float(sum), accuracy: 1e-5, "hd \(hd) count \(count) column \(d)")
+                }
+            }
+        }
+    }
+}

@@ -75,6 +75,20 @@ struct BatchLayout {
 
     /// How many sequences (a prefix of the batch) run block `layer`.
     func joined(at layer: Int) -> Int { startLayers.firstIndex { $0 > layer } ?? batch }
+
+    /// Moves each sequence's last row to row b of `s.x` (and of `s.q` for the `joined` sequences,
+    /// whose queries are made) and returns the layout of one row per sequence.
+    func keepingLastRows(of s: RunState, joined: Int, config c: ModelConfig) -> BatchLayout {
+        // Row b moves down from row offsets[b + 1] − 1 ≥ b, above every later sequence's last row.
+        for b in 0..<batch {
+            let last = offsets[b + 1] - 1
+            guard last != b else { continue }
+            (s.x + b * c.modelDim).update(from: s.x + last * c.modelDim, count: c.modelDim)
+            if b < joined { (s.q + b * c.qDim).update(from: s.q + last * c.qDim, count: c.qDim) }
+        }
+        return BatchLayout(starts: zip(starts, counts).map { $0 + $1 - 1 }, counts: [Int](repeating: 1, count: batch),
+                           startLayers: startLayers)
+    }
 }
 
 // MARK: - Forward pass
@@ -123,14 +137,15 @@ extension Model {
 
         // The blocks, then the final norm and unembedding.
         let lastLayer = stopAfterLayer ?? c.layerCount - 1
-        try runBlocks(s, layout, through: lastLayer, caches: &caches, hooks: hooks, context: context)
+        let left = try runBlocks(s, layout, through: lastLayer, lastRowsOnly: stopAfterLayer == nil && lastRowsSuffice(selection, hooks),
+                                 caches: &caches, hooks: hooks, context: context)
         if stopAfterLayer != nil {
             // Stopped early: drop the keys and values this call added, so each cache stays whole.
             for b in 0..<batch { caches[b].removeUncommitted(layers: 0...lastLayer) }
             return Tensor(shape: [batch, 0, c.vocabularySize], data: [])
         }
         for b in 0..<batch { caches[b].commit(rows: count) }
-        return try finalNormAndUnembed(s, layout, hooks: hooks, selection: selection)
+        return try finalNormAndUnembed(s, left, hooks: hooks, selection: selection)
     }
 
     /// Resumes forward passes at a given block from their residual streams, so nothing below that
@@ -185,9 +200,10 @@ extension Model {
         }
 
         // The blocks from the first start layer on, then the final norm and unembedding.
-        try runBlocks(s, layout, through: c.layerCount - 1, caches: &caches, hooks: hooks, context: context)
+        let left = try runBlocks(s, layout, through: c.layerCount - 1, lastRowsOnly: lastRowsSuffice(selection, hooks),
+                                 caches: &caches, hooks: hooks, context: context)
         for b in 0..<batch { caches[b].commit(rows: counts[b]) }
-        return try finalNormAndUnembed(s, layout, hooks: hooks, selection: selection)
+        return try finalNormAndUnembed(s, left, hooks: hooks, selection: selection)
     }
 
     /// Run state for `layout`. Attention weights are materialised whole ([N, H, keys]) only where a
@@ -215,14 +231,24 @@ extension Model {
                                      counts: Array(layout.counts[0..<sequences]), base: buffer))
     }
 
+    /// True when only each sequence's last row matters after the last block's keys and values:
+    /// last-position logits, and no hook in the last block or on the final norm to see the others.
+    private func lastRowsSuffice(_ selection: LogitsSelection, _ hooks: HookSet?) -> Bool {
+        guard case .last = selection else { return false }
+        return !(hooks?.points.contains { $0.layer == config.layerCount - 1 || $0 == .lnFinalNormalized } ?? false)
+    }
+
     /// The transformer blocks from the first start layer through `lastLayer`; block l runs over the
     /// rows of the sequences that have joined by l and appends their keys and values to `caches`.
-    private func runBlocks(_ s: RunState, _ layout: BatchLayout, through lastLayer: Int, caches: inout [KVCache],
-                           hooks: HookSet?, context: TaskContext) throws {
+    /// With `lastRowsOnly`, the last block finishes only each sequence's last row. Returns the
+    /// layout of the rows left in `s.x`.
+    private func runBlocks(_ s: RunState, _ layout: BatchLayout, through lastLayer: Int, lastRowsOnly: Bool,
+                           caches: inout [KVCache], hooks: HookSet?, context: TaskContext) throws -> BatchLayout {
         let c = config
         let firstLayer = layout.startLayers.first ?? 0
-        guard firstLayer <= lastLayer else { return }
+        guard firstLayer <= lastLayer else { return layout }
         let plainChunk = queryChunk(layout)
+        var layout = layout
         // A hook or a cancellation may throw mid-pass: then the keys and values this call already
         // appended are dropped, so the caches stay consistent with their length.
         do {
@@ -230,7 +256,7 @@ extension Model {
                 try context.checkCancelled()
                 let w = weights.blocks[l]
                 let batch = layout.joined(at: l)                        // sequences running this block
-                let n = layout.offsets[batch]                           // their rows
+                var n = layout.offsets[batch]                           // their rows
                 let positions = Array(layout.positions[0..<n])          // [n] absolute position of each row
                 func hook(_ point: HookPoint, _ buffer: UnsafeMutablePointer<Float>) throws {
                     try callHooks(hooks, point, buffer, layout, sequences: batch)
@@ -252,6 +278,12 @@ extension Model {
                 for b in 0..<batch {
                     let row = layout.offsets[b] * c.kvDim
                     caches[b].append(layer: l, k: s.k + row, v: s.v + row, rows: layout.counts[b])
+                }
+                // The last block feeds only the last-position logits: the earlier rows are done once
+                // their keys and values are cached, so the rest of the block runs on last rows only.
+                if lastRowsOnly && l == lastLayer && n > batch {
+                    layout = layout.keepingLastRows(of: s, joined: batch, config: c)
+                    n = batch
                 }
                 let hookedPattern = hooks?.contains(.attnScores(l)) == true || hooks?.contains(.pattern(l)) == true
                 try attention(s.z, s.q, s.att, caches: caches, layer: l, layout: layout, sequences: batch,
@@ -280,6 +312,7 @@ extension Model {
             for b in caches.indices { caches[b].removeUncommitted(layers: layout.startLayers[b]...(c.layerCount - 1)) }
             throw error
         }
+        return layout
     }
 
     /// Final norm over every row, then logits[B, T', vocab] = ln_final(x)[selected rows] · W_Uᵀ.

@@ -301,13 +301,15 @@ struct InterleavedBlocks {
 /// x[element(k, s)] · 2^(−4s) (s < 7), because the kernel converts nibble s masked in place, i.e.
 /// q · 2^(4s); the power-of-two scalings are exact, so each product is exactly q · x.
 func scaleForInterleavedQ4_1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    // 2^(−4s) for s < 7; the top nibble is shifted down instead.
+    let scales: SIMD8<Float> = [1, 0x1p-4, 0x1p-8, 0x1p-12, 0x1p-16, 0x1p-20, 0x1p-24, 1]
     for j in 0..<(count / 32) {
+        let xb = x + 32 &* j
         for k in 0..<4 {
-            for s in 0..<8 {
-                let e = s % 2 == 0 ? 4 * k + s / 2 : 16 + 4 * k + (s - 1) / 2
-                let scale: Float = s == 7 ? 1 : Float(sign: .plus, exponent: -4 * s, significand: 1)
-                out[32 * j + 8 * k + s] = x[32 * j + e] * scale
-            }
+            // Nibble s of word k: element 4k + s/2 (low nibbles, even s) or 16 + 4k + (s − 1)/2 (odd s).
+            let lo = xb + 4 &* k, hi = xb + (16 &+ 4 &* k)
+            let v = SIMD8<Float>(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2], lo[3], hi[3]) * scales
+            UnsafeMutableRawPointer(out + (32 &* j &+ 8 &* k)).storeBytes(of: v, as: SIMD8<Float>.self)
         }
     }
 }
@@ -512,32 +514,30 @@ final class KernelInput {
     let n: Int                                   // activation rows
     let cols: Int
     let x: UnsafePointer<Float>                  // [n, cols] as given
-    let permuted: UnsafeMutablePointer<Float>    // [n, cols] in lane order
+    let permuted: UnsafePointer<Float>           // [n, cols] in the 4-lane kernels' order (x itself with AVX2)
     let sums: UnsafeMutablePointer<Float>        // [n, cols / 32]
-    let interleavedQ4_1: UnsafeMutablePointer<Float>  // [n, cols] in the interleaved Q4_1 kernel's order
+    let interleavedQ4_1: UnsafePointer<Float>    // [n, cols] in the interleaved Q4_1 kernel's order (AVX2)
+    private let storage: UnsafeMutablePointer<Float>
 
     init(_ x: UnsafePointer<Float>, n: Int, cols: Int) {
         self.n = n; self.cols = cols; self.x = x
         let blocks = cols / 32
-        permuted = .allocate(capacity: max(n * cols, 1))
-        sums = .allocate(capacity: max(n * blocks, 1))
-        interleavedQ4_1 = .allocate(capacity: max(n * cols, 1))
-        if cols % 32 == 0 {
-            for i in 0..<n {
-                if kernelsUsePermutedInput {
-                    permuteForKernels(permuted + i * cols, x + i * cols, count: cols)
-                } else {
-                    (permuted + i * cols).update(from: x + i * cols, count: cols)
-                }
-                if kernelsUseInterleavedBlocks {
-                    scaleForInterleavedQ4_1(interleavedQ4_1 + i * cols, x + i * cols, count: cols)
-                }
-                for j in 0..<blocks { sums[i * blocks + j] = dotF32Sum(x + i * cols + j * 32, 32) }
-            }
+        // One allocation per region: sums, then the permuted or the interleaved order as used.
+        let reordered = cols % 32 == 0 && (kernelsUsePermutedInput || kernelsUseInterleavedBlocks) ? n * cols : 0
+        storage = .allocate(capacity: max(n * blocks + reordered, 1))
+        sums = storage
+        let order = storage + n * blocks
+        permuted = kernelsUsePermutedInput && reordered > 0 ? UnsafePointer(order) : x
+        interleavedQ4_1 = kernelsUseInterleavedBlocks && reordered > 0 ? UnsafePointer(order) : x
+        guard cols % 32 == 0 else { return }
+        for i in 0..<n {
+            if kernelsUsePermutedInput { permuteForKernels(order + i * cols, x + i * cols, count: cols) }
+            if kernelsUseInterleavedBlocks { scaleForInterleavedQ4_1(order + i * cols, x + i * cols, count: cols) }
+            for j in 0..<blocks { sums[i * blocks + j] = dotF32Sum(x + i * cols + j * 32, 32) }
         }
     }
 
-    deinit { permuted.deallocate(); sums.deallocate(); interleavedQ4_1.deallocate() }
+    deinit { storage.deallocate() }
 }
 
 extension WeightMatrix {

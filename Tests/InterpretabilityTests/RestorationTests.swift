@@ -119,7 +119,10 @@ final class RestorationTests: XCTestCase {
         let identical = zip(clean, corrupt).prefix { $0 == $1 }.count
         let variants = Restoration.plan(count: clean.count, samples: 1, identicalPrefix: identical, hook: .residPre,
                                         layers: Array(0..<layerCount), positions: Array(clean.indices), layerCount: layerCount)
-        let blockRows = variants.reduce(0) { $0 + ($1.rows * (layerCount - $1.startLayer)) } + 2 * clean.count * layerCount
+        // Block-rows run whole (the last block finishes only last rows; the others make q, k, v there),
+        // counting the clean and corrupt runs.
+        let fullRows = variants.reduce(0) { $0 + $1.rows * (layerCount - 1 - $1.startLayer) + 1 } + 2 * (clean.count * (layerCount - 1) + 1)
+        let qkvRows = variants.reduce(0) { $0 + $1.rows - 1 } + 2 * (clean.count - 1)
         func cpu() -> Double {
             var t = timespec()
             clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
@@ -133,7 +136,29 @@ final class RestorationTests: XCTestCase {
             XCTAssertEqual(r.raw.count * r.raw[0].count, layerCount * clean.count)
         }
         let wall = walls.dropFirst().sorted()[2], cpuTime = cpus.dropFirst().sorted()[2]
-        let gflop = Double(blockRows) * 7.08e-3 + Double(variants.count + 2) * 0.0566
-        print(#"{"probe": "patching", "wall_s": \#(wall), "cpu_s": \#(cpuTime), "walls": \#(walls), "block_rows": \#(blockRows), "variants": \#(variants.count), "gflop": \#(gflop), "gflops_wall": \#(gflop / wall)}"#)
+        let d = Double(model.config.modelDim), qkv = 2 * d * Double(model.config.qDim + 2 * model.config.kvDim)
+        let gflop = (Double(fullRows) * 7.08e6 + Double(qkvRows) * qkv + Double(variants.count + 2) * 2 * d * 49152) / 1e9
+
+        // Interrupt latency: cancel mid-sweep, time until the sweep throws.
+        let cancelAt = LatencyBox()
+        var latencies: [Double] = []
+        for delay in [0.6, 0.9, 1.2] {
+            cancelAt.reset()
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay) { cancelAt.fire() }
+            let context = TaskContext(isCancelled: { cancelAt.fired })
+            XCTAssertThrowsError(try ActivationPatching.run(model: model, clean: clean, corrupt: corrupt, metric: metric, context: context))
+            latencies.append(cancelAt.sinceFired)
+        }
+        print(#"{"probe": "patching", "wall_s": \#(wall), "cpu_s": \#(cpuTime), "walls": \#(walls), "full_block_rows": \#(fullRows), "qkv_rows": \#(qkvRows), "variants": \#(variants.count), "gflop": \#(gflop), "gflops_wall": \#(gflop / wall), "gflops_cpu": \#(gflop / cpuTime), "interrupt_latency_s": \#(latencies)}"#)
     }
+}
+
+/// When a timer cancelled a sweep, and how long ago.
+final class LatencyBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var at: Date?
+    func reset() { lock.lock(); at = nil; lock.unlock() }
+    func fire() { lock.lock(); at = Date(); lock.unlock() }
+    var fired: Bool { lock.lock(); defer { lock.unlock() }; return at != nil }
+    var sinceFired: Double { lock.lock(); defer { lock.unlock() }; return at.map { Date().timeIntervalSince($0) } ?? -1 }
 }

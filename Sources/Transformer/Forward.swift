@@ -396,13 +396,12 @@ extension Model {
             if rows.count <= quantisedKernelMaxRows {
                 // Decode: a few query rows. Direct dot products; a BLAS call per head would cost more in
                 // call and thread hand-off overhead than the arithmetic (and wakes BLAS's spinning threads).
-                for (i, t) in rows.enumerated() {
+                runDecodeTasks(rows.count * c.headCount, work: rows.count * c.headCount * length * hd) { task in
+                    let i = task / c.headCount, h = task % c.headCount, t = rows.lowerBound + i
                     let visible = min(length, start + t + 1)
-                    for h in 0..<c.headCount {
-                        let qh = q + (rowOffset + t) * c.qDim + h * hd, kh = kBase + (h / c.groupSize) * hd
-                        let row = att + (i * c.headCount + h) * keys
-                        attentionScoresRow(row, qh, keys: kh, stride: c.kvDim, count: visible, headDim: hd, scale: scale)
-                    }
+                    let qh = q + (rowOffset + t) * c.qDim + h * hd, kh = kBase + (h / c.groupSize) * hd
+                    let row = att + (i * c.headCount + h) * keys
+                    attentionScoresRow(row, qh, keys: kh, stride: c.kvDim, count: visible, headDim: hd, scale: scale)
                 }
                 return
             }
@@ -432,12 +431,11 @@ extension Model {
             guard let vBase = vBuffer.baseAddress else { return }
             if rows.count <= quantisedKernelMaxRows {
                 // Decode: z_h = Σ_j p_j · v_j directly (see attentionScores).
-                for (i, t) in rows.enumerated() {
-                    for h in 0..<c.headCount {
-                        let p = att + (i * c.headCount + h) * keys, vh = vBase + (h / c.groupSize) * hd
-                        let zh = z + (rowOffset + t) * c.qDim + h * hd
-                        attentionValuesRow(zh, p, values: vh, stride: c.kvDim, count: length, headDim: hd)
-                    }
+                runDecodeTasks(rows.count * c.headCount, work: rows.count * c.headCount * length * hd) { task in
+                    let i = task / c.headCount, h = task % c.headCount, t = rows.lowerBound + i
+                    let p = att + (i * c.headCount + h) * keys, vh = vBase + (h / c.groupSize) * hd
+                    let zh = z + (rowOffset + t) * c.qDim + h * hd
+                    attentionValuesRow(zh, p, values: vh, stride: c.kvDim, count: length, headDim: hd)
                 }
                 return
             }

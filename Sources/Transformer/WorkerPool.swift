@@ -104,3 +104,14 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 }
+
+/// Runs `body(i)` for i in 0..<count on the worker pool when the tasks hold at least `work`
+/// multiply–adds in all (enough to pay for a region, ~64K), inline otherwise: decode attention
+/// over a long context is worth sharing, over a short one it is shorter than the hand-off.
+func runDecodeTasks(_ count: Int, work: Int, _ body: (Int) -> Void) {
+    if work >= 1 << 16 && count > 1 {
+        WorkerPool.shared.run(count, body)
+    } else {
+        for i in 0..<count { body(i) }
+    }
+}

@@ -85,3 +85,23 @@ final class DecodeAttentionTests: XCTestCase {
         }
     }
 }
+
+/// Decode over a context long enough that the attention heads are shared out on the worker pool.
+final class LongContextDecodeTests: XCTestCase {
+    func testLongContextDecodeMatchesFullRecompute() throws {
+        let model = try ModelFixture.model()
+        let v = model.config.vocabularySize
+        let tokens = (0..<160).map { 200 + ($0 * 7919) % 20_000 }
+        // 9 heads × 150 keys × 64 dims: above runDecodeTasks' threshold, so the heads run in parallel.
+        XCTAssertGreaterThanOrEqual(model.config.headCount * 150 * model.config.headDim, 1 << 16)
+        let full = try model.run(tokens: tokens, logits: .all).logits
+        var cache = model.makeCache()
+        _ = try model.prefill(Array(tokens[0..<150]), cache: &cache)
+        for p in 150..<160 {
+            let logits = try model.prefill([tokens[p]], cache: &cache)
+            let expected = Array(full.data[p * v..<(p + 1) * v])
+            XCTAssertLessThanOrEqual(relativeError(logits, expected), 1e-5, "decode at position \(p)")
+            XCTAssertEqual(Sampler.argmax(logits), Sampler.argmax(expected))
+        }
+    }
+}

@@ -105,3 +105,27 @@ final class LongContextDecodeTests: XCTestCase {
         }
     }
 }
+
+/// The vectorised argmax picks what the plain first-largest loop picks.
+final class ArgmaxTests: XCTestCase {
+    private func reference(_ x: [Float]) -> Int {
+        var best = 0
+        for i in x.indices where x[i] > x[best] { best = i }
+        return best
+    }
+
+    func testFirstLargestWithTiesNaNsAndTails() {
+        var rng = SplitMix64(seed: 7)
+        for count in [1, 7, 16, 17, 100, 49_152] {
+            for trial in 0..<6 {
+                // Few distinct values, so ties are common; NaNs and infinities sprinkled in.
+                var x = (0..<count).map { _ in Float(Int(rng.next() % 9)) - 4 }
+                if trial == 1 { x[count / 2] = .nan }
+                if trial == 2 { x[0] = .nan }
+                if trial == 3 { x[count - 1] = .infinity }
+                if trial == 4 { x = x.map { _ in -.infinity } }
+                XCTAssertEqual(Sampler.argmax(x), reference(x), "count \(count) trial \(trial)")
+            }
+        }
+    }
+}

@@ -278,15 +278,21 @@ struct InterleavedBlocks {
                     let out = base + g * groupBytes + j * blockBytes
                     for r in 0..<interleavedGroupRows {
                         let src = source + (g * interleavedGroupRows + r) * bytesPerRow
+                        // Plain loads and stores: a copyMemory call per byte made this most of the load time.
                         if type == .q4_1 {
                             let b = src + j * 20
-                            (out + 2 * r).copyMemory(from: b, byteCount: 2)
-                            (out + 16 + 2 * r).copyMemory(from: b + 2, byteCount: 2)
-                            for k in 0..<4 { (out + 32 + 32 * k + 4 * r).copyMemory(from: b + 4 + 4 * k, byteCount: 4) }
+                            out.storeBytes(of: b.loadUnaligned(as: UInt16.self), toByteOffset: 2 * r, as: UInt16.self)
+                            out.storeBytes(of: b.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 16 + 2 * r, as: UInt16.self)
+                            for k in 0..<4 {
+                                out.storeBytes(of: b.loadUnaligned(fromByteOffset: 4 + 4 * k, as: UInt32.self),
+                                               toByteOffset: 32 + 32 * k + 4 * r, as: UInt32.self)
+                            }
                         } else {
                             let b = src + j * 34
-                            (out + 2 * r).copyMemory(from: b, byteCount: 2)
-                            for e in 0..<32 { (out + 16 + 8 * e + r).copyMemory(from: b + 2 + e, byteCount: 1) }
+                            out.storeBytes(of: b.loadUnaligned(as: UInt16.self), toByteOffset: 2 * r, as: UInt16.self)
+                            for e in 0..<32 {
+                                out.storeBytes(of: b.load(fromByteOffset: 2 + e, as: UInt8.self), toByteOffset: 16 + 8 * e + r, as: UInt8.self)
+                            }
                         }
                     }
                 }

@@ -9,8 +9,9 @@ import Transformer
 /// Work is never done twice (ARCHITECTURE rule 3). The clean run records the activation to restore;
 /// the corrupted runs record their KV caches and the residual stream entering each patched layer.
 /// A variant restoring layer L at position p then resumes its corrupted run at block L over rows
-/// p... only: the positions before p and the blocks below L are the corrupted run's, taken from its
-/// cache (cut to p in layers L and up) and its recorded residuals. All variants go through one
+/// p... only (at block L + 1 for `resid_post` and `mlp_out`, whose block is otherwise unchanged):
+/// the positions before p and the blocks below are the corrupted run's, taken from its cache (cut
+/// to p from the start block on) and its recorded residuals. All variants go through one
 /// resumed pass (up to `maxRows` rows): at block ℓ every variant with L ≤ ℓ is in the products, and
 /// the unembedding is one product over every variant's last row. Where the clean and corrupted
 /// inputs agree on positions 0...p, the two runs are equal there and the restored value is the
@@ -86,7 +87,7 @@ enum Restoration {
         var layer: Int
         var position: Int
         var sample: Int
-        /// The block the resumed pass starts at (after the patched block for `resid_post`).
+        /// The block the resumed pass starts at (after the patched block for `resid_post` and `mlp_out`).
         var startLayer: Int
         /// Rows the resumed pass runs: positions `position...`.
         var rows: Int
@@ -100,7 +101,7 @@ enum Restoration {
             for (j, p) in positions.enumerated() where p >= identicalPrefix {
                 for s in 0..<samples {
                     variants.append(Variant(layerIndex: i, positionIndex: j, layer: l, position: p, sample: s,
-                                            startLayer: hook == .residPost ? l + 1 : l, rows: count - p))
+                                            startLayer: hook.resumesAfterItsBlock ? l + 1 : l, rows: count - p))
                 }
             }
         }
@@ -144,8 +145,10 @@ enum Restoration {
         /// Each sample's KV cache over the whole prompt.
         var caches: [KVCache]
         /// `residuals[sample][layer]`: the residual stream entering the pass that restores `layer`
-        /// (resid_pre of it, or resid_post for `resid_post`), every position, `[T, d_model]`.
+        /// (its resid_pre, or its resid_post when the pass starts after it), every position, `[T, d_model]`.
         var residuals: [[Int: [Float]]]
+        /// `middles[sample][layer]`: resid_mid of `layer`, every position (for `mlp_out` only).
+        var middles: [[Int: [Float]]]
         /// Each sample's metric.
         var values: [Double]
     }
@@ -155,12 +158,14 @@ enum Restoration {
         let hooks = HookSet()
         noise?.install(on: hooks, samples: Array(0..<samples))
         var residuals = [[Int: [Float]]](repeating: [:], count: samples)
+        var middles = [[Int: [Float]]](repeating: [:], count: samples)
         for l in Set(layers) {
-            let entry: HookPoint = hook == .residPost ? .residPost(l) : .residPre(l)
-            hooks.add(entry) { view in
-                for b in 0..<view.batch {
-                    residuals[b][l] = Array(UnsafeBufferPointer(start: view.row(batch: b, position: 0).baseAddress,
-                                                                count: view.counts[b] * view.width))
+            hooks.add(hook.resumesAfterItsBlock ? .residPost(l) : .residPre(l)) { view in
+                for b in 0..<view.batch { residuals[b][l] = allRows(view, b) }
+            }
+            if hook == .mlpOut {
+                hooks.add(.residMid(l)) { view in
+                    for b in 0..<view.batch { middles[b][l] = allRows(view, b) }
                 }
             }
         }
@@ -169,7 +174,12 @@ enum Restoration {
                                        logits: .last, context: context)
         let vocab = model.config.vocabularySize
         let values = (0..<samples).map { metric.value(logits.data[$0 * vocab..<($0 + 1) * vocab]) }
-        return Corrupted(caches: caches, residuals: residuals, values: values)
+        return Corrupted(caches: caches, residuals: residuals, middles: middles, values: values)
+    }
+
+    /// Every row of sequence `b` in `view`, `[rows, width]`.
+    private static func allRows(_ view: ActivationView, _ b: Int) -> [Float] {
+        Array(UnsafeBufferPointer(start: view.row(batch: b, position: 0).baseAddress, count: view.counts[b] * view.width))
     }
 
     /// Runs `variants` (sorted by start layer) as one resumed pass; the metric of each.
@@ -181,14 +191,18 @@ enum Restoration {
         var caches: [KVCache] = []
         for (b, v) in variants.enumerated() {
             guard let stream = corrupted.residuals[v.sample][v.layer], let value = clean[v.layer]?[v.position] else {
-                throw AnalysisError.invalidParameter(name: "layer", value: "\(v.layer)", expected: "a layer the runs recorded")
+                throw missing(v)
             }
             // The corrupted residual stream from position p on, entering the start block.
             var rows = Array(stream[(v.position * d)...])
             switch hook {
             case .residPre, .residPost:
                 rows.replaceSubrange(0..<d, with: value)                 // the restored row is the start itself
-            case .attnOut, .mlpOut:
+            case .mlpOut:
+                // resid_post = resid_mid + mlp_out; the other rows' block output is the corrupted one.
+                guard let middle = corrupted.middles[v.sample][v.layer] else { throw missing(v) }
+                for e in 0..<d { rows[e] = middle[v.position * d + e] + value[e] }
+            case .attnOut:
                 hooks.replace(hook.point(v.layer), positions: [v.position], with: value, batch: b)
             }
             residuals.append(rows)
@@ -201,6 +215,10 @@ enum Restoration {
                                        hooks: hooks, logits: .last, context: context)
         let vocab = model.config.vocabularySize
         return try scores(logits.data, rows: variants.count, vocab: vocab, metric: metric, context: context)
+    }
+
+    private static func missing(_ v: Variant) -> AnalysisError {
+        .invalidParameter(name: "layer", value: "\(v.layer)", expected: "a layer the clean and corrupted runs recorded")
     }
 
     /// The metric of each `vocab`-wide row of `logits`, rows shared between the cores.
@@ -226,4 +244,11 @@ enum Restoration {
     static func normalize(_ raw: [[Double]], clean: Double, corrupt: Double) -> [[Double]] {
         raw.map { row in row.map { ($0 - corrupt) / (clean - corrupt) } }
     }
+}
+
+extension PatchingHook {
+    /// True when restoring this site leaves the rest of its block as in the corrupted run, so the
+    /// restoring pass starts at the next block: `resid_post`, and `mlp_out` (the block's last step;
+    /// the other positions' MLP outputs do not depend on the restored one).
+    var resumesAfterItsBlock: Bool { self == .residPost || self == .mlpOut }
 }

@@ -71,7 +71,6 @@ struct BatchLayout {
 
     var batch: Int { starts.count }
     var rows: Int { offsets[batch] }
-    var isUniform: Bool { counts.allSatisfy { $0 == counts.first } }
 
     /// How many sequences (a prefix of the batch) run block `layer`.
     func joined(at layer: Int) -> Int { startLayers.firstIndex { $0 > layer } ?? batch }

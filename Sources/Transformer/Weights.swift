@@ -31,7 +31,7 @@ public final class WeightMatrix: @unchecked Sendable {
         guard let base = bytes.baseAddress, rows > 0 else { throw TransformerError.missingTensor(info.name) }
         quantised = base
         bytesPerRow = bytes.count / rows
-        if kernelsUseInterleavedBlocks, type == .q4_1 || type == .q8_0, cols % 32 == 0, rows % interleavedGroupRows == 0 {
+        if kernelsUseInterleavedBlocks, InterleavedBlocks.supports(type, rows: rows, cols: cols) {
             interleaved = InterleavedBlocks(type: type, source: base, rows: rows, cols: cols, bytesPerRow: bytesPerRow)
         } else {
             interleaved = nil

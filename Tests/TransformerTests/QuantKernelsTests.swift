@@ -43,8 +43,9 @@ final class QuantKernelsTests: XCTestCase {
         x.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { o in
                 let input = KernelInput(xp.baseAddress!, n: 1, cols: w.cols)
-                // 0..<13 and 13..<rows: neither ends on a group of 8, so both take the GGUF path.
-                w.matvecRows(o.baseAddress!, input, 0..<13)
+                // One group of 8 (Q4_1 products take pairs), then ranges off the grid: all take the GGUF path.
+                w.matvecRows(o.baseAddress!, input, 0..<8)
+                w.matvecRows(o.baseAddress!, input, 8..<13)
                 w.matvecRows(o.baseAddress!, input, 13..<w.rows)
             }
         }

@@ -122,9 +122,10 @@ public struct PatchscopeResult: Sendable, Equatable {
 /// Patchscopes: read a hidden state from one run, write it into another, and let the model decode it.
 ///
 /// The sweep does the work once where it can (ARCHITECTURE rule 3): the source prompt runs once
-/// (up to the deepest layer read); the target's tokens before the placeholder run once and their
-/// KV cache is shared; every layer variant then runs as one batch through the same matrix
-/// products, for the prompt pass and for each generated token.
+/// (up to the deepest layer read); the target prompt runs once, unpatched, and each variant
+/// resumes from it at the block after its patched layer (the prefix's KV cache and the blocks
+/// below the patch are shared); every variant then runs as one batch through the same matrix
+/// products, for the patched prompt rows and for each generated token.
 public enum Patchscope {
     /// Most sequences in one batched forward call (bounds the scratch memory).
     static let maxBatch = 32
@@ -202,29 +203,54 @@ public enum Patchscope {
             return map?.apply(state) ?? state
         }
 
-        // 2. The target's tokens before the placeholder once; every variant continues this KV cache.
-        var prefixCaches = [model.makeCache()]
-        if tp > 0 {
-            _ = try model.forward([Array(target[..<tp])], caches: &prefixCaches, logits: .none,
-                                  context: context.stage(1, of: stages, label: "target prefix"))
+        // 2. The target once, unpatched: its KV cache, and resid_post of each target layer at the
+        //    rows from the placeholder on. A variant patched at layer L equals this run up to block L,
+        //    so it resumes at block L + 1 from those rows, the placeholder's replaced (rule 3: neither
+        //    the target's prefix nor the layers below the patch are computed again).
+        let suffixCount = target.count - tp
+        var targetStates: [Int: [Float]] = [:]                       // layer → [suffixCount, d_model]
+        let targetHooks = HookSet()
+        for l in Set(targetLayers) {
+            targetHooks.add(.residPost(l)) { view in
+                var rows: [Float] = []
+                rows.reserveCapacity(suffixCount * d)
+                for p in tp..<target.count {
+                    guard let t = view.windowRow(batch: 0, absolutePosition: p) else { continue }
+                    rows += view.row(batch: 0, position: t)
+                }
+                targetStates[l] = rows
+            }
         }
-        let prefix = prefixCaches[0]
-        let suffix = Array(target[tp...])
+        var targetCaches = [model.makeCache()]
+        _ = try model.forward([target], caches: &targetCaches, hooks: targetHooks, logits: .none,
+                              context: context.stage(1, of: stages, label: "target prompt"))
+        let targetCache = targetCaches[0]
 
-        // 3. The variants in batches: prompt pass with the patch, then greedy steps through the cache.
-        var rows: [PatchscopeRow] = []
+        // 3. The variants in batches, in order of target layer (a resumed batch joins block by block):
+        //    the patched prompt rows, then greedy steps through the cache.
+        let order = layers.indices.sorted { targetLayers[$0] < targetLayers[$1] }
+        var rows = [PatchscopeRow?](repeating: nil, count: layers.count)
         var start = 0
         while start < layers.count {
             let end = min(layers.count, start + maxBatch)
-            let batch = end - start
-            let stage = context.stage(2 + start / maxBatch, of: stages, label: "layers \(layers[start])–\(layers[end - 1])")
-            let hooks = HookSet()
-            for b in 0..<batch {
-                hooks.replace(.residPost(targetLayers[start + b]), positions: [tp], with: vectors[start + b], batch: b)
+            let members = Array(order[start..<end])                   // indices into `layers`
+            let batch = members.count
+            let memberLayers = members.map { layers[$0] }
+            let stage = context.stage(2 + start / maxBatch, of: stages,
+                                      label: "layers \(memberLayers.min() ?? 0)–\(memberLayers.max() ?? 0)")
+            var residuals: [[Float]] = []
+            var caches: [KVCache] = []
+            for i in members {
+                let l = targetLayers[i]
+                var x = targetStates[l] ?? []
+                for e in 0..<d { x[e] = vectors[i][e] }               // the placeholder row is the patched state
+                residuals.append(x)
+                var cache = targetCache
+                cache.truncate(to: tp, fromLayer: l + 1)
+                caches.append(cache)
             }
-            var caches = [KVCache](repeating: prefix, count: batch)
-            var logits = try model.forward([[Int]](repeating: suffix, count: batch), caches: &caches, hooks: hooks,
-                                           logits: .last, context: stage)
+            var logits = try model.forward(residuals: residuals, startLayers: members.map { targetLayers[$0] + 1 },
+                                           caches: &caches, logits: .last, context: stage)
             let vocab = c.vocabularySize
             var tops: [[TokenScore]] = []
             var generated = [[Int]](repeating: [], count: batch)
@@ -246,16 +272,15 @@ public enum Patchscope {
                 if step == steps - 1 || stopped.allSatisfy({ $0 }) { break }
                 logits = try model.forward(next, caches: &caches, logits: .last, context: .none)
             }
-            for b in 0..<batch {
+            for (b, i) in members.enumerated() {
                 let ids = generated[b]
                 let text = tokenizer.map { t in t.decode(ids.map { Int32($0) }) } ?? ids.map { "#\($0)" }.joined(separator: " ")
-                rows.append(PatchscopeRow(sourceLayer: layers[start + b], targetLayer: targetLayers[start + b],
-                                          generatedIDs: ids, text: text, top: tops[b]))
+                rows[i] = PatchscopeRow(sourceLayer: layers[i], targetLayer: targetLayers[i], generatedIDs: ids, text: text, top: tops[b])
             }
             start = end
         }
         return PatchscopeResult(sourceIDs: source, sourceTokens: source.map { Scores.label($0, tokenizer) }, sourcePosition: sp,
                                 targetIDs: target, targetTokens: target.map { Scores.label($0, tokenizer) }, targetPosition: tp,
-                                decoding: decoding, mapped: map != nil, rows: rows)
+                                decoding: decoding, mapped: map != nil, rows: rows.compactMap { $0 })
     }
 }

@@ -149,6 +149,15 @@ final class RestorationTests: XCTestCase {
             XCTAssertThrowsError(try ActivationPatching.run(model: model, clean: clean, corrupt: corrupt, metric: metric, context: context))
             latencies.append(cancelAt.sinceFired)
         }
+        // Causal tracing of the clean prompt: 10 noise samples, every layer and position.
+        let subject = [1, 2, 3]
+        var traceWalls: [Double] = [], traceCPUs: [Double] = []
+        for _ in 0..<3 {
+            let (w0, c0) = (Date(), cpu())
+            _ = try CausalTracing.run(model: model, prompt: clean, subjectPositions: subject, metric: metric, samples: 10)
+            traceWalls.append(Date().timeIntervalSince(w0)); traceCPUs.append(cpu() - c0)
+        }
+        print(#"{"probe": "tracing 10 samples", "wall_s": \#(traceWalls.sorted()[1]), "cpu_s": \#(traceCPUs.sorted()[1])}"#)
         print(#"{"probe": "patching", "wall_s": \#(wall), "cpu_s": \#(cpuTime), "walls": \#(walls), "full_block_rows": \#(fullRows), "qkv_rows": \#(qkvRows), "variants": \#(variants.count), "gflop": \#(gflop), "gflops_wall": \#(gflop / wall), "gflops_cpu": \#(gflop / cpuTime), "interrupt_latency_s": \#(latencies)}"#)
     }
 }

@@ -20,12 +20,9 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
     }
 }
 
-/// Rows up to which `gemmUnpacked` beats BLAS (measured: 2–3× at 8–16 rows, ~1.15× at 32, even at 128).
-nonisolated(unsafe) public var unpackedProductMaxRows = 128
-
-/// Largest outᵀ (floats) the F32 product builds before transposing into `out` (16 MB); larger
-/// products (long prompts' logits) multiply in place.
-let transposedProductMaxFloats = 4 << 20
+/// Rows up to which `gemmUnpacked` is used: it beats BLAS 2–3× at 8–16 rows and ~1.2× up to a few
+/// hundred; beyond, BLAS's packing pays for itself and its x·Wᵀ product shares out over the cores.
+nonisolated(unsafe) public var unpackedProductMaxRows = 512
 
 /// out[n, W.rows] = x[n, W.cols] · Wᵀ  (a linear layer without bias).
 func matmul(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: WeightMatrix, n: Int) {
@@ -34,14 +31,6 @@ func matmul(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: 
     } else if let f32 = w.f32, n <= unpackedProductMaxRows, w.cols % 8 == 0 {
         // Prompt-sized batches: our kernel reads the weights in place (BLAS would first copy them).
         gemmUnpacked(out, x, n: n, f32, rows: w.rows, cols: w.cols)
-    } else if let f32 = w.f32, w.rows * n <= transposedProductMaxFloats {
-        // outᵀ[rows, n] = W · xᵀ, then transposed: OpenBLAS shares this orientation out over its
-        // threads for prompt-sized n (it ran x · Wᵀ on one core), halving the wall time of a prompt.
-        let t = UnsafeMutablePointer<Float>.allocate(capacity: w.rows * n)
-        defer { t.deallocate() }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(w.rows), Int32(n), Int32(w.cols),
-                    1, f32, Int32(w.cols), x, Int32(w.cols), 0, t, Int32(n))
-        for r in 0..<w.rows { for i in 0..<n { out[i * w.rows + r] = t[r * n + i] } }
     } else if let f32 = w.f32 {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(w.rows), Int32(w.cols),
                     1, x, Int32(w.cols), f32, Int32(w.cols), 0, out, Int32(w.rows))

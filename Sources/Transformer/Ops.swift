@@ -28,6 +28,9 @@ nonisolated(unsafe) public var unpackedProductMaxRows = 512
 func matmul(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: WeightMatrix, n: Int) {
     if n <= quantisedKernelMaxRows && (w.hasDirectKernel || w.f32 == nil) || (w.f32 == nil && n == 1) {
         w.matvec(out, x, n: n)
+    } else if w.type == .q4_1, w.hasDirectKernel, n <= unpackedProductMaxRows {
+        // Prompt-sized batches on Q4_1 weights: dequantised block by block into L2 (66 MB read, not 425).
+        gemmQ4_1(out, x, n: n, w)
     } else if let f32 = w.f32, n <= unpackedProductMaxRows, w.cols % 8 == 0 {
         // Prompt-sized batches: our kernel reads the weights in place (BLAS would first copy them).
         gemmUnpacked(out, x, n: n, f32, rows: w.rows, cols: w.cols)

@@ -58,3 +58,31 @@ final class GemmKernelTests: XCTestCase {
         }
     }
 }
+
+/// The on-the-fly Q4_1 path against the F32 copy it replaces for prompt-sized batches.
+final class GemmQ4_1Tests: XCTestCase {
+    func testDequantisedRowsAreBitIdenticalToTheF32Copy() throws {
+        let model = try ModelFixture.model()
+        for w in [model.weights.blocks[0].wq, model.weights.blocks[7].wDown, model.weights.blocks[29].wUp] {
+            guard w.type == .q4_1, let f32 = w.f32 else { throw XCTSkip("needs Q4_1 weights with an F32 copy") }
+            var rows = [Float](repeating: .nan, count: 5 * w.cols)
+            rows.withUnsafeMutableBufferPointer { dequantizeQ4_1Rows(w, 10..<15, into: $0.baseAddress!) }
+            XCTAssertEqual(rows, Array(UnsafeBufferPointer(start: f32 + 10 * w.cols, count: 5 * w.cols)), w.name)
+        }
+    }
+
+    func testProductMatchesTheF32Product() throws {
+        let model = try ModelFixture.model()
+        let w = model.weights.blocks[3].wGate
+        guard w.type == .q4_1, let f32 = w.f32 else { throw XCTSkip("needs Q4_1 weights with an F32 copy") }
+        for n in [5, 32, 37] {
+            let x = (0..<n * w.cols).map { Float(sin(Double($0) * 0.7)) }
+            var a = [Float](repeating: .nan, count: n * w.rows), b = a
+            x.withUnsafeBufferPointer { xp in
+                a.withUnsafeMutableBufferPointer { gemmQ4_1($0.baseAddress!, xp.baseAddress!, n: n, w) }
+                b.withUnsafeMutableBufferPointer { gemmUnpacked($0.baseAddress!, xp.baseAddress!, n: n, f32, rows: w.rows, cols: w.cols) }
+            }
+            XCTAssertEqual(a, b, "n \(n)")   // same weights, same kernel, same order: identical
+        }
+    }
+}

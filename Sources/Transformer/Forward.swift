@@ -144,7 +144,7 @@ extension Model {
             return Tensor(shape: [batch, 0, c.vocabularySize], data: [])
         }
         for b in 0..<batch { caches[b].commit(rows: count) }
-        return try finalNormAndUnembed(s, left, hooks: hooks, selection: selection)
+        return try finalNormAndUnembed(s, left, hooks: hooks, selection: selection, context: context)
     }
 
     /// Resumes forward passes at a given block from their residual streams, so nothing below that
@@ -202,7 +202,7 @@ extension Model {
         let left = try runBlocks(s, layout, through: c.layerCount - 1, lastRowsOnly: lastRowsSuffice(selection, hooks),
                                  caches: &caches, hooks: hooks, context: context)
         for b in 0..<batch { caches[b].commit(rows: counts[b]) }
-        return try finalNormAndUnembed(s, left, hooks: hooks, selection: selection)
+        return try finalNormAndUnembed(s, left, hooks: hooks, selection: selection, context: context)
     }
 
     /// Run state for `layout`. Attention weights are materialised whole ([N, H, keys]) only where a
@@ -316,15 +316,20 @@ extension Model {
 
     /// Final norm over every row, then logits[B, T', vocab] = ln_final(x)[selected rows] · W_Uᵀ.
     private func finalNormAndUnembed(_ s: RunState, _ layout: BatchLayout, hooks: HookSet?,
-                                     selection: LogitsSelection) throws -> Tensor {
+                                     selection: LogitsSelection, context: TaskContext) throws -> Tensor {
         let c = config
         rmsnorm(s.xb, s.x, weights.finalNorm, n: layout.rows, eps: c.normEpsilon)
         try callHooks(hooks, .lnFinalNormalized, s.xb, layout, sequences: layout.batch)
-        return unembed(s.xb, selection: selection, layout: layout)
+        return try unembed(s.xb, selection: selection, layout: layout, context: context)
     }
 
-    /// logits[B, T', vocab] = xb[selected rows] · W_Uᵀ, as one product over all selected rows.
-    private func unembed(_ xb: UnsafeMutablePointer<Float>, selection: LogitsSelection, layout: BatchLayout) -> Tensor {
+    /// Rows per unembedding product (64 × 57 MFLOP ≈ 25 ms): a sweep's hundreds of last rows stay
+    /// interruptible between products.
+    static let unembedChunkRows = 64
+
+    /// logits[B, T', vocab] = xb[selected rows] · W_Uᵀ, in products of `unembedChunkRows` rows.
+    private func unembed(_ xb: UnsafeMutablePointer<Float>, selection: LogitsSelection, layout: BatchLayout,
+                         context: TaskContext) throws -> Tensor {
         let d = config.modelDim, vocab = config.vocabularySize, batch = layout.batch
         let rows: [Int]
         switch selection {
@@ -337,9 +342,15 @@ extension Model {
         var picked = [Float](repeating: 0, count: rows.count * d)   // [rows, d_model]
         for (i, r) in rows.enumerated() { for j in 0..<d { picked[i * d + j] = xb[r * d + j] } }
         var logits = [Float](repeating: 0, count: rows.count * vocab)   // [rows, vocab]
-        picked.withUnsafeBufferPointer { p in
-            logits.withUnsafeMutableBufferPointer { o in
-                matmul(o.baseAddress!, p.baseAddress!, weights.output, n: rows.count)
+        try picked.withUnsafeBufferPointer { p in
+            try logits.withUnsafeMutableBufferPointer { o in
+                var start = 0
+                while start < rows.count {
+                    try context.checkCancelled()
+                    let n = min(Self.unembedChunkRows, rows.count - start)
+                    matmul(o.baseAddress! + start * vocab, p.baseAddress! + start * d, weights.output, n: n)
+                    start += n
+                }
             }
         }
         return Tensor(shape: [batch, perSequence, vocab], data: logits)

@@ -62,9 +62,7 @@ struct BatchLayout {
         self.starts = starts
         self.counts = counts
         self.startLayers = startLayers
-        var offsets = [0]
-        for n in counts { offsets.append(offsets[offsets.count - 1] + n) }
-        self.offsets = offsets
+        offsets = rowOffsets(counts)
         positions = starts.indices.flatMap { b in (0..<counts[b]).map { starts[b] + $0 } }
         keys = zip(starts, counts).map { $0 + $1 }.max() ?? 0
     }

@@ -32,9 +32,7 @@ public struct ActivationView {
         self.shape = shape
         self.startPositions = startPositions
         self.base = base
-        var offsets = [0]
-        for n in counts { offsets.append(offsets[offsets.count - 1] + n) }
-        self.offsets = offsets
+        offsets = rowOffsets(counts)
     }
 
     /// The activation of sequence `b` at window row `t` (absolute position `startPositions[b] + t`).
@@ -264,4 +262,13 @@ extension HookPoint {
         switch self { case .attnScores, .pattern: return true; default: return false }
     }
     var isScores: Bool { if case .attnScores = self { return true } else { return false } }
+}
+
+/// The first buffer row of each sequence when sequences of `counts` rows lie one after another,
+/// and the total: `[0, c₀, c₀ + c₁, …]` (`counts.count + 1` entries).
+func rowOffsets(_ counts: [Int]) -> [Int] {
+    var offsets = [0]
+    offsets.reserveCapacity(counts.count + 1)
+    for n in counts { offsets.append(offsets[offsets.count - 1] + n) }
+    return offsets
 }

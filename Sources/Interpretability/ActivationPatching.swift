@@ -31,10 +31,12 @@ public enum PatchingMetric: Sendable, Equatable {
 
     /// The score of one row of last-position logits.
     public func value(_ logits: ArraySlice<Float>) -> Double {
-        let row = Array(logits)
+        let start = logits.startIndex
         switch self {
-        case .probability(let answer): return Scores.probability(row, answer)
-        case .logitDifference(let answer, let against): return Double(row[answer]) - Double(row[against])
+        case .probability(let answer):
+            return exp(Double(logits[start + answer]) - logits.withUnsafeBufferPointer(logSumExp))
+        case .logitDifference(let answer, let against):
+            return Double(logits[start + answer]) - Double(logits[start + against])
         }
     }
 

@@ -52,10 +52,7 @@ enum Scores {
 
     /// p(index) under softmax(logits), in Double.
     static func probability(_ logits: [Float], _ index: Int) -> Double {
-        let m = logits.max() ?? 0
-        var total = 0.0
-        for v in logits { total += exp(Double(v - m)) }
-        return exp(Double(logits[index] - m)) / total
+        exp(Double(logits[index]) - logits.withUnsafeBufferPointer(logSumExp))
     }
 
     /// The `k` most likely tokens, most likely first.

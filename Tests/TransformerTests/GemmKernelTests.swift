@@ -86,3 +86,81 @@ final class GemmQ4_1Tests: XCTestCase {
         }
     }
 }
+
+/// The panel kernel for large batches against the F32 copy and double-precision products.
+final class PanelProductTests: XCTestCase {
+    /// Each k-major panel holds exactly the F32 copy's weights (Q4_1 blocks and the Q8_0 output).
+    func testPanelsAreBitIdenticalToTheF32Copy() throws {
+        let model = try ModelFixture.model()
+        let matrices = [model.weights.blocks[0].wq, model.weights.blocks[7].wDown, model.weights.blocks[29].wk, model.weights.output]
+        for w in matrices {
+            guard w.hasPanelKernel, let f32 = w.f32 else { throw XCTSkip("needs interleaved blocks (AVX2 build) and an F32 copy") }
+            for p in [0, 1, w.rows / panelRows - 1] {
+                var panel = [Float](repeating: .nan, count: panelRows * w.cols)
+                panel.withUnsafeMutableBufferPointer { w.dequantizePanel(p, into: $0.baseAddress!) }
+                var mismatches = 0
+                for k in 0..<w.cols {
+                    for r in 0..<panelRows {
+                        let copy: Float = f32[(p * panelRows + r) * w.cols + k]
+                        if panel[k * panelRows + r] != copy { mismatches += 1 }
+                    }
+                }
+                XCTAssertEqual(mismatches, 0, "\(w.name) panel \(p)")
+            }
+        }
+    }
+
+    /// Batches with every remainder of the 6-row tile, split in parts or not, for one matrix and a
+    /// q/k/v group, against sums in double over the F32 copy.
+    func testProductMatchesDoublePrecision() throws {
+        let model = try ModelFixture.model()
+        let block = model.weights.blocks[5]
+        let groups = [[block.wq, block.wk, block.wv], [block.wDown]]
+        for ws in groups {
+            guard ws.allSatisfy(\.hasPanelKernel), ws.allSatisfy({ $0.f32 != nil }) else { throw XCTSkip("needs interleaved blocks and F32 copies") }
+            let cols = ws[0].cols
+            for n in [1, 6, 64, 65, 71, 97, 150] {
+                let x = (0..<n * cols).map { Float(sin(Double($0) * 0.7 + 0.3)) }
+                var outs = ws.map { [Float](repeating: .nan, count: n * $0.rows) }
+                x.withUnsafeBufferPointer { xp in
+                    var pointers: [UnsafeMutablePointer<Float>] = []
+                    for m in ws.indices { pointers.append(UnsafeMutablePointer<Float>.allocate(capacity: n * ws[m].rows)) }
+                    panelProduct(pointers, xp.baseAddress!, ws, n: n)
+                    for m in ws.indices {
+                        outs[m] = Array(UnsafeBufferPointer(start: pointers[m], count: n * ws[m].rows))
+                        pointers[m].deallocate()
+                    }
+                }
+                for (m, w) in ws.enumerated() {
+                    let f32 = w.f32!
+                    var worst = 0.0
+                    for i in 0..<n { for r in 0..<w.rows {
+                        var ref = 0.0, scale = 0.0
+                        for k in 0..<cols {
+                            let t = Double(x[i * cols + k]) * Double(f32[r * cols + k])
+                            ref += t; scale += abs(t)
+                        }
+                        worst = max(worst, abs(Double(outs[m][i * w.rows + r]) - ref) / max(scale, 1e-30))
+                    } }
+                    XCTAssertLessThan(worst, 1e-6, "\(w.name), n \(n)")
+                }
+            }
+        }
+    }
+
+    /// A product through `matmul` above the threshold takes the panel path and agrees with the
+    /// dot-product kernel below it.
+    func testMatmulAboveTheThresholdAgreesWithTheDotKernel() throws {
+        let model = try ModelFixture.model()
+        let w = model.weights.blocks[11].wUp
+        guard w.hasPanelKernel else { throw XCTSkip("needs interleaved blocks") }
+        let n = 96
+        let x = (0..<n * w.cols).map { Float(cos(Double($0) * 0.31)) }
+        var panel = [Float](repeating: .nan, count: n * w.rows), dot = panel
+        x.withUnsafeBufferPointer { xp in
+            panel.withUnsafeMutableBufferPointer { matmul($0.baseAddress!, xp.baseAddress!, w, n: n) }
+            dot.withUnsafeMutableBufferPointer { gemmQ4_1($0.baseAddress!, xp.baseAddress!, n: n, w) }
+        }
+        XCTAssertLessThan(zip(panel, dot).map { abs($0 - $1) / max(1, abs($1)) }.max()!, 1e-5)
+    }
+}

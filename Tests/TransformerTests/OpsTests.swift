@@ -61,6 +61,22 @@ final class OpsTests: XCTestCase {
         XCTAssertEqual(first, b.next())
         XCTAssertNotEqual(first, c.next())
     }
+
+    /// logSumExp (vector exp, float partial sums) against a double-precision sum, over a
+    /// vocabulary-sized row with a scalar tail, a row with -infinity entries, and a short row.
+    func testLogSumExpMatchesDoublePrecision() {
+        let rows: [[Float]] = [
+            (0..<49_157).map { Float(sin(Double($0) * 0.61)) * 12 - 3 },
+            [-.infinity, 2, -.infinity, 0.5, 7, -40, -.infinity, 1, 3],
+            [4.25, -1],
+        ]
+        for row in rows {
+            let m = Double(row.max()!)
+            let ref = m + log(row.reduce(0.0) { $0 + exp(Double($1) - m) })
+            XCTAssertEqual(row.withUnsafeBufferPointer(logSumExp), ref, accuracy: 2e-6, "\(row.count) entries")
+        }
+        XCTAssertEqual([Float]().withUnsafeBufferPointer(logSumExp), -.infinity)
+    }
 }
 
 final class SamplerTests: XCTestCase {

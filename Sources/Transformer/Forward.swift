@@ -296,7 +296,7 @@ extension Model {
                 try hook(.ln2Normalized(l), s.xb)
                 matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: n)
                 try hook(.mlpPre(l), s.gate)
-                swiglu(s.hb, s.gate, s.up, count: n * c.ffnDim)
+                swiglu(s.hb, s.gate, s.up, rows: n, width: c.ffnDim)
                 try hook(.mlpPost(l), s.hb)
                 matmul(s.out, s.hb, w.wDown, n: n)
                 try hook(.mlpOut(l), s.out)
@@ -377,6 +377,10 @@ extension Model {
             }
             return
         }
+        if sequences > 1 && layout.counts[0..<sequences].allSatisfy({ $0 <= Self.batchedAttentionMaxRows }) {
+            batchedAttention(z, q, caches: caches, layer: l, layout: layout, sequences: sequences)
+            return
+        }
         for b in 0..<sequences {
             for t0 in stride(from: 0, to: layout.counts[b], by: queryChunk) {
                 let rows = t0..<min(layout.counts[b], t0 + queryChunk)
@@ -385,6 +389,43 @@ extension Model {
                 for r in 0..<(rows.count * config.headCount) { softmax(att + r * keys, count: keys) }
                 attentionValues(z, att, cache: caches[b], rowOffset: layout.offsets[b], layer: l, start: layout.starts[b],
                                 rows: rows, keys: keys)
+            }
+        }
+    }
+
+    /// Most new rows per sequence for `batchedAttention` (a sweep's variants have a few each).
+    static let batchedAttentionMaxRows = 32
+
+    /// Attention for a batch of many short sequences (a sweep's resumed variants): the sequences are
+    /// shared between the cores, each done with the direct row kernels. Per sequence this is too
+    /// little work for a BLAS call per head (or a parallel region), and done one after another it
+    /// left the second core idle for ~3% of a patching sweep.
+    private func batchedAttention(_ z: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, caches: [KVCache],
+                                  layer l: Int, layout: BatchLayout, sequences: Int) {
+        let c = config, hd = c.headDim
+        let scale = 1 / Float(hd).squareRoot()
+        nonisolated(unsafe) let z = z
+        WorkerPool.shared.run(sequences) { b in
+            let start = layout.starts[b], rowOffset = layout.offsets[b]
+            let length = start + layout.counts[b]
+            let scratch = PanelScratch.shared.take(floats: length)
+            defer { PanelScratch.shared.give(back: scratch) }
+            let row = scratch.pointer
+            caches[b].keys[l].withUnsafeBufferPointer { kBuffer in
+                caches[b].values[l].withUnsafeBufferPointer { vBuffer in
+                    guard let kBase = kBuffer.baseAddress, let vBase = vBuffer.baseAddress else { return }
+                    for t in 0..<layout.counts[b] {
+                        let visible = start + t + 1                 // causal: keys 0...start + t
+                        for h in 0..<c.headCount {
+                            let kvh = h / c.groupSize
+                            attentionScoresRow(row, q + (rowOffset + t) * c.qDim + h * hd, keys: kBase + kvh * hd,
+                                               stride: c.kvDim, count: visible, headDim: hd, scale: scale)
+                            softmax(row, count: visible)
+                            attentionValuesRow(z + (rowOffset + t) * c.qDim + h * hd, row, values: vBase + kvh * hd,
+                                               stride: c.kvDim, count: visible, headDim: hd)
+                        }
+                    }
+                }
             }
         }
     }

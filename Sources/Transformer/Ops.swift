@@ -205,6 +205,19 @@ func swiglu(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ 
     }
 }
 
+/// SwiGLU over `rows` rows of `width`, shared between the cores when there are enough (a sweep's
+/// thousand rows take ~1 ms of exponentials, which one core would do while the other waits).
+func swiglu(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, rows: Int, width: Int) {
+    guard rows * width >= 1 << 18 else { swiglu(out, gate, up, count: rows * width); return }
+    let parts = 8, perPart = (rows + parts - 1) / parts
+    nonisolated(unsafe) let out = out
+    WorkerPool.shared.run(parts) { p in
+        let r0 = p * perPart, r1 = min(rows, r0 + perPart)
+        guard r0 < r1 else { return }
+        swiglu(out + r0 * width, gate + r0 * width, up + r0 * width, count: (r1 - r0) * width)
+    }
+}
+
 /// e^x in eight lanes (Cephes' expf: x = n·ln2 + r, |r| ≤ ln2/2, a degree-6 polynomial for e^r,
 /// then 2^n through the exponent bits); relative error ~1e-7, like libm's expf. Inputs are clamped
 /// to ±88.3 (e^x stays finite; silu and softmax need nothing beyond).

@@ -178,6 +178,10 @@ struct ArgumentBinder {
                 return BoundArgument(payload: .positions(selection), range: expr.range)
             case .choice(let words, _) where words.contains(word):
                 return BoundArgument(payload: .value(.symbol(word)), range: expr.range)
+            case .choice(let words, _) where session.variables[word] == nil:
+                // A misspelt choice (`hook mlp`) is not a missing variable: name the valid words.
+                throw CommandError.unknownChoice(word, parameter: parameter.name, verb: spec.name, valid: words,
+                                                 suggestions: suggestions(for: word, among: words), range: expr.range)
             default:
                 break
             }

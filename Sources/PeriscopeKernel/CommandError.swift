@@ -9,6 +9,8 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownKeyword(String, verb: String, suggestions: [String], valid: [String], range: SourceRange)
     /// A name that is neither a variable nor a word the slot accepts.
     case undefinedVariable(String, suggestions: [String], range: SourceRange)
+    /// A bare word in a slot with a fixed set of words (`hook mlp`) that is neither one of them nor a variable.
+    case unknownChoice(String, parameter: String, verb: String, valid: [String], suggestions: [String], range: SourceRange)
     /// An argument of the wrong kind: `expected` describes the kind, `given` what was written.
     case typeMismatch(parameter: String, verb: String, expected: String, given: String, range: SourceRange)
     /// A keyword written without the value it needs.
@@ -32,6 +34,7 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     public var range: SourceRange? {
         switch self {
         case .unknownVerb(_, _, let r), .unknownKeyword(_, _, _, _, let r), .undefinedVariable(_, _, let r),
+             .unknownChoice(_, _, _, _, _, let r),
              .typeMismatch(_, _, _, _, let r), .missingValue(_, _, _, let r), .missingArgument(_, _, _, let r),
              .unexpectedArgument(_, _, _, let r), .duplicateKeyword(_, _, let r), .nothingToAssign(_, _, let r):
             return r
@@ -51,6 +54,9 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
             return "unknown keyword `\(word)` for `\(verb)`" + hint(suggestions, otherwise: ";") + " " + list + "."
         case .undefinedVariable(let name, let suggestions, _):
             return "`\(name)` is not defined" + hint(suggestions, otherwise: ".") + " Assign it first, e.g. `\(name) = …`."
+        case .unknownChoice(let word, let parameter, let verb, let valid, let suggestions, _):
+            return "`\(word)` is not a valid `\(parameter)` for `\(verb)`" + hint(suggestions, otherwise: ";")
+                + " valid: " + valid.map { "`\($0)`" }.joined(separator: ", ") + "."
         case .typeMismatch(let parameter, let verb, let expected, let given, _):
             return "`\(parameter)` of `\(verb)` expects \(expected), but got \(given)."
         case .missingValue(let keyword, let verb, let expected, _):

@@ -93,6 +93,15 @@ final class BinderTests: XCTestCase {
         XCTAssertEqual(message, "`target_layer` of `scan` expects one of `same`, an int, but got a float `2.5`.")
     }
 
+    func testMisspeltChoiceNamesTheValidWordsNotAMissingVariable() {
+        let (message, traceback) = error("scan \"x\" target_layer sam")
+        XCTAssertEqual(message, "`sam` is not a valid `target_layer` for `scan`; did you mean `same`? valid: `same`.")
+        XCTAssertTrue(traceback[0].hasPrefix("line 1, column 23: "), traceback[0])
+        // A variable of that name is still its value (and then type-checked).
+        _ = interpreter.execute(ExecuteRequest(code: "sam = 4"), io: RecordingIO())
+        XCTAssertEqual(bind("scan \"x\" target_layer sam")?.int("target_layer"), 4)
+    }
+
     func testFloatAcceptsInt() {
         XCTAssertEqual(bind("scan \"x\" scale 2")?.float("scale"), 2)
     }

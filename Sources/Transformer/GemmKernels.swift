@@ -113,7 +113,7 @@ func gemmQ4_1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: 
 func dequantizeQ4_1Rows(_ w: WeightMatrix, _ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
     let half = UnsafePointer(halfToFloatTable)
     let blocks = w.cols / 32
-    let nibble = SIMD8<Int32>(repeating: 0xF)
+    let nibble = SIMD8<UInt32>(repeating: 0xF)
     for (i, r) in range.enumerated() {
         let row = w.quantised + r &* w.bytesPerRow
         let y = UnsafeMutableRawPointer(out + i &* w.cols)
@@ -122,13 +122,13 @@ func dequantizeQ4_1Rows(_ w: WeightMatrix, _ range: Range<Int>, into out: Unsafe
             let d = SIMD8<Float>(repeating: half[Int(b.loadUnaligned(as: UInt16.self))])
             let m = SIMD8<Float>(repeating: half[Int(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))])
             // Bytes 0–7 and 8–15: low nibbles are elements 0–15, high nibbles 16–31.
-            let lo = SIMD8<Int32>(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 4, as: SIMD8<UInt8>.self))
-            let hi = SIMD8<Int32>(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 12, as: SIMD8<UInt8>.self))
+            // (Integer→float through toFloat: the generic SIMD conversions are scalar loops.)
+            let lo = widenBytes(b + 4), hi = widenBytes(b + 12)
             let o = j &* 128
-            y.storeBytes(of: d * SIMD8<Float>(lo & nibble) + m, toByteOffset: o, as: SIMD8<Float>.self)
-            y.storeBytes(of: d * SIMD8<Float>(hi & nibble) + m, toByteOffset: o &+ 32, as: SIMD8<Float>.self)
-            y.storeBytes(of: d * SIMD8<Float>(lo &>> 4) + m, toByteOffset: o &+ 64, as: SIMD8<Float>.self)
-            y.storeBytes(of: d * SIMD8<Float>(hi &>> 4) + m, toByteOffset: o &+ 96, as: SIMD8<Float>.self)
+            y.storeBytes(of: d * toFloat(lo & nibble) + m, toByteOffset: o, as: SIMD8<Float>.self)
+            y.storeBytes(of: d * toFloat(hi & nibble) + m, toByteOffset: o &+ 32, as: SIMD8<Float>.self)
+            y.storeBytes(of: d * toFloat(lo &>> 4) + m, toByteOffset: o &+ 64, as: SIMD8<Float>.self)
+            y.storeBytes(of: d * toFloat(hi &>> 4) + m, toByteOffset: o &+ 96, as: SIMD8<Float>.self)
         }
     }
 }

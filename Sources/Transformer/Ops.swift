@@ -27,8 +27,9 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
 nonisolated(unsafe) public var unpackedProductMaxRows = 512
 
 /// Rows from which `panelProduct` is used on matrices with interleaved blocks (large batches: a
-/// sweep's resumed passes).
-nonisolated(unsafe) public var panelProductMinRows = 64
+/// sweep's resumed passes). Below, the dequantisation per 64 weight rows is not yet paid back and
+/// `gemmQ4_1` is as fast or faster.
+nonisolated(unsafe) public var panelProductMinRows = 128
 
 /// out[n, W.rows] = x[n, W.cols] · Wᵀ  (a linear layer without bias).
 func matmul(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: WeightMatrix, n: Int) {

@@ -45,10 +45,10 @@ extension WeightMatrix {
                     var m = SIMD8<Float>()
                     for r in 0..<8 { m[r] = half[Int(b.load(fromByteOffset: 16 &+ 2 &* r, as: UInt16.self))] }
                     for k in 0..<4 {
-                        let words = b.loadUnaligned(fromByteOffset: 32 &+ 32 &* k, as: SIMD8<Int32>.self)
+                        let words = b.loadUnaligned(fromByteOffset: 32 &+ 32 &* k, as: SIMD8<UInt32>.self)
                         // Nibble s of word k: element 4k + s/2 (s even) or 16 + 4k + s/2 (s odd).
                         for s in 0..<8 {
-                            let q = SIMD8<Float>((words &>> Int32(4 &* s)) & 0xF)
+                            let q = toFloat((words &>> UInt32(4 &* s)) & 0xF)
                             let e = (s & 1 == 0 ? 0 : 16) &+ 4 &* k &+ s / 2
                             o.storeBytes(of: d * q + m, toByteOffset: (column &+ e) &* 64 &+ lane, as: SIMD8<Float>.self)
                         }
@@ -56,7 +56,7 @@ extension WeightMatrix {
                 } else {
                     // Q8_0: element e of row r at byte 16 + 8e + r.
                     for e in 0..<32 {
-                        let q = SIMD8<Float>(b.loadUnaligned(fromByteOffset: 16 &+ 8 &* e, as: SIMD8<Int8>.self))
+                        let q = signedBytesToFloat(b + (16 &+ 8 &* e))
                         o.storeBytes(of: d * q, toByteOffset: (column &+ e) &* 64 &+ lane, as: SIMD8<Float>.self)
                     }
                 }
@@ -100,22 +100,24 @@ func panelProduct(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Floa
 /// Most columns in one pass over the panels: a 16 × 192 slice of a panel (12 KB) stays in L1 while
 /// every x tile of a row block goes through it.
 private let panelDepth = 192
-/// Batch rows per block: 192 rows × ≤ 192 columns of x (≤ 147 KB) stay in L2 across the panels.
+/// Batch rows per block: a 192-row × 192-column slice of x (147 KB) stays in L2 across the panels,
+/// and the block's outputs (192 × 64 floats, 48 KB) across the slices.
 private let panelBlockRows = 192
 
 /// out[n, 16·panels] (rows `outStride` apart) = x[n, cols] · Wᵀ for W given as k-major panels.
 ///
-/// Blocked like a BLAS kernel: depth slices of `panelDepth` (summed into the output after the
-/// first), blocks of `panelBlockRows` batch rows, then each panel's slice against every 6-row tile.
+/// Blocked like a BLAS kernel: blocks of `panelBlockRows` batch rows (whose outputs stay in cache
+/// while they are summed), depth slices of `panelDepth` (added to the output after the first), then
+/// each panel's slice against every 6-row tile.
 func panelBlock(_ out: UnsafeMutablePointer<Float>, outStride: Int, _ x: UnsafePointer<Float>, n: Int,
                 _ panels: UnsafePointer<Float>, panels count: Int, cols: Int) {
     let slices = (cols + panelDepth - 1) / panelDepth
     let sliceCols = (cols + slices - 1) / slices                 // even slices: 576 → 3 × 192, 1536 → 8 × 192
-    for k0 in stride(from: 0, to: cols, by: sliceCols) {
-        let depth = min(sliceCols, cols - k0)
-        let accumulate = k0 > 0
-        for i0 in stride(from: 0, to: n, by: panelBlockRows) {
-            let i1 = min(n, i0 &+ panelBlockRows)
+    for i0 in stride(from: 0, to: n, by: panelBlockRows) {
+        let i1 = min(n, i0 &+ panelBlockRows)
+        for k0 in stride(from: 0, to: cols, by: sliceCols) {
+            let depth = min(sliceCols, cols - k0)
+            let accumulate = k0 > 0
             for p in 0..<count {
                 let panel = panels + (p &* panelRows &* cols &+ k0 &* panelRows)
                 var i = i0
@@ -151,8 +153,8 @@ private func panelTile6(_ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ 
         c00 = load(0, 0); c01 = load(0, 1); c10 = load(1, 0); c11 = load(1, 1); c20 = load(2, 0); c21 = load(2, 1)
         c30 = load(3, 0); c31 = load(3, 1); c40 = load(4, 0); c41 = load(4, 1); c50 = load(5, 0); c51 = load(5, 1)
     }
-    var k = 0
-    while k < depth {
+    @inline(__always)
+    func step(_ k: Int) {
         let w0 = w.load(fromByteOffset: k &* 64, as: SIMD8<Float>.self)
         let w1 = w.load(fromByteOffset: k &* 64 &+ 32, as: SIMD8<Float>.self)
         var b = SIMD8<Float>(repeating: x0[k])
@@ -167,8 +169,11 @@ private func panelTile6(_ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ 
         c40 = c40.addingProduct(b, w0); c41 = c41.addingProduct(b, w1)
         b = SIMD8<Float>(repeating: x5[k])
         c50 = c50.addingProduct(b, w0); c51 = c51.addingProduct(b, w1)
-        k &+= 1
     }
+    // Four columns per iteration: the loop's own instructions compete with the loads and FMAs.
+    var k = 0
+    while k &+ 4 <= depth { step(k); step(k &+ 1); step(k &+ 2); step(k &+ 3); k &+= 4 }
+    while k < depth { step(k); k &+= 1 }
     func store(_ row: Int, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>) {
         let o = UnsafeMutableRawPointer(out + row &* outStride)
         o.storeBytes(of: lo, as: SIMD8<Float>.self)

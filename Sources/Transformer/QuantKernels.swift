@@ -34,6 +34,34 @@ func toFloat(_ v: SIMD4<UInt32>) -> SIMD4<Float> {
     unsafeBitCast(v | SIMD4<UInt32>(repeating: 0x4B00_0000), to: SIMD4<Float>.self) - SIMD4<Float>(repeating: 8_388_608)
 }
 
+/// Unsigned lanes (< 2²³) to floats, eight at a time.
+@inline(__always)
+func toFloat(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
+    unsafeBitCast(v | SIMD8<UInt32>(repeating: 0x4B00_0000), to: SIMD8<Float>.self) - SIMD8<Float>(repeating: 8_388_608)
+}
+
+/// The eight unsigned bytes at `p` as 32-bit lanes (one vpmovzxbd with AVX2).
+@inline(__always)
+func widenBytes(_ p: UnsafeRawPointer) -> SIMD8<UInt32> {
+    #if PERISCOPE_AVX2 && canImport(_Builtin_intrinsics.intel)
+    unsafeBitCast(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p.assumingMemoryBound(to: __m128i.self))), to: SIMD8<UInt32>.self)
+    #else
+    SIMD8<UInt32>(truncatingIfNeeded: p.loadUnaligned(as: SIMD8<UInt8>.self))
+    #endif
+}
+
+/// The eight signed bytes at `p` as floats, exactly.
+@inline(__always)
+func signedBytesToFloat(_ p: UnsafeRawPointer) -> SIMD8<Float> {
+    #if PERISCOPE_AVX2 && canImport(_Builtin_intrinsics.intel)
+    unsafeBitCast(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p.assumingMemoryBound(to: __m128i.self)))),
+                  to: SIMD8<Float>.self)
+    #else
+    // Flipping the sign bit maps q to q + 128 as an unsigned byte.
+    toFloat(widenBytes(p) ^ SIMD8<UInt32>(repeating: 0x80)) - SIMD8<Float>(repeating: 128)
+    #endif
+}
+
 /// x[count] reordered so that within each 16-float group, slot j holds element 4·(j % 4) + j / 4.
 func permuteForKernels(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
     var g = 0

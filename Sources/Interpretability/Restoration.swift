@@ -51,10 +51,9 @@ enum Restoration {
     static func measure(model: Model, clean: [Int], corrupt: [Int], noise: Noise?, samples: Int, identicalPrefix: Int,
                         hook: PatchingHook, layers: [Int], positions: [Int], metric: PatchingMetric,
                         maxRows: Int = maxRows, context: TaskContext) throws -> (clean: Double, corrupt: Double, raw: [[Double]]) {
-        let variants = plan(count: corrupt.count, samples: samples, identicalPrefix: identicalPrefix, hook: hook,
-                            layers: layers, positions: positions, layerCount: model.config.layerCount)
-        let chunks = chunk(variants, rows: maxRows)
-        let stages = chunks.count + 2
+        let planned = plan(count: corrupt.count, samples: samples, identicalPrefix: identicalPrefix, hook: hook,
+                           layers: layers, positions: positions, layerCount: model.config.layerCount)
+        let stages = chunk(planned, rows: maxRows).count + 2
         let (cleanValue, activations) = try cleanRun(
             model: model, tokens: clean, hook: hook, layers: layers, positions: positions, metric: metric,
             context: context.stage(0, of: stages, label: "clean run"))
@@ -69,6 +68,17 @@ enum Restoration {
         for (j, p) in positions.enumerated() where p < identicalPrefix {
             for i in layers.indices { raw[i][j] = corruptValue }
         }
+        // Restorations that write the value already there (resid_pre of block 0 where the tokens
+        // agree and no noise was added): the sample's corrupted metric, with no pass.
+        var variants: [Variant] = []
+        for v in planned {
+            if restoresItsOwnValue(v, hook: hook, clean: activations, corrupted: corrupted, width: model.config.modelDim) {
+                raw[v.layerIndex][v.positionIndex] += corrupted.values[v.sample] / Double(samples)
+            } else {
+                variants.append(v)
+            }
+        }
+        let chunks = chunk(variants, rows: maxRows)
         for (k, chunk) in chunks.enumerated() {
             let values = try resume(model: model, variants: chunk, corrupted: corrupted, clean: activations, hook: hook,
                                     metric: metric, context: context.stage(2 + k, of: stages, label: "restorations"))
@@ -79,6 +89,16 @@ enum Restoration {
     }
 
     // MARK: Variants
+
+    /// True when the clean activation variant `v` restores equals, bit for bit, the corrupted one it
+    /// replaces, so the pass would reproduce the corrupted run. Checked for the residual stream
+    /// (recorded in both runs); attn_out and mlp_out are not recorded in the corrupted run.
+    static func restoresItsOwnValue(_ v: Variant, hook: PatchingHook, clean: [Int: [Int: [Float]]], corrupted: Corrupted,
+                                    width d: Int) -> Bool {
+        guard hook == .residPre || hook == .residPost, let value = clean[v.layer]?[v.position],
+              let stream = corrupted.residuals[v.sample][v.layer], stream.count >= (v.position + 1) * d else { return false }
+        return value.elementsEqual(stream[(v.position * d)..<((v.position + 1) * d)])
+    }
 
     /// One restoration: layer `layers[layerIndex]` at position `positions[positionIndex]` in sample `sample`.
     struct Variant {

@@ -36,6 +36,33 @@ final class RestorationTests: XCTestCase {
         }
     }
 
+    /// A resid_pre restoration at block 0 writes a token embedding: where the clean and corrupted
+    /// tokens agree it is the value already there and needs no pass; where they differ, or at a
+    /// later block, it does.
+    func testRestoringTheValueAlreadyThereIsRecognised() throws {
+        let (model, _) = try AnalysisFixture.load()
+        let reference = try LensReference.load().patching
+        let (clean, corrupt) = (reference.clean_ids, reference.corrupt_ids)
+        let same = try XCTUnwrap(clean.indices.last { clean[$0] == corrupt[$0] })
+        let differs = try XCTUnwrap(clean.indices.first { clean[$0] != corrupt[$0] })
+        let layers = [0, 3], positions = [same, differs]
+        let (_, activations) = try Restoration.cleanRun(model: model, tokens: clean, hook: .residPre, layers: layers,
+                                                        positions: positions, metric: .probability(answer: reference.answer_id),
+                                                        context: .none)
+        let corrupted = try Restoration.corruptedRuns(model: model, tokens: corrupt, noise: nil, samples: 1, hook: .residPre,
+                                                      layers: layers, metric: .probability(answer: reference.answer_id),
+                                                      context: .none)
+        func restoresItsOwn(layer: Int, position: Int) -> Bool {
+            let v = Restoration.Variant(layerIndex: 0, positionIndex: 0, layer: layer, position: position, sample: 0,
+                                        startLayer: layer, rows: clean.count - position)
+            return Restoration.restoresItsOwnValue(v, hook: .residPre, clean: activations, corrupted: corrupted,
+                                                   width: model.config.modelDim)
+        }
+        XCTAssertTrue(restoresItsOwn(layer: 0, position: same))
+        XCTAssertFalse(restoresItsOwn(layer: 0, position: differs))
+        XCTAssertFalse(restoresItsOwn(layer: 3, position: same))       // attention has mixed in the differing tokens
+    }
+
     func testPatchingEqualsPerVariantFullPasses() throws {
         let (model, _) = try AnalysisFixture.load()
         let reference = try LensReference.load().patching

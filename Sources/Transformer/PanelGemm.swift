@@ -17,6 +17,8 @@ import Synchronization
 let panelRows = 16
 /// Batch rows per register tile (12 accumulators + 2 weight vectors + 1 broadcast = 15 registers).
 private let panelTileRows = 6
+/// Multiply–adds ×2 per task that `panelProduct` aims at when it splits a batch (24 M: ~0.25 ms).
+nonisolated(unsafe) var panelTaskFlops = 24 << 20
 /// Weight rows per task: four panels, so each x tile read serves 64 outputs.
 private let panelTaskRows = 64
 
@@ -68,8 +70,8 @@ extension WeightMatrix {
 /// outs[m][n, ws[m].rows] = x[n, cols] · ws[m]ᵀ for matrices with `hasPanelKernel` that read the
 /// same x (q, k, v; gate, up): one parallel region over every matrix's blocks of up to 64 weight rows.
 /// A task dequantises its block into an L2-sized scratch (64 × 1536 floats at most: 393 KB) and
-/// runs its share of the batch through it; x is read once per block, 1 byte per 32 FLOP. With few
-/// blocks (k and v: 3 each) the batch is also split, so both cores get even shares.
+/// runs its share of the batch through it; x is read once per block, 1 byte per 32 FLOP. Large
+/// batches are also split, so tasks stay short and both cores finish together.
 func panelProduct(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ ws: [WeightMatrix], n: Int) {
     let cols = ws[0].cols
     var blocks: [(m: Int, row0: Int, rows: Int)] = []
@@ -78,8 +80,11 @@ func panelProduct(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Floa
             blocks.append((m, row0, min(panelTaskRows, w.rows - row0)))
         }
     }
-    // Batch parts: enough tasks to share evenly (≥ 16), each part at least 48 rows.
-    let parts = max(1, min((16 + blocks.count - 1) / blocks.count, n / 48))
+    // Batch parts: tasks of ~24 MFLOP (~0.25 ms), so the core that finishes first waits little for
+    // the other's last task, and at least 16 tasks in all; each part at least 96 rows.
+    let blockFlops = 2 * n * cols * panelTaskRows
+    let wanted = max((blockFlops + panelTaskFlops - 1) / panelTaskFlops, (16 + blocks.count - 1) / blocks.count)
+    let parts = max(1, min(wanted, n / 96))
     let partRows = (n / parts + panelTileRows - 1) / panelTileRows * panelTileRows
     nonisolated(unsafe) let outputs = outs
     WorkerPool.shared.run(blocks.count * parts) { t in

@@ -64,10 +64,19 @@ public struct KVCache: Sendable, Equatable {
     }
 
     /// Removes rows appended after `length` in `layers` (a pass that stopped early).
+    ///
+    /// Only the bounds are read, through a stride: a resumed sequence that starts past the last
+    /// block (an `mlp_out` restoration of the last layer) gives `layerCount...layerCount - 1`,
+    /// which `-Ounchecked` lets through and whose iteration would run past the layers.
     mutating func removeUncommitted(layers: ClosedRange<Int>) {
-        for l in layers {
-            keys[l].removeLast(keys[l].count - length * kvDim)
-            values[l].removeLast(values[l].count - length * kvDim)
+        removeUncommitted(fromLayer: layers.lowerBound, through: layers.upperBound)
+    }
+
+    /// Removes rows appended after `length` in layers `first` through `last` (none when `first > last`).
+    mutating func removeUncommitted(fromLayer first: Int, through last: Int = .max) {
+        for l in stride(from: max(first, 0), through: min(last, keys.count - 1), by: 1) {
+            keys[l].removeLast(max(0, keys[l].count - length * kvDim))
+            values[l].removeLast(max(0, values[l].count - length * kvDim))
         }
     }
 

@@ -98,6 +98,38 @@ final class ActivationPatchingTests: XCTestCase {
         }
         XCTAssertLessThan(counter.values.last ?? 1, 1)
     }
+
+    /// An interrupt at any point of a sweep whose restorations resume after their block (mlp_out,
+    /// resid_post: the last layer's variants start past the last block) throws CancelledError and
+    /// leaves nothing broken (this crashed the kernel once, undoing a pass's partial cache rows).
+    func testCancellationAtAnyPointOfAResumedSweepThrowsCleanly() throws {
+        let (model, _) = try AnalysisFixture.load()
+        let reference = try LensReference.load().patching
+        let metric = PatchingMetric.probability(answer: reference.answer_id)
+        let last = model.config.layerCount - 1
+        for hook in [PatchingHook.mlpOut, .residPost, .attnOut] {
+            let full = try ActivationPatching.run(model: model, clean: reference.clean_ids, corrupt: reference.corrupt_ids,
+                                                  metric: metric, hook: hook, layers: [last - 1, last])
+            let checks = ProgressBox()
+            _ = try ActivationPatching.run(model: model, clean: reference.clean_ids, corrupt: reference.corrupt_ids, metric: metric,
+                                           hook: hook, layers: [last - 1, last],
+                                           context: TaskContext(isCancelled: { checks.add(0); return false }))
+            let total = checks.values.count
+            for stop in 1..<total {
+                let seen = ProgressBox()
+                let context = TaskContext(isCancelled: { seen.add(0); return seen.values.count > stop })
+                XCTAssertThrowsError(try ActivationPatching.run(model: model, clean: reference.clean_ids, corrupt: reference.corrupt_ids,
+                                                                metric: metric, hook: hook, layers: [last - 1, last], context: context),
+                                     "\(hook) stopped at check \(stop) of \(total)") { error in
+                    XCTAssertTrue(error is CancelledError, "\(error)")
+                }
+            }
+            // The model is unchanged: the same sweep gives the same matrix.
+            let again = try ActivationPatching.run(model: model, clean: reference.clean_ids, corrupt: reference.corrupt_ids,
+                                                   metric: metric, hook: hook, layers: [last - 1, last])
+            XCTAssertEqual(again.raw, full.raw)
+        }
+    }
 }
 
 final class CausalTracingTests: XCTestCase {

@@ -229,6 +229,7 @@ public enum Patchscope {
         // 3. The variants in batches, in order of target layer (a resumed batch joins block by block):
         //    the patched prompt rows, then greedy steps through the cache.
         let order = layers.indices.sorted { targetLayers[$0] < targetLayers[$1] }
+        let cancelOnly = TaskContext(isCancelled: { context.isCancelled })
         var rows = [PatchscopeRow?](repeating: nil, count: layers.count)
         var start = 0
         while start < layers.count {
@@ -270,7 +271,8 @@ public enum Patchscope {
                 }
                 stage.report(Double(step + 1) / Double(steps), "token \(step + 1)/\(steps)")
                 if step == steps - 1 || stopped.allSatisfy({ $0 }) { break }
-                logits = try model.forward(next, caches: &caches, logits: .last, context: .none)
+                // Interruptible between the step's layers; progress stays per token, not per layer.
+                logits = try model.forward(next, caches: &caches, logits: .last, context: cancelOnly)
             }
             for (b, i) in members.enumerated() {
                 let ids = generated[b]

@@ -135,4 +135,28 @@ final class PatchscopeTests: XCTestCase {
             XCTAssertTrue(error is CancelledError)
         }
     }
+
+    /// The generated steps are interruptible between their layers, not only between steps: each
+    /// decode step of the batch consults the flag once per block, and a stop inside the last step's
+    /// pass throws CancelledError (a step of 30 sequences is ~100 ms, half the interrupt budget).
+    func testDecodeStepsCheckForInterruptsBetweenLayers() throws {
+        let (model, _) = try AnalysisFixture.load()
+        let reference = try LensReference.load().patchscope
+        func checks(_ steps: Int) throws -> Int {
+            let seen = ProgressBox()
+            _ = try Patchscope.sweep(model: model, source: reference.source_ids, sourcePosition: -1, sourceLayers: [2, 7],
+                                     target: reference.target_ids, targetPosition: -1, decoding: .generate(steps),
+                                     context: TaskContext(isCancelled: { seen.add(0); return false }))
+            return seen.values.count
+        }
+        let one = try checks(1), four = try checks(4)
+        XCTAssertGreaterThanOrEqual(four - one, 3 * model.config.layerCount)
+        let seen = ProgressBox()
+        let stopAt = four - model.config.layerCount / 2
+        XCTAssertThrowsError(try Patchscope.sweep(model: model, source: reference.source_ids, sourcePosition: -1, sourceLayers: [2, 7],
+                                                  target: reference.target_ids, targetPosition: -1, decoding: .generate(4),
+                                                  context: TaskContext(isCancelled: { seen.add(0); return seen.values.count >= stopAt }))) { error in
+            XCTAssertTrue(error is CancelledError, "\(error)")
+        }
+    }
 }

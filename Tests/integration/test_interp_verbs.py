@@ -159,3 +159,22 @@ def test_interrupt_stops_causal_tracing_quickly(session):
     assert reply["content"]["status"] == "error"
     assert elapsed < 0.5, elapsed
     assert result(kc, "lens p layers 29 positions -1 top 2")["layers"] == [29]
+
+
+@pytest.mark.parametrize("code", [
+    # mlp_out restorations of the last layer start past the last block: undoing that pass killed the kernel.
+    'trace "The Louvre museum is located in the city of" "The Prado museum is located in the city of" answer " Paris" hook mlp_out',
+    'patchscope "The Louvre museum is located in the city of" position -1 layers all generate 30',
+])
+def test_interrupt_mid_sweep_leaves_the_kernel_alive(session, code):
+    km, kc = session
+    msg_id = kc.execute(code)
+    time.sleep(0.3)
+    km.interrupt_kernel()
+    while True:
+        reply = kc.get_shell_msg(timeout=30)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    assert reply["content"]["status"] == "error"
+    assert km.is_alive()
+    assert result(kc, "lens p layers 29 positions -1 top 2")["layers"] == [29]

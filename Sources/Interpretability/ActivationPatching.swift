@@ -89,8 +89,8 @@ public struct PatchingResult: Sendable, Equatable {
 /// corrupt prompt, restore the clean activation at one (layer, position), and see how much of the
 /// clean answer comes back.
 ///
-/// Work done once: the clean run (its activations at every selected site) and the corrupt run (its
-/// KV cache and residual streams). Each restoration then resumes the corrupt run at the patched
+/// Work done once, in one batch: the clean run (its activations at every selected site) and the
+/// corrupt run (its KV cache and residual streams). Each restoration then resumes the corrupt run at the patched
 /// layer and position, all of them batched into one pass (see `Restoration`).
 public enum ActivationPatching {
     /// Patches `hook` of every (layer, position); `layers`/`positions` default to all.

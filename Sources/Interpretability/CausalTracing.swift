@@ -8,8 +8,8 @@ import Transformer
 /// std), then restore each clean (layer, position) and measure how much of p(answer) returns,
 /// averaged over `samples` seeded noise draws.
 ///
-/// Work done once: the clean run, and one batched run of all noisy samples whose KV caches and
-/// residual streams every restoration resumes from (see `Restoration`).
+/// Work done once, in one batch: the clean run and all noisy samples, whose KV caches and residual
+/// streams every restoration resumes from (see `Restoration`).
 public enum CausalTracing {
     /// Traces `prompt` with noise on `subjectPositions`; `layers`/`positions` default to all.
     public static func run(model: Model, prompt: [Int], subjectPositions: [Int], metric: PatchingMetric,

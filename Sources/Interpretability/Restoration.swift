@@ -27,10 +27,11 @@ enum Restoration {
         var positions: [Int]
         var vectors: [[[Float]]]
 
-        /// Registers an embed hook adding sample `samples[b]`'s noise to batch row b.
-        func install(on hooks: HookSet, samples: [Int]) {
+        /// Registers an embed hook adding sample `samples[i]`'s noise to batch row `firstRow + i`.
+        func install(on hooks: HookSet, samples: [Int], firstRow: Int = 0) {
             hooks.add(.embed) { view in
-                for (b, s) in samples.enumerated() {
+                for (k, s) in samples.enumerated() {
+                    let b = firstRow + k
                     for (i, p) in positions.enumerated() {
                         guard let t = view.windowRow(batch: b, absolutePosition: p) else { continue }
                         let row = view.row(batch: b, position: t)
@@ -53,15 +54,14 @@ enum Restoration {
                         maxRows: Int = maxRows, context: TaskContext) throws -> (clean: Double, corrupt: Double, raw: [[Double]]) {
         let planned = plan(count: corrupt.count, samples: samples, identicalPrefix: identicalPrefix, hook: hook,
                            layers: layers, positions: positions, layerCount: model.config.layerCount)
-        let stages = chunk(planned, rows: maxRows).count + 2
-        let (cleanValue, activations) = try cleanRun(
-            model: model, tokens: clean, hook: hook, layers: layers, positions: positions, metric: metric,
-            context: context.stage(0, of: stages, label: "clean run"))
-        let corrupted = try corruptedRuns(model: model, tokens: corrupt, noise: noise, samples: samples, hook: hook,
-                                          layers: layers, metric: metric,
-                                          context: context.stage(1, of: stages, label: samples > 1 ? "noisy runs" : "corrupt run"))
+        let stages = chunk(planned, rows: maxRows).count + 1
+        let (cleanValue, activations, corrupted) = try referenceRuns(
+            model: model, clean: clean, corrupt: corrupt, noise: noise, samples: samples, hook: hook, layers: layers,
+            positions: positions, metric: metric,
+            context: context.stage(0, of: stages, label: samples > 1 ? "clean and noisy runs" : "clean and corrupt runs"))
         let corruptValue = corrupted.values.reduce(0, +) / Double(samples)
-        try checkEffect(clean: cleanValue, corrupt: corruptValue, metric: metric)
+        // Inputs equal at every position make equal runs, whatever rounding the batch brings.
+        try checkEffect(clean: cleanValue, corrupt: identicalPrefix >= corrupt.count ? cleanValue : corruptValue, metric: metric)
 
         // Positions inside the identical prefix: the restored activation is the corrupted one.
         var raw = [[Double]](repeating: [Double](repeating: 0, count: positions.count), count: layers.count)
@@ -81,7 +81,7 @@ enum Restoration {
         let chunks = chunk(variants, rows: maxRows)
         for (k, chunk) in chunks.enumerated() {
             let values = try resume(model: model, variants: chunk, corrupted: corrupted, clean: activations, hook: hook,
-                                    metric: metric, context: context.stage(2 + k, of: stages, label: "restorations"))
+                                    metric: metric, context: context.stage(1 + k, of: stages, label: "restorations"))
             for (v, value) in zip(chunk, values) { raw[v.layerIndex][v.positionIndex] += value / Double(samples) }
         }
         context.report(1, "done")
@@ -141,25 +141,6 @@ enum Restoration {
 
     // MARK: Runs
 
-    /// The clean run: the metric and the activation of `hook` at every (layer, position) selected,
-    /// keyed `[layer][position] → [d_model]`.
-    static func cleanRun(model: Model, tokens: [Int], hook: PatchingHook, layers: [Int], positions: [Int],
-                         metric: PatchingMetric, context: TaskContext) throws -> (Double, [Int: [Int: [Float]]]) {
-        var activations: [Int: [Int: [Float]]] = [:]
-        let hooks = HookSet()
-        for l in Set(layers) {
-            hooks.add(hook.point(l)) { view in
-                for p in positions {
-                    guard let t = view.windowRow(batch: 0, absolutePosition: p) else { continue }
-                    activations[l, default: [:]][p] = Array(view.row(batch: 0, position: t))
-                }
-            }
-        }
-        var caches = [model.makeCache()]
-        let logits = try model.forward([tokens], caches: &caches, hooks: hooks, logits: .last, context: context)
-        return (metric.value(logits.data[...]), activations)
-    }
-
     /// The corrupted runs, one per sample, batched.
     struct Corrupted {
         /// Each sample's KV cache over the whole prompt.
@@ -173,28 +154,41 @@ enum Restoration {
         var values: [Double]
     }
 
-    static func corruptedRuns(model: Model, tokens: [Int], noise: Noise?, samples: Int, hook: PatchingHook,
-                              layers: [Int], metric: PatchingMetric, context: TaskContext) throws -> Corrupted {
+    /// The clean run and the corrupted runs (one per sample) as one batch: the clean prompt is
+    /// sequence 0 and sample s is sequence 1 + s, so the weights are read once for all of them.
+    /// Returns the clean metric, the clean activation of `hook` at every (layer, position) selected
+    /// (`[layer][position] → [d_model]`), and the corrupted runs. `clean` and `corrupt` have equal lengths.
+    static func referenceRuns(model: Model, clean: [Int], corrupt: [Int], noise: Noise?, samples: Int, hook: PatchingHook,
+                              layers: [Int], positions: [Int], metric: PatchingMetric,
+                              context: TaskContext) throws -> (clean: Double, activations: [Int: [Int: [Float]]], corrupted: Corrupted) {
         let hooks = HookSet()
-        noise?.install(on: hooks, samples: Array(0..<samples))
+        noise?.install(on: hooks, samples: Array(0..<samples), firstRow: 1)
+        var activations: [Int: [Int: [Float]]] = [:]
         var residuals = [[Int: [Float]]](repeating: [:], count: samples)
         var middles = [[Int: [Float]]](repeating: [:], count: samples)
         for l in Set(layers) {
+            hooks.add(hook.point(l)) { view in
+                for p in positions {
+                    guard let t = view.windowRow(batch: 0, absolutePosition: p) else { continue }
+                    activations[l, default: [:]][p] = Array(view.row(batch: 0, position: t))
+                }
+            }
             hooks.add(hook.resumesAfterItsBlock ? .residPost(l) : .residPre(l)) { view in
-                for b in 0..<view.batch { residuals[b][l] = allRows(view, b) }
+                for b in 1..<view.batch { residuals[b - 1][l] = allRows(view, b) }
             }
             if hook == .mlpOut {
                 hooks.add(.residMid(l)) { view in
-                    for b in 0..<view.batch { middles[b][l] = allRows(view, b) }
+                    for b in 1..<view.batch { middles[b - 1][l] = allRows(view, b) }
                 }
             }
         }
-        var caches = [KVCache](repeating: model.makeCache(), count: samples)
-        let logits = try model.forward([[Int]](repeating: tokens, count: samples), caches: &caches, hooks: hooks,
+        var caches = [KVCache](repeating: model.makeCache(), count: 1 + samples)
+        let logits = try model.forward([clean] + [[Int]](repeating: corrupt, count: samples), caches: &caches, hooks: hooks,
                                        logits: .last, context: context)
         let vocab = model.config.vocabularySize
-        let values = (0..<samples).map { metric.value(logits.data[$0 * vocab..<($0 + 1) * vocab]) }
-        return Corrupted(caches: caches, residuals: residuals, middles: middles, values: values)
+        let values = (0...samples).map { metric.value(logits.data[$0 * vocab..<($0 + 1) * vocab]) }
+        let corrupted = Corrupted(caches: Array(caches[1...]), residuals: residuals, middles: middles, values: Array(values[1...]))
+        return (values[0], activations, corrupted)
     }
 
     /// Every row of sequence `b` in `view`, `[rows, width]`.

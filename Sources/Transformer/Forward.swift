@@ -321,9 +321,10 @@ extension Model {
         return try unembed(s.xb, selection: selection, layout: layout, context: context)
     }
 
-    /// Rows per unembedding product (64 × 57 MFLOP ≈ 25 ms): a sweep's hundreds of last rows stay
-    /// interruptible between products.
-    static let unembedChunkRows = 64
+    /// Rows per unembedding product (128 × 57 MFLOP ≈ 40 ms): a sweep's hundreds of last rows stay
+    /// interruptible between products, and whole products take the panel kernel, which reads the
+    /// 28 MB of Q8_0 blocks where the F32 copy is 113 MB.
+    static let unembedChunkRows = 128
 
     /// logits[B, T', vocab] = xb[selected rows] · W_Uᵀ, in products of `unembedChunkRows` rows.
     private func unembed(_ xb: UnsafeMutablePointer<Float>, selection: LogitsSelection, layout: BatchLayout,

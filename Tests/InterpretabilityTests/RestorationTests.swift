@@ -10,8 +10,16 @@ final class RestorationTests: XCTestCase {
     /// The metric of each (layer, position), averaged over samples, computed the slow way.
     func naive(_ model: Model, clean: [Int], corrupt: [Int], noise: Restoration.Noise?, samples: Int, hook: PatchingHook,
                layers: [Int], positions: [Int], metric: PatchingMetric) throws -> [[Double]] {
-        let (_, activations) = try Restoration.cleanRun(model: model, tokens: clean, hook: hook, layers: layers,
-                                                        positions: positions, metric: metric, context: .none)
+        // The clean activations from a plain run of the clean prompt alone.
+        var activations: [Int: [Int: [Float]]] = [:]
+        let recorder = HookSet()
+        for l in layers {
+            recorder.add(hook.point(l)) { view in
+                for p in positions { activations[l, default: [:]][p] = Array(view.row(batch: 0, position: p)) }
+            }
+        }
+        var cleanCaches = [model.makeCache()]
+        _ = try model.forward([clean], caches: &cleanCaches, hooks: recorder, logits: .none)
         return try layers.map { l in
             try positions.map { p in
                 var total = 0.0
@@ -46,12 +54,9 @@ final class RestorationTests: XCTestCase {
         let same = try XCTUnwrap(clean.indices.last { clean[$0] == corrupt[$0] })
         let differs = try XCTUnwrap(clean.indices.first { clean[$0] != corrupt[$0] })
         let layers = [0, 3], positions = [same, differs]
-        let (_, activations) = try Restoration.cleanRun(model: model, tokens: clean, hook: .residPre, layers: layers,
-                                                        positions: positions, metric: .probability(answer: reference.answer_id),
-                                                        context: .none)
-        let corrupted = try Restoration.corruptedRuns(model: model, tokens: corrupt, noise: nil, samples: 1, hook: .residPre,
-                                                      layers: layers, metric: .probability(answer: reference.answer_id),
-                                                      context: .none)
+        let (_, activations, corrupted) = try Restoration.referenceRuns(
+            model: model, clean: clean, corrupt: corrupt, noise: nil, samples: 1, hook: .residPre, layers: layers,
+            positions: positions, metric: .probability(answer: reference.answer_id), context: .none)
         func restoresItsOwn(layer: Int, position: Int) -> Bool {
             let v = Restoration.Variant(layerIndex: 0, positionIndex: 0, layer: layer, position: position, sample: 0,
                                         startLayer: layer, rows: clean.count - position)

@@ -20,13 +20,14 @@ final class RunState {
     let hb: UnsafeMutablePointer<Float>       // [N, d_ff]      mlp_post
     private let buffers: [UnsafeMutablePointer<Float>]
 
+    /// Floats `att` holds.
+    let attentionFloats: Int
+
+    /// Buffers for `n` rows, uninitialised: every step writes its buffer before the next reads it.
     init(config c: ModelConfig, rows n: Int, attentionFloats: Int) {
         self.n = n
-        func make(_ count: Int) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-            p.initialize(repeating: 0, count: max(count, 1))
-            return p
-        }
+        self.attentionFloats = attentionFloats
+        func make(_ count: Int) -> UnsafeMutablePointer<Float> { UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1)) }
         x = make(n * c.modelDim); xb = make(n * c.modelDim)
         q = make(n * c.qDim); k = make(n * c.kvDim); v = make(n * c.kvDim)
         att = make(attentionFloats); z = make(n * c.qDim); out = make(n * c.modelDim)
@@ -35,6 +36,34 @@ final class RunState {
     }
 
     deinit { for b in buffers { b.deallocate() } }
+}
+
+/// The largest run state of a model's last forward passes, kept for the next one: a sweep's pass
+/// over 1350 rows needs 43 MB of buffers, whose fresh pages cost a fault and a clear each time.
+final class RunStateStore: @unchecked Sendable {
+    private var kept: RunState?
+    private var lock = pthread_mutex_t()
+
+    init() { pthread_mutex_init(&lock, nil) }
+
+    /// The kept state if it is large enough (taking it), otherwise a new one.
+    func take(config: ModelConfig, rows: Int, attentionFloats: Int) -> RunState {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        if let s = kept, s.n >= rows, s.attentionFloats >= attentionFloats {
+            kept = nil
+            return s
+        }
+        return RunState(config: config, rows: rows, attentionFloats: attentionFloats)
+    }
+
+    /// Keeps `s` for the next pass unless a larger state is kept already.
+    func give(back s: RunState) {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        if let k = kept, k.n >= s.n, k.attentionFloats >= s.attentionFloats { return }
+        kept = s
+    }
 }
 
 /// Which positions get logits.
@@ -125,6 +154,7 @@ extension Model {
         }
         let hooks = hooks.flatMap { $0.isEmpty ? nil : $0 }
         let s = runState(for: layout, hooks: hooks)
+        defer { runStates.give(back: s) }
 
         // Token embeddings: x[N, d] = W_E[tokens].
         for (r, token) in tokens.joined().enumerated() {
@@ -188,6 +218,7 @@ extension Model {
         }
         let hooks = hooks.flatMap { $0.isEmpty ? nil : $0 }
         let s = runState(for: layout, hooks: hooks)
+        defer { runStates.give(back: s) }
 
         // The residual streams: x[N, d] = resid_pre(startLayers[b]) of each sequence's rows.
         for b in 0..<batch {
@@ -209,7 +240,7 @@ extension Model {
         let c = config
         let attentionHooked = hooks?.points.contains { $0.isAttentionWidth } ?? false
         let queryRows = attentionHooked ? layout.rows : queryChunk(layout)
-        return RunState(config: c, rows: layout.rows, attentionFloats: queryRows * c.headCount * layout.keys)
+        return runStates.take(config: c, rows: layout.rows, attentionFloats: queryRows * c.headCount * layout.keys)
     }
 
     /// Query rows whose attention weights are made at once when no hook needs them whole.

@@ -14,6 +14,8 @@ public final class Model: @unchecked Sendable {
     public let loadSeconds: Double
     /// RoPE frequencies base^(-2i/ropeDim), i in 0..<ropeDim/2.
     let ropeFrequencies: [Float]
+    /// Scratch buffers kept between forward passes.
+    let runStates = RunStateStore()
 
     /// Opens and loads the GGUF file at `path`.
     public convenience init(path: String, f32Budget: Int = 1_500_000_000) throws {

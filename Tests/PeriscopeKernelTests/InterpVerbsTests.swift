@@ -174,6 +174,34 @@ final class InterpVerbsTests: XCTestCase {
         XCTAssertEqual(panels[2]["values"] as? [[Double]], values)
     }
 
+    /// A long prompt's grid of every head stays well under 1 MB: tiles of tokens pooled by their
+    /// maximum, each the largest weight of the single head's pattern in that tile.
+    func testAttentionOfALongPromptIsPooledAndCompact() throws {
+        run("long = prompt \"" + String(repeating: "The Louvre museum is located in the city of Paris. ", count: 14) + "\"")
+        let one = try payload("attention long layer 4 head 2")
+        let full = try XCTUnwrap(one["values"] as? [[Double]])
+        XCTAssertTrue(one["pooled"] is NSNull)
+        let (outcome, io) = run("attention long layer 4")
+        XCTAssertEqual(outcome, .ok)
+        var bytes = 0
+        for case .result(let data) in io.outputs { bytes += data.values.reduce(0) { $0 + $1.serialized().utf8.count } }
+        XCTAssertGreaterThan(bytes, 0)
+        XCTAssertLessThan(bytes, 500_000)
+        let grid = try payload("attention long layer 4")
+        let pooled = try XCTUnwrap(grid["pooled"] as? [String: Any])
+        let block = try XCTUnwrap(pooled["block"] as? Int)
+        XCTAssertGreaterThan(block, 1)
+        let panels = try XCTUnwrap(grid["panels"] as? [[String: Any]])
+        let values = try XCTUnwrap(panels[2]["values"] as? [[Double]])
+        XCTAssertEqual(values.count, (full.count + block - 1) / block)
+        for (bq, row) in values.enumerated() {
+            for (bk, value) in row.enumerated() {
+                let tile = full[(bq * block)..<min(full.count, (bq + 1) * block)].flatMap { $0[(bk * block)..<min(full.count, (bk + 1) * block)] }
+                XCTAssertEqual(value, tile.max() ?? -1, accuracy: 5e-5)  // the single head is shown to 4 decimals
+            }
+        }
+    }
+
     // MARK: Patching
 
     func testTraceIsOneWhereTheCleanTokenIsRestoredAtTheFirstLayer() throws {

@@ -80,8 +80,13 @@ public struct Heatmap: Sendable, Equatable {
         return showValues ? valueFormat.format(value(i, j)) : nil
     }
 
-    /// Whether any cell has drawn text.
-    var hasDrawnText: Bool { cellText != nil || showValues }
+    /// Whether the SVG writes text in its cells: not past `svgTextCellLimit` cells, where the
+    /// text would make the image thousands of pixels wide and most of its bytes (a lens over 300
+    /// positions was 500 KB of SVG); the vnd JSON still carries every cell's text.
+    var hasDrawnText: Bool { (cellText != nil || showValues) && rowCount * columnCount <= Heatmap.svgTextCellLimit }
+
+    /// The most cells whose text the SVG draws (e.g. 30 layers × 100 positions).
+    public static let svgTextCellLimit = 3000
 
     func rowLabel(_ i: Int) -> String { i < rowLabels.count ? rowLabels[i] : String(i) }
     func columnLabel(_ j: Int) -> String { j < columnLabels.count ? columnLabels[j] : String(j) }

@@ -39,6 +39,28 @@ final class EdgeCaseTests: XCTestCase {
         XCTAssertEqual(one.svg.components(separatedBy: "<circle").count - 1, 1)
     }
 
+    /// A heatmap with too many cells to read their text draws none in the SVG (which stays small),
+    /// while the vnd JSON keeps every cell's text; a small one draws it.
+    func testLargeHeatmapDropsCellTextFromTheSVGOnly() throws {
+        func heatmap(_ rows: Int, _ cols: Int) -> Heatmap {
+            var values: [[Double]] = [], texts: [[String]] = []
+            for i in 0..<rows {
+                let row: [Int] = Array(0..<cols)
+                values.append(row.map { j -> Double in Double((i * 7 + j) % 10) / 10 })
+                texts.append(row.map { j -> String in "t" + String((i + j) % 5) })
+            }
+            return Heatmap(title: "lens", xLabel: "position", yLabel: "layer", rowLabels: (0..<rows).map(String.init),
+                    columnLabels: (0..<cols).map(String.init),
+                    values: values, cellText: texts)
+        }
+        let small = heatmap(30, 20), large = heatmap(30, 300)
+        XCTAssertTrue(small.svg.contains(">t3</text>"))
+        XCTAssertFalse(large.svg.contains(">t3</text>"))
+        XCTAssertLessThan(large.svg.utf8.count, 250_000)
+        let texts = try XCTUnwrap(parseJSONObject(large.json.serialized())["cell_text"] as? [[String]])
+        XCTAssertEqual(texts[29][299], "t3")
+    }
+
     func testRaggedHeatmapFillsMissingCellsWithNull() throws {
         let h = Heatmap(title: "r", xLabel: "x", yLabel: "y", rowLabels: ["0", "1"], columnLabels: ["a", "b"], values: [[1.0, 2.0], [3.0]])
         let object = parseJSONObject(h.json.serialized())

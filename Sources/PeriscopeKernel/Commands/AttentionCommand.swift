@@ -8,7 +8,7 @@ enum AttentionCommand {
         name: "attention",
         group: .lenses,
         synopsis: "attention p layer L [head H]",
-        description: "Shows the attention pattern of a layer: for each query token (rows), how much it attends to each earlier key token (columns), after the softmax. One heatmap for `head H`, or all heads as a grid sharing one colour scale. The pattern comes from the prompt's cached run (`run p` caches it; otherwise one forward pass does). The data carries the pattern values, `[query][key]` per head.",
+        description: "Shows the attention pattern of a layer: for each query token (rows), how much it attends to each earlier key token (columns), after the softmax. One heatmap for `head H`, or all heads as a grid sharing one colour scale. The pattern comes from the prompt's cached run (`run p` caches it; otherwise one forward pass does). The data carries the pattern values, `[query][key]` per head. On long prompts (over 40,000 cells for one head, 12,000 for the grid) tiles of tokens are shown by their largest weight, and the data says so under `pooled`; give `head H` or a shorter prompt to see every token.",
         positionals: [Parameter("p", .prompt, required: true, summary: "the prompt")],
         keywords: [
             Parameter("layer", .int, required: true, summary: "which layer"),

@@ -337,7 +337,8 @@ extension Model {
                                "layer \(l + 1)/\(lastLayer + 1)")
             }
         } catch {
-            for b in caches.indices { caches[b].removeUncommitted(layers: layout.startLayers[b]...(c.layerCount - 1)) }
+            // (A sequence joining after the last block, start = layerCount, appended nothing.)
+            for b in caches.indices { caches[b].removeUncommitted(fromLayer: layout.startLayers[b]) }
             throw error
         }
         return layout

@@ -322,7 +322,9 @@ extension Model {
                 addInPlace(s.x, s.out, count: n * c.modelDim)
                 try hook(.residMid(l), s.x)
 
-                // MLP: ln2 → SwiGLU(W_gate·x, W_up·x) → W_down.
+                // MLP: ln2 → SwiGLU(W_gate·x, W_up·x) → W_down. (An interrupt is also honoured here:
+                // a block over a sweep's thousand rows is ~60 ms, twice that on a shared machine.)
+                try context.checkCancelled()
                 rmsnorm(s.xb, s.x, w.ffnNorm, n: n, eps: c.normEpsilon)
                 try hook(.ln2Normalized(l), s.xb)
                 matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: n)

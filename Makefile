@@ -12,7 +12,7 @@ MODEL := $(PERISCOPE_HOME)/models/SmolLM2-135M-Instruct.Q4_1.gguf
 SWIFTFLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/periscope
 
-.PHONY: all deps build venv lab-venv model kernelspec setup test swift-test py-test lab demo bench refvenv clean
+.PHONY: all deps build venv lab-venv model kernelspec fixtures setup test swift-test py-test lab demo bench refvenv clean
 
 all: build
 
@@ -44,8 +44,17 @@ kernelspec: build venv
 
 setup: build venv model kernelspec
 
+# The GGUF test fixtures are not tracked: their committed generators rebuild them byte for byte
+# with the test venv's `gguf` and numpy (model_slices from the model), and the companion files
+# they rewrite (.f32, reference.json) come out unchanged.
+fixtures: model venv
+	$(PY) scripts/make_gguf_fixtures.py --model $(MODEL)
+	$(PY) scripts/make_tiny_model_fixtures.py
+	$(PY) scripts/make_tokenizer_fixtures.py --spm-gguf
+
 # PERISCOPE_REF_PYTHON: tests that read our files back with the `gguf`/numpy packages use it.
-swift-test: build model venv
+# (fixtures first: the GGUF tests' bundle copies its Fixtures directory when it is built.)
+swift-test: fixtures build model venv
 	PERISCOPE_REF_PYTHON=$(abspath $(PY)) swift test $(SWIFTFLAGS) --skip-build
 
 py-test: setup

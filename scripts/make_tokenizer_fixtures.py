@@ -10,7 +10,9 @@ Writes:
                           when they differ from "smollm"}: Hugging Face ids for the SmolLM2 vocabulary
                           under each pre-tokenizer; "spm": ids of the tiny SentencePiece model below.
   tokenizer_chat.json     Hugging Face apply_chat_template outputs for the SmolLM2 GGUF.
-  spm-tiny.gguf           a llama-type (SentencePiece) vocabulary GGUF trained here on the corpus.
+  spm-tiny.vocab.json     the tokens, scores and types of a tiny SentencePiece model trained here on the corpus,
+  spm-tiny.gguf           and the llama-type vocabulary GGUF made from them (not tracked: `--spm-gguf` rebuilds
+                          it from the JSON with only `gguf`, as `make test` does).
 
 References: "gpt2" is transformers' own tokenizer for the GGUF (its GGUF loader always uses the
 GPT-2 regex). "smollm" is the same vocabulary with SmolLM2's real pre-tokenizer (Digits(individual)
@@ -235,16 +237,28 @@ def train_spm(texts):
     for i in range(sp.get_piece_size()):
         tokens.append(sp.id_to_piece(i)); scores.append(sp.get_score(i))
         types.append(3 if sp.is_control(i) else 2 if sp.is_unknown(i) else 6 if sp.is_byte(i) else 5 if sp.is_unused(i) else 1)
-    w = gguf.GGUFWriter(str(OUT / "spm-tiny.gguf"), "llama")
-    w.add_tokenizer_model("llama")
-    w.add_token_list(tokens); w.add_token_scores(scores); w.add_token_types(types)
-    w.add_bos_token_id(1); w.add_eos_token_id(2); w.add_unk_token_id(0)
-    w.add_add_bos_token(True); w.add_add_space_prefix(True)
-    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+    (OUT / "spm-tiny.vocab.json").write_text(json.dumps({"tokens": tokens, "scores": scores, "types": types},
+                                                        ensure_ascii=False), encoding="utf-8")
+    write_spm_gguf()
 
     class Ref:
         def encode(self, s): return sp.encode(s)
     return Ref()
 
+def write_spm_gguf():
+    """Writes spm-tiny.gguf from the committed spm-tiny.vocab.json (needs only `gguf`): the test
+    setup builds it this way, byte for byte the file the training run wrote."""
+    import gguf
+    vocab = json.loads((OUT / "spm-tiny.vocab.json").read_text(encoding="utf-8"))
+    w = gguf.GGUFWriter(str(OUT / "spm-tiny.gguf"), "llama")
+    w.add_tokenizer_model("llama")
+    w.add_token_list(vocab["tokens"]); w.add_token_scores(vocab["scores"]); w.add_token_types(vocab["types"])
+    w.add_bos_token_id(1); w.add_eos_token_id(2); w.add_unk_token_id(0)
+    w.add_add_bos_token(True); w.add_add_space_prefix(True)
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--spm-gguf"]:
+        write_spm_gguf()
+    else:
+        main()

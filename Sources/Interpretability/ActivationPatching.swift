@@ -33,8 +33,7 @@ public enum PatchingMetric: Sendable, Equatable {
     public func value(_ logits: ArraySlice<Float>) -> Double {
         let start = logits.startIndex
         switch self {
-        case .probability(let answer):
-            return exp(Double(logits[start + answer]) - logits.withUnsafeBufferPointer(logSumExp))
+        case .probability(let answer): return Scores.probability(logits, answer)
         case .logitDifference(let answer, let against):
             return Double(logits[start + answer]) - Double(logits[start + against])
         }

@@ -50,9 +50,9 @@ enum Scores {
         return out
     }
 
-    /// p(index) under softmax(logits), in Double.
-    static func probability(_ logits: [Float], _ index: Int) -> Double {
-        exp(Double(logits[index]) - logits.withUnsafeBufferPointer(logSumExp))
+    /// p(index) under softmax(logits), in Double; `index` counts from the slice's start.
+    static func probability(_ logits: ArraySlice<Float>, _ index: Int) -> Double {
+        exp(Double(logits[logits.startIndex + index]) - logits.withUnsafeBufferPointer(logSumExp))
     }
 
     /// The `k` most likely tokens, most likely first.

@@ -443,8 +443,8 @@ extension Model {
         WorkerPool.shared.run(sequences) { b in
             let start = layout.starts[b], rowOffset = layout.offsets[b]
             let length = start + layout.counts[b]
-            let scratch = PanelScratch.shared.take(floats: length)
-            defer { PanelScratch.shared.give(back: scratch) }
+            let scratch = ScratchPool.shared.take(floats: length)
+            defer { ScratchPool.shared.give(back: scratch) }
             let row = scratch.pointer
             caches[b].keys[l].withUnsafeBufferPointer { kBuffer in
                 caches[b].values[l].withUnsafeBufferPointer { vBuffer in

@@ -100,8 +100,9 @@ func gemmQ4_1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: 
     nonisolated(unsafe) let o = out
     WorkerPool.shared.run(blocks) { b in
         let lo = b * dequantisedBlockRows, hi = min(rows, lo + dequantisedBlockRows)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: (hi - lo) * cols)
-        defer { scratch.deallocate() }
+        let buffer = ScratchPool.shared.take(floats: dequantisedBlockRows * cols)
+        defer { ScratchPool.shared.give(back: buffer) }
+        let scratch = buffer.pointer
         dequantizeQ4_1Rows(w, lo..<hi, into: scratch)
         // The scratch holds rows lo..<hi: shift the output so its row 0 lands in column lo.
         gemmBlock(o + lo, x, n: n, scratch, rows: 0..<(hi - lo), outStride: rows, cols: cols)

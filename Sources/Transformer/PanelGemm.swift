@@ -18,7 +18,7 @@ let panelRows = 16
 /// Batch rows per register tile (12 accumulators + 2 weight vectors + 1 broadcast = 15 registers).
 private let panelTileRows = 6
 /// Multiply–adds ×2 per task that `panelProduct` aims at when it splits a batch (24 M: ~0.25 ms).
-nonisolated(unsafe) var panelTaskFlops = 24 << 20
+private let panelTaskFlops = 24 << 20
 /// Weight rows per task: four panels, so each x tile read serves 64 outputs.
 private let panelTaskRows = 64
 
@@ -92,8 +92,8 @@ func panelProduct(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Floa
         let i0 = part * partRows, i1 = part == parts - 1 ? n : min(n, i0 + partRows)
         guard i0 < i1 else { return }
         let w = ws[block.m], panels = block.rows / panelRows
-        let buffer = PanelScratch.shared.take(floats: panelTaskRows * cols)
-        defer { PanelScratch.shared.give(back: buffer) }
+        let buffer = ScratchPool.shared.take(floats: panelTaskRows * cols)
+        defer { ScratchPool.shared.give(back: buffer) }
         for p in 0..<panels {
             w.dequantizePanel(block.row0 / panelRows + p, into: buffer.pointer + p * panelRows * cols)
         }
@@ -210,10 +210,11 @@ private func panelTile1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<F
 
 // MARK: - Scratch
 
-/// Reusable 64-byte-aligned scratch buffers for the tasks of a product: taking one is a lock and a
-/// pop, where a fresh allocation of this size would be an mmap and a page fault per 4 KB each time.
-final class PanelScratch: Sendable {
-    static let shared = PanelScratch()
+/// Reusable 64-byte-aligned scratch buffers for parallel tasks (a product's panels, a sequence's
+/// attention row): taking one is a lock and a pop, where a fresh allocation of a panel's size would
+/// be an mmap and a page fault per 4 KB each time.
+final class ScratchPool: Sendable {
+    static let shared = ScratchPool()
     /// Idle buffers and their sizes in floats (at most one per thread that ever ran a task).
     private let idle = Mutex<[(floats: Int, address: Int)]>([])
 

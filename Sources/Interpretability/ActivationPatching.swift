@@ -3,25 +3,6 @@ import Transformer
 
 // MARK: - Options
 
-/// The site whose clean activation is restored (TransformerLens `hook_resid_pre`, `hook_attn_out`,
-/// `hook_mlp_out`; `resid_post` for causal tracing in the ROME style).
-public enum PatchingHook: String, Sendable, CaseIterable {
-    case residPre = "resid_pre"
-    case attnOut = "attn_out"
-    case mlpOut = "mlp_out"
-    case residPost = "resid_post"
-
-    /// The hook point of this site in block `layer`.
-    public func point(_ layer: Int) -> HookPoint {
-        switch self {
-        case .residPre: return .residPre(layer)
-        case .attnOut: return .attnOut(layer)
-        case .mlpOut: return .mlpOut(layer)
-        case .residPost: return .residPost(layer)
-        }
-    }
-}
-
 /// What a patched run is scored by, at the last position.
 public enum PatchingMetric: Sendable, Equatable {
     /// p(answer) after softmax.
@@ -33,7 +14,7 @@ public enum PatchingMetric: Sendable, Equatable {
     public func value(_ logits: ArraySlice<Float>) -> Double {
         let start = logits.startIndex
         switch self {
-        case .probability(let answer): return Scores.probability(logits, answer)
+        case .probability(let answer): return Softmax.probability(logits, at: answer)
         case .logitDifference(let answer, let against):
             return Double(logits[start + answer]) - Double(logits[start + against])
         }
@@ -62,7 +43,7 @@ public struct PatchingResult: Sendable, Equatable {
     public enum Kind: String, Sendable { case activationPatching = "activation_patching", causalTracing = "causal_tracing" }
 
     public var kind: Kind
-    public var hook: PatchingHook
+    public var hook: HookSite
     public var metric: PatchingMetric
     public var layers: [Int]
     public var positions: [Int]
@@ -93,13 +74,13 @@ public struct PatchingResult: Sendable, Equatable {
 /// layer and position, all of them batched into one pass (see `Restoration`).
 public enum ActivationPatching {
     /// Patches `hook` of every (layer, position); `layers`/`positions` default to all.
-    public static func run(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, hook: PatchingHook = .residPre,
+    public static func run(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, hook: HookSite = .residPre,
                            layers: [Int]? = nil, positions: [Int]? = nil, tokenizer: Tokenizer? = nil,
                            context: TaskContext = .none) throws -> PatchingResult {
         let c = model.config
         try Check.prompt(clean)
         try Check.prompt(corrupt)
-        let label = { (ids: [Int]) in ids.map { Scores.label($0, tokenizer) } }
+        let label = { (ids: [Int]) in ids.map { TokenScore.label($0, tokenizer) } }
         guard clean.count == corrupt.count else {
             throw AnalysisError.lengthMismatch(clean: clean.count, corrupt: corrupt.count,
                                                cleanTokens: label(clean), corruptTokens: label(corrupt))

@@ -72,7 +72,7 @@ public struct AffineMap: Sendable, Equatable {
             hooks.add(.residPost(targetLayer)) { view in
                 for t in 1..<view.positions { ys += view.row(batch: 0, position: t) }
             }
-            try Forward.until(model: model, tokens: text, hooks: hooks, lastLayer: max(sourceLayer, targetLayer),
+            try model.run(text, hooks: hooks, through: max(sourceLayer, targetLayer),
                               context: context.stage(i, of: texts.count + 1, label: "text \(i + 1)/\(texts.count)"))
         }
         let n = xs.count / d

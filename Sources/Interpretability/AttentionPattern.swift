@@ -43,8 +43,8 @@ public enum AttentionPattern {
                 }
             }
         }
-        try Forward.until(model: model, tokens: prompt, hooks: hooks, lastLayer: layer, context: context)
+        try model.run(prompt, hooks: hooks, through: layer, context: context)
         return AttentionPatternResult(layer: layer, heads: heads, promptIDs: prompt,
-                                      promptTokens: prompt.map { Scores.label($0, tokenizer) }, patterns: patterns)
+                                      promptTokens: prompt.map { TokenScore.label($0, tokenizer) }, patterns: patterns)
     }
 }

@@ -13,7 +13,7 @@ import Transformer
 public enum CausalTracing {
     /// Traces `prompt` with noise on `subjectPositions`; `layers`/`positions` default to all.
     public static func run(model: Model, prompt: [Int], subjectPositions: [Int], metric: PatchingMetric,
-                           noise: Float = 3, samples: Int = 10, seed: UInt64 = 0, hook: PatchingHook = .residPre,
+                           noise: Float = 3, samples: Int = 10, seed: UInt64 = 0, hook: HookSite = .residPre,
                            layers: [Int]? = nil, positions: [Int]? = nil, tokenizer: Tokenizer? = nil,
                            context: TaskContext = .none) throws -> PatchingResult {
         let c = model.config
@@ -37,7 +37,7 @@ public enum CausalTracing {
             model: model, clean: prompt, corrupt: prompt, noise: noiseSpec, samples: samples,
             identicalPrefix: subject.first ?? prompt.count, hook: hook, layers: layers, positions: positions,
             metric: metric, context: context)
-        let labels = prompt.map { Scores.label($0, tokenizer) }
+        let labels = prompt.map { TokenScore.label($0, tokenizer) }
         return PatchingResult(kind: .causalTracing, hook: hook, metric: metric, layers: layers, positions: positions,
                               cleanIDs: prompt, cleanTokens: labels, corruptIDs: prompt, corruptTokens: labels,
                               subjectPositions: subject, cleanValue: cleanValue, corruptValue: corruptValue, raw: raw,

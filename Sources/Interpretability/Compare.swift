@@ -34,7 +34,7 @@ public enum Compare {
         context.report(0.5, "first prompt")
         let l2 = try model.prefill(second, cache: &cache2, context: quiet)
         context.report(1, "second prompt")
-        return distributions(softmaxDouble(l1), softmaxDouble(l2), top: k)
+        return distributions(Softmax.probabilities(l1), Softmax.probabilities(l2), top: k)
     }
 
     /// The comparison of two probability vectors over the same vocabulary.

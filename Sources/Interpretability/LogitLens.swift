@@ -1,30 +1,11 @@
 import Foundation
 import Transformer
 
-// MARK: - Residual hook choice
-
-/// Which residual-stream site an analysis reads: before the block, between attention and MLP,
-/// or after the block (TransformerLens `hook_resid_pre|mid|post`).
-public enum ResidualHook: String, Sendable, CaseIterable {
-    case residPre = "resid_pre"
-    case residMid = "resid_mid"
-    case residPost = "resid_post"
-
-    /// The hook point of this site in block `layer`.
-    public func point(_ layer: Int) -> HookPoint {
-        switch self {
-        case .residPre: return .residPre(layer)
-        case .residMid: return .residMid(layer)
-        case .residPost: return .residPost(layer)
-        }
-    }
-}
-
 // MARK: - Result
 
 /// The logit lens over layers × positions: the top-K tokens of every cell.
 public struct LogitLensResult: Sendable, Equatable {
-    public var hook: ResidualHook
+    public var hook: HookSite
     public var layers: [Int]
     public var positions: [Int]
     /// The prompt's token ids and texts (every position, not only the selected ones).
@@ -46,7 +27,7 @@ public enum LogitLens {
     /// Runs `prompt` once, keeping the residual stream at `hook` for the selected cells, and reads
     /// each out. `layers` and `positions` default to all; negative positions count from the end.
     public static func run(model: Model, prompt: [Int], layers: [Int]? = nil, positions: [Int]? = nil,
-                           top k: Int = 1, hook: ResidualHook = .residPost, tokenizer: Tokenizer? = nil,
+                           top k: Int = 1, hook: HookSite = .residPost, tokenizer: Tokenizer? = nil,
                            context: TaskContext = .none) throws -> LogitLensResult {
         let c = model.config
         try Check.prompt(prompt)
@@ -76,16 +57,16 @@ public enum LogitLens {
             }
         }
         let deepest = layers.max() ?? 0
-        try Forward.until(model: model, tokens: prompt, hooks: hooks, lastLayer: deepest,
+        try model.run(prompt, hooks: hooks, through: deepest,
                           context: context.stage(0, of: 2, label: "forward pass"))
 
         // Read out all cells at once: Model.topTokens chunks the unembedding itself.
         let rows = layers.count * positions.count
-        let flat = try Readout.top(model: model, states, rows: rows, k: k, tokenizer: tokenizer,
-                                   context: context.stage(1, of: 2, label: "read-out"))
+        let flat = try model.topTokens(ofResiduals: states, rows: rows, k: k, tokenizer: tokenizer,
+                                           context: context.stage(1, of: 2, label: "read-out"))
         let cells = layers.indices.map { i in Array(flat[i * positions.count..<(i + 1) * positions.count]) }
         return LogitLensResult(hook: hook, layers: layers, positions: positions, promptIDs: prompt,
-                               promptTokens: prompt.map { Scores.label($0, tokenizer) }, cells: cells)
+                               promptTokens: prompt.map { TokenScore.label($0, tokenizer) }, cells: cells)
     }
 
     /// Reads out residual vectors already at hand (e.g. cached activations): the top `k` of each.
@@ -95,30 +76,6 @@ public enum LogitLens {
         for s in states where s.count != d { throw AnalysisError.widthMismatch(expected: d, found: s.count) }
         guard k >= 1 else { throw AnalysisError.invalidParameter(name: "top", value: "\(k)", expected: "at least 1") }
         guard !states.isEmpty else { return [] }
-        return try Readout.top(model: model, Array(states.joined()), rows: states.count, k: k, tokenizer: tokenizer, context: context)
-    }
-}
-
-// MARK: - Forward-pass helpers
-
-/// Small conveniences over `Model.forward` shared by the analyses.
-enum Forward {
-    /// Runs one sequence with `hooks`, stopping after block `lastLayer` (no unembedding).
-    static func until(model: Model, tokens: [Int], hooks: HookSet, lastLayer: Int, context: TaskContext) throws {
-        var caches = [model.makeCache()]
-        _ = try model.forward([tokens], caches: &caches, hooks: hooks, logits: .none, stopAfterLayer: lastLayer, context: context)
-    }
-}
-
-// MARK: - Progress stages
-
-extension TaskContext {
-    /// A context for stage `index` of `count` equal stages: same cancellation, progress mapped
-    /// into that stage's share of the whole.
-    func stage(_ index: Int, of count: Int, label: String) -> TaskContext {
-        let parent = self
-        return TaskContext(isCancelled: { parent.isCancelled }, progress: { fraction, inner in
-            parent.report((Double(index) + fraction) / Double(max(count, 1)), inner.isEmpty ? label : "\(label): \(inner)")
-        })
+        return try model.topTokens(ofResiduals: Array(states.joined()), rows: states.count, k: k, tokenizer: tokenizer, context: context)
     }
 }

@@ -66,7 +66,7 @@ public enum Occlusion {
             let logits = try model.forward(chunk, caches: &caches, hooks: hooks, logits: .last, context: quiet)   // [B, 1, vocab]
             for b in 0..<chunk.count {
                 let row = Array(logits.data[(b * c.vocabularySize)..<((b + 1) * c.vocabularySize)])
-                logProbs.append(logSoftmax(row, at: answer))
+                logProbs.append(Softmax.logProbability(row, at: answer))
             }
             start += chunk.count
             context.report(Double(start) / Double(occludedAt.count), "occluded \(start - 1)/\(wanted.count)")
@@ -76,21 +76,4 @@ public enum Occlusion {
         for (k, p) in wanted.enumerated() { occluded[p] = logProbs[k + 1] }
         return OcclusionResult(answer: answer, cleanLogProb: logProbs[0], occludedLogProbs: occluded)
     }
-}
-
-/// log softmax(logits)[index], in Double.
-public func logSoftmax(_ logits: [Float], at index: Int) -> Double {
-    let top = Double(logits.max() ?? 0)
-    var total = 0.0
-    for l in logits { total += exp(Double(l) - top) }
-    return Double(logits[index]) - top - log(total)
-}
-
-/// softmax(logits) in Double.
-public func softmaxDouble(_ logits: [Float]) -> [Double] {
-    let top = Double(logits.max() ?? 0)
-    var p = logits.map { exp(Double($0) - top) }
-    let total = p.reduce(0, +)
-    for i in p.indices { p[i] /= total }
-    return p
 }

@@ -196,7 +196,7 @@ public enum Patchscope {
             }
         }
         let stages = 2 + (layers.count + maxBatch - 1) / maxBatch
-        try Forward.until(model: model, tokens: source, hooks: sourceHooks, lastLayer: layers.max() ?? 0,
+        try model.run(source, hooks: sourceHooks, through: layers.max() ?? 0,
                           context: context.stage(0, of: stages, label: "source prompt"))
         let vectors: [[Float]] = layers.map { l in
             let state = sourceStates[l] ?? [Float](repeating: 0, count: d)
@@ -261,7 +261,7 @@ public enum Patchscope {
                 var next: [[Int]] = []
                 for b in 0..<batch {
                     let row = Array(logits.data[b * vocab..<(b + 1) * vocab])
-                    if step == 0 { tops.append(Scores.top(row, k: k, tokenizer: tokenizer)) }
+                    if step == 0 { tops.append(Softmax.top(row, k: k, tokenizer: tokenizer)) }
                     let id = Sampler.argmax(row)
                     if !stopped[b] {
                         generated[b].append(id)
@@ -281,8 +281,8 @@ public enum Patchscope {
             }
             start = end
         }
-        return PatchscopeResult(sourceIDs: source, sourceTokens: source.map { Scores.label($0, tokenizer) }, sourcePosition: sp,
-                                targetIDs: target, targetTokens: target.map { Scores.label($0, tokenizer) }, targetPosition: tp,
+        return PatchscopeResult(sourceIDs: source, sourceTokens: source.map { TokenScore.label($0, tokenizer) }, sourcePosition: sp,
+                                targetIDs: target, targetTokens: target.map { TokenScore.label($0, tokenizer) }, targetPosition: tp,
                                 decoding: decoding, mapped: map != nil, rows: rows.compactMap { $0 })
     }
 }

@@ -50,7 +50,7 @@ enum Restoration {
     /// `identicalPrefix` positions lead both runs with equal inputs (equal tokens, no noise). The
     /// restorations run in passes of at most `maxRows` rows.
     static func measure(model: Model, clean: [Int], corrupt: [Int], noise: Noise?, samples: Int, identicalPrefix: Int,
-                        hook: PatchingHook, layers: [Int], positions: [Int], metric: PatchingMetric,
+                        hook: HookSite, layers: [Int], positions: [Int], metric: PatchingMetric,
                         maxRows: Int = maxRows, context: TaskContext) throws -> (clean: Double, corrupt: Double, raw: [[Double]]) {
         let planned = plan(count: corrupt.count, samples: samples, identicalPrefix: identicalPrefix, hook: hook,
                            layers: layers, positions: positions, layerCount: model.config.layerCount)
@@ -93,7 +93,7 @@ enum Restoration {
     /// True when the clean activation variant `v` restores equals, bit for bit, the corrupted one it
     /// replaces, so the pass would reproduce the corrupted run. Checked for the residual stream
     /// (recorded in both runs); attn_out and mlp_out are not recorded in the corrupted run.
-    static func restoresItsOwnValue(_ v: Variant, hook: PatchingHook, clean: [Int: [Int: [Float]]], corrupted: Corrupted,
+    static func restoresItsOwnValue(_ v: Variant, hook: HookSite, clean: [Int: [Int: [Float]]], corrupted: Corrupted,
                                     width d: Int) -> Bool {
         guard hook == .residPre || hook == .residPost, let value = clean[v.layer]?[v.position],
               let stream = corrupted.residuals[v.sample][v.layer], stream.count >= (v.position + 1) * d else { return false }
@@ -114,7 +114,7 @@ enum Restoration {
     }
 
     /// Every (layer, position, sample) outside the identical prefix, sorted by start layer.
-    static func plan(count: Int, samples: Int, identicalPrefix: Int, hook: PatchingHook, layers: [Int], positions: [Int],
+    static func plan(count: Int, samples: Int, identicalPrefix: Int, hook: HookSite, layers: [Int], positions: [Int],
                      layerCount: Int) -> [Variant] {
         var variants: [Variant] = []
         for (i, l) in layers.enumerated() {
@@ -158,7 +158,7 @@ enum Restoration {
     /// sequence 0 and sample s is sequence 1 + s, so the weights are read once for all of them.
     /// Returns the clean metric, the clean activation of `hook` at every (layer, position) selected
     /// (`[layer][position] → [d_model]`), and the corrupted runs. `clean` and `corrupt` have equal lengths.
-    static func referenceRuns(model: Model, clean: [Int], corrupt: [Int], noise: Noise?, samples: Int, hook: PatchingHook,
+    static func referenceRuns(model: Model, clean: [Int], corrupt: [Int], noise: Noise?, samples: Int, hook: HookSite,
                               layers: [Int], positions: [Int], metric: PatchingMetric,
                               context: TaskContext) throws -> (clean: Double, activations: [Int: [Int: [Float]]], corrupted: Corrupted) {
         let hooks = HookSet()
@@ -198,7 +198,7 @@ enum Restoration {
 
     /// Runs `variants` (sorted by start layer) as one resumed pass; the metric of each.
     static func resume(model: Model, variants: [Variant], corrupted: Corrupted, clean: [Int: [Int: [Float]]],
-                       hook: PatchingHook, metric: PatchingMetric, context: TaskContext) throws -> [Double] {
+                       hook: HookSite, metric: PatchingMetric, context: TaskContext) throws -> [Double] {
         let d = model.config.modelDim
         let hooks = HookSet()
         var residuals: [[Float]] = []
@@ -216,7 +216,7 @@ enum Restoration {
                 // resid_post = resid_mid + mlp_out; the other rows' block output is the corrupted one.
                 guard let middle = corrupted.middles[v.sample][v.layer] else { throw missing(v) }
                 for e in 0..<d { rows[e] = middle[v.position * d + e] + value[e] }
-            case .attnOut:
+            case .attnOut, .residMid:
                 hooks.replace(hook.point(v.layer), positions: [v.position], with: value, batch: b)
             }
             residuals.append(rows)
@@ -260,7 +260,7 @@ enum Restoration {
     }
 }
 
-extension PatchingHook {
+extension HookSite {
     /// True when restoring this site leaves the rest of its block as in the corrupted run, so the
     /// restoring pass starts at the next block: `resid_post`, and `mlp_out` (the block's last step;
     /// the other positions' MLP outputs do not depend on the restored one).

@@ -37,7 +37,7 @@ public enum Stability {
         let clean = try model.run(tokens: prompt, cache: layers.map { .residPost($0) }, context: quiet)
         let vocab = c.vocabularySize
         let lastLogits = Array(clean.logits.data[((prompt.count - 1) * vocab)...])
-        let cleanP = softmaxDouble(lastLogits)
+        let cleanP = Softmax.probabilities(lastLogits)
         let top = Sampler.argmax(lastLogits)
 
         var out: [StabilityResult.Layer] = []
@@ -72,7 +72,7 @@ public enum Stability {
             for b in 0..<samples {
                 let row = Array(logits.data[(b * vocab)..<((b + 1) * vocab)])
                 if Sampler.argmax(row) == top { kept += 1 }
-                meanP += exp(logSoftmax(row, at: top))
+                meanP += exp(Softmax.logProbability(row, at: top))
             }
             let meanStd = Double(scale) * Double(rms.reduce(0, +)) / Double(max(rms.count, 1))
             out.append(.init(layer: layer, std: meanStd, kept: Double(kept) / Double(samples),

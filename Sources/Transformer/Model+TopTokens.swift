@@ -10,22 +10,16 @@ import Foundation
 // normaliser are read straight off that layout, eight columns per vector, both cores splitting the
 // vocabulary. No [rows, vocab] array is ever built.
 
-/// One entry of a read-out: token id, its logit and its softmax probability.
-public struct TopToken: Sendable, Equatable {
-    public var id: Int
-    public var logit: Float
-    public var probability: Float
-}
-
 extension Model {
     /// Most rows (columns of logitsᵀ) per chunk: 384 × 49152 floats = 75 MB of scratch.
     nonisolated(unsafe) static var readoutChunkRows = 384
 
     /// The `k` most likely tokens of each of `rows` residual vectors `states[rows, d_model]`, most
     /// likely first: the final RMSNorm (unless `normalize` is false) and the unembedding, as the
-    /// forward pass computes them. Cancellation is checked and progress reported between chunks.
+    /// forward pass computes them; texts from `tokenizer` when given. Cancellation is checked and
+    /// progress reported between chunks.
     public func topTokens(ofResiduals states: [Float], rows: Int, k: Int, normalize: Bool = true,
-                          context: TaskContext = .none) throws -> [[TopToken]] {
+                          tokenizer: Tokenizer? = nil, context: TaskContext = .none) throws -> [[TokenScore]] {
         let d = config.modelDim, vocab = config.vocabularySize
         guard rows > 0, states.count == rows * d else {
             throw TransformerError.badBatch("the read-out needs rows × \(d) numbers, got \(states.count) for \(rows) rows")
@@ -44,7 +38,7 @@ extension Model {
         let w = weights.output
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: vocab * per)   // logitsᵀ[vocab, chunk]
         defer { scratch.deallocate() }
-        var result: [[TopToken]] = []
+        var result: [[TokenScore]] = []
         result.reserveCapacity(rows)
         var start = 0
         while start < rows {
@@ -63,7 +57,7 @@ extension Model {
                 }
                 guard !context.isCancelled else { throw CancelledError() }
             }
-            result += columnTopTokens(scratch, columns: n, vocab: vocab, k: k)
+            result += columnTopTokens(scratch, columns: n, vocab: vocab, k: k, tokenizer: tokenizer)
             start += n
             context.report(Double(start) / Double(rows), "read-out \(start)/\(rows)")
         }
@@ -72,7 +66,8 @@ extension Model {
 
     /// Per column of logitsᵀ[vocab, columns]: top `k` and softmax probabilities. The two cores take
     /// half the vocabulary each; their maxima, normalisers and candidates are merged.
-    private func columnTopTokens(_ logits: UnsafeMutablePointer<Float>, columns n: Int, vocab: Int, k: Int) -> [[TopToken]] {
+    private func columnTopTokens(_ logits: UnsafeMutablePointer<Float>, columns n: Int, vocab: Int, k: Int,
+                                 tokenizer: Tokenizer?) -> [[TokenScore]] {
         let parts = 2
         let span = (vocab + parts - 1) / parts
         var partial = [ColumnStats](repeating: ColumnStats(columns: 0, k: k), count: parts)
@@ -94,7 +89,8 @@ extension Model {
             }
             candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
             return candidates.prefix(k).map { c in
-                TopToken(id: c.id, logit: c.logit, probability: Float(Double(expf(c.logit - m)) / total))
+                TokenScore(id: c.id, token: TokenScore.label(c.id, tokenizer), probability: Float(Double(expf(c.logit - m)) / total),
+                           logit: c.logit)
             }
         }
     }

@@ -9,7 +9,7 @@ final class ActivationPatchingTests: XCTestCase {
         let (model, _) = try AnalysisFixture.load()
         let reference = try LensReference.load().patching
         for (name, expected) in reference.hooks.sorted(by: { $0.key < $1.key }) {
-            let hook = try XCTUnwrap(PatchingHook(rawValue: name))
+            let hook = try XCTUnwrap(HookSite(rawValue: name))
             let result = try ActivationPatching.run(model: model, clean: reference.clean_ids, corrupt: reference.corrupt_ids,
                                                     metric: .probability(answer: reference.answer_id), hook: hook)
             XCTAssertEqual(result.cleanValue, reference.p_clean, accuracy: 1e-3)
@@ -107,7 +107,7 @@ final class ActivationPatchingTests: XCTestCase {
         let reference = try LensReference.load().patching
         let metric = PatchingMetric.probability(answer: reference.answer_id)
         let last = model.config.layerCount - 1
-        for hook in [PatchingHook.mlpOut, .residPost, .attnOut] {
+        for hook in [HookSite.mlpOut, .residPost, .attnOut] {
             let full = try ActivationPatching.run(model: model, clean: reference.clean_ids, corrupt: reference.corrupt_ids,
                                                   metric: metric, hook: hook, layers: [last - 1, last])
             let checks = ProgressBox()

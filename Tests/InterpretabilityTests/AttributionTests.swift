@@ -22,7 +22,7 @@ final class AttributionTests: XCTestCase {
         occluded[france] = filler
         var cache = model.makeCache()
         let logits = try model.prefill(occluded, cache: &cache)
-        XCTAssertEqual(result.occludedLogProbs[france], logSoftmax(logits, at: paris), accuracy: 1e-3)
+        XCTAssertEqual(result.occludedLogProbs[france], Softmax.logProbability(logits, at: paris), accuracy: 1e-3)
     }
 
     func testCompareIdenticalPromptsHasNoDivergence() throws {

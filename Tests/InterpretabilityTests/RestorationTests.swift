@@ -8,7 +8,7 @@ import Transformer
 /// written in by a hook.
 final class RestorationTests: XCTestCase {
     /// The metric of each (layer, position), averaged over samples, computed the slow way.
-    func naive(_ model: Model, clean: [Int], corrupt: [Int], noise: Restoration.Noise?, samples: Int, hook: PatchingHook,
+    func naive(_ model: Model, clean: [Int], corrupt: [Int], noise: Restoration.Noise?, samples: Int, hook: HookSite,
                layers: [Int], positions: [Int], metric: PatchingMetric) throws -> [[Double]] {
         // The clean activations from a plain run of the clean prompt alone.
         var activations: [Int: [Int: [Float]]] = [:]
@@ -75,7 +75,7 @@ final class RestorationTests: XCTestCase {
         let layers = [0, 3, 28, 29], positions = [0, 2, 5, clean.count - 1]
         let metrics: [PatchingMetric] = [.probability(answer: reference.answer_id),
                                          .logitDifference(answer: reference.answer_id, against: reference.against_id)]
-        for hook in PatchingHook.allCases {
+        for hook in HookSite.allCases {
             for metric in metrics {
                 let result = try ActivationPatching.run(model: model, clean: clean, corrupt: corrupt, metric: metric, hook: hook,
                                                         layers: layers, positions: positions)
@@ -93,7 +93,7 @@ final class RestorationTests: XCTestCase {
         let subject = [1, 2, 3], layers = [0, 14, 29], positions = [0, 1, 3, prompt.count - 1]
         let metric = PatchingMetric.probability(answer: reference.answer_id)
         let noise = try CausalTracing.noise(model: model, subject: subject, std: 3, samples: 2, seed: 11)
-        for hook in PatchingHook.allCases {
+        for hook in HookSite.allCases {
             let result = try CausalTracing.run(model: model, prompt: prompt, subjectPositions: subject, metric: metric,
                                                samples: 2, seed: 11, hook: hook, layers: layers, positions: positions)
             let expected = try naive(model, clean: prompt, corrupt: prompt, noise: noise, samples: 2, hook: hook,

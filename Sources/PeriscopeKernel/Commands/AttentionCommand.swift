@@ -18,7 +18,7 @@ enum AttentionCommand {
         run: { arguments, context in
             let model = try context.session.currentModel(range: arguments.headRange)
             guard let prompt = try arguments.prompt("p", session: context.session, model: model),
-                  let layer = try InterpVerbs.layer(arguments, "layer", model: model) else { return nil }
+                  let layer = try VerbArguments.layer(arguments, "layer", model: model) else { return nil }
             let headCount = model.config.headCount
             var heads = Array(0..<headCount)
             if let head = arguments.int("head") {
@@ -98,7 +98,7 @@ enum AttentionCommand {
             ("layer", .int(layer)),
             ("heads", .array(heads.map { .int($0) })),
             ("tokens", .strings(prompt.tokens)),
-            ("prompt", InterpVerbs.promptJSON(prompt)),
+            ("prompt", VerbResults.promptJSON(prompt)),
             ("model", .string(model.name)),
         ]
         // `block` > 1: each value is the largest weight of a block × block tile of tokens.
@@ -114,13 +114,13 @@ enum AttentionCommand {
         if panels.count == 1, let panel = panels.first {
             var single = panel
             single.title = "Attention, layer \(layer) head \(heads[0]) — \(prompt.summary)" + pooledNote
-            return InterpVerbs.result(single.mimeBundle, json: single.json, extra: extra, typeName: "Heatmap",
+            return VerbResults.result(single.mimeBundle, json: single.json, extra: extra, typeName: "Heatmap",
                                       summary: "attention pattern of layer \(layer) head \(heads[0])")
         }
         let grid = HeatmapGrid(title: "Attention, layer \(layer), \(panels.count) heads — \(prompt.summary)" + pooledNote,
                                panels: panels, scale: .sequential, range: .fixed(0, 1), valueLabel: "attention",
                                valueFormat: .fixed(2), kind: "attention_grid")
-        return InterpVerbs.result(grid.mimeBundle, json: grid.json, extra: extra, typeName: "HeatmapGrid",
+        return VerbResults.result(grid.mimeBundle, json: grid.json, extra: extra, typeName: "HeatmapGrid",
                                   summary: "attention patterns of layer \(layer), \(panels.count) heads")
     }
 }

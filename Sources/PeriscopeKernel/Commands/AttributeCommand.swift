@@ -20,11 +20,11 @@ enum AttributeCommand {
         run: { arguments, context in
             let model = try context.session.currentModel(range: arguments.headRange)
             guard let prompt = try arguments.prompt("p", session: context.session, model: model) else { return nil }
-            let answer = try InterpVerbs.singleToken(arguments.string("answer") ?? "", keyword: "answer", model: model,
+            let answer = try VerbArguments.singleToken(arguments.string("answer") ?? "", keyword: "answer", model: model,
                                                      range: arguments.range(of: "answer"))
-            let baseline = try InterpVerbs.singleToken(arguments.string("baseline") ?? " the", keyword: "baseline", model: model,
+            let baseline = try VerbArguments.singleToken(arguments.string("baseline") ?? " the", keyword: "baseline", model: model,
                                                        range: arguments.range(of: "baseline"))
-            let result = try AnalysisVerbs.run(range: arguments.headRange) {
+            let result = try CommandError.catching(at: arguments.headRange) {
                 try Occlusion.attribute(model: model.model, prompt: prompt.ids, answer: answer, baseline: .token(baseline),
                                         context: context.task)
             }
@@ -53,7 +53,7 @@ enum AttributeCommand {
                 ("importance", .nums(importance)), ("ranking", .array(result.ranking.map { .int($0) })),
             ]).serialized()
             let top = result.ranking.first.map { visibleToken(prompt.tokens[$0]) } ?? ""
-            return AnalysisVerbs.result("Attribution", "occlusion attribution for \(quoted(answerText)); top token \(top)",
+            return VerbResults.result("Attribution", "occlusion attribution for \(quoted(answerText)); top token \(top)",
                                         [stripBundle, table.mimeBundle])
         })
 }

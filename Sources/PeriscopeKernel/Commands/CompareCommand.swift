@@ -23,7 +23,7 @@ enum CompareCommand {
             guard k >= 1, k <= 100 else {
                 throw CommandError.outOfRange(what: "top", value: k, valid: "1..100", range: arguments.range(of: "top"))
             }
-            let r = try AnalysisVerbs.run(range: arguments.headRange) {
+            let r = try CommandError.catching(at: arguments.headRange) {
                 try Compare.nextToken(model: model.model, first: first.ids, second: second.ids, top: k, context: context.task)
             }
             func piece(_ id: Int) -> String { model.tokenizer.piece(Int32(id)) }
@@ -56,6 +56,6 @@ enum CompareCommand {
                 ("kl_p1_p2", .num(r.klFirstToSecond)), ("kl_p2_p1", .num(r.klSecondToFirst)),
                 ("top_p1", entries(r.topFirst)), ("top_p2", entries(r.topSecond)), ("movers", entries(r.movers)),
             ]).serialized()
-            return AnalysisVerbs.result("Comparison", "comparison of two prompts; \(kl)", [sideBundle, movers.mimeBundle])
+            return VerbResults.result("Comparison", "comparison of two prompts; \(kl)", [sideBundle, movers.mimeBundle])
         })
 }

@@ -18,7 +18,7 @@ enum DatasetCommand {
             let dataset: LabelledDataset
             switch source {
             case .string(let path):
-                dataset = try AnalysisVerbs.run(range: range) { try LabelledDataset.load(csvPath: ModelCatalog.canonicalPath(path)) }
+                dataset = try CommandError.catching(at: range) { try LabelledDataset.load(csvPath: ModelCatalog.canonicalPath(path)) }
             case .list(let rows):
                 var texts: [String] = [], labels: [String] = []
                 for (i, row) in rows.enumerated() {
@@ -34,7 +34,7 @@ enum DatasetCommand {
                     }
                     texts.append(text); labels.append(label)
                 }
-                dataset = try AnalysisVerbs.run(range: range) { try LabelledDataset(texts: texts, labels: labels, source: "inline") }
+                dataset = try CommandError.catching(at: range) { try LabelledDataset(texts: texts, labels: labels, source: "inline") }
             default:
                 throw CommandError.typeMismatch(parameter: "source", verb: "dataset", expected: "a CSV path or a list of [text, label] pairs",
                                                 given: withArticle(source.typeName), range: range)

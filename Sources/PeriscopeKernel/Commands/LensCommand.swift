@@ -23,15 +23,15 @@ enum LensCommand {
         run: { arguments, context in
             let model = try context.session.currentModel(range: arguments.headRange)
             guard let prompt = try arguments.prompt("p", session: context.session, model: model) else { return nil }
-            let layers = try InterpVerbs.layers(arguments, model: model)
-            let positions = try InterpVerbs.positions(arguments, "positions", prompt: prompt)
+            let layers = try VerbArguments.layers(arguments, model: model)
+            let positions = try VerbArguments.positions(arguments, "positions", prompt: prompt)
             let hook = arguments.word("hook") ?? "resid_post"
             let k = arguments.int("top") ?? (positions.count == 1 ? 5 : 1)
             let vocab = model.config.vocabularySize
             guard k >= 1, k <= min(vocab, 100) else {
                 throw CommandError.outOfRange(what: "top", value: k, valid: "1..\(min(vocab, 100))", range: arguments.range(of: "top"))
             }
-            let cells = try InterpVerbs.analysis(at: arguments.headRange) {
+            let cells = try CommandError.catching(at: arguments.headRange) {
                 try compute(model: model, prompt: prompt, layers: layers, positions: positions, k: k, hook: hook,
                             session: context.session, task: context.task)
             }
@@ -53,7 +53,7 @@ enum LensCommand {
     /// Runs the logit lens (the prompt's cached activations are reused when present).
     static func compute(model: LoadedModel, prompt: PromptValue, layers: [Int], positions: [Int], k: Int, hook: String,
                         session: Session, task: TaskContext) throws -> Cells {
-        let residual = ResidualHook(rawValue: hook) ?? .residPost
+        let residual = HookSite(rawValue: hook) ?? .residPost
         let scores: [[[TokenScore]]]
         let key = ActivationKey(modelPath: model.path, tokens: prompt.ids)
         let cachedTensors = session.activations.lookup(key).map { run in layers.compactMap { run[residual.point($0)] } } ?? []
@@ -95,7 +95,7 @@ enum LensCommand {
             ("positions", .array(cells.positions.map { .int($0) })),
             ("k", .int(k)),
             ("top", topJSON),
-            ("prompt", InterpVerbs.promptJSON(prompt)),
+            ("prompt", VerbResults.promptJSON(prompt)),
             ("model", .string(model.name)),
         ]
         let title = "Logit lens (\(hook)) — \(prompt.summary)"
@@ -115,19 +115,19 @@ enum LensCommand {
             let table = Table(title: title, columns: columns, rows: rows,
                               caption: "top \(k) tokens per layer at position \(position) (\(token)); probabilities after the final norm and unembedding",
                               kind: "logit_lens_top")
-            return InterpVerbs.result(table.mimeBundle, json: table.json, extra: extra, typeName: "Table",
+            return VerbResults.result(table.mimeBundle, json: table.json, extra: extra, typeName: "Table",
                                       summary: "logit lens top \(k) at position \(position) over \(cells.layers.count) layers")
         }
 
         let heatmap = Heatmap(
             title: title, xLabel: "position (token)", yLabel: "layer",
-            rowLabels: InterpVerbs.layerLabels(cells.layers),
+            rowLabels: VerbResults.layerLabels(cells.layers),
             columnLabels: cells.positions.map { "\($0) " + visibleToken(prompt.tokens[$0]) },
             values: cells.probs.map { row in row.map { $0.first ?? .nan } },
             cellText: cells.ids.map { row in row.map { visibleToken(piece($0.first ?? 0)) } },
             scale: .sequential, range: .fixed(0, 1), valueLabel: "p(top-1)", valueFormat: .fixed(2),
             kind: "logit_lens")
-        return InterpVerbs.result(heatmap.mimeBundle, json: heatmap.json, extra: extra, typeName: "Heatmap",
+        return VerbResults.result(heatmap.mimeBundle, json: heatmap.json, extra: extra, typeName: "Heatmap",
                                   summary: "logit lens, \(cells.layers.count) layers × \(cells.positions.count) positions")
     }
 }

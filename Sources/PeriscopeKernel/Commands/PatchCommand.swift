@@ -31,17 +31,17 @@ enum PatchCommand {
         run: { arguments, context in
             let model = try context.session.currentModel(range: arguments.headRange)
             guard let source = try arguments.prompt("source", session: context.session, model: model),
-                  let layer = try InterpVerbs.layer(arguments, "layer", model: model) else { return nil }
-            let position = try InterpVerbs.position(arguments, "position", prompt: source)
+                  let layer = try VerbArguments.layer(arguments, "layer", model: model) else { return nil }
+            let position = try VerbArguments.position(arguments, "position", prompt: source)
             let target = try PatchTarget.resolve(arguments, keyword: "into", session: context.session, model: model)
-            let targetLayer = try InterpVerbs.layer(arguments, "target_layer", model: model) ?? layer
+            let targetLayer = try VerbArguments.layer(arguments, "target_layer", model: model) ?? layer
             var targetPosition: Int?
             if arguments.has("target_position") {
                 guard case .prompt(let prompt) = target else {
                     throw CommandError.failed("A preset target is patched at its placeholder; `target_position` applies only to a target prompt. Remove it, or give the target as a prompt.",
                                               range: arguments.range(of: "target_position"))
                 }
-                targetPosition = try InterpVerbs.position(arguments, "target_position", prompt: prompt)
+                targetPosition = try VerbArguments.position(arguments, "target_position", prompt: prompt)
             }
             if arguments.has("generate"), arguments.has("top") {
                 throw CommandError.failed("Give either `generate N` or `top K`, not both.", range: arguments.range(of: "top"))
@@ -56,7 +56,7 @@ enum PatchCommand {
             let steps = try PatchscopeCommand.generateCount(arguments, default: 5)
             let request = Request(source: source, layer: layer, position: position, target: target, targetLayer: targetLayer,
                                   targetPosition: targetPosition, steps: steps, top: top, fitMap: arguments.word("map") == "fit")
-            let (result, resolved) = try InterpVerbs.analysis(at: arguments.range(of: "into")) {
+            let (result, resolved) = try CommandError.catching(at: arguments.range(of: "into")) {
                 try compute(request, model: model, task: context.task)
             }
             return render(result, target: resolved, request: request, model: model)
@@ -147,7 +147,7 @@ enum PatchCommand {
         let extra: [(String, JSONOut)] = [
             ("analysis", .string("patch")),
             ("mode", .string(rank ? "top" : "generate")),
-            ("source", InterpVerbs.promptJSON(request.source)),
+            ("source", VerbResults.promptJSON(request.source)),
             ("source_layer", .int(row.sourceLayer)),
             ("source_position", .int(result.sourcePosition)),
             ("target", target.json),
@@ -157,10 +157,10 @@ enum PatchCommand {
             ("tokens", .strings(shown.map(piece))),
             ("probs", rank ? .nums(row.top.map { Double($0.probability) }) : .nums(row.first.map { [Double($0.probability)] } ?? [])),
             ("text", .string(rank ? "" : row.text)),
-            ("first", InterpVerbs.scoresJSON([row.top])),
+            ("first", VerbResults.scoresJSON([row.top])),
             ("model", .string(model.name)),
         ]
-        return InterpVerbs.result(table.mimeBundle, json: table.json, extra: extra, typeName: "Table",
+        return VerbResults.result(table.mimeBundle, json: table.json, extra: extra, typeName: "Table",
                                   summary: rank ? "patched top \(row.top.count)" : "patched decoding \(quoted(row.text))")
     }
 }

@@ -24,13 +24,13 @@ enum ProbeCommand {
             let model = try context.session.currentModel(range: arguments.headRange)
             guard case .object(let data as DatasetValue)? = arguments.value("d") else { return nil }
             let dataset = data.dataset
-            let layers = try InterpVerbs.layers(arguments, model: model)
+            let layers = try VerbArguments.layers(arguments, model: model)
             let reduction: PositionReduction = arguments.word("position") == "mean" ? .mean : .last
             let split = arguments.float("split") ?? 0.7
             guard split > 0, split < 1 else {
                 throw CommandError.failed("`split` is the share of rows used for training; give a number between 0 and 1, e.g. 0.7.", range: arguments.range(of: "split"))
             }
-            let seed = try AnalysisVerbs.seed(arguments)
+            let seed = try VerbArguments.seed(arguments)
             let prompts = try dataset.texts.map { try PromptValue.make(text: $0, model: model, range: arguments.range(of: "d")).ids }
             let labels = dataset.labelIndices
             let control = arguments.flag("control")
@@ -39,7 +39,7 @@ enum ProbeCommand {
             let task = context.task
             let share = control ? 0.6 : 1.0
             let first = TaskContext(isCancelled: { task.isCancelled }, progress: { f, l in task.report(share * f, l) })
-            let report = try AnalysisVerbs.run(range: arguments.headRange) {
+            let report = try CommandError.catching(at: arguments.headRange) {
                 try ProbeSweep.run(model: model.model, prompts: prompts, labels: labels, classCount: dataset.classes.count,
                                    layers: layers, reduction: reduction, trainFraction: split, seed: seed, context: first)
             }
@@ -48,7 +48,7 @@ enum ProbeCommand {
                 var rng = SplitMix64(seed: seed &+ 0x5EED)
                 let shuffled = labels.shuffled(using: &rng)
                 let second = TaskContext(isCancelled: { task.isCancelled }, progress: { f, l in task.report(0.6 + 0.4 * f, "control: " + l) })
-                controlReport = try AnalysisVerbs.run(range: arguments.headRange) {
+                controlReport = try CommandError.catching(at: arguments.headRange) {
                     try ProbeSweep.run(model: model.model, prompts: prompts, labels: shuffled, classCount: dataset.classes.count,
                                        layers: layers, reduction: reduction, trainFraction: split, seed: seed, context: second)
                 }
@@ -86,7 +86,7 @@ enum ProbeCommand {
                 ("train_count", .int(report.trainCount)), ("test_count", .int(report.testCount)),
                 ("classes", .strings(dataset.classes)),
             ]).serialized()
-            return AnalysisVerbs.result("Probe", "probe of \(dataset.source) over \(layers.count) layers; \(bestText)",
+            return VerbResults.result("Probe", "probe of \(dataset.source) over \(layers.count) layers; \(bestText)",
                                         [tableBundle, chart.mimeBundle])
         })
 }

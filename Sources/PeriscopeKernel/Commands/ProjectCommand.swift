@@ -19,11 +19,11 @@ enum ProjectCommand {
         example: "project [\"cat\", \"dog\", \"car\", \"bus\"] layer 10 labels [\"animal\", \"animal\", \"vehicle\", \"vehicle\"]",
         run: { arguments, context in
             let model = try context.session.currentModel(range: arguments.headRange)
-            let prompts = try AnalysisVerbs.prompts(arguments, "P", session: context.session, model: model)
+            let prompts = try VerbArguments.prompts(arguments, "P", session: context.session, model: model)
             guard prompts.count >= 3 else {
                 throw CommandError.failed("`project` needs at least three prompts to find two components; give a longer list.", range: arguments.range(of: "P"))
             }
-            guard let layer = try InterpVerbs.layer(arguments, "layer", model: model) else { return nil }
+            guard let layer = try VerbArguments.layer(arguments, "layer", model: model) else { return nil }
             var groups: [String]?
             if let value = arguments.value("labels") {
                 guard case .list(let items) = value, items.count == prompts.count else {
@@ -34,7 +34,7 @@ enum ProjectCommand {
                     return item.sourceText
                 }
             }
-            let pca = try AnalysisVerbs.run(range: arguments.headRange) { () -> PCAResult in
+            let pca = try CommandError.catching(at: arguments.headRange) { () -> PCAResult in
                 let states = try ResidualReader.residPost(model: model.model, prompts: prompts.map(\.ids), layers: [layer],
                                                           reduction: .last, context: context.task)[0]
                 return try PCA.fit(states, components: 2)

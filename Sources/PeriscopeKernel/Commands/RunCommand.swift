@@ -24,11 +24,12 @@ enum RunCommand {
             let start = Date()
             let run = try context.session.cachedRun(prompt, model: model, context: context.task, evicted: &evicted)
             let seconds = Date().timeIntervalSince(start)
-            let top = topTokens(run.lastLogits, k: k)
+            let top = Softmax.top(run.lastLogits, k: k, tokenizer: model.tokenizer)
 
             let rows: [[Table.Cell]] = top.enumerated().map { rank, entry in
-                [.number(Double(rank + 1), .integer), .token(model.tokenizer.piece(Int32(entry.id))),
-                 .number(Double(entry.id), .integer), .number(entry.prob, .fixed(4), intensity: entry.prob),
+                [.number(Double(rank + 1), .integer), .token(entry.token),
+                 .number(Double(entry.id), .integer),
+                 .number(Double(entry.probability), .fixed(4), intensity: Double(entry.probability)),
                  .number(Double(entry.logit), .fixed(3))]
             }
             let kept = run.key.tokens == prompt.ids && context.session.activations.peek(run.key) === run
@@ -48,13 +49,12 @@ enum RunCommand {
             let hidden = run[.lnFinalNormalized].map { t in Array(t.data[(lastIndex * t.stride0)..<((lastIndex + 1) * t.stride0)]) } ?? []
             var bundle = table.mimeBundle
             bundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
-                ("prompt", .object([("text", .string(prompt.text)), ("chat", .bool(prompt.chat)),
-                                    ("ids", .array(prompt.ids.map { .int($0) })), ("tokens", .strings(prompt.tokens))])),
+                ("prompt", VerbResults.promptJSON(prompt)),
                 ("model", .string(model.name)),
                 ("top", .object([
                     ("ids", .array(top.map { .int($0.id) })),
-                    ("tokens", .strings(top.map { model.tokenizer.piece(Int32($0.id)) })),
-                    ("probs", .nums(top.map(\.prob))),
+                    ("tokens", .strings(top.map(\.token))),
+                    ("probs", .nums(top.map { Double($0.probability) })),
                     ("logits", .nums(top.map { Double($0.logit) })),
                 ])),
                 ("final_hidden", .object([("hook", .string(HookPoint.lnFinalNormalized.name)), ("position", .int(lastIndex)),
@@ -65,16 +65,4 @@ enum RunCommand {
             ]).serialized()
             return .result(RenderedResult(typeName: "Table", summary: "top \(k) next tokens of \(prompt.summary)", bundle: bundle))
         })
-
-    /// The `k` most likely tokens: id, softmax probability, logit; most likely first.
-    static func topTokens(_ logits: [Float], k: Int) -> [(id: Int, prob: Double, logit: Float)] {
-        let maxLogit = Double(logits.max() ?? 0)
-        var total = 0.0
-        for l in logits { total += exp(Double(l) - maxLogit) }
-        // Insertion is cheapest for a short list; sort when K is large.
-        let best: [(index: Int, value: Float)] = k <= 64
-            ? Sampler.topK(logits, k)
-            : Array(logits.enumerated().sorted { $0.element > $1.element }.prefix(k).map { ($0.offset, $0.element) })
-        return best.map { ($0.index, exp(Double($0.value) - maxLogit) / total, $0.value) }
-    }
 }

@@ -25,7 +25,7 @@ enum SimilarityCommand {
                 return v
             }
             let names = variableNames(context.statement, count: vectors.count) ?? vectors.map(\.vector.label)
-            let matrix = try AnalysisVerbs.run(range: range) { try Similarity.matrix(vectors.map(\.vector.values)) }
+            let matrix = try CommandError.catching(at: range) { try Similarity.matrix(vectors.map(\.vector.values)) }
             let heatmap = Heatmap(title: "Cosine similarity", xLabel: "vector", yLabel: "vector", rowLabels: names,
                                   columnLabels: names, values: matrix, scale: .diverging, range: .fixed(-1, 1),
                                   valueLabel: "cosine", valueFormat: .fixed(2), showValues: true, kind: "similarity")

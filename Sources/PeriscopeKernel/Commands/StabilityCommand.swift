@@ -22,7 +22,7 @@ enum StabilityCommand {
         run: { arguments, context in
             let model = try context.session.currentModel(range: arguments.headRange)
             guard let prompt = try arguments.prompt("p", session: context.session, model: model) else { return nil }
-            let layers = try InterpVerbs.layers(arguments, model: model)
+            let layers = try VerbArguments.layers(arguments, model: model)
             let noise = arguments.float("noise") ?? 0.2
             guard noise >= 0, noise.isFinite else {
                 throw CommandError.failed("`noise` must be 0 or more (a multiple of the residual stream's RMS).", range: arguments.range(of: "noise"))
@@ -31,8 +31,8 @@ enum StabilityCommand {
             guard samples >= 1, samples <= 256 else {
                 throw CommandError.outOfRange(what: "samples", value: samples, valid: "1..256", range: arguments.range(of: "samples"))
             }
-            let seed = try AnalysisVerbs.seed(arguments)
-            let r = try AnalysisVerbs.run(range: arguments.headRange) {
+            let seed = try VerbArguments.seed(arguments)
+            let r = try CommandError.catching(at: arguments.headRange) {
                 try Stability.measure(model: model.model, prompt: prompt.ids, layers: layers, noise: noise, samples: samples,
                                       seed: seed, context: context.task)
             }
@@ -59,6 +59,6 @@ enum StabilityCommand {
                 ("mean_probability", .nums(r.layers.map(\.meanProbability))), ("std", .nums(r.layers.map(\.std))),
                 ("samples", .int(samples)), ("noise", .num(noise)), ("seed", .int(Int(seed))),
             ]).serialized()
-            return AnalysisVerbs.result("Stability", "stability of \(quoted(answer)) over \(layers.count) layers", [bundle, chart.mimeBundle])
+            return VerbResults.result("Stability", "stability of \(quoted(answer)) over \(layers.count) layers", [bundle, chart.mimeBundle])
         })
 }

@@ -24,9 +24,9 @@ enum SteerCommand {
         run: { arguments, context in
             let model = try context.session.currentModel(range: arguments.headRange)
             guard let prompt = try arguments.prompt("p", session: context.session, model: model),
-                  let v = try AnalysisVerbs.vector(arguments, "with") else { return nil }
-            try AnalysisVerbs.check(v, fits: model, range: arguments.range(of: "with"))
-            let layer = try InterpVerbs.layer(arguments, "layer", model: model) ?? v.vector.layer
+                  let v = try VerbArguments.vector(arguments, "with") else { return nil }
+            try VerbArguments.check(v, fits: model, range: arguments.range(of: "with"))
+            let layer = try VerbArguments.layer(arguments, "layer", model: model) ?? v.vector.layer
             guard layer < model.config.layerCount else {
                 throw CommandError.outOfRange(what: "layer", value: layer, valid: "0..\(model.config.layerCount - 1)", range: arguments.range(of: "with"))
             }
@@ -64,9 +64,9 @@ enum SteerCommand {
                 throw CommandError.outOfRange(what: "generate", value: count, valid: "1..\(max(limit, 1))", range: arguments.range(of: "generate"))
             }
             let positions = try arguments.has("positions")
-                ? InterpVerbs.positions(arguments, "positions", prompt: prompt) : nil
+                ? VerbArguments.positions(arguments, "positions", prompt: prompt) : nil
 
-            let runs = try AnalysisVerbs.run(range: arguments.headRange) {
+            let runs = try CommandError.catching(at: arguments.headRange) {
                 try Steering.generate(model: model.model, prompt: prompt.ids, vector: v.vector.values, layer: layer, scales: scales,
                                       maxTokens: count, positions: positions, stop: model.stopTokens, context: context.task)
             }

@@ -33,7 +33,7 @@ enum TraceCommand {
             let model = try context.session.currentModel(range: arguments.headRange)
             guard let clean = try arguments.prompt("clean", session: context.session, model: model) else { return nil }
             let request = try makeRequest(arguments, clean: clean, model: model, session: context.session)
-            let data = try InterpVerbs.analysis(at: arguments.headRange) {
+            let data = try CommandError.catching(at: arguments.headRange) {
                 try compute(request, model: model, session: context.session, task: context.task)
             }
             return render(data, request: request, model: model)
@@ -87,14 +87,14 @@ enum TraceCommand {
         }
         var subjectPositions: [Int] = []
         if let subject {
-            subjectPositions = try InterpVerbs.analysis(at: arguments.range(of: "noise")) {
+            subjectPositions = try CommandError.catching(at: arguments.range(of: "noise")) {
                 try CausalTracing.subjectPositions(subject, in: clean.ids, tokenizer: model.tokenizer)
             }
         }
-        let answer = try InterpVerbs.singleToken(arguments.string("answer") ?? "", keyword: "answer", model: model,
+        let answer = try VerbArguments.singleToken(arguments.string("answer") ?? "", keyword: "answer", model: model,
                                                  range: arguments.range(of: "answer"))
         let against = try arguments.string("against").map {
-            try InterpVerbs.singleToken($0, keyword: "against", model: model, range: arguments.range(of: "against"))
+            try VerbArguments.singleToken($0, keyword: "against", model: model, range: arguments.range(of: "against"))
         }
         if let against, against == answer {
             throw CommandError.failed("`against` is the same token as `answer`, so their logit difference is always 0; pick another token.",
@@ -116,8 +116,8 @@ enum TraceCommand {
         return Request(clean: clean, corrupt: corrupt, subject: subject, subjectPositions: subjectPositions, std: std,
                        samples: samples, seed: seed, answer: answer, against: against,
                        hook: arguments.word("hook") ?? "resid_pre",
-                       layers: try InterpVerbs.layers(arguments, model: model),
-                       positions: try InterpVerbs.positions(arguments, "positions", prompt: clean))
+                       layers: try VerbArguments.layers(arguments, model: model),
+                       positions: try VerbArguments.positions(arguments, "positions", prompt: clean))
     }
 
     // MARK: - Data
@@ -138,7 +138,7 @@ enum TraceCommand {
     static func compute(_ request: Request, model: LoadedModel, session: Session, task: TaskContext) throws -> Data {
         let metric: PatchingMetric = request.against.map { .logitDifference(answer: request.answer, against: $0) }
             ?? .probability(answer: request.answer)
-        let hook = PatchingHook(rawValue: request.hook) ?? .residPre
+        let hook = HookSite(rawValue: request.hook) ?? .residPre
         let result: PatchingResult
         if let corrupt = request.corrupt {
             result = try ActivationPatching.run(model: model.model, clean: request.clean.ids, corrupt: corrupt.ids, metric: metric,
@@ -171,7 +171,7 @@ enum TraceCommand {
         let heatmap = Heatmap(
             title: "\(what) (\(request.hook)) — \(metric) restored, 0 = corrupt, 1 = clean",
             xLabel: "position (clean token" + (request.corrupt == nil ? ", * = noised)" : "/corrupt token)"),
-            yLabel: "layer", rowLabels: InterpVerbs.layerLabels(data.layers), columnLabels: columnLabels,
+            yLabel: "layer", rowLabels: VerbResults.layerLabels(data.layers), columnLabels: columnLabels,
             values: data.values, scale: .diverging, range: .fixed(-1, 1), valueLabel: "restored effect",
             valueFormat: .fixed(2), kind: "trace")
         var extra: [(String, JSONOut)] = [
@@ -185,8 +185,8 @@ enum TraceCommand {
             ("clean_metric", .num(data.cleanMetric)),
             ("corrupt_metric", .num(data.corruptMetric)),
             ("raw", .matrix(data.raw)),
-            ("clean", InterpVerbs.promptJSON(clean)),
-            ("corrupt", request.corrupt.map(InterpVerbs.promptJSON) ?? .null),
+            ("clean", VerbResults.promptJSON(clean)),
+            ("corrupt", request.corrupt.map(VerbResults.promptJSON) ?? .null),
             ("model", .string(model.name)),
         ]
         if let subject = request.subject {
@@ -198,7 +198,7 @@ enum TraceCommand {
         let caption = String(format: "%@: clean %.4g, corrupt %.4g", metric, data.cleanMetric, data.corruptMetric)
         var bundle = heatmap.mimeBundle
         bundle.data[MimeBundle.plain] = heatmap.plainText + "\n" + caption
-        return InterpVerbs.result(bundle, json: heatmap.json, extra: extra, typeName: "Heatmap",
+        return VerbResults.result(bundle, json: heatmap.json, extra: extra, typeName: "Heatmap",
                                   summary: "\(what.lowercased()), \(data.layers.count) layers × \(data.positions.count) positions")
     }
 }

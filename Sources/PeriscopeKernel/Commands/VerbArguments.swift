@@ -1,15 +1,14 @@
 import Foundation
 import Interpretability
 import PeriscopeLanguage
-import Rendering
 import Transformer
 
-// MARK: - Shared checks of the interpretability verbs
-//
-// `lens`, `attention`, `patch`, `patchscope` and `trace` check their arguments here, before any
-// model work, so that every mistake points at the argument that caused it (line and column).
+// MARK: - Arguments checked against the model
 
-enum InterpVerbs {
+/// The checks the analysis verbs share: each reads one argument, checks it against the loaded
+/// model (or the prompt) before any model work, and throws an error at that argument's line and
+/// column when it does not fit.
+enum VerbArguments {
     /// The single token id of an answer such as `" Paris"`, or an error showing how it tokenises.
     static func singleToken(_ text: String, keyword: String, model: LoadedModel, range: SourceRange?) throws -> Int {
         let ids = model.tokenizer.encode(text, addSpecial: false, parseSpecial: false)
@@ -82,48 +81,42 @@ enum InterpVerbs {
         return try session.prompt(from: value, model: model, range: range)
     }
 
-    // MARK: Labels
-
-    /// Each token made visible, for axis labels.
-    static func labels(_ tokens: [String]) -> [String] { tokens.map(visibleToken) }
-
-    /// `"12"` for layer rows.
-    static func layerLabels(_ layers: [Int]) -> [String] { layers.map(String.init) }
-
-    /// The prompt as a vnd JSON object.
-    static func promptJSON(_ prompt: PromptValue) -> JSONOut {
-        .object([("text", .string(prompt.text)), ("chat", .bool(prompt.chat)),
-                 ("ids", .array(prompt.ids.map { .int($0) })), ("tokens", .strings(prompt.tokens))])
-    }
-
-    /// Top-K lists as `{"ids","tokens","probs","logits"}`, one inner array per list.
-    static func scoresJSON(_ lists: [[TokenScore]]) -> JSONOut {
-        .object([
-            ("ids", .array(lists.map { list in .array(list.map { .int($0.id) }) })),
-            ("tokens", .array(lists.map { list in .strings(list.map(\.token)) })),
-            ("probs", .array(lists.map { list in .nums(list.map { Double($0.probability) }) })),
-            ("logits", .array(lists.map { list in .nums(list.map { Double($0.logit) }) })),
-        ])
-    }
-
-    /// A rendered result value whose vnd JSON gets `extra` pairs.
-    static func result(_ bundle: MimeBundle, json: JSONOut, extra: [(String, JSONOut)], typeName: String,
-                       summary: String) -> Value {
-        var bundle = bundle
-        bundle.data[MimeBundle.periscopeJSON] = appending(json, extra).serialized()
-        return .result(RenderedResult(typeName: typeName, summary: summary, bundle: bundle))
-    }
-
-    /// Runs model-side work, turning its errors into sentences at the statement (cancellation passes through).
-    static func analysis<T>(at range: SourceRange?, _ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as CommandError {
-            throw error
-        } catch let error as CancelledError {
-            throw error
-        } catch let error as AnalysisError {
-            throw CommandError.failed(error.description, range: range)
+    /// The prompts of a `.prompts` argument (one prompt or a list), tokenised for `model`.
+    static func prompts(_ arguments: BoundArguments, _ name: String, session: Session, model: LoadedModel) throws -> [PromptValue] {
+        guard let value = arguments.value(name) else { return [] }
+        let range = arguments.range(of: name)
+        if case .list(let items) = value {
+            guard !items.isEmpty else {
+                throw CommandError.failed("`\(name)` is an empty list; give at least one prompt.", range: range)
+            }
+            return try items.map { try session.prompt(from: $0, model: model, range: range) }
         }
+        return [try session.prompt(from: value, model: model, range: range)]
+    }
+
+    /// The Vector a `.typed("Vector")` argument holds.
+    static func vector(_ arguments: BoundArguments, _ name: String) throws -> VectorValue? {
+        guard let value = arguments.value(name) else { return nil }
+        guard case .object(let content as VectorValue) = value else {
+            throw CommandError.typeMismatch(parameter: name, verb: arguments.verb, expected: "a Vector (made by `direction`)",
+                                            given: withArticle(value.typeName), range: arguments.range(of: name))
+        }
+        return content
+    }
+
+    /// Checks that a vector fits `model` (same width), with a sentence saying what to do otherwise.
+    static func check(_ v: VectorValue, fits model: LoadedModel, range: SourceRange?) throws {
+        guard v.vector.values.count == model.config.modelDim else {
+            throw CommandError.failed("The vector has \(v.vector.values.count) numbers but \(model.name)'s residual stream has \(model.config.modelDim); make the vector with `direction` on this model.", range: range)
+        }
+    }
+
+    /// A non-negative seed argument (default 0).
+    static func seed(_ arguments: BoundArguments) throws -> UInt64 {
+        let seed = arguments.int("seed") ?? 0
+        guard seed >= 0 else {
+            throw CommandError.outOfRange(what: "seed", value: seed, valid: "0 or more", range: arguments.range(of: "seed"))
+        }
+        return UInt64(seed)
     }
 }

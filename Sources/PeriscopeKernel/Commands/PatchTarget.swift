@@ -1,0 +1,102 @@
+import Foundation
+import Interpretability
+import Rendering
+import Transformer
+
+// MARK: - Targets
+
+/// Where a Patchscope writes: a preset (`identity`, `description`, `attribute "…x…"`) or a prompt.
+enum PatchTarget {
+    case identity
+    case description
+    case attribute(String)
+    case prompt(PromptValue)
+
+    /// The name shown in titles.
+    var name: String {
+        switch self {
+        case .identity: return "identity"
+        case .description: return "description"
+        case .attribute(let text): return "attribute \(quoted(text))"
+        case .prompt(let p): return p.summary
+        }
+    }
+
+    /// Reads the `keyword` argument (a `.name` slot: a preset word, a string, or a prompt variable) and
+    /// the `text` positional that follows `attribute`. Absent means `identity`.
+    static func resolve(_ arguments: BoundArguments, keyword: String, session: Session, model: LoadedModel) throws -> PatchTarget {
+        let text = arguments.string("text")
+        let word: String?
+        switch arguments.value(keyword) {
+        case .symbol(let w)?: word = w
+        case .string(let s)?:
+            if text != nil {
+                throw CommandError.failed("Only `\(keyword) attribute` takes a second string; remove \(quoted(text ?? "")).",
+                                          range: arguments.range(of: "text"))
+            }
+            return .prompt(try PromptValue.make(text: s, model: model, range: arguments.range(of: keyword)))
+        default: word = nil
+        }
+        if word != "attribute", let text {
+            throw CommandError.failed("The string \(quoted(text)) has no place here; did you mean `\(keyword) attribute \(quoted(text))`?",
+                                      range: arguments.range(of: "text"))
+        }
+        switch word {
+        case nil, "identity"?: return .identity
+        case "description"?: return .description
+        case "attribute"?:
+            guard let text else {
+                throw CommandError.failed("`\(keyword) attribute` needs its template with the placeholder x, e.g. `\(keyword) attribute \"The capital city of x\"`.",
+                                          range: arguments.range(of: keyword))
+            }
+            guard hasPlaceholder(text, "x") else {
+                throw CommandError.failed("The target \(quoted(text)) has no placeholder x; write x where the patched subject goes, e.g. \"The capital city of x\".",
+                                          range: arguments.range(of: "text"))
+            }
+            return .attribute(text)
+        case let name?:
+            return .prompt(try VerbArguments.prompt(named: name, session: session, model: model, range: arguments.range(of: keyword)))
+        }
+    }
+
+    /// The target as tokens, with the position to patch: `position` if given, else the preset's
+    /// placeholder, else the prompt's last token.
+    func resolved(position: Int?, model: LoadedModel) throws -> ResolvedTarget {
+        let preset: PatchscopeTarget
+        switch self {
+        case .prompt(let p):
+            return ResolvedTarget(name: name, text: p.text, ids: p.ids, tokens: p.tokens, position: position ?? p.ids.count - 1)
+        case .identity: preset = .identity
+        case .description: preset = .description
+        case .attribute(let template): preset = .attribute(template)
+        }
+        let (ids, placeholder) = try preset.tokenize(with: model.tokenizer)
+        return ResolvedTarget(name: name, text: preset.text, ids: ids, tokens: ids.map { model.tokenizer.piece(Int32($0)) },
+                              position: position ?? placeholder ?? ids.count - 1)
+    }
+
+    /// Whether `text` has `placeholder` as a word of its own ("of x", "x:" but not "example").
+    static func hasPlaceholder(_ text: String, _ placeholder: Character) -> Bool {
+        let chars = Array(text)
+        for (i, c) in chars.enumerated() where c == placeholder {
+            let before = i == 0 || !(chars[i - 1].isLetter || chars[i - 1].isNumber)
+            let after = i == chars.count - 1 || !(chars[i + 1].isLetter || chars[i + 1].isNumber)
+            if before && after { return true }
+        }
+        return false
+    }
+}
+
+/// A target ready to run: its tokens and the position that receives the patched state.
+struct ResolvedTarget {
+    var name: String
+    var text: String
+    var ids: [Int]
+    var tokens: [String]
+    var position: Int
+
+    var json: JSONOut {
+        .object([("name", .string(name)), ("text", .string(text)), ("ids", .array(ids.map { .int($0) })),
+                 ("tokens", .strings(tokens)), ("position", .int(position))])
+    }
+}

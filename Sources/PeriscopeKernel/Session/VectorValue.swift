@@ -1,0 +1,93 @@
+import Foundation
+import GGUF
+import Interpretability
+import Rendering
+import Transformer
+
+// MARK: - Vector value
+
+/// A direction in a model's residual stream, as the session holds it.
+struct VectorValue: ValueContent {
+    var vector: SteeringVector
+    var modelName: String
+    var modelPath: String
+    /// The model's architecture (`llama`), written as the control vector's model hint.
+    var architecture: String
+    var positive: [String]
+    var negative: [String]
+    var reduction: PositionReduction
+
+    var typeName: String { "Vector" }
+    var summary: String { "Vector \(vector.label) (\(vector.values.count) numbers, norm \(NumberFormat.general.format(vector.norm)))" }
+
+    func render() -> MimeBundle {
+        let head = vector.values.prefix(6).map { NumberFormat.fixed(3).format(Double($0)) }.joined(separator: ", ")
+        let card = Card(title: "Vector " + vector.label, [
+            ("model", modelName), ("hook", HookPoint.residPost(vector.layer).name),
+            ("read at", reduction == .last ? "last token" : "mean over tokens"),
+            ("positive", VerbResults.quotedList(positive)), ("negative", VerbResults.quotedList(negative)),
+            ("size", "\(vector.values.count) numbers"), ("norm", NumberFormat.fixed(3).format(vector.norm)),
+            ("values", "[\(head), …]"),
+        ], kind: "vector")
+        var bundle = card.mimeBundle
+        bundle.data[MimeBundle.periscopeJSON] = appending(card.json, [
+            ("label", .string(vector.label)), ("layer", .int(vector.layer)), ("hook", .string(HookPoint.residPost(vector.layer).name)),
+            ("model", .string(modelName)), ("position", .string(reduction.rawValue)),
+            ("positive", .strings(positive)), ("negative", .strings(negative)),
+            ("norm", .num(vector.norm)), ("values", .nums(vector.values.map(Double.init))),
+        ]).serialized()
+        return bundle
+    }
+}
+
+// MARK: - llama.cpp control vector
+
+extension VectorValue {
+    /// Writes the vector as a llama.cpp control vector: GGUF with `general.architecture =
+    /// controlvector`, `controlvector.model_hint` (the architecture), `controlvector.layer_count` and
+    /// one F32 tensor `direction.{L+1}` (llama.cpp numbers control-vector layers from 1, so the
+    /// output of block L is direction L+1), usable with `llama-cli --control-vector file.gguf`.
+    func writeControlVector(to path: String) throws {
+        var writer = GGUFWriter(architecture: "controlvector")
+        writer.add("controlvector.model_hint", .string(architecture))
+        writer.add("controlvector.layer_count", .uint32(1))
+        writer.addTensor(name: "direction.\(vector.layer + 1)", dims: [vector.values.count], values: vector.values)
+        try writer.write(to: path)
+    }
+
+    /// `export v to "file.gguf"`: registered in `ExportCommand.otherExporters` under "Vector".
+    static let exporter: @Sendable (Value, BoundArguments, CommandContext) throws -> Value? = { value, arguments, _ in
+        guard case .object(let vector as VectorValue) = value else { return nil }
+        return try vector.export(arguments: arguments)
+    }
+
+    /// Writes the control vector named by `to` and describes it.
+    func export(arguments: BoundArguments) throws -> Value {
+        if arguments.has("hook") {
+            throw CommandError.failed("A Vector is exported whole; drop `hook` (it is for exporting a prompt's activations).",
+                                      range: arguments.range(of: "hook"))
+        }
+        let destination = arguments.string("to") ?? ""
+        guard destination.lowercased().hasSuffix(".gguf") else {
+            throw CommandError.failed("A Vector is exported as a llama.cpp control vector; end the file name with .gguf, e.g. \"love.gguf\".",
+                                      range: arguments.range(of: "to"))
+        }
+        let path = ModelCatalog.canonicalPath(destination)
+        do {
+            try writeControlVector(to: path)
+        } catch {
+            throw CommandError.failed("Cannot write the control vector to \(path): \(error)", range: arguments.range(of: "to"))
+        }
+        let tensor = "direction.\(vector.layer + 1)"
+        let card = Card(title: "Exported control vector", [
+            ("vector", vector.label), ("file", path), ("tensor", "\(tensor) [\(vector.values.count)] float32"),
+            ("model hint", architecture), ("use", "llama-cli -m model.gguf --control-vector \((path as NSString).lastPathComponent)"),
+        ], kind: "export")
+        var bundle = card.mimeBundle
+        bundle.data[MimeBundle.periscopeJSON] = appending(card.json, [
+            ("path", .string(path)), ("tensor", .string(tensor)), ("layer", .int(vector.layer)),
+            ("model_hint", .string(architecture)), ("size", .int(vector.values.count)),
+        ]).serialized()
+        return .result(RenderedResult(typeName: "Export", summary: "control vector \(tensor) → \(path)", bundle: bundle))
+    }
+}

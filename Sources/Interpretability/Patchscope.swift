@@ -239,19 +239,15 @@ public enum Patchscope {
             let memberLayers = members.map { layers[$0] }
             let stage = context.stage(2 + start / maxBatch, of: stages,
                                       label: "layers \(memberLayers.min() ?? 0)–\(memberLayers.max() ?? 0)")
-            var residuals: [[Float]] = []
-            var caches: [KVCache] = []
+            var resumed = ResumedBatch()
             for i in members {
                 let l = targetLayers[i]
-                var x = targetStates[l] ?? []
-                for e in 0..<d { x[e] = vectors[i][e] }               // the placeholder row is the patched state
-                residuals.append(x)
-                var cache = targetCache
-                cache.truncate(to: tp, fromLayer: l + 1)
-                caches.append(cache)
+                // The placeholder row is the patched state.
+                resumed.append(rows: targetStates[l] ?? [], firstRow: Array(vectors[i].prefix(d)), position: tp,
+                               startLayer: l + 1, cache: targetCache)
             }
-            var logits = try model.forward(residuals: residuals, startLayers: members.map { targetLayers[$0] + 1 },
-                                           caches: &caches, logits: .last, context: stage)
+            var logits = try resumed.run(model: model, context: stage)
+            var caches = resumed.caches
             let vocab = c.vocabularySize
             var tops: [[TokenScore]] = []
             var generated = [[Int]](repeating: [], count: batch)

@@ -201,32 +201,29 @@ enum Restoration {
                        hook: HookSite, metric: PatchingMetric, context: TaskContext) throws -> [Double] {
         let d = model.config.modelDim
         let hooks = HookSet()
-        var residuals: [[Float]] = []
-        var caches: [KVCache] = []
+        var batch = ResumedBatch()
         for (b, v) in variants.enumerated() {
             guard let stream = corrupted.residuals[v.sample][v.layer], let value = clean[v.layer]?[v.position] else {
                 throw missing(v)
             }
-            // The corrupted residual stream from position p on, entering the start block.
-            var rows = Array(stream[(v.position * d)...])
+            // The corrupted residual stream from position p on, entering the start block, over the
+            // corrupted cache; the restored row is the start itself for the residual sites.
+            let rows = Array(stream[(v.position * d)...])
+            var first: [Float]?
             switch hook {
             case .residPre, .residPost:
-                rows.replaceSubrange(0..<d, with: value)                 // the restored row is the start itself
+                first = value
             case .mlpOut:
                 // resid_post = resid_mid + mlp_out; the other rows' block output is the corrupted one.
                 guard let middle = corrupted.middles[v.sample][v.layer] else { throw missing(v) }
-                for e in 0..<d { rows[e] = middle[v.position * d + e] + value[e] }
+                first = (0..<d).map { e in middle[v.position * d + e] + value[e] }
             case .attnOut, .residMid:
                 hooks.replace(hook.point(v.layer), positions: [v.position], with: value, batch: b)
             }
-            residuals.append(rows)
-            // The corrupted cache: whole below the start block, cut to p from it on.
-            var cache = corrupted.caches[v.sample]
-            cache.truncate(to: v.position, fromLayer: v.startLayer)
-            caches.append(cache)
+            batch.append(rows: rows, firstRow: first, position: v.position, startLayer: v.startLayer,
+                         cache: corrupted.caches[v.sample])
         }
-        let logits = try model.forward(residuals: residuals, startLayers: variants.map(\.startLayer), caches: &caches,
-                                       hooks: hooks, logits: .last, context: context)
+        let logits = try batch.run(model: model, hooks: hooks, context: context)
         let vocab = model.config.vocabularySize
         return try scores(logits.data, rows: variants.count, vocab: vocab, metric: metric, context: context)
     }

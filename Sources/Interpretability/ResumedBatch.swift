@@ -1,0 +1,40 @@
+import Transformer
+
+// MARK: - Resumed passes
+
+/// The sequences of one resumed pass, prepared the one way every sweep prepares them.
+///
+/// A variant that changes one row at block L of a run already made equals that run below L and
+/// before the changed position, so it need not compute those again: it starts at block L from the
+/// recorded residual stream (rows `position...`, the first one replaced) over the recorded KV cache
+/// cut to `position` from block L on. Patchscope and the restoring sweep of activation patching and
+/// causal tracing build their variants here, and tests hold each resumed sweep equal to the same
+/// sweep done through hooks on whole passes.
+struct ResumedBatch {
+    private(set) var residuals: [[Float]] = []
+    private(set) var startLayers: [Int] = []
+    /// Each sequence's KV cache; after `run`, the caches extended by the pass (for decoding steps).
+    var caches: [KVCache] = []
+
+    var count: Int { residuals.count }
+
+    /// Adds a sequence resuming at block `startLayer` from `rows` (`[n, d_model]`, the recorded
+    /// residual stream entering that block at positions `position...`), its first row replaced by
+    /// `firstRow` when given, over `cache` (the recorded run's) cut to `position` from `startLayer` on.
+    mutating func append(rows: [Float], firstRow: [Float]? = nil, position: Int, startLayer: Int, cache: KVCache) {
+        var rows = rows
+        if let firstRow { rows.replaceSubrange(0..<firstRow.count, with: firstRow) }
+        var cache = cache
+        cache.truncate(to: position, fromLayer: startLayer)
+        residuals.append(rows)
+        startLayers.append(startLayer)
+        caches.append(cache)
+    }
+
+    /// Runs every sequence through one resumed pass (`Model.forward(residuals:startLayers:)`).
+    mutating func run(model: Model, hooks: HookSet? = nil, logits: LogitsSelection = .last,
+                      context: TaskContext) throws -> Tensor {
+        try model.forward(residuals: residuals, startLayers: startLayers, caches: &caches, hooks: hooks,
+                          logits: logits, context: context)
+    }
+}

@@ -12,7 +12,7 @@ GGUF, dequantised to float32 by transformers, on 2 CPU threads.
 
 Prints one JSON object: the median wall time of >= 3 runs after a warm-up, per workload.
 
-Run:  HF_HUB_OFFLINE=1 /work/refvenv/bin/python bench/interp_nnsight.py [--runs 3]
+Run:  HF_HUB_OFFLINE=1 ~/.cache/periscope/refvenv/bin/python bench/interp_nnsight.py [--runs 3]
 (nnsight reads each `with` block's source from this file, so the blocks live here, not in
 exec'd strings.)
 """

@@ -239,7 +239,7 @@ def probe_examples(n=200):
 
 
 def bench_analysis(repeats):
-    """Issue 5's goal: a probe over all 30 layers on 200 short examples within 10 s (no peer)."""
+    """A probe over all 30 layers on 200 short examples: the target is 10 s (no peer)."""
     k = Kernel("periscope")
     k.cell('m = load "smollm2"')
     k.cell("d = dataset " + json.dumps(probe_examples()))

@@ -16,7 +16,7 @@ holding for a few prompts:
   mlp_out) at each (layer, position) into the corrupt run; p(answer), normalised, and the logit
   difference answer - against.
 
-Run:  HF_HUB_OFFLINE=1 /work/refvenv/bin/python scripts/make_interp_fixtures.py
+Run:  HF_HUB_OFFLINE=1 ~/.cache/periscope/refvenv/bin/python scripts/make_interp_fixtures.py
 The model is read from $PERISCOPE_HOME/models (default ~/.cache/periscope/models).
 """
 import json

@@ -6,7 +6,7 @@ writes, for a handful of prompts, the token ids (from HF's own tokenizer, so the
 depend on our tokenizer), the residual stream after every block, logits, and a greedy continuation.
 
 Usage (from the repository root):
-    HF_HUB_OFFLINE=1 /work/refvenv/bin/python scripts/make_reference_fixtures.py
+    HF_HUB_OFFLINE=1 ~/.cache/periscope/refvenv/bin/python scripts/make_reference_fixtures.py
 
 Output: Tests/TransformerTests/Fixtures/forward/reference.json (metadata, ids, top-k) and
 reference.bin (little-endian float32 arrays addressed by offsets in the JSON).

@@ -6,8 +6,9 @@ un-permuted Q/K weights, q/k/v biases for qwen2). The llama file stores Q/K perm
 llama.cpp's converter does, so the test checks the RoPE convention claim end to end; the qwen2
 file stores them as they are (llama.cpp uses NeoX RoPE for qwen2).
 
-Usage: /work/refvenv/bin/python scripts/make_tiny_model_fixtures.py
-Output: Tests/TransformerTests/Fixtures/tiny/{tiny-llama.gguf, tiny-qwen2.gguf, reference.json}
+Usage: python scripts/make_tiny_model_fixtures.py   (needs gguf and numpy; `make fixtures` runs it)
+Output: Tests/TransformerTests/Fixtures/tiny/{tiny-llama.gguf, tiny-qwen2.gguf, tiny-gpt2.gguf,
+        tiny-bad-heads.gguf, reference.json}
 """
 import json
 import os
@@ -67,12 +68,12 @@ def permute(weights, n_head):
             .swapaxes(1, 2).reshape(weights.shape))
 
 
-def write(path, arch, w, bias, permute_qk):
+def write(path, arch, w, bias, permute_qk, head_count=HEADS):
     writer = gguf.GGUFWriter(path, arch)
     writer.add_block_count(LAYERS)
     writer.add_embedding_length(D)
     writer.add_feed_forward_length(FF)
-    writer.add_head_count(HEADS)
+    writer.add_head_count(head_count)
     writer.add_head_count_kv(KV_HEADS)
     writer.add_rope_freq_base(BASE)
     writer.add_rope_dimension_count(HD)
@@ -117,6 +118,10 @@ def main():
     os.makedirs(out, exist_ok=True)
     write(os.path.join(out, "tiny-llama.gguf"), "llama", w, bias=False, permute_qk=True)
     write(os.path.join(out, "tiny-qwen2.gguf"), "qwen2", w, bias=True, permute_qk=False)
+    # Two files the loader must refuse with the right error: an architecture it does not run, and
+    # a head count that does not divide the embedding width.
+    write(os.path.join(out, "tiny-gpt2.gguf"), "gpt2", w, bias=False, permute_qk=False)
+    write(os.path.join(out, "tiny-bad-heads.gguf"), "llama", w, bias=False, permute_qk=True, head_count=HEADS - 1)
     ref = {
         "tokens": TOKENS,
         "llama": forward(w, TOKENS, bias=False).astype(np.float32).ravel().tolist(),

@@ -135,11 +135,11 @@ extension Model {
         let c = config
         let batch = tokens.count
         guard batch > 0, caches.count == batch else {
-            throw TransformerError.badBatch("there are \(batch) sequences but \(caches.count) KV caches")
+            throw TransformerError.cacheCount(sequences: batch, startLayers: nil, caches: caches.count)
         }
         let count = tokens[0].count
         guard count > 0, tokens.allSatisfy({ $0.count == count }) else {
-            throw TransformerError.badBatch("every sequence needs the same, nonzero number of new tokens")
+            throw TransformerError.unequalLengths(tokens.map(\.count))
         }
         for seq in tokens { for t in seq where t < 0 || t >= c.vocabularySize {
             throw TransformerError.tokenOutOfRange(token: t, vocabularySize: c.vocabularySize)
@@ -194,23 +194,23 @@ extension Model {
         let c = config, d = c.modelDim
         let batch = residuals.count
         guard batch > 0, caches.count == batch, startLayers.count == batch else {
-            throw TransformerError.badBatch("there are \(batch) residual streams, \(startLayers.count) start layers and \(caches.count) KV caches; give one of each per sequence")
+            throw TransformerError.cacheCount(sequences: batch, startLayers: startLayers.count, caches: caches.count)
         }
-        guard residuals.allSatisfy({ !$0.isEmpty && $0.count % d == 0 }) else {
-            throw TransformerError.badBatch("each residual stream needs a whole, nonzero number of rows of \(d) floats")
+        for (b, stream) in residuals.enumerated() where stream.isEmpty || stream.count % d != 0 {
+            throw TransformerError.partialRows(sequence: b, count: stream.count, width: d)
         }
         for (b, l) in startLayers.enumerated() {
             guard l >= 0 && l <= c.layerCount else { throw TransformerError.layerOutOfRange(layer: l, layerCount: c.layerCount) }
             guard b == 0 || startLayers[b - 1] <= l else {
-                throw TransformerError.badBatch("start layers must not decrease along the batch (sort the sequences by start layer)")
+                throw TransformerError.unsortedStartLayers(startLayers)
             }
         }
         let counts = residuals.map { $0.count / d }
         for b in 0..<batch where !caches[b].isReady(toResumeAt: startLayers[b], rows: counts[b]) {
-            throw TransformerError.badBatch("KV cache \(b) must hold \(caches[b].length) positions in layers \(startLayers[b]) and up and \(caches[b].length + counts[b]) below; cut a full run's cache with truncate(to:fromLayer:)")
+            throw TransformerError.cacheNotCut(sequence: b, length: caches[b].length, startLayer: startLayers[b], rows: counts[b])
         }
         if case .all = selection, !counts.allSatisfy({ $0 == counts[0] }) {
-            throw TransformerError.badBatch("logits at every position need the same number of rows in every sequence; ask for the last position")
+            throw TransformerError.raggedLogits(rows: counts)
         }
         let layout = BatchLayout(starts: caches.map(\.length), counts: counts, startLayers: startLayers)
         guard layout.keys <= c.contextLength else {

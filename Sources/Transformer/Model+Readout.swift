@@ -13,7 +13,7 @@ extension Model {
     public func logits(ofResiduals states: [Float], rows: Int, normalize: Bool = true) throws -> [Float] {
         let d = config.modelDim, vocab = config.vocabularySize
         guard rows > 0, states.count == rows * d else {
-            throw TransformerError.badBatch("the read-out needs rows × \(d) numbers, got \(states.count) for \(rows) rows")
+            throw TransformerError.readoutShape(rows: rows, width: d, count: states.count)
         }
         var normed = states                                          // [rows, d_model]
         if normalize {

@@ -22,9 +22,9 @@ extension Model {
                           tokenizer: Tokenizer? = nil, context: TaskContext = .none) throws -> [[TokenScore]] {
         let d = config.modelDim, vocab = config.vocabularySize
         guard rows > 0, states.count == rows * d else {
-            throw TransformerError.badBatch("the read-out needs rows × \(d) numbers, got \(states.count) for \(rows) rows")
+            throw TransformerError.readoutShape(rows: rows, width: d, count: states.count)
         }
-        guard k >= 1, k <= vocab else { throw TransformerError.badBatch("top k must be between 1 and \(vocab), got \(k)") }
+        guard k >= 1, k <= vocab else { throw TransformerError.topKOutOfRange(k: k, vocabularySize: vocab) }
         let chunks = (rows + Self.readoutChunkRows - 1) / Self.readoutChunkRows
         let per = (rows + chunks - 1) / chunks                      // balanced chunk width
         var normed = states                                          // [rows, d_model]

@@ -94,7 +94,7 @@ extension Model {
     /// run). `hooks` run at every step (prompt and decode).
     public func generate(prompt: [Int], maxTokens: Int, sampler: Sampler = Sampler(), stop: Set<Int> = [],
                          hooks: HookSet? = nil, context: TaskContext = .none) throws -> [Int] {
-        guard !prompt.isEmpty else { throw TransformerError.badBatch("the prompt has no tokens") }
+        guard !prompt.isEmpty else { throw TransformerError.emptyPrompt }
         var sampler = sampler
         var cache = makeCache()
         var logits = try prefill(prompt, cache: &cache, hooks: hooks, context: context)
@@ -114,7 +114,7 @@ extension Model {
     /// sequences by batch index. Each result stops at its first token in `stop` or after `maxTokens`.
     public func generate(prompts: [[Int]], maxTokens: Int, sampler: Sampler = Sampler(), stop: Set<Int> = [],
                          hooks: HookSet? = nil, context: TaskContext = .none) throws -> [[Int]] {
-        guard let first = prompts.first, !first.isEmpty else { throw TransformerError.badBatch("the prompt has no tokens") }
+        guard let first = prompts.first, !first.isEmpty else { throw TransformerError.emptyPrompt }
         var samplers = prompts.indices.map { _ in sampler }
         var caches = prompts.map { _ in makeCache() }
         var logits = try forward(prompts, caches: &caches, hooks: hooks, logits: .last, context: context)

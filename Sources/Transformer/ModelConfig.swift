@@ -1,48 +1,5 @@
 import GGUF
 
-// MARK: - Errors
-
-/// Everything that can go wrong while loading or running a model, as sentences a user can act on.
-public enum TransformerError: Error, CustomStringConvertible, Sendable {
-    /// The GGUF file names an architecture this forward pass does not implement.
-    case unsupportedArchitecture(String)
-    /// A required metadata key is absent or has the wrong type.
-    case missingMetadata(String)
-    /// A required tensor is absent from the file.
-    case missingTensor(String)
-    /// A tensor has a shape other than the config implies.
-    case badTensorShape(name: String, expected: [Int], found: [Int])
-    /// A token id outside `0..<vocabularySize`.
-    case tokenOutOfRange(token: Int, vocabularySize: Int)
-    /// The batch was empty, or the sequences have different lengths, or a sequence is empty.
-    case badBatch(String)
-    /// The run would go past the model's context window.
-    case contextOverflow(needed: Int, contextLength: Int)
-    /// A layer index outside `0..<layerCount`.
-    case layerOutOfRange(layer: Int, layerCount: Int)
-
-    public var description: String {
-        switch self {
-        case .unsupportedArchitecture(let arch):
-            return "The model architecture '\(arch)' is not supported; Periscope runs llama, mistral and qwen2 GGUF files."
-        case .missingMetadata(let key):
-            return "The GGUF file has no usable metadata key '\(key)'; the file may be incomplete or not a language model."
-        case .missingTensor(let name):
-            return "The GGUF file has no tensor named '\(name)'; the file may be incomplete or for another architecture."
-        case .badTensorShape(let name, let expected, let found):
-            return "Tensor '\(name)' has shape \(found) but the model's configuration needs \(expected); the file is inconsistent."
-        case .tokenOutOfRange(let token, let vocabularySize):
-            return "Token id \(token) is outside the vocabulary (0..<\(vocabularySize)); use ids the model's tokenizer produced."
-        case .badBatch(let reason):
-            return "The batch cannot be run: \(reason)."
-        case .contextOverflow(let needed, let contextLength):
-            return "The run needs \(needed) positions but the model's context holds \(contextLength); use a shorter prompt or fewer new tokens."
-        case .layerOutOfRange(let layer, let layerCount):
-            return "Layer \(layer) does not exist; this model has layers 0...\(layerCount - 1)."
-        }
-    }
-}
-
 // MARK: - Configuration
 
 /// How rotary embeddings pair up the dimensions of a head.
@@ -106,11 +63,11 @@ public struct ModelConfig: Sendable, Equatable {
     /// Reads the configuration from a GGUF file's metadata and tensor table.
     public init(gguf: GGUFFile) throws {
         guard let arch = gguf.metadata["general.architecture"]?.string else {
-            throw TransformerError.missingMetadata("general.architecture")
+            throw TransformerError.missingMetadata(key: "general.architecture")
         }
         guard Self.supportedArchitectures.contains(arch) else { throw TransformerError.unsupportedArchitecture(arch) }
         func int(_ key: String) throws -> Int {
-            guard let v = gguf.metadata["\(arch).\(key)"]?.int else { throw TransformerError.missingMetadata("\(arch).\(key)") }
+            guard let v = gguf.metadata["\(arch).\(key)"]?.int else { throw TransformerError.missingMetadata(key: "\(arch).\(key)") }
             return v
         }
         func float(_ key: String, default value: Double) -> Float {
@@ -118,9 +75,15 @@ public struct ModelConfig: Sendable, Equatable {
         }
         let heads = try int("attention.head_count")
         let dim = try int("embedding_length")
-        guard heads > 0, dim % heads == 0 else { throw TransformerError.missingMetadata("\(arch).attention.head_count") }
+        guard heads > 0, dim % heads == 0 else {
+            throw TransformerError.badHeadCount(key: "\(arch).attention.head_count", value: heads, mustDivide: dim,
+                                                dividend: "\(arch).embedding_length")
+        }
         let kvHeads = (try? int("attention.head_count_kv")) ?? heads
-        guard kvHeads > 0, heads % kvHeads == 0 else { throw TransformerError.missingMetadata("\(arch).attention.head_count_kv") }
+        guard kvHeads > 0, heads % kvHeads == 0 else {
+            throw TransformerError.badHeadCount(key: "\(arch).attention.head_count_kv", value: kvHeads, mustDivide: heads,
+                                                dividend: "\(arch).attention.head_count")
+        }
         guard let embedding = gguf.tensor(named: "token_embd.weight") else { throw TransformerError.missingTensor("token_embd.weight") }
         let vocab = (try? int("vocab_size")) ?? embedding.rowCount
         self.init(

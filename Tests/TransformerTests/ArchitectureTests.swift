@@ -57,10 +57,14 @@ final class ArchitectureTests: XCTestCase {
 
     func testMissingFileAndWrongArchitectureGiveActionableErrors() throws {
         XCTAssertThrowsError(try Model(path: "/nonexistent/model.gguf"))
+        // A real GGUF file (the tiny weights, written by the fixture script) that names gpt2.
+        XCTAssertThrowsError(try Model(path: Self.directory.appendingPathComponent("tiny-gpt2.gguf").path)) { error in
+            XCTAssertEqual(error as? TransformerError, .unsupportedArchitecture("gpt2"))
+            XCTAssertTrue("\(error)".contains("'gpt2' is not supported"), "\(error)")
+        }
         let config = ModelConfig(architecture: "llama", layerCount: 1, modelDim: 8, ffnDim: 8, headCount: 2,
                                  kvHeadCount: 1, vocabularySize: 4, tiedOutput: true)
         XCTAssertEqual(config.headDim, 4)
         XCTAssertEqual(config.groupSize, 2)
-        XCTAssertTrue(TransformerError.unsupportedArchitecture("gpt2").description.contains("llama, mistral and qwen2"))
     }
 }

@@ -114,7 +114,7 @@ public enum ActivationPatching {
 extension Check {
     static func metric(_ metric: PatchingMetric, _ config: ModelConfig) throws {
         for t in metric.tokens where t < 0 || t >= config.vocabularySize {
-            throw AnalysisError.invalidParameter(name: "answer", value: "token \(t)", expected: "a token id below \(config.vocabularySize)")
+            throw AnalysisError.intOutOfRange(name: "answer", value: t, lowest: 0, highest: config.vocabularySize - 1)
         }
     }
 }

@@ -58,7 +58,7 @@ public struct AffineMap: Sendable, Equatable {
         try Check.layer(sourceLayer, c)
         try Check.layer(targetLayer, c)
         guard ridge >= 0, ridge.isFinite else {
-            throw AnalysisError.invalidParameter(name: "ridge", value: "\(ridge)", expected: "0 or more")
+            throw AnalysisError.numberOutOfRange(name: "ridge", value: Double(ridge), domain: .nonNegative, example: nil)
         }
         let d = c.modelDim
         var xs: [Float] = []   // [N, d]

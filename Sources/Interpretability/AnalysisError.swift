@@ -3,7 +3,8 @@ import Transformer
 // MARK: - Errors
 
 /// Everything an analysis of this target (lens, attention, Patchscope, patching, tracing,
-/// steering, probes, …) can reject, as sentences a user can act on (ARCHITECTURE rule 6).
+/// steering, probes, …) can reject. Each case carries the facts (the parameter, the value, the
+/// valid range); `description` alone turns them into sentences a user can act on.
 public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A prompt with no tokens.
     case emptyPrompt
@@ -15,8 +16,6 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
     case widthMismatch(expected: Int, found: Int)
     /// A zero vector where a direction is needed (the payload is the full sentence).
     case zeroVector(String)
-    /// A parameter outside its domain (the payload is the full sentence).
-    case badParameter(String)
     /// Clean and corrupt prompts must line up token for token.
     case lengthMismatch(clean: Int, corrupt: Int, cleanTokens: [String], corruptTokens: [String])
     /// The answer (or `against`) text is not exactly one token.
@@ -35,8 +34,17 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
     case subjectNotFound(subject: String, prompt: String)
     /// An empty list of layers or positions.
     case emptySelection(what: String)
-    /// A numeric parameter outside its domain (top K of 0, no samples, negative noise, …).
-    case invalidParameter(name: String, value: String, expected: String)
+    /// A whole-number parameter (top K, samples, a head, a token id, …) outside
+    /// `lowest...highest` (no upper bound when `highest` is nil).
+    case intOutOfRange(name: String, value: Int, lowest: Int, highest: Int?)
+    /// A real-number parameter (noise, ridge, split, …) outside `domain`; `example` is a usual value.
+    case numberOutOfRange(name: String, value: Double, domain: NumberDomain, example: Double?)
+    /// Fewer vectors than the analysis needs (PCA needs two).
+    case tooFewVectors(count: Int, needed: Int)
+    /// A list of prompts and a list of labels of different lengths.
+    case labelCountMismatch(prompts: Int, labels: Int)
+    /// A resumed restoration asked for a layer the reference runs did not record.
+    case layerNotRecorded(Int)
     /// Clean and corrupt runs score the answer the same, so nothing can be normalised.
     case noEffect(metric: String, value: Float)
     /// An affine map fitted for other layers or another width.
@@ -54,7 +62,7 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
             return "The dataset cannot be used: \(reason)"
         case .widthMismatch(let expected, let found):
             return "A vector of \(found) numbers does not fit here, where \(expected) are needed; use vectors taken from this model's residual stream."
-        case .zeroVector(let sentence), .badParameter(let sentence):
+        case .zeroVector(let sentence):
             return sentence
         case .lengthMismatch(let clean, let corrupt, let cleanTokens, let corruptTokens):
             return "The clean prompt has \(clean) tokens \(Self.show(cleanTokens)) but the corrupt prompt has \(corrupt) "
@@ -81,8 +89,18 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
             return "The subject \"\(subject)\" does not occur in the prompt \"\(prompt)\"; give text that appears in it exactly."
         case .emptySelection(let what):
             return "No \(what) were selected; give at least one."
-        case .invalidParameter(let name, let value, let expected):
-            return "`\(name)` cannot be \(value); it must be \(expected)."
+        case .intOutOfRange(let name, let value, let lowest, let highest):
+            let valid = highest.map { "between \(lowest) and \($0)" } ?? "at least \(lowest)"
+            return "`\(name)` is \(value), but it must be \(valid)."
+        case .numberOutOfRange(let name, let value, let domain, let example):
+            let usual = example.map { ", e.g. \(Self.format($0))" } ?? ""
+            return "`\(name)` is \(Self.format(value)), but it must be \(domain.phrase)\(usual)."
+        case .tooFewVectors(let count, let needed):
+            return "There \(count == 1 ? "is" : "are") \(count) vector\(count == 1 ? "" : "s") but at least \(needed) are needed; give more prompts."
+        case .labelCountMismatch(let prompts, let labels):
+            return "There are \(prompts) prompts but \(labels) labels; give one label per prompt."
+        case .layerNotRecorded(let layer):
+            return "Layer \(layer) was not recorded by the clean and corrupted runs, so it cannot be restored."
         case .noEffect(let metric, let value):
             return "The clean and corrupt runs give the same \(metric) (\(value)), so there is no effect to localise; "
                 + "choose a corrupt prompt (or more noise) that changes the answer."
@@ -93,8 +111,30 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 
+    private static func format(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x)
+    }
+
     private static func show(_ tokens: [String]) -> String {
         "[" + tokens.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
+    }
+}
+
+/// The interval a real-number parameter must lie in.
+public enum NumberDomain: Sendable, Equatable {
+    /// Greater than 0.
+    case positive
+    /// 0 or more.
+    case nonNegative
+    /// Strictly between 0 and 1 (a share).
+    case openUnitInterval
+
+    var phrase: String {
+        switch self {
+        case .positive: return "greater than 0"
+        case .nonNegative: return "0 or more"
+        case .openUnitInterval: return "strictly between 0 and 1"
+        }
     }
 }
 

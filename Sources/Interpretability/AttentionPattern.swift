@@ -26,7 +26,7 @@ public enum AttentionPattern {
         try Check.prompt(prompt)
         try Check.layer(layer, c)
         if let head, head < 0 || head >= c.headCount {
-            throw AnalysisError.invalidParameter(name: "head", value: "\(head)", expected: "a head of 0...\(c.headCount - 1)")
+            throw AnalysisError.intOutOfRange(name: "head", value: head, lowest: 0, highest: c.headCount - 1)
         }
         let heads = head.map { [$0] } ?? Array(0..<c.headCount)
         let t = prompt.count

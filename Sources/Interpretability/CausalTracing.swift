@@ -20,10 +20,10 @@ public enum CausalTracing {
         try Check.prompt(prompt)
         try Check.metric(metric, c)
         guard samples >= 1, samples <= 1000 else {
-            throw AnalysisError.invalidParameter(name: "samples", value: "\(samples)", expected: "between 1 and 1000")
+            throw AnalysisError.intOutOfRange(name: "samples", value: samples, lowest: 1, highest: 1000)
         }
         guard noise > 0, noise.isFinite else {
-            throw AnalysisError.invalidParameter(name: "std", value: "\(noise)", expected: "a positive number (3 is usual)")
+            throw AnalysisError.numberOutOfRange(name: "std", value: Double(noise), domain: .positive, example: 3)
         }
         let subject = Array(Set(try Check.positions(subjectPositions, count: prompt.count, role: "traced"))).sorted()
         let layers = layers ?? Array(0..<c.layerCount)

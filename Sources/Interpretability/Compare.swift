@@ -27,7 +27,7 @@ public enum Compare {
     public static func nextToken(model: Model, first: [Int], second: [Int], top k: Int = 10,
                                  context: TaskContext = .none) throws -> NextTokenComparison {
         guard !first.isEmpty, !second.isEmpty else { throw AnalysisError.emptyPrompt }
-        guard k >= 1 else { throw AnalysisError.badParameter("`top` must be at least 1.") }
+        guard k >= 1 else { throw AnalysisError.intOutOfRange(name: "top", value: k, lowest: 1, highest: nil) }
         let quiet = TaskContext(isCancelled: { context.isCancelled })
         var cache1 = model.makeCache(), cache2 = model.makeCache()
         let l1 = try model.prefill(first, cache: &cache1, context: quiet)

@@ -26,8 +26,8 @@ public struct LogisticProbe: Sendable {
             throw AnalysisError.unusableDataset("there are no training rows.")
         }
         guard classCount >= 2 else { throw AnalysisError.unusableDataset("it needs at least two classes.") }
-        guard labels.allSatisfy({ $0 >= 0 && $0 < classCount }) else {
-            throw AnalysisError.badParameter("A label index is outside 0..<\(classCount).")
+        if let bad = labels.first(where: { $0 < 0 || $0 >= classCount }) {
+            throw AnalysisError.intOutOfRange(name: "label", value: bad, lowest: 0, highest: classCount - 1)
         }
         let d = features[0].count
         guard features.allSatisfy({ $0.count == d }) else {
@@ -219,7 +219,7 @@ public struct ProbeSplit: Sendable, Equatable {
     /// one left for testing when it has two or more rows); the order is shuffled with `seed`.
     public static func stratified(labels: [Int], classCount: Int, trainFraction: Double, seed: UInt64) throws -> ProbeSplit {
         guard trainFraction > 0, trainFraction < 1 else {
-            throw AnalysisError.badParameter("`split` is the share of rows used for training; give a number between 0 and 1, e.g. 0.7.")
+            throw AnalysisError.numberOutOfRange(name: "split", value: trainFraction, domain: .openUnitInterval, example: 0.7)
         }
         var rng = SplitMix64(seed: seed)
         var train: [Int] = [], test: [Int] = []
@@ -269,7 +269,7 @@ public enum ProbeSweep {
                            reduction: PositionReduction = .last, trainFraction: Double = 0.7, seed: UInt64 = 0,
                            l2: Double = 1e-2, context: TaskContext = .none) throws -> ProbeReport {
         guard prompts.count == labels.count else {
-            throw AnalysisError.badParameter("There are \(prompts.count) prompts but \(labels.count) labels.")
+            throw AnalysisError.labelCountMismatch(prompts: prompts.count, labels: labels.count)
         }
         let present = Set(labels)
         guard present.count >= 2 else {

@@ -35,7 +35,7 @@ public enum LogitLens {
         try Check.layers(layers, c)
         let positions = try Check.positions(positions ?? Array(prompt.indices), count: prompt.count, role: "lens")
         guard k >= 1, k <= c.vocabularySize else {
-            throw AnalysisError.invalidParameter(name: "top", value: "\(k)", expected: "between 1 and \(c.vocabularySize)")
+            throw AnalysisError.intOutOfRange(name: "top", value: k, lowest: 1, highest: c.vocabularySize)
         }
 
         // One forward pass; each selected layer's hook copies the selected rows out.
@@ -74,7 +74,7 @@ public enum LogitLens {
                             tokenizer: Tokenizer? = nil, context: TaskContext = .none) throws -> [[TokenScore]] {
         let d = model.config.modelDim
         for s in states where s.count != d { throw AnalysisError.widthMismatch(expected: d, found: s.count) }
-        guard k >= 1 else { throw AnalysisError.invalidParameter(name: "top", value: "\(k)", expected: "at least 1") }
+        guard k >= 1 else { throw AnalysisError.intOutOfRange(name: "top", value: k, lowest: 1, highest: model.config.vocabularySize) }
         guard !states.isEmpty else { return [] }
         return try model.topTokens(ofResiduals: Array(states.joined()), rows: states.count, k: k, tokenizer: tokenizer, context: context)
     }

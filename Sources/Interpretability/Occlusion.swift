@@ -36,7 +36,7 @@ public enum Occlusion {
         var ids = [answer]
         if case .token(let t) = baseline { ids.append(t) }
         for t in ids where t < 0 || t >= c.vocabularySize {
-            throw AnalysisError.badParameter("Token id \(t) is outside the vocabulary (0..<\(c.vocabularySize)).")
+            throw AnalysisError.intOutOfRange(name: "token", value: t, lowest: 0, highest: c.vocabularySize - 1)
         }
         let wanted = positions ?? Array(prompt.indices)
         for p in wanted where p < 0 || p >= prompt.count { throw AnalysisError.positionOutOfRange(p, tokenCount: prompt.count) }

@@ -23,12 +23,12 @@ public struct PCAResult: Sendable, Equatable {
 public enum PCA {
     public static func fit(_ rows: [[Float]], components k: Int = 2) throws -> PCAResult {
         let n = rows.count
-        guard n >= 2 else { throw AnalysisError.badParameter("PCA needs at least two vectors; give two or more prompts.") }
+        guard n >= 2 else { throw AnalysisError.tooFewVectors(count: n, needed: 2) }
         let d = rows[0].count
         guard rows.allSatisfy({ $0.count == d }) else {
             throw AnalysisError.widthMismatch(expected: d, found: rows.first { $0.count != d }?.count ?? d)
         }
-        guard k >= 1 else { throw AnalysisError.badParameter("Ask for at least one component.") }
+        guard k >= 1 else { throw AnalysisError.intOutOfRange(name: "components", value: k, lowest: 1, highest: nil) }
         var mean = [Double](repeating: 0, count: d)
         for r in rows { for j in 0..<d { mean[j] += Double(r[j]) } }
         for j in 0..<d { mean[j] /= Double(n) }

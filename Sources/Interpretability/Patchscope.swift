@@ -164,11 +164,11 @@ public enum Patchscope {
         let steps: Int, k: Int
         switch decoding {
         case .generate(let n):
-            guard n >= 1 else { throw AnalysisError.invalidParameter(name: "generate", value: "\(n)", expected: "at least 1") }
+            guard n >= 1 else { throw AnalysisError.intOutOfRange(name: "generate", value: n, lowest: 1, highest: nil) }
             steps = n; k = 5
         case .top(let n):
             guard n >= 1, n <= c.vocabularySize else {
-                throw AnalysisError.invalidParameter(name: "top", value: "\(n)", expected: "between 1 and \(c.vocabularySize)")
+                throw AnalysisError.intOutOfRange(name: "top", value: n, lowest: 1, highest: c.vocabularySize)
             }
             steps = 1; k = n
         }

@@ -229,7 +229,7 @@ enum Restoration {
     }
 
     private static func missing(_ v: Variant) -> AnalysisError {
-        .invalidParameter(name: "layer", value: "\(v.layer)", expected: "a layer the clean and corrupted runs recorded")
+        .layerNotRecorded(v.layer)
     }
 
     /// The metric of each `vocab`-wide row of `logits`, rows shared between the cores.

@@ -28,8 +28,8 @@ public enum Stability {
                                context: TaskContext = .none) throws -> StabilityResult {
         let c = model.config
         guard !prompt.isEmpty else { throw AnalysisError.emptyPrompt }
-        guard samples >= 1 else { throw AnalysisError.badParameter("`samples` must be at least 1.") }
-        guard noise >= 0, noise.isFinite else { throw AnalysisError.badParameter("`noise` must be 0 or more.") }
+        guard samples >= 1 else { throw AnalysisError.intOutOfRange(name: "samples", value: samples, lowest: 1, highest: nil) }
+        guard noise >= 0, noise.isFinite else { throw AnalysisError.numberOutOfRange(name: "noise", value: Double(noise), domain: .nonNegative, example: nil) }
         for l in layers where l < 0 || l >= c.layerCount { throw AnalysisError.layerOutOfRange(l, layerCount: c.layerCount) }
         let quiet = TaskContext(isCancelled: { context.isCancelled })
 

@@ -32,7 +32,7 @@ public enum Steering {
         guard !prompt.isEmpty else { throw AnalysisError.emptyPrompt }
         guard layer >= 0, layer < c.layerCount else { throw AnalysisError.layerOutOfRange(layer, layerCount: c.layerCount) }
         guard vector.count == c.modelDim else { throw AnalysisError.widthMismatch(expected: c.modelDim, found: vector.count) }
-        guard maxTokens >= 1 else { throw AnalysisError.badParameter("Generate at least one token (`generate 1` or more).") }
+        guard maxTokens >= 1 else { throw AnalysisError.intOutOfRange(name: "generate", value: maxTokens, lowest: 1, highest: nil) }
         for p in positions ?? [] where p < 0 || p >= prompt.count {
             throw AnalysisError.positionOutOfRange(p, tokenCount: prompt.count)
         }

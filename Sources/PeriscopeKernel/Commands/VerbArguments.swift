@@ -1,6 +1,7 @@
 import Foundation
 import Interpretability
 import PeriscopeLanguage
+import Rendering
 import Transformer
 
 // MARK: - Arguments checked against the model

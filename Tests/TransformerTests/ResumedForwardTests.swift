@@ -130,15 +130,20 @@ final class ResumedForwardTests: XCTestCase {
         cut.truncate(to: 3, fromLayer: 4)
         let start = rows(residuals[4], from: 3, width: d)
         var caches = [cut, cut]
-        XCTAssertThrowsError(try model.forward(residuals: [start, start], startLayers: [5, 4], caches: &caches)) { error in
-            XCTAssertTrue("\(error)".contains("must not decrease"), "\(error)")
+        func refuses(_ expected: TransformerError, _ body: () throws -> Tensor, line: UInt = #line) {
+            XCTAssertThrowsError(try body(), line: line) { XCTAssertEqual($0 as? TransformerError, expected, line: line) }
         }
+        refuses(.unsortedStartLayers([5, 4])) { try model.forward(residuals: [start, start], startLayers: [5, 4], caches: &caches) }
         caches = [cut]
-        XCTAssertThrowsError(try model.forward(residuals: [start], startLayers: [6], caches: &caches)) { error in
-            XCTAssertTrue("\(error)".contains("truncate(to:fromLayer:)"), "\(error)")
+        refuses(.cacheNotCut(sequence: 0, length: cut.length, startLayer: 6, rows: start.count / d)) {
+            try model.forward(residuals: [start], startLayers: [6], caches: &caches)
         }
-        XCTAssertThrowsError(try model.forward(residuals: [Array(start.dropLast())], startLayers: [4], caches: &caches))
-        XCTAssertThrowsError(try model.forward(residuals: [start], startLayers: [31], caches: &caches))
+        refuses(.partialRows(sequence: 0, count: start.count - 1, width: d)) {
+            try model.forward(residuals: [Array(start.dropLast())], startLayers: [4], caches: &caches)
+        }
+        refuses(.layerOutOfRange(layer: 31, layerCount: model.config.layerCount)) {
+            try model.forward(residuals: [start], startLayers: [31], caches: &caches)
+        }
         XCTAssertEqual(caches[0], cut, "a refused pass leaves the cache as it was")
 
         // An interrupted pass leaves the caches as they were.

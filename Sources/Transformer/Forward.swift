@@ -132,6 +132,14 @@ extension Model {
     public func forward(_ tokens: [[Int]], caches: inout [KVCache], hooks: HookSet? = nil,
                         logits selection: LogitsSelection = .all, stopAfterLayer: Int? = nil,
                         context: TaskContext = .none) throws -> Tensor {
+        try forward(tokens, caches: &caches, hooks: hooks, logits: selection, stopAfterLayer: stopAfterLayer,
+                    tape: nil, context: context)
+    }
+
+    /// The forward pass over `tokens`; with a `tape`, every block also keeps what the backward pass
+    /// reads (see `BackwardTape`), and every row runs through the last block.
+    func forward(_ tokens: [[Int]], caches: inout [KVCache], hooks: HookSet?, logits selection: LogitsSelection,
+                 stopAfterLayer: Int?, tape: BackwardTape?, context: TaskContext) throws -> Tensor {
         let c = config
         let batch = tokens.count
         guard batch > 0, caches.count == batch else {
@@ -164,14 +172,16 @@ extension Model {
 
         // The blocks, then the final norm and unembedding.
         let lastLayer = stopAfterLayer ?? c.layerCount - 1
-        let left = try runBlocks(s, layout, through: lastLayer, lastRowsOnly: stopAfterLayer == nil && lastRowsSuffice(selection, hooks),
-                                 caches: &caches, hooks: hooks, context: context)
+        let left = try runBlocks(s, layout, through: lastLayer,
+                                 lastRowsOnly: tape == nil && stopAfterLayer == nil && lastRowsSuffice(selection, hooks),
+                                 caches: &caches, hooks: hooks, tape: tape, context: context)
         if stopAfterLayer != nil {
             // Stopped early: drop the keys and values this call added, so each cache stays whole.
             for b in 0..<batch { caches[b].removeUncommitted(layers: 0...lastLayer) }
             return Tensor(shape: [batch, 0, c.vocabularySize], data: [])
         }
         for b in 0..<batch { caches[b].commit(rows: count) }
+        tape?.keepFinal(s.x)
         return try finalNormAndUnembed(s, left, hooks: hooks, selection: selection, context: context)
     }
 
@@ -271,7 +281,8 @@ extension Model {
     /// With `lastRowsOnly`, the last block finishes only each sequence's last row. Returns the
     /// layout of the rows left in `s.x`.
     private func runBlocks(_ s: RunState, _ layout: BatchLayout, through lastLayer: Int, lastRowsOnly: Bool,
-                           caches: inout [KVCache], hooks: HookSet?, context: TaskContext) throws -> BatchLayout {
+                           caches: inout [KVCache], hooks: HookSet?, tape: BackwardTape? = nil,
+                           context: TaskContext) throws -> BatchLayout {
         let c = config
         let firstLayer = layout.startLayers.first ?? 0
         guard firstLayer <= lastLayer else { return layout }
@@ -290,6 +301,7 @@ extension Model {
                     try callHooks(hooks, point, buffer, layout, sequences: batch)
                 }
                 try hook(.residPre(l), s.x)
+                tape?.keep(.residPre, layer: l, s.x)
 
                 // Attention: ln1 → q, k, v → RoPE → causal softmax(q·kᵀ/√d_head) · v → W_O.
                 rmsnorm(s.xb, s.x, w.attnNorm, n: n, eps: c.normEpsilon)
@@ -303,6 +315,9 @@ extension Model {
                 try hook(.v(l), s.v)
                 rope(s.q, positions: positions, heads: c.headCount, headDim: c.headDim, frequencies: ropeFrequencies, style: c.ropeStyle)
                 rope(s.k, positions: positions, heads: c.kvHeadCount, headDim: c.headDim, frequencies: ropeFrequencies, style: c.ropeStyle)
+                tape?.keep(.rotatedQ, layer: l, s.q)
+                tape?.keep(.rotatedK, layer: l, s.k)
+                tape?.keep(.v, layer: l, s.v)
                 for b in 0..<batch {
                     let row = layout.offsets[b] * c.kvDim
                     caches[b].append(layer: l, k: s.k + row, v: s.v + row, rows: layout.counts[b])
@@ -321,6 +336,7 @@ extension Model {
                 try hook(.attnOut(l), s.out)
                 addInPlace(s.x, s.out, count: n * c.modelDim)
                 try hook(.residMid(l), s.x)
+                tape?.keep(.residMid, layer: l, s.x)
 
                 // MLP: ln2 → SwiGLU(W_gate·x, W_up·x) → W_down. (An interrupt is also honoured here:
                 // a block over a sweep's thousand rows is ~60 ms, twice that on a shared machine.)
@@ -329,6 +345,8 @@ extension Model {
                 try hook(.ln2Normalized(l), s.xb)
                 matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: n)
                 try hook(.mlpPre(l), s.gate)
+                tape?.keep(.gate, layer: l, s.gate)
+                tape?.keep(.up, layer: l, s.up)
                 swiglu(s.hb, s.gate, s.up, rows: n, width: c.ffnDim)
                 try hook(.mlpPost(l), s.hb)
                 matmul(s.out, s.hb, w.wDown, n: n)

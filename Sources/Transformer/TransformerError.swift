@@ -40,6 +40,10 @@ public enum TransformerError: Error, CustomStringConvertible, Equatable, Sendabl
     case contextOverflow(needed: Int, contextLength: Int)
     /// A layer index outside `0..<layerCount`.
     case layerOutOfRange(layer: Int, layerCount: Int)
+    /// A gradient pass was given `metrics` metrics for `sequences` sequences.
+    case metricCount(sequences: Int, metrics: Int)
+    /// A gradient was asked for at a hook point the backward pass does not report.
+    case noGradient(point: String)
 
     public var description: String {
         switch self {
@@ -82,6 +86,10 @@ public enum TransformerError: Error, CustomStringConvertible, Equatable, Sendabl
             return "The run needs \(needed) positions but the model's context holds \(contextLength); use a shorter prompt or fewer new tokens."
         case .layerOutOfRange(let layer, let layerCount):
             return "Layer \(layer) does not exist; this model has layers 0...\(layerCount - 1)."
+        case .metricCount(let sequences, let metrics):
+            return "The gradient pass has \(sequences) sequences but \(metrics) metrics; give one metric per sequence."
+        case .noGradient(let point):
+            return "The backward pass reports no gradient at \(point) (attention scores and patterns are recomputed row by row, never held whole); ask at attn.hook_z, attn.hook_q, attn.hook_k or attn.hook_v instead."
         }
     }
 }

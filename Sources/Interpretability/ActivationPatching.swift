@@ -40,7 +40,9 @@ public enum PatchingMetric: Sendable, Equatable {
 
 /// Restoring clean activations one (layer, position) at a time into a corrupted run.
 public struct PatchingResult: Sendable, Equatable {
-    public enum Kind: String, Sendable { case activationPatching = "activation_patching", causalTracing = "causal_tracing" }
+    public enum Kind: String, Sendable {
+        case activationPatching = "activation_patching", causalTracing = "causal_tracing", attributionPatching = "attribution_patching"
+    }
 
     public var kind: Kind
     public var hook: HookSite

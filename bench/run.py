@@ -8,6 +8,10 @@
           ($PERISCOPE_REFVENV, default ~/.cache/periscope/refvenv; `make refvenv` makes it).
   interp  logit lens, identity Patchscope sweep, activation patching vs nnsight (bench/interp_nnsight.py).
   analysis  a probe over all 30 layers on 200 short examples (goal: within 10 s; no peer).
+  gradients saliency of a 32-token prompt and integrated gradients with 32 steps vs torch autograd
+          (bench/gradients_torch.py); attribution patching of every layer × position × {resid_pre,
+          attn_out, mlp_out} on a 64-token pair vs exact patching of the same grid, with the
+          Spearman rank correlation between the two.
 
 The machines are noisy: every number is a median of several runs after a warm-up.
 """
@@ -251,9 +255,96 @@ def bench_analysis(repeats):
     return {"probe_200x30_s": median}
 
 
+# A 64-token prompt pair (checked by the bench): a neutral preamble, then clean/corrupt subjects.
+PREAMBLE = ("Travel notes from a long summer, written down in the evenings after walking around old cities, "
+            "looking at churches, bridges, markets and museums, and eating far too much bread and cheese. ")
+
+
+def spearman(a, b):
+    def ranks(x):
+        order = sorted(range(len(x)), key=lambda i: x[i])
+        r = [0.0] * len(x)
+        for rank, i in enumerate(order):
+            r[i] = float(rank)
+        return r
+    ra, rb = ranks(a), ranks(b)
+    n = len(a)
+    ma, mb = sum(ra) / n, sum(rb) / n
+    num = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    den = (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
+    return num / den
+
+
+def bench_gradients(repeats):
+    k = Kernel("periscope")
+    k.cell('m = load "smollm2"')
+    k.cell(f"p = prompt {json.dumps(PROMPT32)}")
+    _, _, out = k.cell("tokens p")
+    ids = [int(i) for i in vnd(out)["ids"]]
+    answer_text = " Paris"
+    _, _, out = k.cell(f"tokens {json.dumps(answer_text)}")
+    answer = int(vnd(out)["ids"][0])
+    ours = {}
+    code = f'attribute p answer {json.dumps(answer_text)} method saliency'
+    k.cell(code)
+    ours["saliency_s"] = statistics.median(k.cell(code)[0] for _ in range(repeats))
+    code = f'attribute p answer {json.dumps(answer_text)} method integrated_gradients steps 32'
+    _, _, out = k.cell(code)
+    ours["ig_completeness_gap"] = vnd(out).get("completeness_gap")
+    ours["ig_s"] = statistics.median(k.cell(code)[0] for _ in range(repeats))
+
+    # Attribution patching vs exact patching on a 64-token pair.
+    clean_text = PREAMBLE + "The Eiffel Tower is located in the city of"
+    corrupt_text = PREAMBLE + "The Colosseum is located in the city of"
+    k.cell(f"clean = prompt {json.dumps(clean_text)}")
+    k.cell(f"corrupt = prompt {json.dumps(corrupt_text)}")
+    _, _, out = k.cell("tokens clean")
+    length = len(vnd(out)["ids"])
+    estimate, exact, t_attr, t_exact = [], [], [], []
+    for hook in ("resid_pre", "attn_out", "mlp_out"):
+        base = f'trace clean corrupt answer " Paris" hook {hook} layers all'
+        k.cell(base + " method attribution")
+        times = []
+        for _ in range(repeats):
+            dt, _, out = k.cell(base + " method attribution")
+            times.append(dt)
+        t_attr.append(statistics.median(times))
+        estimate += [v for row in vnd(out)["raw"] for v in row]
+        dt, _, out = k.cell(base)
+        t_exact.append(dt)
+        exact += [v for row in vnd(out)["raw"] for v in row]
+    k.close()
+    rho = spearman(estimate, exact)
+    ours.update({"attribution_patching_s": sum(t_attr), "exact_patching_s": sum(t_exact), "spearman": rho,
+                 "pair_tokens": length})
+
+    theirs = None
+    py = REFVENV / "bin" / "python"
+    if py.exists():
+        out = subprocess.run([str(py), str(ROOT / "bench" / "gradients_torch.py"), "--model", str(MODEL),
+                              "--prompt-ids", ",".join(map(str, ids)), "--answer", str(answer), "--steps", "32",
+                              "--repeats", str(repeats)], capture_output=True, text=True)
+        if out.returncode == 0:
+            theirs = json.loads(out.stdout.strip().splitlines()[-1])
+        else:
+            print(f"  torch failed: {out.stderr.strip().splitlines()[-3:]}")
+    print(f"\n## gradients: {len(ids)}-token prompt; attribution patching on a {length}-token pair (seconds, medians)")
+    print("| workload | periscope | peer | ratio | target |")
+    print("|---|---|---|---|---|")
+    for key, name, target in (("saliency_s", "saliency, 32 tokens", "≤ 1.0"), ("ig_s", "integrated gradients, 32 steps", "≤ 0.5")):
+        b = theirs.get(key) if theirs else None
+        print(f"| {name} | {ours[key]:.3f} | torch {b if b is None else f'{b:.3f}'} | "
+              f"{'—' if not b else f'{ours[key] / b:.3f}'} | {target} |")
+    print(f"| attribution patching, 30 layers × {length} positions × 3 hooks | {ours['attribution_patching_s']:.3f} | "
+          f"exact patching {ours['exact_patching_s']:.3f} (one run) | {ours['attribution_patching_s'] / ours['exact_patching_s']:.4f} | ≤ 0.033 |")
+    print(f"Spearman rank correlation, attribution vs exact over the {len(exact)} cells: {rho:.3f}")
+    print(f"integrated gradients' completeness gap (zero baseline, 32 steps): {ours['ig_completeness_gap']}")
+    return {"gradients": {"periscope": ours, "torch": theirs}}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--parts", default="kernel,model,interp,analysis")
+    ap.add_argument("--parts", default="kernel,model,interp,analysis,gradients")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cells", type=int, default=200)
     a = ap.parse_args()
@@ -267,6 +358,8 @@ def main():
         results.update(bench_interp(a.repeats))
     if "analysis" in parts:
         results.update(bench_analysis(a.repeats))
+    if "gradients" in parts:
+        results.update(bench_gradients(a.repeats))
     (ROOT / ".build").mkdir(exist_ok=True)
     (ROOT / ".build" / "bench-results.json").write_text(json.dumps(results, indent=2))
 

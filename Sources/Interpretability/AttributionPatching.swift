@@ -10,7 +10,7 @@ import Transformer
 public enum AttributionPatching {
     /// The estimated grid of `hook` over `layers` × `positions`, in the same form as exact patching
     /// (`raw` is corrupt value + estimated change).
-    public static func run(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, hook: PatchingHook = .residPre,
+    public static func run(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, hook: HookSite = .residPre,
                            layers: [Int]? = nil, positions: [Int]? = nil, tokenizer: Tokenizer? = nil,
                            context: TaskContext = .none) throws -> PatchingResult {
         let c = model.config

@@ -58,7 +58,7 @@ public enum GradientAttribution {
         let c = model.config
         guard !prompt.isEmpty else { throw AnalysisError.emptyPrompt }
         for t in metric.tokens + prompt where t < 0 || t >= c.vocabularySize {
-            throw AnalysisError.badParameter("Token id \(t) is outside the vocabulary (0..<\(c.vocabularySize)).")
+            throw AnalysisError.intOutOfRange(name: "token", value: t, lowest: 0, highest: c.vocabularySize - 1)
         }
         let d = c.modelDim
         switch method {
@@ -72,10 +72,10 @@ public enum GradientAttribution {
             return GradientAttributionResult(method: method, metric: metric, value: value, scores: scores)
         case .integratedGradients:
             guard steps >= 1 && steps <= 1024 else {
-                throw AnalysisError.invalidParameter(name: "steps", value: "\(steps)", expected: "1 to 1024 steps")
+                throw AnalysisError.intOutOfRange(name: "steps", value: steps, lowest: 1, highest: 1024)
             }
             if case .token(let t) = baseline, t < 0 || t >= c.vocabularySize {
-                throw AnalysisError.badParameter("Token id \(t) is outside the vocabulary (0..<\(c.vocabularySize)).")
+                throw AnalysisError.intOutOfRange(name: "baseline token", value: t, lowest: 0, highest: c.vocabularySize - 1)
             }
             return try integratedGradients(model: model, prompt: prompt, metric: metric, steps: steps, baseline: baseline,
                                            context: context)

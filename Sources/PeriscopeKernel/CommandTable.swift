@@ -57,6 +57,7 @@ public struct CommandTable: Sendable {
             DatasetCommand.spec,
             ProbeCommand.spec,
             AttributeCommand.spec,
+            GradientCommand.spec,
             CompareCommand.spec,
             StabilityCommand.spec,
             ProjectCommand.spec,

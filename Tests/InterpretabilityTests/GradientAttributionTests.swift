@@ -51,7 +51,7 @@ final class GradientAttributionTests: XCTestCase {
         let (ref, data) = try reference()
         let p = ref.patching
         for (name, blob) in p.grids.sorted(by: { $0.key < $1.key }) {
-            let hook = try XCTUnwrap(PatchingHook(rawValue: name))
+            let hook = try XCTUnwrap(HookSite(rawValue: name))
             let result = try AttributionPatching.run(model: model, clean: p.cleanIds, corrupt: p.corruptIds,
                                                      metric: .probability(answer: p.answer), hook: hook)
             XCTAssertEqual(result.kind, .attributionPatching)

@@ -69,6 +69,7 @@ enum ExportCommand {
     /// each takes the value, the bound arguments and the context.
     static let otherExporters: [String: @Sendable (Value, BoundArguments, CommandContext) throws -> Value?] = [
         "Vector": VectorValue.exporter,
+        "Gradient": GradientValue.exporter,
     ]
 
     /// The hook point named `name` in `model`, or an error suggesting the nearest names.

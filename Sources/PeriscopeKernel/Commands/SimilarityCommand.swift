@@ -9,8 +9,8 @@ enum SimilarityCommand {
         name: "similarity",
         group: .analysis,
         synopsis: "similarity [v1, v2, …]",
-        description: "Cosine similarity between every pair of vectors (from `direction`), as a heatmap from −1 to 1 with the value in each cell. Vectors are labelled by their variable names.",
-        positionals: [Parameter("vectors", .value, required: true, summary: "a list of Vectors")],
+        description: "Cosine similarity between every pair of vectors (Vectors from `direction`, or Gradients from `gradient` of one shape, each read as one flat vector), as a heatmap from −1 to 1 with the value in each cell. Vectors are labelled by their variable names.",
+        positionals: [Parameter("vectors", .value, required: true, summary: "a list of Vectors or Gradients")],
         example: "similarity [love, joy, anger]",
         run: { arguments, context in
             guard let value = arguments.value("vectors") else { return nil }
@@ -18,22 +18,25 @@ enum SimilarityCommand {
             guard case .list(let items) = value, items.count >= 2 else {
                 throw CommandError.failed("`similarity` compares two or more vectors; give a list such as [v1, v2].", range: range)
             }
-            let vectors = try items.map { item -> VectorValue in
-                guard case .object(let v as VectorValue) = item else {
-                    throw CommandError.failed("`similarity` compares Vectors (made by `direction`), but the list holds \(withArticle(item.typeName)).", range: range)
+            // Vectors (from `direction`) or Gradients of one shape, each compared as one flat vector.
+            let entries = try items.map { item -> (label: String, values: [Float], layer: Int?) in
+                switch item {
+                case .object(let v as VectorValue): return (v.vector.label, v.vector.values, v.vector.layer)
+                case .object(let g as GradientValue): return (g.point.name, g.gradient.data, g.point.layer)
+                default:
+                    throw CommandError.failed("`similarity` compares Vectors (made by `direction`) or Gradients (made by `gradient`), but the list holds \(withArticle(item.typeName)).", range: range)
                 }
-                return v
             }
-            let names = variableNames(context.statement, count: vectors.count) ?? vectors.map(\.vector.label)
-            let matrix = try CommandError.catching(at: range) { try Similarity.matrix(vectors.map(\.vector.values)) }
+            let names = variableNames(context.statement, count: entries.count) ?? entries.map(\.label)
+            let matrix = try CommandError.catching(at: range) { try Similarity.matrix(entries.map(\.values)) }
             let heatmap = Heatmap(title: "Cosine similarity", xLabel: "vector", yLabel: "vector", rowLabels: names,
                                   columnLabels: names, values: matrix, scale: .diverging, range: .fixed(-1, 1),
                                   valueLabel: "cosine", valueFormat: .fixed(2), showValues: true, kind: "similarity")
             var bundle = heatmap.mimeBundle
             bundle.data[MimeBundle.periscopeJSON] = appending(heatmap.json, [
-                ("labels", .strings(names)), ("layers", .array(vectors.map { .int($0.vector.layer) })),
+                ("labels", .strings(names)), ("layers", .array(entries.map { $0.layer.map { .int($0) } ?? .null })),
             ]).serialized()
-            return .result(RenderedResult(typeName: "Heatmap", summary: "cosine similarity of \(vectors.count) vectors", bundle: bundle))
+            return .result(RenderedResult(typeName: "Heatmap", summary: "cosine similarity of \(entries.count) vectors", bundle: bundle))
         })
 
     /// The names written in the list (`[love, joy]`), when every element is a bare variable.

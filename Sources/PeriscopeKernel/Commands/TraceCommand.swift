@@ -6,13 +6,14 @@ import Transformer
 /// `trace CLEAN CORRUPT answer "tok" …` (activation patching) and `trace CLEAN noise "subject" answer "tok" …`
 /// (causal tracing).
 enum TraceCommand {
-    static let hooks = ["resid_pre", "attn_out", "mlp_out"]
+    static let hooks = ["resid_pre", "attn_out", "mlp_out", "heads"]
+    static let methods = ["exact", "attribution"]
 
     static let spec = CommandSpec(
         name: "trace",
         group: .patching,
-        synopsis: "trace CLEAN (CORRUPT | noise \"subject\") answer \"tok\" [against \"tok2\"] [hook resid_pre|attn_out|mlp_out] [layers R] [positions S] [std X] [samples N] [seed S]",
-        description: "Activation patching: runs the corrupt prompt while restoring one clean activation at a time (each layer × position), and measures p(answer), or the logit difference answer − against, normalised so that 0 = the corrupt run and 1 = the clean run. With `noise \"subject\"` instead of a corrupt prompt it is causal tracing (ROME): the corrupt run adds Gaussian noise (`std` × the embedding std, default 3) to the subject's token embeddings, averaged over `samples` seeded runs (default 10). Clean and corrupt must have the same number of tokens. Output: a heatmap, layers × positions. Interrupt stops it between layers; the session is unchanged.",
+        synopsis: "trace CLEAN (CORRUPT | noise \"subject\") answer \"tok\" [against \"tok2\"] [hook resid_pre|attn_out|mlp_out|heads] [layers R] [positions S] [method exact|attribution] [std X] [samples N] [seed S]",
+        description: "Activation patching: runs the corrupt prompt while restoring one clean activation at a time (each layer × position), and measures p(answer), or the logit difference answer − against, normalised so that 0 = the corrupt run and 1 = the clean run. With `noise \"subject\"` instead of a corrupt prompt it is causal tracing (ROME): the corrupt run adds Gaussian noise (`std` × the embedding std, default 3) to the subject's token embeddings, averaged over `samples` seeded runs (default 10). Clean and corrupt must have the same number of tokens. Output: a heatmap, layers × positions; with `hook heads`, layers × heads (each head's clean `hook_z` restored at every position). `method attribution` is attribution patching: the same map estimated to first order, (clean − corrupt activation) · gradient of the metric on the corrupt run, from one clean pass, one corrupt pass and one backward pass. Interrupt stops it between layers; the session is unchanged.",
         positionals: [
             Parameter("clean", .prompt, required: true, summary: "the clean prompt"),
             Parameter("corrupt", .prompt, summary: "the corrupt prompt (same token count), or use `noise`"),
@@ -21,7 +22,8 @@ enum TraceCommand {
             Parameter("answer", .string, required: true, summary: "the answer token whose probability is measured"),
             Parameter("against", .string, summary: "measure the logit difference answer − against instead"),
             Parameter("noise", .string, summary: "causal tracing: the subject text in the clean prompt to corrupt with noise"),
-            Parameter("hook", .choice(hooks, allowsInt: false), summary: "which activation to restore (default resid_pre)"),
+            Parameter("hook", .choice(hooks, allowsInt: false), summary: "which activation to restore (default resid_pre); heads: each head's hook_z"),
+            Parameter("method", .choice(methods, allowsInt: false), summary: "exact (default) or attribution (first-order estimate from one backward pass)"),
             Parameter("layers", .layers, summary: "which layers (default all)"),
             Parameter("positions", .positions, summary: "which positions (default all)"),
             Parameter("std", .float, summary: "noise size in embedding standard deviations (default 3)"),
@@ -55,6 +57,7 @@ enum TraceCommand {
         var answer: Int
         var against: Int?
         var hook: String
+        var method: String
         var layers: [Int]
         var positions: [Int]
     }
@@ -78,6 +81,17 @@ enum TraceCommand {
             throw CommandError.failed(
                 "The clean prompt has \(clean.ids.count) tokens but the corrupt prompt has \(corrupt.ids.count); activation patching needs the same length so that positions line up. Clean: \(show(clean)); corrupt: \(show(corrupt)). Change the corrupt prompt (e.g. pick a subject with as many tokens; `tokens p` shows them) until both have \(clean.ids.count) tokens.",
                 range: arguments.range(of: "corrupt"))
+        }
+        let method = arguments.word("method") ?? "exact"
+        let hook = arguments.word("hook") ?? "resid_pre"
+        if corrupt == nil, method == "attribution" || hook == "heads" {
+            let name = method == "attribution" ? "method" : "hook"
+            throw CommandError.failed("Causal tracing restores noised runs exactly, layer by position; `\(name) \(name == "method" ? method : hook)` needs a corrupt prompt instead of `noise`.",
+                                      range: arguments.range(of: name))
+        }
+        if hook == "heads", arguments.has("positions") {
+            throw CommandError.failed("`hook heads` restores each head at every position at once; drop `positions`.",
+                                      range: arguments.range(of: "positions"))
         }
         if corrupt != nil {
             for name in ["std", "samples", "seed"] where arguments.has(name) {
@@ -115,7 +129,7 @@ enum TraceCommand {
         }
         return Request(clean: clean, corrupt: corrupt, subject: subject, subjectPositions: subjectPositions, std: std,
                        samples: samples, seed: seed, answer: answer, against: against,
-                       hook: arguments.word("hook") ?? "resid_pre",
+                       hook: hook, method: method,
                        layers: try VerbArguments.layers(arguments, model: model),
                        positions: try VerbArguments.positions(arguments, "positions", prompt: clean))
     }
@@ -125,6 +139,7 @@ enum TraceCommand {
     /// The restored effect of every (layer, position).
     struct Data {
         var layers: [Int]
+        /// Positions, or heads with `hook heads`.
         var positions: [Int]
         /// values[layer index][position index], normalised: 0 = corrupt, 1 = clean.
         var values: [[Double]]
@@ -139,8 +154,21 @@ enum TraceCommand {
         let metric: PatchingMetric = request.against.map { .logitDifference(answer: request.answer, against: $0) }
             ?? .probability(answer: request.answer)
         let hook = HookSite(rawValue: request.hook) ?? .residPre
+        if request.hook == "heads", let corrupt = request.corrupt {
+            let heads = request.method == "attribution"
+                ? try AttributionPatching.heads(model: model.model, clean: request.clean.ids, corrupt: corrupt.ids, metric: metric,
+                                                layers: request.layers, tokenizer: model.tokenizer, context: task)
+                : try HeadPatching.exact(model: model.model, clean: request.clean.ids, corrupt: corrupt.ids, metric: metric,
+                                         layers: request.layers, tokenizer: model.tokenizer, context: task)
+            return Data(layers: heads.layers, positions: heads.heads, values: heads.normalized, cleanMetric: heads.cleanValue,
+                        corruptMetric: heads.corruptValue, raw: heads.raw)
+        }
         let result: PatchingResult
-        if let corrupt = request.corrupt {
+        if let corrupt = request.corrupt, request.method == "attribution" {
+            result = try AttributionPatching.run(model: model.model, clean: request.clean.ids, corrupt: corrupt.ids, metric: metric,
+                                                 hook: hook, layers: request.layers, positions: request.positions,
+                                                 tokenizer: model.tokenizer, context: task)
+        } else if let corrupt = request.corrupt {
             result = try ActivationPatching.run(model: model.model, clean: request.clean.ids, corrupt: corrupt.ids, metric: metric,
                                                 hook: hook, layers: request.layers, positions: request.positions,
                                                 tokenizer: model.tokenizer, context: task)
@@ -161,24 +189,28 @@ enum TraceCommand {
         let metric = request.against == nil ? "p(\(visibleToken(piece(request.answer))))"
             : "logit(\(visibleToken(piece(request.answer)))) − logit(\(visibleToken(piece(request.against ?? 0))))"
         let clean = request.clean
-        let columnLabels = data.positions.map { p -> String in
+        let heads = request.hook == "heads"
+        let columnLabels = heads ? data.positions.map { "H\($0)" } : data.positions.map { p -> String in
             var label = "\(p) " + visibleToken(clean.tokens[p])
             if let corrupt = request.corrupt, corrupt.ids[p] != clean.ids[p] { label += "/" + visibleToken(corrupt.tokens[p]) }
             else if request.subjectPositions.contains(p) { label += "*" }
             return label
         }
-        let what = request.corrupt == nil ? "Causal tracing" : "Activation patching"
+        let what = request.corrupt == nil ? "Causal tracing"
+            : request.method == "attribution" ? "Attribution patching" : "Activation patching"
         let heatmap = Heatmap(
             title: "\(what) (\(request.hook)) — \(metric) restored, 0 = corrupt, 1 = clean",
-            xLabel: "position (clean token" + (request.corrupt == nil ? ", * = noised)" : "/corrupt token)"),
+            xLabel: heads ? "head (hook_z at every position)" : "position (clean token" + (request.corrupt == nil ? ", * = noised)" : "/corrupt token)"),
             yLabel: "layer", rowLabels: VerbResults.layerLabels(data.layers), columnLabels: columnLabels,
             values: data.values, scale: .diverging, range: .fixed(-1, 1), valueLabel: "restored effect",
             valueFormat: .fixed(2), kind: "trace")
         var extra: [(String, JSONOut)] = [
-            ("analysis", .string(request.corrupt == nil ? "causal_tracing" : "activation_patching")),
+            ("analysis", .string(request.corrupt == nil ? "causal_tracing"
+                : request.method == "attribution" ? "attribution_patching" : "activation_patching")),
             ("hook", .string(request.hook)),
+            ("method", .string(request.method)),
             ("layers", .array(data.layers.map { .int($0) })),
-            ("positions", .array(data.positions.map { .int($0) })),
+            (heads ? "heads" : "positions", .array(data.positions.map { .int($0) })),
             ("metric", .string(request.against == nil ? "prob" : "logit_diff")),
             ("answer", .object([("id", .int(request.answer)), ("token", .string(piece(request.answer)))])),
             ("against", request.against.map { .object([("id", .int($0)), ("token", .string(piece($0)))]) } ?? .null),
@@ -199,6 +231,6 @@ enum TraceCommand {
         var bundle = heatmap.mimeBundle
         bundle.data[MimeBundle.plain] = heatmap.plainText + "\n" + caption
         return VerbResults.result(bundle, json: heatmap.json, extra: extra, typeName: "Heatmap",
-                                  summary: "\(what.lowercased()), \(data.layers.count) layers × \(data.positions.count) positions")
+                                  summary: "\(what.lowercased()), \(data.layers.count) layers × \(data.positions.count) \(heads ? "heads" : "positions")")
     }
 }

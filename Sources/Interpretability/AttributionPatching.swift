@@ -23,7 +23,7 @@ public enum AttributionPatching {
         let raw = points.map { point in
             positions.map { p in corruptValue + (effects[point]?[p * d..<(p + 1) * d].reduce(0, +) ?? 0) }
         }
-        let label = { (ids: [Int]) in ids.map { Scores.label($0, tokenizer) } }
+        let label = { (ids: [Int]) in ids.map { TokenScore.label($0, tokenizer) } }
         return PatchingResult(kind: .attributionPatching, hook: hook, metric: metric, layers: layers, positions: positions,
                               cleanIDs: clean, cleanTokens: label(clean), corruptIDs: corrupt, corruptTokens: label(corrupt),
                               subjectPositions: [], cleanValue: cleanValue, corruptValue: corruptValue, raw: raw,
@@ -97,7 +97,7 @@ public enum AttributionPatching {
         try Check.prompt(clean)
         try Check.prompt(corrupt)
         guard clean.count == corrupt.count else {
-            let label = { (ids: [Int]) in ids.map { Scores.label($0, tokenizer) } }
+            let label = { (ids: [Int]) in ids.map { TokenScore.label($0, tokenizer) } }
             throw AnalysisError.lengthMismatch(clean: clean.count, corrupt: corrupt.count,
                                                cleanTokens: label(clean), corruptTokens: label(corrupt))
         }

@@ -173,8 +173,8 @@ public enum GradientAttribution {
         let s = logits.startIndex
         switch metric {
         case .logitDifference(let a, let b): return Double(logits[s + a]) - Double(logits[s + b])
-        case .logProbability(let a): return Double(logits[s + a]) - logits.withUnsafeBufferPointer(logSumExp)
-        case .probability(let a): return Scores.probability(logits, a)
+        case .logProbability(let a): return Softmax.logProbability(logits, at: a)
+        case .probability(let a): return exp(Softmax.logProbability(logits, at: a))
         }
     }
 }

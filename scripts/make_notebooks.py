@@ -95,6 +95,69 @@ PROBING = [
              'labels ["pos", "pos", "pos", "neg", "neg", "neg"]'),
 ]
 
+ATTRIBUTION = [
+    ("md", "# Which inputs matter, and where? Occlusion, gradients and attribution patching\n\n"
+           "Three ways to ask which prompt tokens an answer depends on, and one way to survey a whole "
+           "model before patching it exactly. All of them read the same bundled SmolLM2-135M."),
+    ("code", 'load "smollm2"\np = prompt "The Eiffel Tower is in the city of"\nrun p top 3'),
+    ("md", "## Occlusion\n\nReplace each token with a filler (\" the\") and measure how much "
+           "log p(\" Paris\") drops. It answers a counterfactual question directly, one forward pass "
+           "per token, and it only sees what a single replacement changes."),
+    ("code", 'attribute p answer " Paris"'),
+    ("md", "## Saliency and input × gradient\n\nOne forward and one backward pass give "
+           "∂ log p(answer) / ∂ embedding at every token. *Saliency* is the gradient's norm: how "
+           "sensitive the answer is to each token's embedding, in any direction, so it is never "
+           "negative. *Input × gradient* projects the gradient on the embedding itself: the first-order "
+           "effect of scaling that embedding to zero, with a sign. They disagree with occlusion "
+           "wherever the model is far from linear between the token and its replacement: a token can be "
+           "locally sensitive (large saliency) yet replaceable, or matter only once it is removed "
+           "altogether."),
+    ("code", 'attribute p answer " Paris" method saliency'),
+    ("code", 'attribute p answer " Paris" method input_x_gradient'),
+    ("md", "## Integrated gradients, and their completeness gap\n\nIntegrated gradients average the "
+           "gradient along the straight path from a baseline (here the all-zero embedding) to the "
+           "prompt, with a midpoint sum of N steps. If the sum were exact, the scores would add up to "
+           "the metric's change between the baseline and the prompt (*completeness*). The output "
+           "reports how far they are from it.\n\n"
+           "On these RMSNorm models the gap is large and unstable. The first norm divides each "
+           "embedding by its own scale, so every point of the path but those near zero looks the same "
+           "to the model: the integrand is flat along most of the path and changes steeply near the "
+           "baseline, where a midpoint sum of a few dozen steps samples it badly. Watch the gap swing "
+           "as the steps change; a token baseline does not cure it. Read the *ranking* of tokens, "
+           "and only trust sizes when the gap is small."),
+    ("code", 'attribute p answer " Paris" method integrated_gradients steps 16'),
+    ("code", 'attribute p answer " Paris" method integrated_gradients steps 32'),
+    ("code", 'attribute p answer " Paris" method integrated_gradients steps 64'),
+    ("code", 'attribute p answer " Paris" method integrated_gradients steps 32 baseline " the"'),
+    ("md", "## A gradient as a value\n\n`gradient` keeps ∂metric/∂activation at one hook point as a "
+           "value: `show` draws each position's norm, `export` writes it to NumPy, `similarity` compares "
+           "it with others. Here: does the gradient of p(Paris) point the same way as that of the "
+           "Paris-vs-Rome logit difference at block 10?"),
+    ("code", 'g = gradient p answer " Paris" hook "blocks.10.hook_resid_pre"\n'
+             'h = gradient p answer " Paris" against " Rome" hook "blocks.10.hook_resid_pre"\n'
+             'show g\nsimilarity [g, h]'),
+    ("md", "## Attribution patching: a map first\n\nExact activation patching restores one clean "
+           "activation at a time into the corrupt run: one pass per cell. Attribution patching "
+           "estimates every cell at once to first order, (clean − corrupt activation) · gradient on "
+           "the corrupt run, from one clean pass, one corrupt pass and one backward pass. We score the "
+           "logit difference Paris − Rome: with p(Paris) the corrupt run's probability is so small "
+           "that its gradient is nearly zero everywhere and the first-order map is flat."),
+    ("code", 'q = prompt "The Colosseum is in the city of"\n'
+             'trace p q answer " Paris" against " Rome" hook resid_pre method attribution'),
+    ("code", 'trace p q answer " Paris" against " Rome" hook attn_out method attribution'),
+    ("code", 'trace p q answer " Paris" against " Rome" hook mlp_out method attribution'),
+    ("md", "## …then exact patching where the map points\n\nThe map singles out the subject's last "
+           "token in the early layers and the last position in the late ones. Patch those cells exactly "
+           "and compare: where the two disagree, the effect is not linear in the activation (a patch "
+           "that saturates, or that only works together with others)."),
+    ("code", 'trace p q answer " Paris" against " Rome" hook resid_pre positions "Tower"'),
+    ("code", 'trace p q answer " Paris" against " Rome" hook resid_pre positions last'),
+    ("md", "## Heads\n\nThe same two ways over attention heads: each head's clean `hook_z` restored at "
+           "every position, layers × heads, estimated and exact."),
+    ("code", 'trace p q answer " Paris" against " Rome" hook heads method attribution'),
+    ("code", 'trace p q answer " Paris" against " Rome" hook heads layers 10..20'),
+]
+
 
 def build(cells):
     nb = new_notebook(metadata={"kernelspec": KERNELSPEC, "language_info": LANGUAGE})
@@ -110,7 +173,8 @@ def main():
     print("wrote examples/tour.ipynb")
     nbformat.write(build(STEERING), out / "steering.ipynb")
     nbformat.write(build(PROBING), out / "probing.ipynb")
-    print("wrote examples/steering.ipynb, examples/probing.ipynb")
+    nbformat.write(build(ATTRIBUTION), out / "attribution.ipynb")
+    print("wrote examples/steering.ipynb, examples/probing.ipynb, examples/attribution.ipynb")
 
 
 if __name__ == "__main__":

@@ -257,7 +257,8 @@ def bench_analysis(repeats):
 
 # A 64-token prompt pair (checked by the bench): a neutral preamble, then clean/corrupt subjects.
 PREAMBLE = ("Travel notes from a long summer, written down in the evenings after walking around old cities, "
-            "looking at churches, bridges, markets and museums, and eating far too much bread and cheese. ")
+            "looking at churches, bridges, markets and museums, and eating far too much bread and cheese. "
+            "We kept a notebook of the places we liked best and of the trains we missed. ")
 
 
 def spearman(a, b):
@@ -290,7 +291,8 @@ def bench_gradients(repeats):
     ours["saliency_s"] = statistics.median(k.cell(code)[0] for _ in range(repeats))
     code = f'attribute p answer {json.dumps(answer_text)} method integrated_gradients steps 32'
     _, _, out = k.cell(code)
-    ours["ig_completeness_gap"] = vnd(out).get("completeness_gap")
+    strip = (vnd(out).get("items") or [vnd(out)])[0]
+    ours["ig_completeness_gap"] = strip.get("completeness_gap")
     ours["ig_s"] = statistics.median(k.cell(code)[0] for _ in range(repeats))
 
     # Attribution patching vs exact patching on a 64-token pair.

@@ -43,9 +43,19 @@ public final class HistoryStore: @unchecked Sendable {
     /// if the file cannot be written, history is kept in memory and a warning is logged.
     public init(fileURL: URL?) {
         self.fileURL = fileURL
-        session = (fileURL.map(Self.lastSession(in:)) ?? 0) + 1
-        if fileURL == nil { earlier = [] }
-        appendRecord(["session": .int(session)])
+        guard let fileURL else {
+            session = 1
+            earlier = []
+            return
+        }
+        // Reading the last session and writing the next one's marker happen under one lock, so
+        // kernels starting together take different numbers.
+        var claimed = 0
+        let written = Self.withLockedFile(fileURL) { fd in
+            claimed = Self.lastSession(in: fileURL) + 1
+            try Self.append(Self.encode(["session": .int(claimed)]), to: fd)
+        }
+        session = written ? claimed : Self.lastSession(in: fileURL) + 1
     }
 
     /// Records one executed cell of this session.
@@ -71,22 +81,30 @@ public final class HistoryStore: @unchecked Sendable {
 
     // MARK: - File reading
 
-    /// The largest session number on file, read from the file's end (the file only grows, so the
-    /// latest sessions are there); the whole file only when its end holds no readable record.
+    /// The largest session number on file. Sessions are claimed under the file lock, so their
+    /// start markers (`{"session": N}`) appear in increasing order; cells of older sessions still
+    /// running may come after the newest marker. The file is read backwards in growing windows
+    /// until one holds a marker, and the largest session of everything read is the answer (this
+    /// also counts a session whose marker line was torn). Start-up stays fast however long the
+    /// history grows.
     private static func lastSession(in url: URL) -> Int {
         guard let handle = try? FileHandle(forReadingFrom: url) else { return 0 }
         defer { try? handle.close() }
         let size = (try? handle.seekToEnd()) ?? 0
-        let window: UInt64 = 64 * 1024
-        if size > window {
-            try? handle.seek(toOffset: size - window)
+        var window: UInt64 = 64 * 1024
+        while true {
+            let whole = window >= size
+            try? handle.seek(toOffset: whole ? 0 : size - window)
             let tail = (try? handle.readToEnd()) ?? Data()
-            // The first line of the window may be cut; drop it.
-            let cut = tail.firstIndex(of: UInt8(ascii: "\n")).map { tail.index(after: $0) } ?? tail.endIndex
-            if let best = records(in: tail[cut...]).map(\.session).max() { return best }
+            // Unless the window starts the file, its first line may be cut; drop it.
+            let cut = whole ? tail.startIndex
+                : tail.firstIndex(of: UInt8(ascii: "\n")).map { tail.index(after: $0) } ?? tail.endIndex
+            let found = records(in: tail[cut...])
+            if whole || found.contains(where: { $0.line == nil }) {
+                return found.map(\.session).max() ?? 0
+            }
+            window *= 4
         }
-        try? handle.seek(toOffset: 0)
-        return records(in: (try? handle.readToEnd()) ?? Data()).map(\.session).max() ?? 0
     }
 
     /// The readable records of a JSON-lines buffer; damaged lines are skipped.
@@ -136,17 +154,57 @@ public final class HistoryStore: @unchecked Sendable {
 
     private func appendRecord(_ record: [String: JSONValue]) {
         guard let fileURL else { return }
-        let line = Data((JSONValue.object(record).serialized() + "\n").utf8)
+        let line = Self.encode(record)
+        Self.withLockedFile(fileURL) { fd in try Self.append(line, to: fd) }
+    }
+
+    private static func encode(_ record: [String: JSONValue]) -> Data {
+        Data((JSONValue.object(record).serialized() + "\n").utf8)
+    }
+
+    /// Runs `body` with the history file open for appending and locked against the other kernels
+    /// sharing it (an exclusive `flock`, released when the descriptor closes, also when a kernel
+    /// dies). Returns false, with a warning logged, when the file cannot be opened or written.
+    @discardableResult
+    private static func withLockedFile(_ url: URL, _ body: (Int32) throws -> Void) -> Bool {
         do {
-            try FileManager.default.createDirectory(at: fileURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-            // O_APPEND keeps lines whole when two kernels share the file.
-            let fd = open(fileURL.path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let fd = open(url.path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
             defer { close(fd) }
-            let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written != line.count { throw POSIXError(.EIO) }
+            while flock(fd, LOCK_EX) != 0 {
+                guard errno == EINTR else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            }
+            try body(fd)
+            return true
         } catch {
-            KernelLog.warning("cannot write history to \(fileURL.path) (\(error)); history of this session stays in memory.")
+            KernelLog.warning("cannot write history to \(url.path) (\(error)); history of this session stays in memory.")
+            return false
+        }
+    }
+
+    /// Appends one whole line. A file that does not end in a newline holds the torn last line of a
+    /// kernel killed mid-write; a newline first closes it off, so it stays one unreadable line
+    /// (skipped on read) instead of swallowing this record.
+    private static func append(_ line: Data, to fd: Int32) throws {
+        var bytes = line
+        let size = lseek(fd, 0, SEEK_END)
+        if size > 0 {
+            var last: UInt8 = 0
+            if pread(fd, &last, 1, size - 1) == 1, last != UInt8(ascii: "\n") {
+                bytes.insert(UInt8(ascii: "\n"), at: 0)
+            }
+        }
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+                }
+                offset += n
+            }
         }
     }
 }

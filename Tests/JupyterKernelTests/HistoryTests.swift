@@ -68,6 +68,48 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(store.all, [HistoryStore.Entry(session: 4, line: 1, source: "ok")])
     }
 
+    func testStoresSharingOneFileNeverInterleaveLinesOrSessions() throws {
+        let file = temporaryDirectory().appendingPathComponent("h.jsonl")
+        let writers = 6, cells = 100
+        // Sources longer than a pipe buffer and than one page, so a write could be split.
+        let body = String(repeating: "0123456789abcdef", count: 600)
+        let sessions = Locked([Int]())
+        DispatchQueue.concurrentPerform(iterations: writers) { w in
+            let store = HistoryStore(fileURL: file)
+            sessions.mutate { $0.append(store.session) }
+            for line in 1...cells { store.append(line: line, source: "w\(w) c\(line) \(body)") }
+        }
+        XCTAssertEqual(Set(sessions.value).count, writers, "each store took its own session number")
+
+        let text = try String(contentsOf: file, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(lines.last, "", "the file ends with a newline")
+        XCTAssertEqual(lines.count - 1, writers * (cells + 1), "one line per record, none merged")
+        for line in lines.dropLast() {
+            XCTAssertNotNil(try? JSONValue.parse(Data(line.utf8)), "line is whole JSON: \(line.prefix(80))")
+        }
+        let all = HistoryStore(fileURL: file).all
+        XCTAssertEqual(all.count, writers * cells)
+        for session in sessions.value {
+            let mine = all.filter { $0.session == session }
+            XCTAssertEqual(mine.map(\.line), Array(1...cells), "session \(session) kept every cell in order")
+            XCTAssertEqual(Set(mine.map { $0.source.prefix(3) }).count, 1, "one writer per session")
+        }
+    }
+
+    func testTornLastLineIsSkippedAndDoesNotSwallowTheNextRecord() throws {
+        let file = temporaryDirectory().appendingPathComponent("h.jsonl")
+        // A kernel killed mid-write leaves a line without its end.
+        try Data("{\"session\":1}\n{\"line\":1,\"session\":1,\"source\":\"kept\"}\n{\"line\":2,\"session\":1,\"sou".utf8).write(to: file)
+        let next = HistoryStore(fileURL: file)
+        XCTAssertEqual(next.session, 2)
+        next.append(line: 1, source: "after the crash")
+        let third = HistoryStore(fileURL: file)
+        XCTAssertEqual(third.session, 3, "the second session's marker was not glued onto the torn line")
+        XCTAssertEqual(third.all, [HistoryStore.Entry(session: 1, line: 1, source: "kept"),
+                                   HistoryStore.Entry(session: 2, line: 1, source: "after the crash")])
+    }
+
     func testSearchUniqueKeepsLatestOccurrence() {
         let store = HistoryStore(fileURL: nil)
         for (i, s) in ["run a", "run b", "run a", "tokens a"].enumerated() { store.append(line: i + 1, source: s) }
@@ -88,4 +130,13 @@ final class HistoryTests: XCTestCase {
         XCTAssertFalse(Glob.matches("Run*", "run"), "matching is case-sensitive")
         XCTAssertTrue(Glob.matches("a*b*c", "a--b--b--c"))
     }
+}
+
+/// A value shared between threads of a test.
+private final class Locked<Value>: @unchecked Sendable {
+    private var stored: Value
+    private let lock = NSLock()
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.lock(); defer { lock.unlock() }; return stored }
+    func mutate(_ body: (inout Value) -> Void) { lock.lock(); body(&stored); lock.unlock() }
 }

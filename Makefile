@@ -2,6 +2,8 @@
 #   make lab    set everything up and open JupyterLab on the tour notebook
 #   make test   set everything up and run every Swift test and every Python integration test
 #   make bench  benchmarks side by side with ipykernel / llama.cpp / transformers / nnsight
+#   make soak   a half-hour mixed run through jupyter_client, memory watched (SOAK_SECONDS)
+#   make fuzz   every libFuzzer target with the address sanitizer (FUZZ_SECONDS each)
 SHELL := /bin/bash
 PERISCOPE_HOME ?= $(HOME)/.cache/periscope
 export PERISCOPE_HOME
@@ -12,7 +14,8 @@ MODEL := $(PERISCOPE_HOME)/models/SmolLM2-135M-Instruct.Q4_1.gguf
 SWIFTFLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/periscope
 
-.PHONY: all deps build venv lab-venv model kernelspec fixtures setup test swift-test py-test lab demo bench refvenv clean
+.PHONY: all deps build venv lab-venv model kernelspec fixtures setup test swift-test py-test lab demo bench refvenv clean \
+	soak fuzz fuzz-build fuzz-smoke
 
 all: build
 
@@ -22,10 +25,12 @@ deps:
 build: deps
 	swift build $(SWIFTFLAGS) --build-tests
 
-$(VENV)/.test-stamp: requirements-test.txt
+LEXER_PKG := python/periscope-pygments
+$(VENV)/.test-stamp: requirements-test.txt $(LEXER_PKG)/pyproject.toml $(wildcard $(LEXER_PKG)/periscope_pygments/*.py)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-test.txt
+	$(PY) -m pip install --quiet ./$(LEXER_PKG)
 	touch $@
 
 $(VENV)/.lab-stamp: requirements-lab.txt $(VENV)/.test-stamp
@@ -63,6 +68,27 @@ py-test: setup
 test: setup
 	$(MAKE) swift-test
 	$(MAKE) py-test
+
+SOAK_SECONDS ?= 1800
+soak: setup
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) Tests/integration/soak.py --seconds $(SOAK_SECONDS)
+
+# The fuzz targets build in debug (bounds and overflow checks on; the release build drops them)
+# with libFuzzer and the address sanitizer, into their own scratch path.
+FUZZ_TARGETS := FuzzGGUF FuzzWire FuzzLanguage FuzzTokenizer FuzzCSV FuzzWriters
+FUZZ_SECONDS ?= 600
+fuzz-build: deps
+	for t in $(FUZZ_TARGETS); do \
+		PERISCOPE_FUZZ=1 swift build -c debug --scratch-path .build-fuzz --product $$t \
+			-Xswiftc -sanitize=fuzzer -Xswiftc -sanitize=address -Xswiftc -enable-testing || exit 1; \
+	done
+
+fuzz: fuzz-build fixtures model
+	$(PY) scripts/fuzz.py seeds
+	$(PY) scripts/fuzz.py run --seconds $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build fixtures model
+	$(PY) scripts/fuzz.py smoke
 
 lab: setup lab-venv
 	cd examples && PATH=$(abspath $(VENV))/bin:$$PATH $(abspath $(VENV))/bin/jupyter lab tour.ipynb

@@ -33,6 +33,8 @@ public final class PeriscopeInterpreter: Interpreter {
             languageVersion: PeriscopeVersion.language,
             mimetype: "text/x-periscope",
             fileExtension: ".scope",
+            // The Pygments lexer of the `periscope-pygments` package, registered under this name.
+            pygmentsLexer: "periscope",
             banner: """
                 Periscope \(PeriscopeVersion.current) — look inside language models.
                 Type `help` for the commands, `?verb` for one command's page.

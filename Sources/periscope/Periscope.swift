@@ -8,5 +8,6 @@ struct Periscope: ParsableCommand {
         commandName: "periscope",
         abstract: "A Jupyter kernel for looking inside language models.",
         version: PeriscopeVersion.current,
-        subcommands: [KernelSubcommand.self, InstallSubcommand.self, RunSubcommand.self, ModelsSubcommand.self])
+        subcommands: [KernelSubcommand.self, InstallSubcommand.self, RunSubcommand.self, ModelsSubcommand.self,
+                      LexiconSubcommand.self])
 }

@@ -188,6 +188,8 @@ struct ArgumentBinder {
         }
 
         let value = try Evaluator(session: session).evaluate(expr)
+        // A result the editor's checker knows only by the verb that makes it may be of any kind.
+        if value.isUnevaluated { return BoundArgument(payload: .value(value), range: expr.range) }
         let given = describe(expr, value: value)
         switch kind {
         case .value:

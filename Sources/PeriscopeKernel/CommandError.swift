@@ -45,6 +45,26 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// A short stable name for the kind of mistake, e.g. `unknown-keyword` (an editor shows it
+    /// beside the message and can filter on it).
+    public var code: String {
+        switch self {
+        case .unknownVerb: return "unknown-verb"
+        case .unknownKeyword: return "unknown-keyword"
+        case .undefinedVariable: return "undefined-variable"
+        case .unknownChoice: return "unknown-choice"
+        case .typeMismatch: return "wrong-kind"
+        case .missingValue: return "missing-value"
+        case .missingArgument: return "missing-argument"
+        case .unexpectedArgument: return "unexpected-argument"
+        case .duplicateKeyword: return "duplicate-keyword"
+        case .outOfRange: return "out-of-range"
+        case .nothingToAssign: return "nothing-to-assign"
+        case .failed: return "failed"
+        case .interrupted: return "interrupted"
+        }
+    }
+
     public var description: String {
         switch self {
         case .unknownVerb(let word, let suggestions, _):

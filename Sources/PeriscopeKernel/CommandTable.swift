@@ -1,3 +1,4 @@
+import PeriscopeLanguage
 import Rendering
 
 /// Every verb the language knows, built from the `spec` each file under `Commands/` declares.
@@ -62,6 +63,40 @@ public struct CommandTable: Sendable {
             StabilityCommand.spec,
             ProjectCommand.spec,
         ])
+    }
+}
+
+// MARK: - Heads and names
+
+/// What the head of a statement names.
+enum HeadMeaning {
+    case verb(CommandSpec)
+    /// A lone word that is a variable (or `all`/`last`): the statement shows its value.
+    case value(Value)
+}
+
+extension CommandTable {
+    /// A verb; or, standing alone, a variable or a symbol; otherwise an unknown verb or name with
+    /// the nearest ones. The interpreter and the editor's checker both read heads through this.
+    func meaning(ofHead head: String, range: SourceRange, hasArguments: Bool, session: Session) throws -> HeadMeaning {
+        if let spec = self[head] { return .verb(spec) }
+        if !hasArguments {
+            if let value = session.variables[head] { return .value(value) }
+            if Evaluator.symbols.contains(head) { return .value(.symbol(head)) }
+            throw CommandError.undefinedVariable(
+                head, suggestions: suggestions(for: head, among: session.variableNames + verbNames), range: range)
+        }
+        throw CommandError.unknownVerb(head, suggestions: suggestions(for: head, among: verbNames), range: range)
+    }
+
+    /// Verb names and the words `all`/`last` cannot be variables: the name would be shadowed.
+    func checkAssignable(_ name: String, range: SourceRange) throws {
+        if self[name] != nil {
+            throw CommandError.failed("`\(name)` is the name of a command; choose another variable name.", range: range)
+        }
+        if Evaluator.symbols.contains(name) {
+            throw CommandError.failed("`\(name)` is a reserved word; choose another variable name.", range: range)
+        }
     }
 }
 

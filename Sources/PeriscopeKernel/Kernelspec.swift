@@ -24,6 +24,8 @@ public enum Kernelspec {
     public enum InstallError: Error, Sendable, Equatable, CustomStringConvertible {
         case noPythonEnvironment
         case writeFailed(path: String, reason: String)
+        /// The jupyter-lsp config registering the language server could not be written.
+        case languageServerConfigFailed(path: String, reason: String)
 
         public var description: String {
             switch self {
@@ -31,6 +33,8 @@ public enum Kernelspec {
                 return "could not find the Python environment for --sys-prefix: activate a virtualenv (so VIRTUAL_ENV is set) or put python3 on PATH, or use --prefix or --user."
             case .writeFailed(let path, let reason):
                 return "could not write the kernelspec to \(path): \(reason). Try `periscope install --user`, or --prefix with a writable folder."
+            case .languageServerConfigFailed(let path, let reason):
+                return "installed the kernelspec, but could not register the language server with jupyter-lsp in \(path): \(reason). Try `periscope install --user`, or --prefix with a writable folder."
             }
         }
     }

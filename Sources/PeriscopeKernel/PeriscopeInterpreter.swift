@@ -104,16 +104,10 @@ public final class PeriscopeInterpreter: Interpreter {
     /// A verb with its arguments, or a lone name that is a variable.
     private func runCommand(head: String, headRange: SourceRange, arguments: [Expr], statement: Statement,
                             io: ExecutionIO) throws -> Value? {
-        guard let spec = table[head] else {
-            if arguments.isEmpty {
-                if let value = session.variables[head] { return value }
-                if Evaluator.symbols.contains(head) { return .symbol(head) }
-                throw CommandError.undefinedVariable(
-                    head, suggestions: suggestions(for: head, among: session.variableNames + table.verbNames),
-                    range: headRange)
-            }
-            throw CommandError.unknownVerb(head, suggestions: suggestions(for: head, among: table.verbNames),
-                                           range: headRange)
+        let spec: CommandSpec
+        switch try table.meaning(ofHead: head, range: headRange, hasArguments: !arguments.isEmpty, session: session) {
+        case .value(let value): return value
+        case .verb(let verb): spec = verb
         }
         let bound = try ArgumentBinder(spec: spec, session: session).bind(arguments, headRange: headRange)
         let progress = ProgressReporter(io: io, delay: progressDelay)
@@ -128,14 +122,8 @@ public final class PeriscopeInterpreter: Interpreter {
         }
     }
 
-    /// Verb names and the words `all`/`last` cannot be variables: the name would be shadowed.
     private func checkAssignable(_ name: String, range: SourceRange) throws {
-        if table[name] != nil {
-            throw CommandError.failed("`\(name)` is the name of a command; choose another variable name.", range: range)
-        }
-        if Evaluator.symbols.contains(name) {
-            throw CommandError.failed("`\(name)` is a reserved word; choose another variable name.", range: range)
-        }
+        try table.checkAssignable(name, range: range)
     }
 
     // MARK: - Help and the pager

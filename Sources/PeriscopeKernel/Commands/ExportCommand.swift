@@ -13,7 +13,10 @@ enum ExportCommand {
         positionals: [Parameter("p", .value, required: true, summary: "the prompt (a string or a Prompt variable), or a Vector")],
         keywords: [
             Parameter("hook", .string, summary: "the hook point's name (required for a prompt)",
-                      completions: { session, _ in (session.models.current?.hookNames ?? []).map(quoted) }),
+                      completions: { session, _ in
+                          // Without a model, block 0's names show the pattern to edit.
+                          (session.models.current?.hookNames ?? HookPoint.all(layers: 1).map(\.name)).map(quoted)
+                      }),
             Parameter("to", .string, required: true, summary: "the .npy file to write (.gguf for a Vector)"),
         ],
         example: "export \"The Eiffel Tower\" hook \"blocks.3.hook_resid_post\" to \"resid3.npy\"",

@@ -7,6 +7,9 @@ import Transformer
 
 /// Where a Patchscope writes: a preset (`identity`, `description`, `attribute "…x…"`) or a prompt.
 enum PatchTarget {
+    /// The preset words a target may be (completion offers them).
+    static let presets = ["identity", "description", "attribute"]
+
     case identity
     case description
     case attribute(String)

@@ -18,7 +18,8 @@ enum PatchscopeCommand {
         ],
         keywords: [
             Parameter("position", .positions, summary: "the source token (default -1, the last)"),
-            Parameter("target", .name, summary: "identity (default), description, attribute \"…x…\", or a prompt"),
+            Parameter("target", .name, summary: "identity (default), description, attribute \"…x…\", or a prompt",
+                      completions: { _, _ in PatchTarget.presets }),
             Parameter("layers", .layers, summary: "source layers (default all)"),
             Parameter("target_layer", .choice(["same"], allowsInt: true), summary: "`same` (default) or one target layer for every source layer"),
             Parameter("generate", .int, summary: "how many tokens to decode (default 5)"),

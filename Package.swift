@@ -41,8 +41,9 @@ let package = Package(
             "JupyterProtocol", "JupyterKernel", "GGUF", "Transformer", "Interpretability",
             "Rendering", "PeriscopeLanguage",
         ]),
+        .target(name: "PeriscopeLSP", dependencies: ["PeriscopeKernel", "PeriscopeLanguage", "JupyterProtocol"]),
         .executableTarget(name: "periscope", dependencies: [
-            "PeriscopeKernel", "JupyterZMQ",
+            "PeriscopeKernel", "PeriscopeLSP", "JupyterZMQ",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -54,5 +55,6 @@ let package = Package(
         .testTarget(name: "RenderingTests", dependencies: ["Rendering"], exclude: ["Snapshots"]),
         .testTarget(name: "PeriscopeLanguageTests", dependencies: ["PeriscopeLanguage"]),
         .testTarget(name: "PeriscopeKernelTests", dependencies: ["PeriscopeKernel"]),
+        .testTarget(name: "PeriscopeLSPTests", dependencies: ["PeriscopeLSP"]),
     ]
 )

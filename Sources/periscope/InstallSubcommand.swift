@@ -6,7 +6,7 @@ import PeriscopeKernel
 struct InstallSubcommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "install",
-        abstract: "Install the Periscope kernelspec so Jupyter lists the kernel.",
+        abstract: "Install the Periscope kernelspec so Jupyter lists the kernel, and register `periscope lsp` with jupyter-lsp.",
         discussion: "Without an option it installs system-wide (/usr/local/share/jupyter), like `jupyter kernelspec install`.")
 
     @Flag(help: "Install for the current user (~/.local/share/jupyter).")
@@ -28,8 +28,11 @@ struct InstallSubcommand: ParsableCommand {
         let destination: Kernelspec.Destination =
             user ? .user : sysPrefix ? .sysPrefix : prefix.map { .prefix(absolute($0)) } ?? .system
         do {
-            let folder = try Kernelspec.install(binaryPath: try binaryPath(), destination: destination)
+            let binary = try binaryPath()
+            let folder = try Kernelspec.install(binaryPath: binary, destination: destination)
             print("Installed the Periscope kernelspec in \(folder.path)")
+            let config = try LanguageServerSpec.install(binaryPath: binary, destination: destination)
+            print("Registered the language server (`periscope lsp`) with jupyter-lsp in \(config.path)")
         } catch {
             FileHandle.standardError.write(Data("periscope install: \(error)\n".utf8))
             throw ExitCode.failure

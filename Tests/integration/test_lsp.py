@@ -250,3 +250,57 @@ def test_install_registers_the_server_with_jupyter_lsp(tmp_path):
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)["periscope"]["argv"] == spec["argv"]
     assert jupyter_lsp
+
+
+def test_jupyter_lsp_proxies_the_server_for_the_periscope_language(tmp_path):
+    """What jupyterlab-lsp does from the browser: ask jupyter-lsp for its servers, then speak LSP
+    through its websocket; jupyter-lsp starts `periscope lsp` from the registration."""
+    pytest.importorskip("jupyter_lsp")
+    import socket
+    import time
+    import urllib.request
+    from tornado.ioloop import IOLoop
+    from tornado.websocket import websocket_connect
+
+    assert subprocess.run([str(BIN), "install", "--prefix", str(tmp_path)], capture_output=True,
+                          timeout=60).returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, JUPYTER_CONFIG_PATH=str(tmp_path / "etc" / "jupyter"),
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    server = subprocess.Popen([sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
+                               "--IdentityProvider.token=lsp-test", f"--ServerApp.root_dir={tmp_path}", "--allow-root"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    base = f"127.0.0.1:{port}"
+    try:
+        status = None
+        for _ in range(120):
+            try:
+                status = json.load(urllib.request.urlopen(f"http://{base}/lsp/status?token=lsp-test", timeout=5))
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert status is not None, "jupyter server did not answer"
+        assert status["sessions"]["periscope"]["spec"]["languages"] == ["periscope"]
+
+        async def talk():
+            ws = await websocket_connect(f"ws://{base}/lsp/ws/periscope?token=lsp-test")
+            await ws.write_message(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                               "params": {"capabilities": {}}}))
+            init = json.loads(await ws.read_message())
+            await ws.write_message(json.dumps({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+                "textDocument": {"uri": "file:///cell.scope", "languageId": "periscope", "version": 1,
+                                 "text": 'p = prompt "x"\nlense p\n'}}}))
+            published = json.loads(await ws.read_message())
+            ws.close()
+            return init, published
+
+        init, published = IOLoop.current().run_sync(talk, timeout=30)
+        assert init["result"]["capabilities"]["hoverProvider"] is True
+        [diagnostic] = published["params"]["diagnostics"]
+        assert diagnostic["code"] == "unknown-verb" and diagnostic["range"] == rng(1, 0, 1, 5)
+        assert "did you mean `lens`" in diagnostic["message"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -159,6 +159,9 @@ extension Model {
     public func gradients(_ tokens: [[Int]], metrics: [GradientMetric], hooks: HookSet? = nil, gradientHooks: HookSet,
                           context: TaskContext = .none) throws -> GradientPass {
         let c = config, d = c.modelDim, vocab = c.vocabularySize
+        guard Self.backwardArchitectures.contains(c.architecture) else {
+            throw TransformerError.noBackward(architecture: c.architecture)
+        }
         let batch = tokens.count
         guard batch > 0, metrics.count == batch else {
             throw TransformerError.metricCount(sequences: batch, metrics: metrics.count)
@@ -220,6 +223,9 @@ extension Model {
         if lowest == 0 { try hook(.embed, g.dx) }
         return pass
     }
+
+    /// The architectures whose block `llamaBlockBackward` reverses.
+    static let backwardArchitectures: Set<String> = ["llama", "mistral", "qwen2"]
 
     /// One llama block in reverse: on entry `g.dx` is ∂metric/∂resid_post(l); on exit ∂metric/∂resid_pre(l).
     private func llamaBlockBackward(_ g: GradientState, _ tape: BackwardTape, layer l: Int, layout: BatchLayout,

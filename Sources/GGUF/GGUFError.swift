@@ -19,14 +19,20 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable, Sendable {
     case stringPastEnd(path: String, offset: Int, length: UInt64, fileSize: Int)
     /// A metadata value has a type code GGUF does not define.
     case unknownValueType(path: String, offset: Int, key: String, code: UInt32)
-    /// A metadata key that must have a particular type or range does not.
-    case invalidMetadata(path: String, offset: Int, key: String, reason: String)
+    /// `general.alignment` is not a UInt32 power of two (`found` shows the value as stored).
+    case badAlignment(path: String, offset: Int, found: String)
+    /// A bool metadata value other than 0 or 1.
+    case badBool(path: String, offset: Int, key: String, value: UInt8)
     /// A tensor's type code is not a ggml type.
     case unknownTensorType(path: String, offset: Int, tensor: String, code: UInt32)
     /// A tensor's type is known but cannot be dequantised.
     case unsupportedTensorType(path: String, offset: Int, tensor: String, type: String)
-    /// A tensor's shape is invalid (zero or negative dims, too many dims, row not a whole number of blocks).
-    case invalidShape(path: String, offset: Int, tensor: String, reason: String)
+    /// A tensor with more dimensions than GGUF allows (`maximum`), or none.
+    case badDimensionCount(path: String, offset: Int, tensor: String, count: Int, maximum: Int)
+    /// A tensor dimension too large to be real (its product would overflow).
+    case dimensionTooLarge(path: String, offset: Int, tensor: String, size: UInt64)
+    /// A row length that is not a whole number of the type's blocks.
+    case partialBlock(path: String, offset: Int, tensor: String, rowLength: Int, type: String, blockSize: Int)
     /// Two metadata keys or two tensors share a name.
     case duplicateName(path: String, offset: Int, name: String)
     /// A tensor's data does not start on the file's alignment.
@@ -35,8 +41,20 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable, Sendable {
     case tensorPastEnd(path: String, offset: Int, tensor: String, byteCount: Int, fileSize: Int)
     /// A row range asked of `dequantizeRows` is outside the tensor.
     case rowsOutOfRange(path: String, offset: Int, tensor: String, rows: Range<Int>, rowCount: Int)
-    /// The writer was given something it cannot encode.
-    case invalidWrite(path: String, reason: String)
+    /// The writer's alignment is not a power of two.
+    case writerAlignment(path: String, alignment: Int)
+    /// `general.alignment` was set to something other than the writer's alignment.
+    case alignmentMismatch(path: String, metadata: String, writer: Int)
+    /// The writer was given two tensors of one name.
+    case tensorAddedTwice(path: String, tensor: String)
+    /// The writer was given a tensor with no dimensions, too many, or one that is not positive.
+    case badDims(path: String, tensor: String, dims: [Int], maximum: Int)
+    /// The writer was given a tensor whose values do not fill its dims.
+    case valueCount(path: String, tensor: String, dims: [Int], count: Int)
+    /// The writer was given a metadata array mixing element types.
+    case mixedArray(path: String, key: String)
+    /// The file system refused the write (`reason` is its message).
+    case writeFailed(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -57,14 +75,20 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(path) is corrupt: a string at offset \(offset) claims \(length) bytes, past the end of the file (\(fileSize) bytes). Fetch the file again."
         case .unknownValueType(let path, let offset, let key, let code):
             return "\(path) is corrupt or too new: metadata key \"\(key)\" has unknown value type \(code) at offset \(offset)."
-        case .invalidMetadata(let path, let offset, let key, let reason):
-            return "\(path) has invalid metadata \"\(key)\" at offset \(offset): \(reason)."
+        case .badAlignment(let path, let offset, let found):
+            return "\(path) has invalid metadata \"general.alignment\" at offset \(offset): it must be a UInt32 power of two, found \(found)."
+        case .badBool(let path, let offset, let key, let value):
+            return "\(path) has invalid metadata \"\(key)\" at offset \(offset): a bool must be 0 or 1, found \(value)."
         case .unknownTensorType(let path, let offset, let tensor, let code):
             return "\(path): tensor \"\(tensor)\" has unknown tensor type \(code) at offset \(offset). The file is corrupt or uses a ggml type this reader does not know."
         case .unsupportedTensorType(let path, let offset, let tensor, let type):
             return "\(path): tensor \"\(tensor)\" (data at offset \(offset)) has type \(type), which cannot be dequantised. Supported types: \(GGMLType.supportedNames). Use a model quantised with one of those."
-        case .invalidShape(let path, let offset, let tensor, let reason):
-            return "\(path): tensor \"\(tensor)\" described at offset \(offset) has an invalid shape: \(reason)."
+        case .badDimensionCount(let path, let offset, let tensor, let count, let maximum):
+            return "\(path): tensor \"\(tensor)\" described at offset \(offset) has an invalid shape: it has \(count) dimensions; 1 to \(maximum) are allowed."
+        case .dimensionTooLarge(let path, let offset, let tensor, let size):
+            return "\(path): tensor \"\(tensor)\" described at offset \(offset) has an invalid shape: dimension \(size) is too large."
+        case .partialBlock(let path, let offset, let tensor, let rowLength, let type, let blockSize):
+            return "\(path): tensor \"\(tensor)\" described at offset \(offset) has an invalid shape: its row length \(rowLength) is not a multiple of the \(type) block size \(blockSize)."
         case .duplicateName(let path, let offset, let name):
             return "\(path) is corrupt: the name \"\(name)\" at offset \(offset) is used twice."
         case .misalignedOffset(let path, let offset, let tensor, let alignment):
@@ -73,7 +97,19 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(path): tensor \"\(tensor)\" needs \(byteCount) bytes at offset \(offset), past the end of the file (\(fileSize) bytes). The download is probably incomplete; fetch the file again."
         case .rowsOutOfRange(let path, let offset, let tensor, let rows, let rowCount):
             return "\(path): rows \(rows.lowerBound)..<\(rows.upperBound) of tensor \"\(tensor)\" (data at offset \(offset)) are out of range; it has \(rowCount) rows."
-        case .invalidWrite(let path, let reason):
+        case .writerAlignment(let path, let alignment):
+            return "Cannot write GGUF file \(path) (offset 0): the alignment \(alignment) is not a power of two."
+        case .alignmentMismatch(let path, let metadata, let writer):
+            return "Cannot write GGUF file \(path) (offset 0): general.alignment is \(metadata) but the writer's alignment is \(writer)."
+        case .tensorAddedTwice(let path, let tensor):
+            return "Cannot write GGUF file \(path) (offset 0): tensor \"\(tensor)\" is added twice."
+        case .badDims(let path, let tensor, let dims, let maximum):
+            return "Cannot write GGUF file \(path) (offset 0): tensor \"\(tensor)\" has dims \(dims); give 1 to \(maximum) positive sizes."
+        case .valueCount(let path, let tensor, let dims, let count):
+            return "Cannot write GGUF file \(path) (offset 0): tensor \"\(tensor)\" has dims \(dims) but \(count) values."
+        case .mixedArray(let path, let key):
+            return "Cannot write GGUF file \(path) (offset 0): metadata \"\(key)\" mixes element types in one array; GGUF arrays hold one type."
+        case .writeFailed(let path, let reason):
             return "Cannot write GGUF file \(path) (offset 0): \(reason)."
         }
     }

@@ -214,8 +214,7 @@ public final class GGUFFile: @unchecked Sendable {
         var alignment = 32
         if let a = metadata["general.alignment"] {
             guard case .uint32(let v) = a, v > 0, v & (v - 1) == 0 else {
-                throw GGUFError.invalidMetadata(path: path, offset: alignmentKeyOffset, key: "general.alignment",
-                                                reason: "it must be a UInt32 power of two, found \(a)")
+                throw GGUFError.badAlignment(path: path, offset: alignmentKeyOffset, found: "\(a)")
             }
             alignment = Int(v)
         }
@@ -233,8 +232,7 @@ public final class GGUFFile: @unchecked Sendable {
             }
             let nDims = Int(try c.read(UInt32.self))
             guard (1...maxDims).contains(nDims) else {
-                throw GGUFError.invalidShape(path: path, offset: at, tensor: name,
-                                             reason: "it has \(nDims) dimensions; 1 to \(maxDims) are allowed")
+                throw GGUFError.badDimensionCount(path: path, offset: at, tensor: name, count: nDims, maximum: maxDims)
             }
             var dims = [Int]()
             var product = 1
@@ -242,8 +240,7 @@ public final class GGUFFile: @unchecked Sendable {
                 let d = try c.read(UInt64.self)
                 let (p, overflow) = product.multipliedReportingOverflow(by: Int(clamping: d))
                 guard d <= UInt64(Int32.max) * 1024, !overflow else {
-                    throw GGUFError.invalidShape(path: path, offset: at, tensor: name,
-                                                 reason: "dimension \(d) is too large")
+                    throw GGUFError.dimensionTooLarge(path: path, offset: at, tensor: name, size: d)
                 }
                 product = p
                 dims.append(Int(d))
@@ -254,8 +251,8 @@ public final class GGUFFile: @unchecked Sendable {
                 throw GGUFError.unknownTensorType(path: path, offset: typeOffset, tensor: name, code: code)
             }
             guard dims[0] % type.blockSize == 0 else {
-                throw GGUFError.invalidShape(path: path, offset: at, tensor: name,
-                                             reason: "its row length \(dims[0]) is not a multiple of the \(type.name) block size \(type.blockSize)")
+                throw GGUFError.partialBlock(path: path, offset: at, tensor: name, rowLength: dims[0], type: type.name,
+                                             blockSize: type.blockSize)
             }
             let relative = try c.read(UInt64.self)
             raws.append(Raw(name: name, dims: dims, type: type, relative: relative, at: at))
@@ -300,7 +297,7 @@ public final class GGUFFile: @unchecked Sendable {
             let at = c.offset
             let b = try c.read(UInt8.self)
             guard b <= 1 else {
-                throw GGUFError.invalidMetadata(path: c.path, offset: at, key: key, reason: "a bool must be 0 or 1, found \(b)")
+                throw GGUFError.badBool(path: c.path, offset: at, key: key, value: b)
             }
             return .bool(b == 1)
         case .string: return .string(try c.readString())

@@ -41,7 +41,7 @@ public struct GGUFWriter: Sendable {
     /// The complete file as bytes; `path` only labels errors.
     public func encoded(path: String = "<memory>") throws -> [UInt8] {
         guard alignment > 0, alignment & (alignment - 1) == 0 else {
-            throw GGUFError.invalidWrite(path: path, reason: "the alignment \(alignment) is not a power of two")
+            throw GGUFError.writerAlignment(path: path, alignment: alignment)
         }
         var allKeys = keys
         var allValues = values
@@ -50,7 +50,7 @@ public struct GGUFWriter: Sendable {
             allValues["general.alignment"] = .uint32(UInt32(alignment))
         }
         if let a = allValues["general.alignment"], a != .uint32(UInt32(alignment)) {
-            throw GGUFError.invalidWrite(path: path, reason: "general.alignment is \(a) but the writer's alignment is \(alignment)")
+            throw GGUFError.alignmentMismatch(path: path, metadata: "\(a)", writer: alignment)
         }
 
         var out = ByteSink()
@@ -70,13 +70,13 @@ public struct GGUFWriter: Sendable {
         var relative = 0
         for t in tensorEntries {
             guard names.insert(t.name).inserted else {
-                throw GGUFError.invalidWrite(path: path, reason: "tensor \"\(t.name)\" is added twice")
+                throw GGUFError.tensorAddedTwice(path: path, tensor: t.name)
             }
             guard (1...GGUFFile.maxDims).contains(t.dims.count), t.dims.allSatisfy({ $0 > 0 }) else {
-                throw GGUFError.invalidWrite(path: path, reason: "tensor \"\(t.name)\" has dims \(t.dims); give 1 to \(GGUFFile.maxDims) positive sizes")
+                throw GGUFError.badDims(path: path, tensor: t.name, dims: t.dims, maximum: GGUFFile.maxDims)
             }
             guard t.dims.reduce(1, *) == t.values.count else {
-                throw GGUFError.invalidWrite(path: path, reason: "tensor \"\(t.name)\" has dims \(t.dims) but \(t.values.count) values")
+                throw GGUFError.valueCount(path: path, tensor: t.name, dims: t.dims, count: t.values.count)
             }
             out.string(t.name)
             out.u32(UInt32(t.dims.count))
@@ -100,7 +100,7 @@ public struct GGUFWriter: Sendable {
         do {
             try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw GGUFError.invalidWrite(path: path, reason: error.localizedDescription)
+            throw GGUFError.writeFailed(path: path, reason: error.localizedDescription)
         }
     }
 
@@ -152,7 +152,7 @@ private struct ByteSink {
             // An empty array still needs an element type; int32 is what gguf-py picks for ints.
             let elementType = elements.first?.valueType ?? .int32
             guard elements.allSatisfy({ $0.valueType == elementType }) else {
-                throw GGUFError.invalidWrite(path: path, reason: "metadata \"\(key)\" mixes element types in one array; GGUF arrays hold one type")
+                throw GGUFError.mixedArray(path: path, key: key)
             }
             u32(elementType.rawValue)
             u64(UInt64(elements.count))

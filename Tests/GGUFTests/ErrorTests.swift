@@ -207,8 +207,9 @@ final class ErrorTests: XCTestCase {
         let at = try XCTUnwrap((0...(bytes.count - key.count)).first { Array(bytes[$0..<$0 + key.count]) == key })
         patch(&bytes, at: at + key.count + 4, UInt32(48))
         let path = try write(bytes)
-        XCTAssertEqual(openError(path), .invalidMetadata(path: path, offset: at - 8, key: "general.alignment",
-                                                        reason: "it must be a UInt32 power of two, found uint32(48)"))
+        let error = openError(path)
+        XCTAssertEqual(error, .badAlignment(path: path, offset: at - 8, found: "uint32(48)"))
+        XCTAssertEqual(error?.description, "\(path) has invalid metadata \"general.alignment\" at offset \(at - 8): it must be a UInt32 power of two, found uint32(48).")
     }
 
     func testEveryErrorDescriptionIsASentenceWithPathAndOffset() {
@@ -217,14 +218,21 @@ final class ErrorTests: XCTestCase {
             .fileNotFound(path: p), .notReadable(path: p, reason: "Permission denied"),
             .badMagic(path: p, offset: 0, found: [0, 1, 2, 3]), .unsupportedVersion(path: p, offset: 4, version: 1),
             .truncated(path: p, offset: 9, needed: 8, fileSize: 12), .stringPastEnd(path: p, offset: 24, length: 99, fileSize: 30),
-            .unknownValueType(path: p, offset: 40, key: "k", code: 13), .invalidMetadata(path: p, offset: 40, key: "k", reason: "bad"),
+            .unknownValueType(path: p, offset: 40, key: "k", code: 13), .badAlignment(path: p, offset: 40, found: "uint32(48)"),
+            .badBool(path: p, offset: 40, key: "k", value: 2),
             .unknownTensorType(path: p, offset: 80, tensor: "w", code: 99),
             .unsupportedTensorType(path: p, offset: 96, tensor: "w", type: "IQ1_S"),
-            .invalidShape(path: p, offset: 80, tensor: "w", reason: "no"), .duplicateName(path: p, offset: 80, name: "w"),
+            .badDimensionCount(path: p, offset: 80, tensor: "w", count: 5, maximum: 4),
+            .dimensionTooLarge(path: p, offset: 80, tensor: "w", size: 1 << 50),
+            .partialBlock(path: p, offset: 80, tensor: "w", rowLength: 33, type: "Q4_1", blockSize: 32),
+            .duplicateName(path: p, offset: 80, name: "w"),
             .misalignedOffset(path: p, offset: 97, tensor: "w", alignment: 32),
             .tensorPastEnd(path: p, offset: 96, tensor: "w", byteCount: 10, fileSize: 100),
             .rowsOutOfRange(path: p, offset: 96, tensor: "w", rows: 0..<5, rowCount: 3),
-            .invalidWrite(path: p, reason: "disk full"),
+            .writerAlignment(path: p, alignment: 48), .alignmentMismatch(path: p, metadata: "uint32(64)", writer: 32),
+            .tensorAddedTwice(path: p, tensor: "t"), .badDims(path: p, tensor: "t", dims: [0], maximum: 4),
+            .valueCount(path: p, tensor: "t", dims: [2, 2], count: 3), .mixedArray(path: p, key: "k"),
+            .writeFailed(path: p, reason: "disk full"),
         ]
         for e in errors {
             XCTAssertTrue(e.description.contains(p), e.description)

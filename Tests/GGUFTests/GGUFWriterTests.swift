@@ -89,24 +89,27 @@ final class GGUFWriterTests: XCTestCase {
     }
 
     func testInvalidInputsAreReported() {
+        func assertThrows(_ expected: GGUFError, _ body: () throws -> Void, line: UInt = #line) {
+            XCTAssertThrowsError(try body(), line: line) { XCTAssertEqual($0 as? GGUFError, expected, line: line) }
+        }
         var mixed = GGUFWriter()
         mixed.add("bad", .array([.int32(1), .string("two")]))
-        XCTAssertThrowsError(try mixed.encoded(path: "out.gguf")) { error in
-            guard case GGUFError.invalidWrite("out.gguf", let reason) = error else { return XCTFail("\(error)") }
-            XCTAssertTrue(reason.contains("bad"))
-        }
+        assertThrows(.mixedArray(path: "out.gguf", key: "bad")) { _ = try mixed.encoded(path: "out.gguf") }
         var shape = GGUFWriter()
         shape.addTensor(name: "t", dims: [2, 2], values: [1, 2, 3])
-        XCTAssertThrowsError(try shape.encoded()) { XCTAssertTrue("\($0)".contains("3 values")) }
+        assertThrows(.valueCount(path: "<memory>", tensor: "t", dims: [2, 2], count: 3)) { _ = try shape.encoded() }
+        var empty = GGUFWriter()
+        empty.addTensor(name: "e", dims: [0], values: [])
+        assertThrows(.badDims(path: "<memory>", tensor: "e", dims: [0], maximum: 4)) { _ = try empty.encoded() }
         var twice = GGUFWriter()
         twice.addTensor(name: "t", dims: [1], values: [1])
         twice.addTensor(name: "t", dims: [1], values: [2])
-        XCTAssertThrowsError(try twice.encoded()) { XCTAssertTrue("\($0)".contains("twice")) }
+        assertThrows(.tensorAddedTwice(path: "<memory>", tensor: "t")) { _ = try twice.encoded() }
         var odd = GGUFWriter()
         odd.alignment = 48
-        XCTAssertThrowsError(try odd.encoded())
+        assertThrows(.writerAlignment(path: "<memory>", alignment: 48)) { _ = try odd.encoded() }
         XCTAssertThrowsError(try GGUFWriter().write(to: "/nonexistent-dir-\(UUID().uuidString)/x.gguf")) { error in
-            guard case GGUFError.invalidWrite = error else { return XCTFail("\(error)") }
+            guard case GGUFError.writeFailed = error else { return XCTFail("\(error)") }
         }
     }
 

@@ -100,22 +100,33 @@ final class ProbeTests: XCTestCase {
         XCTAssertThrowsError(try ProbeSweep.run(model: model, prompts: prompts, labels: [0, 0, 0], classCount: 2, layers: [0]))
     }
 
-    /// Benchmark (not a pass/fail test of speed): 200 short examples, all 30 layers.
-    func testBenchmarkProbeOverAllLayers() throws {
-        guard AnalysisFixture.isOptimised else { throw XCTSkip("Timing is only meaningful in release builds.") }
+    /// The probe's features come from the batched reader, which groups prompts of equal length into
+    /// one pass and stops after the deepest layer: each row must equal the same prompt run alone.
+    func testBatchedReaderEqualsOnePlainRunPerPrompt() throws {
         let (model, _) = try AnalysisFixture.load()
-        let (texts, labels) = Self.moodData()
-        let more = texts.map { $0 + " a lot" }
-        let prompts = try (texts + more).map(AnalysisFixture.encode)
-        let readStart = Date()
-        _ = try ResidualReader.residPost(model: model, prompts: prompts, layers: Array(0..<model.config.layerCount), reduction: .last)
-        print(String(format: "BENCH reading resid_post alone: %.2f s", Date().timeIntervalSince(readStart)))
-        let start = Date()
-        let report = try ProbeSweep.run(model: model, prompts: prompts, labels: labels + labels, classCount: 2,
-                                        layers: Array(0..<model.config.layerCount), seed: 0)
-        let seconds = Date().timeIntervalSince(start)
-        print(String(format: "BENCH probe: %d examples × %d layers in %.2f s (best held-out %.3f at layer %d)",
-                     prompts.count, report.layers.count, seconds, report.best?.testAccuracy ?? 0, report.best?.layer ?? -1))
-        XCTAssertEqual(report.layers.count, model.config.layerCount)
+        let texts = ["I loved this movie", "They hated the food", "We loved the city a lot", "She hated it"]
+        let prompts = try texts.map(AnalysisFixture.encode)
+        XCTAssertLessThan(Set(prompts.map(\.count)).count, prompts.count, "some prompts share a length, so they run as one batch")
+        let layers = [0, 7, 12]
+        for reduction in [PositionReduction.last, .mean] {
+            let rows = try ResidualReader.residPost(model: model, prompts: prompts, layers: layers, reduction: reduction)
+            XCTAssertEqual(rows.count, layers.count)
+            for (i, l) in layers.enumerated() {
+                XCTAssertEqual(rows[i].count, prompts.count)
+                for (p, ids) in prompts.enumerated() {
+                    let run = try model.run(tokens: ids, cache: [.residPost(l)], logits: .last)
+                    let t = try XCTUnwrap(run.activations[.residPost(l)])            // [1, T, d]
+                    let d = t.shape[2]
+                    var expected = [Float](repeating: 0, count: d)
+                    let positions = reduction == .last ? [ids.count - 1] : Array(ids.indices)
+                    for q in positions { for e in 0..<d { expected[e] += t.data[q * d + e] / Float(positions.count) } }
+                    let scale = expected.map(abs).max() ?? 1
+                    for e in 0..<d {
+                        XCTAssertEqual(rows[i][p][e], expected[e], accuracy: 1e-4 * max(1, scale),
+                                       "layer \(l), prompt \(p), \(reduction)")
+                    }
+                }
+            }
+        }
     }
 }

@@ -51,11 +51,23 @@ setup: build venv model kernelspec
 
 # The GGUF test fixtures are not tracked: their committed generators rebuild them byte for byte
 # with the test venv's `gguf` and numpy (model_slices from the model), and the companion files
-# they rewrite (.f32, reference.json) come out unchanged.
-fixtures: model venv
+# they rewrite (.f32, reference.json) come out unchanged. Each group is a real file target, made
+# again only when its generator (or the venv) is newer than the files, not on every test run
+# (grouped targets, `&:`, need GNU Make 4.3 or later).
+GGUF_FIXTURES := $(addprefix Tests/GGUFTests/Fixtures/,all_types.gguf model_slices.gguf metadata.gguf metadata_v2.gguf writer_golden.gguf)
+TINY_FIXTURES := $(addprefix Tests/TransformerTests/Fixtures/tiny/,tiny-llama.gguf tiny-qwen2.gguf tiny-gpt2.gguf tiny-bad-heads.gguf)
+SPM_FIXTURES := Tests/TransformerTests/Fixtures/spm-tiny.gguf
+
+$(GGUF_FIXTURES) &: scripts/make_gguf_fixtures.py $(VENV)/.test-stamp | model
 	$(PY) scripts/make_gguf_fixtures.py --model $(MODEL)
+
+$(TINY_FIXTURES) &: scripts/make_tiny_model_fixtures.py $(VENV)/.test-stamp
 	$(PY) scripts/make_tiny_model_fixtures.py
+
+$(SPM_FIXTURES): scripts/make_tokenizer_fixtures.py Tests/TransformerTests/Fixtures/spm-tiny.vocab.json $(VENV)/.test-stamp
 	$(PY) scripts/make_tokenizer_fixtures.py --spm-gguf
+
+fixtures: $(GGUF_FIXTURES) $(TINY_FIXTURES) $(SPM_FIXTURES)
 
 # PERISCOPE_REF_PYTHON: tests that read our files back with the `gguf`/numpy packages use it.
 # (fixtures first: the GGUF tests' bundle copies its Fixtures directory when it is built.)

@@ -17,8 +17,8 @@ import Transformer
 /// inputs agree on positions 0...p, the two runs are equal there and the restored value is the
 /// corrupted one, with no pass at all.
 enum Restoration {
-    /// Most rows in one resumed pass: a block over 1536 rows (11 GFLOP) takes about 60 ms on two
-    /// cores, which bounds the time an interrupt waits; the bench sweep (1350 rows) is one pass.
+    /// Most rows in one resumed pass: it bounds the scratch memory and the time an interrupt waits
+    /// (one block over this many rows), while a 30-layer × 10-position sweep still runs as one pass.
     static let maxRows = 1536
 
     /// Noise added to the embeddings of a corrupted run: `vectors[sample][position]` (`d_model` floats)

@@ -81,8 +81,8 @@ public struct Heatmap: Sendable, Equatable {
     }
 
     /// Whether the SVG writes text in its cells: not past `svgTextCellLimit` cells, where the
-    /// text would make the image thousands of pixels wide and most of its bytes (a lens over 300
-    /// positions was 500 KB of SVG); the vnd JSON still carries every cell's text.
+    /// text would make the image thousands of pixels wide and most of its bytes; the vnd JSON
+    /// still carries every cell's text.
     var hasDrawnText: Bool { (cellText != nil || showValues) && rowCount * columnCount <= Heatmap.svgTextCellLimit }
 
     /// The most cells whose text the SVG draws (e.g. 30 layers × 100 positions).

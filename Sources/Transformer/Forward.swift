@@ -39,7 +39,8 @@ final class RunState {
 }
 
 /// The largest run state of a model's last forward passes, kept for the next one: a sweep's pass
-/// over 1350 rows needs 43 MB of buffers, whose fresh pages cost a fault and a clear each time.
+/// over a thousand rows needs tens of MB of buffers, whose fresh pages would cost a fault and a
+/// clear on every pass.
 final class RunStateStore: @unchecked Sendable {
     private var kept: RunState?
     private var lock = pthread_mutex_t()
@@ -338,8 +339,8 @@ extension Model {
                 try hook(.residMid(l), s.x)
                 tape?.keep(.residMid, layer: l, s.x)
 
-                // MLP: ln2 → SwiGLU(W_gate·x, W_up·x) → W_down. (An interrupt is also honoured here:
-                // a block over a sweep's thousand rows is ~60 ms, twice that on a shared machine.)
+                // MLP: ln2 → SwiGLU(W_gate·x, W_up·x) → W_down. (An interrupt is also honoured here,
+                // so a sweep's wide blocks make it wait for half a block, not a whole one.)
                 try context.checkCancelled()
                 rmsnorm(s.xb, s.x, w.ffnNorm, n: n, eps: c.normEpsilon)
                 try hook(.ln2Normalized(l), s.xb)
@@ -452,7 +453,7 @@ extension Model {
     /// Attention for a batch of many short sequences (a sweep's resumed variants): the sequences are
     /// shared between the cores, each done with the direct row kernels. Per sequence this is too
     /// little work for a BLAS call per head (or a parallel region), and done one after another it
-    /// left the second core idle for ~3% of a patching sweep.
+    /// would leave the second core idle.
     private func batchedAttention(_ z: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, caches: [KVCache],
                                   layer l: Int, layout: BatchLayout, sequences: Int) {
         let c = config, hd = c.headDim

@@ -3,8 +3,8 @@ import Foundation
 // MARK: - Unpacked F32 products for prompt-sized batches
 //
 // BLAS packs both operands into panels on every call. For a prompt of a few dozen tokens the
-// weight matrix is the big operand, so OpenBLAS spent as long copying each 576×1536 matrix (3.5 MB
-// read, 3.5 MB written) as multiplying it: a third of a 32-token forward pass. Here the row-major
+// weight matrix is the big operand, so packing copies as many bytes as the product reads, and
+// copying costs about as long as multiplying. Here the row-major
 // F32 weights are read in place: a block of weight rows small enough to stay in L2 is multiplied by
 // every tile of activation rows in turn, so each weight is fetched from memory once per product.
 
@@ -86,9 +86,9 @@ private func dot4x3(_ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ x: U
 
 // MARK: - Q4_1 weights dequantised on the fly
 //
-// Streaming the F32 copy moves 425 MB per prompt pass (4 bytes a weight) and bound the products at
-// ~7 GB/s of weights. The Q4_1 blocks are 0.625 bytes a weight: each block of weight rows is
-// dequantised into a scratch that stays in L2 and multiplied there, so memory moves 66 MB.
+// Streaming the F32 copy moves 4 bytes a weight per prompt pass, and memory bandwidth bounds the
+// products. The Q4_1 blocks are 0.625 bytes a weight: each block of weight rows is dequantised into
+// a scratch that stays in L2 and multiplied there, so memory moves a sixth as much.
 
 /// Weight rows per dequantised block: 24 (a multiple of the 3-row tile), ≤ 144 KB of scratch.
 private let dequantisedBlockRows = 24

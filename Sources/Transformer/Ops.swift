@@ -22,8 +22,9 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
     }
 }
 
-/// Rows up to which `gemmUnpacked` is used: it beats BLAS 2–3× at 8–16 rows and ~1.2× up to a few
-/// hundred; beyond, BLAS's packing pays for itself and its x·Wᵀ product shares out over the cores.
+/// Rows up to which `gemmUnpacked` is used: below it, BLAS's packing costs more than it saves
+/// (bench/ has the figures); beyond, packing pays for itself and BLAS's x·Wᵀ product shares out
+/// over the cores.
 nonisolated(unsafe) public var unpackedProductMaxRows = 512
 
 /// Rows from which `panelProduct` is used on matrices with interleaved blocks (large batches: a
@@ -244,8 +245,8 @@ func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
 }
 
 /// log Σ e^x over a row of logits, in double: the softmax normaliser a metric such as p(answer)
-/// needs. Eight lanes of `exp8` summed in float over 512 entries at a time, then in double: a
-/// vocabulary-wide row costs ~0.05 ms instead of the ~0.5 ms of libm's exp per entry.
+/// needs. Eight lanes of `exp8` summed in float over 512 entries at a time, then in double, since
+/// one libm exp per entry of a vocabulary-wide row would cost ten times as much.
 public func logSumExp(_ x: UnsafeBufferPointer<Float>) -> Double {
     guard let base = x.baseAddress, !x.isEmpty else { return -.infinity }
     let count = x.count

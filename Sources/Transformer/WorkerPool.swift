@@ -5,7 +5,7 @@ import Synchronization
 //
 // A decode step runs ~120 short parallel regions (q/k/v, W_O, gate/up, W_down per block, then the
 // unembedding), each 50–500 µs. With DispatchQueue.concurrentPerform every region wakes a worker
-// through a futex and waits on another; that hand-off cost a tenth of the CPU time of a step. Here
+// through a futex and waits on another, a hand-off as long as a short region itself. Here
 // persistent helpers spin briefly for the next region before sleeping, and whoever arrives first
 // claims tasks, so a descheduled helper never holds the caller up for more than the task it took.
 

@@ -1,4 +1,4 @@
-"""Every kind of bad input (SPEC §5), one table, through one real kernel: each gets an error that
+"""Every kind of bad input, one table, through one real kernel: each gets an error that
 names what was wrong and where, and afterwards every variable, model and cached prompt is still
 there. Cells are checked through their error reply; wire messages, which have no one to answer,
 through the kernel's log, and by the state staying as it was."""

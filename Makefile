@@ -2,7 +2,6 @@
 #   make lab    set everything up and open JupyterLab on the tour notebook
 #   make test   set everything up and run every Swift test and every Python integration test
 #   make bench  benchmarks side by side with ipykernel / llama.cpp / transformers / nnsight
-#   make soak   a half-hour mixed run through jupyter_client, memory watched (SOAK_SECONDS)
 #   make fuzz   every libFuzzer target with the address sanitizer (FUZZ_SECONDS each)
 SHELL := /bin/bash
 PERISCOPE_HOME ?= $(HOME)/.cache/periscope
@@ -15,7 +14,7 @@ SWIFTFLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/periscope
 
 .PHONY: all deps build venv lab-venv model kernelspec fixtures setup test swift-test py-test lab demo bench refvenv clean \
-	soak fuzz fuzz-build fuzz-smoke
+	fuzz fuzz-build fuzz-smoke
 
 all: build
 
@@ -81,10 +80,6 @@ test: setup
 	$(MAKE) swift-test
 	$(MAKE) py-test
 
-SOAK_SECONDS ?= 1800
-soak: setup
-	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) Tests/integration/soak.py --seconds $(SOAK_SECONDS)
-
 # The fuzz targets build in debug (bounds and overflow checks on; the release build drops them)
 # with libFuzzer and the address sanitizer, into their own scratch path.
 FUZZ_TARGETS := FuzzGGUF FuzzWire FuzzLanguage FuzzTokenizer FuzzCSV FuzzWriters
@@ -92,7 +87,7 @@ FUZZ_SECONDS ?= 600
 fuzz-build: deps
 	for t in $(FUZZ_TARGETS); do \
 		PERISCOPE_FUZZ=1 swift build -c debug --scratch-path .build-fuzz --product $$t \
-			-Xswiftc -sanitize=fuzzer -Xswiftc -sanitize=address -Xswiftc -enable-testing || exit 1; \
+			-Xswiftc -sanitize=fuzzer -Xswiftc -sanitize=address -Xswiftc -enable-testing -Xswiftc -use-ld=lld || exit 1; \
 	done
 
 fuzz: fuzz-build fixtures model

@@ -1,4 +1,5 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
 
 // One job per target; see ARCHITECTURE.md. The protocol side (JupyterProtocol, JupyterKernel,
@@ -58,3 +59,22 @@ let package = Package(
         .testTarget(name: "PeriscopeLSPTests", dependencies: ["PeriscopeLSP"]),
     ]
 )
+
+// libFuzzer targets, one per surface that reads outside input (Fuzz/). Only `make fuzz` declares
+// them (PERISCOPE_FUZZ=1), building with -sanitize=fuzzer,address into its own scratch path; libFuzzer
+// runs them (Fuzz/FuzzDriver).
+if ProcessInfo.processInfo.environment["PERISCOPE_FUZZ"] != nil {
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzGGUF", ["GGUF"]),
+        ("FuzzWire", ["JupyterProtocol"]),
+        ("FuzzLanguage", ["PeriscopeLanguage", "PeriscopeKernel"]),
+        ("FuzzTokenizer", ["GGUF", "Transformer"]),
+        ("FuzzCSV", ["Interpretability"]),
+        ("FuzzWriters", ["GGUF", "PeriscopeKernel"]),
+    ]
+    package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"))
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(.executableTarget(name: name, dependencies: dependencies + ["FuzzDriver"], path: "Fuzz/\(name)"))
+    }
+}
+

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs the C libraries Periscope links against (libzmq, OpenBLAS) when they are missing.
+# Installs the system packages Periscope needs when they are missing: the C libraries it links
+# against (libzmq, OpenBLAS), and Chromium with its WebDriver for the browser test of JupyterLab.
 set -euo pipefail
-if pkg-config --exists libzmq openblas 2>/dev/null; then
+have_libs() { pkg-config --exists libzmq openblas 2>/dev/null; }
+have_browser() { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }
+if have_libs && have_browser; then
     exit 0
 fi
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libzmq3-dev libopenblas-dev pkg-config >/dev/null
-pkg-config --exists libzmq openblas
-echo "deps: libzmq $(pkg-config --modversion libzmq), openblas installed"
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+    libzmq3-dev libopenblas-dev pkg-config chromium chromium-driver >/dev/null
+have_libs && have_browser
+echo "deps: libzmq $(pkg-config --modversion libzmq), openblas, $(chromium --version 2>/dev/null | head -1) installed"

@@ -60,3 +60,33 @@ def collect_iopub(kc, msg_id, timeout=TIMEOUT):
 
 def requires_model():
     return pytest.mark.skipif(not MODEL_PATH.exists(), reason="default model missing: run `make model`")
+
+
+# MARK: - JupyterLab in a browser (lab_browser.py)
+
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a free local port whose root is an empty temporary folder; tests put
+    the notebooks they open into `lab.root`."""
+    from lab_browser import Lab
+    root = tmp_path_factory.mktemp("lab")
+    with open(root.parent / "jupyter-lab.log", "w") as log:
+        server = Lab(root, log)
+        try:
+            yield server
+        finally:
+            server.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's chromium and chromium-driver) through Selenium."""
+    from lab_browser import chromium
+    driver = chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -1,0 +1,39 @@
+import Foundation
+import JupyterProtocol
+
+// libFuzzer target: the Jupyter wire codec and the JSON decoder. The input is split into frames at
+// each "\n--\n"; decoding uses an empty key (unsigned, as Jupyter allows) so the JSON frames are
+// reached, and a signed codec so the signature check is too.
+
+private let separator = Data("\n--\n".utf8)
+private let unsigned = WireCodec(signer: Signer(key: Data()))
+private let signed = WireCodec(signer: Signer(key: "fuzz-key"))
+
+private func frames(_ data: Data) -> [Data] {
+    var out: [Data] = []
+    var rest = data[...]
+    while let r = rest.range(of: separator) {
+        out.append(Data(rest[..<r.lowerBound]))
+        rest = rest[r.upperBound...]
+    }
+    out.append(Data(rest))
+    return out
+}
+
+func fuzzWire(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    guard let start = data else { return 0 }
+    let data = Data(bytes: start, count: count)
+    // The whole input as one JSON document: what parses must serialise and parse back equal.
+    if let value = try? JSONValue.parse(data) {
+        let again = try? JSONValue.parse(value.serializedData())
+        precondition(again == value, "JSON round trip changed the value")
+    }
+    let parts = frames(data)
+    if let message = try? unsigned.decode(parts) {
+        // A decoded message re-encodes and decodes to itself.
+        let back = try? unsigned.decode(unsigned.encode(message))
+        precondition(back?.header.msgID == message.header.msgID, "wire round trip lost the header")
+    }
+    _ = try? signed.decode(parts)
+    return 0
+}

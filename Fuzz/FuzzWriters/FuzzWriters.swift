@@ -1,0 +1,51 @@
+import Foundation
+import GGUF
+import PeriscopeKernel
+
+// libFuzzer target: what the .npy and control-vector writers are given (a shape and float values
+// from a run, a layer number, an architecture name). The input's first bytes are the shape and
+// the layer, the rest the values' bit patterns (NaN and infinities included). Each file written
+// in memory must read back to the same values.
+
+func fuzzWriters(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    guard let start = data else { return 0 }
+    guard count >= 3 else { return 0 }
+    let bytes = UnsafeBufferPointer(start: start, count: count)
+    let rank = Int(bytes[0] % 4)
+    guard count >= 2 + rank else { return 0 }
+    var shape = (0..<rank).map { Int(bytes[1 + $0] % 17) }
+    let layer = Int(bytes[1 + rank])
+    let payload = bytes[(2 + rank)...]
+    var values: [Float] = []
+    var i = payload.startIndex
+    while i + 4 <= payload.endIndex {
+        values.append(Float(bitPattern: UInt32(payload[i]) | UInt32(payload[i + 1]) << 8 | UInt32(payload[i + 2]) << 16 | UInt32(payload[i + 3]) << 24))
+        i += 4
+    }
+    // Half the time the shape fits the values; otherwise the writer must refuse it.
+    if bytes[0] & 4 != 0 { shape = rank == 0 ? [] : [values.count] + Array(repeating: 1, count: rank - 1) }
+    if let npy = try? NpyWriter.data(shape: shape, values: values) {
+        precondition(shape.reduce(1, *) == values.count, "npy accepted a shape that does not fit")
+        let body = npy.suffix(values.count * 4)
+        precondition(body.elementsEqual(values.withUnsafeBytes { Data($0) }), "npy values differ")
+    }
+
+    guard !values.isEmpty else { return 0 }  // a direction always has values
+    var writer = GGUFWriter(architecture: "controlvector")
+    writer.add("controlvector.model_hint", .string(String(decoding: payload.prefix(16), as: UTF8.self)))
+    writer.add("controlvector.layer_count", .uint32(1))
+    writer.addTensor(name: "direction.\(layer + 1)", dims: [values.count], values: values)
+    guard let encoded = try? writer.encoded() else { return 0 }
+    let path = "/dev/shm/periscope-fuzz-writers-\(getpid()).gguf"
+    guard FileManager.default.createFile(atPath: path, contents: Data(encoded)) else { return 0 }
+    defer { unlink(path) }
+    do {
+        let file = try GGUFFile(path: path)
+        guard let tensor = file.tensor(named: "direction.\(layer + 1)") else { preconditionFailure("tensor lost") }
+        let back = try file.dequantize(tensor)
+        precondition(back.map(\.bitPattern) == values.map(\.bitPattern), "control vector values differ")
+    } catch {
+        preconditionFailure("a control vector we wrote does not read back: \(error)")
+    }
+    return 0
+}

@@ -63,6 +63,8 @@ public struct PatchingResult: Sendable, Equatable {
     public var raw: [[Double]]
     /// `(raw − corrupt) / (clean − corrupt)`: 0 = no better than corrupt, 1 = fully clean.
     public var normalized: [[Double]]
+    /// Consecutive layers restored at once around each layer (1: each layer alone).
+    public var window: Int = 1
 }
 
 // MARK: - Activation patching

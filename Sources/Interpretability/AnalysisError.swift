@@ -49,6 +49,8 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
     case noEffect(metric: String, value: Float)
     /// An affine map fitted for other layers or another width.
     case mapMismatch(reason: String)
+    /// Every position of the prompt is a massive-activation position (a one-token prompt's only token).
+    case onlySinkPositions(positions: [Int])
     /// Too little text to fit an affine map.
     case notEnoughFitData(samples: Int, needed: Int)
 
@@ -106,6 +108,10 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
                 + "choose a corrupt prompt (or more noise) that changes the answer."
         case .mapMismatch(let reason):
             return "The affine map cannot be used here: \(reason)."
+        case .onlySinkPositions(let positions):
+            return "Every position of the prompt (\(positions.map(String.init).joined(separator: ", "))) is the attention sink, "
+                + "whose state is nearly the same whatever the token; put a short context before the word (e.g. \"I feel love\" "
+                + "instead of \"Love\"), or name the sink with `positions 0` to perturb it anyway."
         case .notEnoughFitData(let samples, let needed):
             return "Fitting the affine map needs at least \(needed) token positions of text but got \(samples); give more or longer texts."
         }

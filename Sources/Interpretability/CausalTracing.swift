@@ -6,7 +6,8 @@ import Transformer
 /// Causal tracing (Meng et al. 2022, "Locating and Editing Factual Associations in GPT"):
 /// corrupt the subject by Gaussian noise on its token embeddings (std = `noise` × the embedding
 /// std), then restore each clean (layer, position) and measure how much of p(answer) returns,
-/// averaged over `samples` seeded noise draws.
+/// averaged over `samples` seeded noise draws. With `window` W, each restoration restores W
+/// consecutive layers around its layer at once (the paper's MLP and attention curves, W = 10).
 ///
 /// Work done once, in one batch: the clean run and all noisy samples, whose KV caches and residual
 /// streams every restoration resumes from (see `Restoration`).
@@ -14,7 +15,7 @@ public enum CausalTracing {
     /// Traces `prompt` with noise on `subjectPositions`; `layers`/`positions` default to all.
     public static func run(model: Model, prompt: [Int], subjectPositions: [Int], metric: PatchingMetric,
                            noise: Float = 3, samples: Int = 10, seed: UInt64 = 0, hook: HookSite = .residPre,
-                           layers: [Int]? = nil, positions: [Int]? = nil, tokenizer: Tokenizer? = nil,
+                           layers: [Int]? = nil, positions: [Int]? = nil, window: Int = 1, tokenizer: Tokenizer? = nil,
                            context: TaskContext = .none) throws -> PatchingResult {
         let c = model.config
         try Check.prompt(prompt)
@@ -24,6 +25,9 @@ public enum CausalTracing {
         }
         guard noise > 0, noise.isFinite else {
             throw AnalysisError.numberOutOfRange(name: "std", value: Double(noise), domain: .positive, example: 3)
+        }
+        guard window >= 1, window <= c.layerCount else {
+            throw AnalysisError.intOutOfRange(name: "window", value: window, lowest: 1, highest: c.layerCount)
         }
         let subject = Array(Set(try Check.positions(subjectPositions, count: prompt.count, role: "traced"))).sorted()
         let layers = layers ?? Array(0..<c.layerCount)
@@ -36,12 +40,12 @@ public enum CausalTracing {
         let (cleanValue, corruptValue, raw) = try Restoration.measure(
             model: model, clean: prompt, corrupt: prompt, noise: noiseSpec, samples: samples,
             identicalPrefix: subject.first ?? prompt.count, hook: hook, layers: layers, positions: positions,
-            metric: metric, context: context)
+            metric: metric, window: window, context: context)
         let labels = prompt.map { TokenScore.label($0, tokenizer) }
         return PatchingResult(kind: .causalTracing, hook: hook, metric: metric, layers: layers, positions: positions,
                               cleanIDs: prompt, cleanTokens: labels, corruptIDs: prompt, corruptTokens: labels,
                               subjectPositions: subject, cleanValue: cleanValue, corruptValue: corruptValue, raw: raw,
-                              normalized: Restoration.normalize(raw, clean: cleanValue, corrupt: corruptValue))
+                              normalized: Restoration.normalize(raw, clean: cleanValue, corrupt: corruptValue), window: window)
     }
 
     /// Seeded noise for `subject` positions, sample-major then position then dimension (a seed

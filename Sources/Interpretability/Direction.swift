@@ -21,12 +21,30 @@ public enum ResidualReader {
     /// once the deepest requested layer is read. Reports progress in prompts and honours cancellation.
     public static func residPost(model: Model, prompts: [[Int]], layers: [Int], reduction: PositionReduction,
                                  batchSize: Int = 32, context: TaskContext = .none) throws -> [[[Float]]] {
+        try read(model: model, prompts: prompts, layers: layers, reduction: reduction, batchSize: batchSize,
+                 context: context).states
+    }
+
+    /// The reduced states and the massive-activation positions they include.
+    public struct Reading: Sendable {
+        /// states[layer index][prompt]: a `d_model` vector.
+        public var states: [[[Float]]]
+        /// Every state read (the last one, or each one in a mean) that is massive under `profile`.
+        public var massive: [MassiveReading]
+    }
+
+    /// As `residPost`, also naming each state read at a massive-activation position under `profile`
+    /// (none when it is nil).
+    public static func read(model: Model, prompts: [[Int]], layers: [Int], reduction: PositionReduction,
+                            profile: MassiveActivations? = nil, batchSize: Int = 32,
+                            context: TaskContext = .none) throws -> Reading {
         let c = model.config
         for l in layers where l < 0 || l >= c.layerCount { throw AnalysisError.layerOutOfRange(l, layerCount: c.layerCount) }
         guard prompts.allSatisfy({ !$0.isEmpty }) else { throw AnalysisError.emptyPrompt }
         let d = c.modelDim
         var out = [[[Float]]](repeating: [[Float]](repeating: [], count: prompts.count), count: layers.count)
-        guard !prompts.isEmpty, !layers.isEmpty, let deepest = layers.max() else { return out }
+        var massive: [MassiveReading] = []
+        guard !prompts.isEmpty, !layers.isEmpty, let deepest = layers.max() else { return Reading(states: out, massive: []) }
         let slot = Dictionary(uniqueKeysWithValues: layers.enumerated().map { ($1, $0) })
 
         // Group prompt indices by length, then cut each group into batches.
@@ -53,14 +71,24 @@ public enum ResidualReader {
                     guard let k = slot[l] else { return }
                     for (b, promptIndex) in batch.enumerated() {
                         var v = [Float](repeating: 0, count: d)
+                        let note = { (t: Int, row: UnsafeMutableBufferPointer<Float>) in
+                            guard let profile else { return }
+                            let r = RMSScan.rms(row)
+                            if profile.isMassive(rms: r, layer: l) {
+                                massive.append(MassiveReading(prompt: promptIndex, position: t, layer: l, rms: r,
+                                                              ratio: profile.ratio(rms: r, layer: l)))
+                            }
+                        }
                         switch reduction {
                         case .last:
                             let row = view.row(batch: b, position: view.positions - 1)
                             for j in 0..<d { v[j] = row[j] }
+                            note(view.positions - 1, row)
                         case .mean:
                             for t in 0..<view.positions {
                                 let row = view.row(batch: b, position: t)
                                 for j in 0..<d { v[j] += row[j] }
+                                note(t, row)
                             }
                             let inv = 1 / Float(view.positions)
                             for j in 0..<d { v[j] *= inv }
@@ -76,7 +104,8 @@ public enum ResidualReader {
             done += batch.count
             context.report(Double(done) / Double(prompts.count), "prompt \(done)/\(prompts.count)")
         }
-        return out
+        massive.sort { ($0.layer, $0.prompt, $0.position) < ($1.layer, $1.prompt, $1.position) }
+        return Reading(states: out, massive: massive)
     }
 }
 
@@ -90,9 +119,12 @@ public struct SteeringVector: Sendable, Equatable {
     public var layer: Int
     /// A short human description, e.g. `"Love" − "Hate" @ layer 6`.
     public var label: String
+    /// The states it was made from that sit at massive-activation positions (prompt indices count
+    /// the positive prompts first, then the negative ones).
+    public var massive: [MassiveReading]
 
-    public init(values: [Float], layer: Int, label: String) {
-        self.values = values; self.layer = layer; self.label = label
+    public init(values: [Float], layer: Int, label: String, massive: [MassiveReading] = []) {
+        self.values = values; self.layer = layer; self.label = label; self.massive = massive
     }
 
     /// The Euclidean norm.
@@ -105,14 +137,16 @@ public enum Direction {
     /// reduced to one vector at its last position or averaged over its positions.
     public static func meanDifference(model: Model, positive: [[Int]], negative: [[Int]], layer: Int,
                                       reduction: PositionReduction = .last, label: String = "",
+                                      profile: MassiveActivations? = nil,
                                       context: TaskContext = .none) throws -> SteeringVector {
         guard !positive.isEmpty else { throw AnalysisError.noPrompts("positive") }
         guard !negative.isEmpty else { throw AnalysisError.noPrompts("negative") }
-        let states = try ResidualReader.residPost(model: model, prompts: positive + negative, layers: [layer],
-                                                  reduction: reduction, context: context)[0]
+        let reading = try ResidualReader.read(model: model, prompts: positive + negative, layers: [layer],
+                                              reduction: reduction, profile: profile, context: context)
+        let states = reading.states[0]
         let plus = mean(Array(states[..<positive.count]))
         let minus = mean(Array(states[positive.count...]))
-        return SteeringVector(values: zip(plus, minus).map { $0 - $1 }, layer: layer, label: label)
+        return SteeringVector(values: zip(plus, minus).map { $0 - $1 }, layer: layer, label: label, massive: reading.massive)
     }
 
     /// The element-wise mean of equal-length vectors (accumulated in Double).

@@ -74,6 +74,11 @@ public struct LogisticProbe: Sendable {
         }
     }
 
+    /// Each class's weights on the raw (unstandardised) features: W·diag(1/σ), K × d.
+    public var rawWeights: [[Float]] {
+        weights.map { w in w.indices.map { Float(w[$0] * inverseScale[$0]) } }
+    }
+
     /// The most likely class of one row.
     public func predict(_ x: [Float]) -> Int {
         let s = scores(x)
@@ -236,6 +241,25 @@ public struct ProbeSplit: Sendable, Equatable {
         test.shuffle(using: &rng)
         return ProbeSplit(train: train, test: test)
     }
+
+    /// K stratified folds: each class's rows, shuffled with `seed`, are dealt round-robin into the
+    /// folds; split k trains on every fold but k and tests on fold k.
+    public static func folds(labels: [Int], classCount: Int, k: Int, seed: UInt64) throws -> [ProbeSplit] {
+        guard k >= 2, k <= labels.count else {
+            throw AnalysisError.intOutOfRange(name: "folds", value: k, lowest: 2, highest: labels.count)
+        }
+        var rng = SplitMix64(seed: seed)
+        var folds = [[Int]](repeating: [], count: k)
+        var next = 0
+        for c in 0..<classCount {
+            var rows = labels.indices.filter { labels[$0] == c }
+            rows.shuffle(using: &rng)
+            for r in rows { folds[next % k].append(r); next += 1 }
+        }
+        return (0..<k).map { f in
+            ProbeSplit(train: (0..<k).filter { $0 != f }.flatMap { folds[$0] }.sorted(), test: folds[f].sorted())
+        }
+    }
 }
 
 // MARK: - Probing every layer
@@ -244,8 +268,21 @@ public struct ProbeSplit: Sendable, Equatable {
 public struct LayerProbeScore: Sendable, Equatable {
     public var layer: Int
     public var trainAccuracy: Double
+    /// Held-out accuracy (with folds: the mean over the folds).
     public var testAccuracy: Double
     public var iterations: Int
+    /// With folds: each fold's held-out accuracy (empty for a single split).
+    public var foldAccuracies: [Double] = []
+    /// Each class's weight vector in the residual stream's own units (W·diag(1/σ)), K × d_model,
+    /// from the probe trained on the training rows (with folds: on every row).
+    public var weights: [[Float]] = []
+
+    /// The standard deviation of the fold accuracies (0 for a single split).
+    public var testAccuracySpread: Double {
+        guard foldAccuracies.count > 1 else { return 0 }
+        let m = foldAccuracies.reduce(0, +) / Double(foldAccuracies.count)
+        return (foldAccuracies.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(foldAccuracies.count - 1)).squareRoot()
+    }
 }
 
 /// A probe sweep over layers.
@@ -255,6 +292,12 @@ public struct ProbeReport: Sendable, Equatable {
     public var majorityBaseline: Double
     public var trainCount: Int
     public var testCount: Int
+    /// The states read at massive-activation positions (when a profile was given).
+    public var massive: [MassiveReading] = []
+    /// The number of folds of k-fold cross-validation, or nil for one split.
+    public var folds: Int?
+    /// The L2 penalty λ the probes were trained with.
+    public var l2: Double = 1e-2
     /// The layer with the best held-out accuracy (the first of ties).
     public var best: LayerProbeScore? {
         layers.reduce(nil) { best, s in best.map { s.testAccuracy > $0.testAccuracy ? s : $0 } ?? s }
@@ -263,11 +306,14 @@ public struct ProbeReport: Sendable, Equatable {
 
 /// Trains one probe per layer on the residual stream of labelled prompts.
 public enum ProbeSweep {
-    /// Reads resid_post of every prompt at `layers` (one batched pass set), splits the rows with `seed`,
-    /// and trains and scores a probe per layer. Labels are class indices in 0..<classCount.
+    /// Reads resid_post of every prompt at `layers` (one batched pass set), splits the rows with `seed`
+    /// (a stratified split with `trainFraction` of them for training, or `folds` stratified folds),
+    /// and trains and scores a probe per layer with L2 penalty `l2`. Labels are class indices in
+    /// 0..<classCount.
     public static func run(model: Model, prompts: [[Int]], labels: [Int], classCount: Int, layers: [Int],
-                           reduction: PositionReduction = .last, trainFraction: Double = 0.7, seed: UInt64 = 0,
-                           l2: Double = 1e-2, context: TaskContext = .none) throws -> ProbeReport {
+                           reduction: PositionReduction = .last, trainFraction: Double = 0.7, folds: Int? = nil,
+                           seed: UInt64 = 0, l2: Double = 1e-2, profile: MassiveActivations? = nil,
+                           context: TaskContext = .none) throws -> ProbeReport {
         guard prompts.count == labels.count else {
             throw AnalysisError.labelCountMismatch(prompts: prompts.count, labels: labels.count)
         }
@@ -275,30 +321,52 @@ public enum ProbeSweep {
         guard present.count >= 2 else {
             throw AnalysisError.unusableDataset("every row has the same label; a probe needs at least two classes.")
         }
-        let split = try ProbeSplit.stratified(labels: labels, classCount: classCount, trainFraction: trainFraction, seed: seed)
-        guard !split.test.isEmpty else {
+        guard l2 > 0, l2.isFinite else {
+            throw AnalysisError.numberOutOfRange(name: "ridge", value: l2, domain: .positive, example: 0.01)
+        }
+        let splits = try folds.map { try ProbeSplit.folds(labels: labels, classCount: classCount, k: $0, seed: seed) }
+            ?? [try ProbeSplit.stratified(labels: labels, classCount: classCount, trainFraction: trainFraction, seed: seed)]
+        guard splits.allSatisfy({ !$0.test.isEmpty && !$0.train.isEmpty }) else {
             throw AnalysisError.unusableDataset("it has too few rows to hold any out for testing; add rows or lower `split`.")
         }
         // Reading the activations is most of the time: 80% of the progress bar.
         let reading = TaskContext(isCancelled: { context.isCancelled }, progress: { f, label in context.report(0.8 * f, label) })
-        let states = try ResidualReader.residPost(model: model, prompts: prompts, layers: layers, reduction: reduction,
-                                                  context: reading)
-        var counts = [Int](repeating: 0, count: classCount)
-        for i in split.train { counts[labels[i]] += 1 }
-        let majority = counts.indices.max { counts[$0] < counts[$1] } ?? 0
-        let baseline = Double(split.test.filter { labels[$0] == majority }.count) / Double(split.test.count)
+        let read = try ResidualReader.read(model: model, prompts: prompts, layers: layers, reduction: reduction,
+                                           profile: profile, context: reading)
+        let states = read.states
+        // The majority class of each split's training rows, scored on its held-out rows.
+        let baselines = splits.map { split -> Double in
+            var counts = [Int](repeating: 0, count: classCount)
+            for i in split.train { counts[labels[i]] += 1 }
+            let majority = counts.indices.max { counts[$0] < counts[$1] } ?? 0
+            return Double(split.test.filter { labels[$0] == majority }.count) / Double(split.test.count)
+        }
 
         var scores: [LayerProbeScore] = []
         for (k, layer) in layers.enumerated() {
             try context.checkCancelled()
-            let trainX = split.train.map { states[k][$0] }, trainY = split.train.map { labels[$0] }
-            let testX = split.test.map { states[k][$0] }, testY = split.test.map { labels[$0] }
-            let probe = try LogisticProbe.train(features: trainX, labels: trainY, classCount: classCount, l2: l2)
-            scores.append(LayerProbeScore(layer: layer, trainAccuracy: probe.accuracy(features: trainX, labels: trainY),
-                                          testAccuracy: probe.accuracy(features: testX, labels: testY),
-                                          iterations: probe.iterations))
+            var trainAccuracies: [Double] = [], testAccuracies: [Double] = [], iterations = 0
+            var lastProbe: LogisticProbe?
+            for split in splits {
+                let trainX = split.train.map { states[k][$0] }, trainY = split.train.map { labels[$0] }
+                let testX = split.test.map { states[k][$0] }, testY = split.test.map { labels[$0] }
+                let probe = try LogisticProbe.train(features: trainX, labels: trainY, classCount: classCount, l2: l2)
+                trainAccuracies.append(probe.accuracy(features: trainX, labels: trainY))
+                testAccuracies.append(probe.accuracy(features: testX, labels: testY))
+                iterations += probe.iterations
+                lastProbe = probe
+            }
+            // With folds, the weights come from one more probe trained on every row.
+            let weightProbe = folds == nil ? lastProbe
+                : try LogisticProbe.train(features: states[k], labels: labels, classCount: classCount, l2: l2)
+            let mean = { (v: [Double]) in v.reduce(0, +) / Double(v.count) }
+            scores.append(LayerProbeScore(layer: layer, trainAccuracy: mean(trainAccuracies), testAccuracy: mean(testAccuracies),
+                                          iterations: iterations, foldAccuracies: folds == nil ? [] : testAccuracies,
+                                          weights: weightProbe?.rawWeights ?? []))
             context.report(0.8 + 0.2 * Double(k + 1) / Double(layers.count), "probe layer \(layer)")
         }
-        return ProbeReport(layers: scores, majorityBaseline: baseline, trainCount: split.train.count, testCount: split.test.count)
+        return ProbeReport(layers: scores, majorityBaseline: baselines.reduce(0, +) / Double(baselines.count),
+                           trainCount: splits[0].train.count, testCount: splits[0].test.count,
+                           massive: read.massive, folds: folds, l2: l2)
     }
 }

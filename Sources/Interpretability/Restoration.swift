@@ -48,16 +48,21 @@ enum Restoration {
     ///
     /// `corrupt` is run once per sample (with `noise[sample]` on its embeddings when given).
     /// `identicalPrefix` positions lead both runs with equal inputs (equal tokens, no noise). The
-    /// restorations run in passes of at most `maxRows` rows.
+    /// restorations run in passes of at most `maxRows` rows. With `window` W > 1 each restoration
+    /// restores `hook` at W consecutive layers around its layer at once (`windowLayers`).
     static func measure(model: Model, clean: [Int], corrupt: [Int], noise: Noise?, samples: Int, identicalPrefix: Int,
-                        hook: HookSite, layers: [Int], positions: [Int], metric: PatchingMetric,
+                        hook: HookSite, layers: [Int], positions: [Int], metric: PatchingMetric, window: Int = 1,
                         maxRows: Int = maxRows, context: TaskContext) throws -> (clean: Double, corrupt: Double, raw: [[Double]]) {
+        let windows = window > 1
+            ? Dictionary(layers.map { ($0, windowLayers($0, window: window, layerCount: model.config.layerCount)) },
+                         uniquingKeysWith: { a, _ in a })
+            : nil
         let planned = plan(count: corrupt.count, samples: samples, identicalPrefix: identicalPrefix, hook: hook,
-                           layers: layers, positions: positions, layerCount: model.config.layerCount)
-        let stages = chunk(planned, rows: maxRows).count + 1
+                           layers: layers, positions: positions, layerCount: model.config.layerCount, windows: windows)
+        let stages = (samples > 1 ? chunkBySample(planned, rows: maxRows).count : chunk(planned, rows: maxRows).count) + 1
         let (cleanValue, activations, corrupted) = try referenceRuns(
             model: model, clean: clean, corrupt: corrupt, noise: noise, samples: samples, hook: hook, layers: layers,
-            positions: positions, metric: metric,
+            positions: positions, metric: metric, windows: windows,
             context: context.stage(0, of: stages, label: samples > 1 ? "clean and noisy runs" : "clean and corrupt runs"))
         let corruptValue = corrupted.values.reduce(0, +) / Double(samples)
         // Inputs equal at every position make equal runs, whatever rounding the batch brings.
@@ -78,10 +83,11 @@ enum Restoration {
                 variants.append(v)
             }
         }
-        let chunks = chunk(variants, rows: maxRows)
-        for (k, chunk) in chunks.enumerated() {
+        // Noisy samples go through in order, so the bar can say which sample it is on.
+        let chunks = samples > 1 ? chunkBySample(variants, rows: maxRows) : chunk(variants, rows: maxRows).map { ($0, "restorations") }
+        for (k, (chunk, label)) in chunks.enumerated() {
             let values = try resume(model: model, variants: chunk, corrupted: corrupted, clean: activations, hook: hook,
-                                    metric: metric, context: context.stage(1 + k, of: stages, label: "restorations"))
+                                    metric: metric, context: context.stage(1 + k, of: stages, label: label))
             for (v, value) in zip(chunk, values) { raw[v.layerIndex][v.positionIndex] += value / Double(samples) }
         }
         context.report(1, "done")
@@ -95,7 +101,7 @@ enum Restoration {
     /// (recorded in both runs); attn_out and mlp_out are not recorded in the corrupted run.
     static func restoresItsOwnValue(_ v: Variant, hook: HookSite, clean: [Int: [Int: [Float]]], corrupted: Corrupted,
                                     width d: Int) -> Bool {
-        guard hook == .residPre || hook == .residPost, let value = clean[v.layer]?[v.position],
+        guard v.window == nil, hook == .residPre || hook == .residPost, let value = clean[v.layer]?[v.position],
               let stream = corrupted.residuals[v.sample][v.layer], stream.count >= (v.position + 1) * d else { return false }
         return value.elementsEqual(stream[(v.position * d)..<((v.position + 1) * d)])
     }
@@ -111,17 +117,29 @@ enum Restoration {
         var startLayer: Int
         /// Rows the resumed pass runs: positions `position...`.
         var rows: Int
+        /// With a window: every layer restored (the pass starts at the first, from its resid_pre).
+        var window: ClosedRange<Int>? = nil
+    }
+
+    /// The W consecutive layers restored for `layer` (the ROME paper's window: W/2 below it, the
+    /// rest from it up), clipped to the model.
+    static func windowLayers(_ layer: Int, window: Int, layerCount: Int) -> ClosedRange<Int> {
+        let lo = max(0, layer - window / 2)
+        let hi = min(layerCount - 1, layer + (window + 1) / 2 - 1)
+        return lo...max(lo, hi)
     }
 
     /// Every (layer, position, sample) outside the identical prefix, sorted by start layer.
     static func plan(count: Int, samples: Int, identicalPrefix: Int, hook: HookSite, layers: [Int], positions: [Int],
-                     layerCount: Int) -> [Variant] {
+                     layerCount: Int, windows: [Int: ClosedRange<Int>]? = nil) -> [Variant] {
         var variants: [Variant] = []
         for (i, l) in layers.enumerated() {
+            let window = windows?[l]
             for (j, p) in positions.enumerated() where p >= identicalPrefix {
                 for s in 0..<samples {
                     variants.append(Variant(layerIndex: i, positionIndex: j, layer: l, position: p, sample: s,
-                                            startLayer: hook.resumesAfterItsBlock ? l + 1 : l, rows: count - p))
+                                            startLayer: window?.lowerBound ?? (hook.resumesAfterItsBlock ? l + 1 : l),
+                                            rows: count - p, window: window))
                 }
             }
         }
@@ -137,6 +155,39 @@ enum Restoration {
         var chunks = [[Variant]](repeating: [], count: count)
         for (k, v) in variants.enumerated() { chunks[k % count].append(v) }
         return chunks
+    }
+
+    /// Splits variants into passes of whole noise samples taken in order (a sample too big for one
+    /// pass is dealt over several), each pass sorted by start layer, with a label naming its samples.
+    static func chunkBySample(_ variants: [Variant], rows: Int) -> [([Variant], String)] {
+        let samples = (variants.map(\.sample).max() ?? -1) + 1
+        var bySample = [[Variant]](repeating: [], count: samples)
+        for v in variants { bySample[v.sample].append(v) }
+        var out: [([Variant], String)] = []
+        var current: [Variant] = [], first = 0, used = 0
+        func flush(through last: Int) {
+            guard !current.isEmpty else { return }
+            let which = first == last ? "noise sample \(first + 1)/\(samples)" : "noise samples \(first + 1)–\(last + 1)/\(samples)"
+            out.append((current.sorted { $0.startLayer < $1.startLayer }, which))
+            current = []; used = 0
+        }
+        for s in 0..<samples {
+            let size = bySample[s].reduce(0) { $0 + $1.rows }
+            if size > rows {
+                flush(through: s - 1)
+                let parts = chunk(bySample[s], rows: rows)
+                for (k, part) in parts.enumerated() {
+                    out.append((part, "noise sample \(s + 1)/\(samples), part \(k + 1)/\(parts.count)"))
+                }
+                first = s + 1
+                continue
+            }
+            if used + size > rows { flush(through: s - 1); first = s }
+            if current.isEmpty { first = s }
+            current += bySample[s]; used += size
+        }
+        flush(through: samples - 1)
+        return out
     }
 
     // MARK: Runs
@@ -158,21 +209,34 @@ enum Restoration {
     /// sequence 0 and sample s is sequence 1 + s, so the weights are read once for all of them.
     /// Returns the clean metric, the clean activation of `hook` at every (layer, position) selected
     /// (`[layer][position] → [d_model]`), and the corrupted runs. `clean` and `corrupt` have equal lengths.
+    ///
+    /// With `windows`, the clean activations are those of every layer of every window, and the
+    /// corrupted residual streams are the resid_pre of each window's first layer.
     static func referenceRuns(model: Model, clean: [Int], corrupt: [Int], noise: Noise?, samples: Int, hook: HookSite,
-                              layers: [Int], positions: [Int], metric: PatchingMetric,
+                              layers: [Int], positions: [Int], metric: PatchingMetric, windows: [Int: ClosedRange<Int>]? = nil,
                               context: TaskContext) throws -> (clean: Double, activations: [Int: [Int: [Float]]], corrupted: Corrupted) {
         let hooks = HookSet()
         noise?.install(on: hooks, samples: Array(0..<samples), firstRow: 1)
         var activations: [Int: [Int: [Float]]] = [:]
         var residuals = [[Int: [Float]]](repeating: [:], count: samples)
         var middles = [[Int: [Float]]](repeating: [:], count: samples)
-        for l in Set(layers) {
+        let restored = windows.map { Set($0.values.flatMap { Array($0) }) } ?? Set(layers)
+        for l in restored {
             hooks.add(hook.point(l)) { view in
                 for p in positions {
                     guard let t = view.windowRow(batch: 0, absolutePosition: p) else { continue }
                     activations[l, default: [:]][p] = Array(view.row(batch: 0, position: t))
                 }
             }
+        }
+        if let windows {
+            for l in Set(windows.values.map(\.lowerBound)) {
+                hooks.add(.residPre(l)) { view in
+                    for b in 1..<view.batch { residuals[b - 1][l] = allRows(view, b) }
+                }
+            }
+        }
+        for l in Set(layers) where windows == nil {
             hooks.add(hook.resumesAfterItsBlock ? .residPost(l) : .residPre(l)) { view in
                 for b in 1..<view.batch { residuals[b - 1][l] = allRows(view, b) }
             }
@@ -203,6 +267,23 @@ enum Restoration {
         let hooks = HookSet()
         var batch = ResumedBatch()
         for (b, v) in variants.enumerated() {
+            if let window = v.window {
+                // From the window's first block on the corrupted stream, with the clean activation
+                // written at every layer of the window.
+                guard let stream = corrupted.residuals[v.sample][window.lowerBound] else { throw missing(v) }
+                var first: [Float]?
+                for l in window {
+                    guard let value = clean[l]?[v.position] else { throw missing(v) }
+                    if hook == .residPre && l == window.lowerBound {
+                        first = value
+                    } else {
+                        hooks.replace(hook.point(l), positions: [v.position], with: value, batch: b)
+                    }
+                }
+                batch.append(rows: Array(stream[(v.position * d)...]), firstRow: first, position: v.position,
+                             startLayer: v.startLayer, cache: corrupted.caches[v.sample])
+                continue
+            }
             guard let stream = corrupted.residuals[v.sample][v.layer], let value = clean[v.layer]?[v.position] else {
                 throw missing(v)
             }

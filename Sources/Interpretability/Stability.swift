@@ -7,7 +7,7 @@ import Transformer
 public struct StabilityResult: Sendable, Equatable {
     public struct Layer: Sendable, Equatable {
         public var layer: Int
-        /// The noise standard deviation, averaged over positions (noise × each position's RMS in the clean run).
+        /// The noise standard deviation, averaged over the noised positions (noise × each position's RMS in the clean run).
         public var std: Double
         /// Share of the noisy samples whose top-1 token is the clean top-1.
         public var kept: Double
@@ -18,13 +18,24 @@ public struct StabilityResult: Sendable, Equatable {
     public var cleanProbability: Double
     public var layers: [Layer]
     public var samples: Int
+    /// The positions that got noise.
+    public var positions: [Int]
+    /// The prompt's massive-activation positions (massive at some layer of the clean run).
+    public var sinkPositions: [Int]
+    /// The largest RMS of a sink position over its layer's median (0 without sinks).
+    public var sinkRatio: Double
 }
 
 public enum Stability {
     /// For each layer, `samples` runs with N(0, (noise × rms_t)²) added to each position t of that layer's
     /// resid_post (rms_t: the RMS of the clean run's state at that position), seeded per layer from `seed`.
     /// The samples of one layer run as one batch.
+    ///
+    /// Noise goes to `positions` (absolute); by default every position except the prompt's
+    /// massive-activation positions under `profile`: noise scaled by the attention sink's RMS is
+    /// so large that it decides the answer at every layer where the sink exists.
     public static func measure(model: Model, prompt: [Int], layers: [Int], noise: Double, samples: Int, seed: UInt64,
+                               positions: [Int]? = nil, profile: MassiveActivations? = nil,
                                context: TaskContext = .none) throws -> StabilityResult {
         let c = model.config
         guard !prompt.isEmpty else { throw AnalysisError.emptyPrompt }
@@ -33,8 +44,25 @@ public enum Stability {
         for l in layers where l < 0 || l >= c.layerCount { throw AnalysisError.layerOutOfRange(l, layerCount: c.layerCount) }
         let quiet = TaskContext(isCancelled: { context.isCancelled })
 
-        // The clean run: its answer, and the scale of each layer's residual stream.
-        let clean = try model.run(tokens: prompt, cache: layers.map { .residPost($0) }, context: quiet)
+        // The clean run: its answer, the scale of each layer's residual stream, and its sink.
+        var sink = Set<Int>()
+        var sinkRatio = 0.0
+        let scan = HookSet()
+        if let profile {
+            for l in 0..<c.layerCount {
+                scan.add(.residPost(l)) { view in
+                    for t in 0..<view.counts[0] {
+                        let ratio = profile.ratio(rms: RMSScan.rms(view.row(batch: 0, position: t)), layer: l)
+                        if ratio >= MassiveActivations.threshold { sink.insert(t); sinkRatio = max(sinkRatio, ratio) }
+                    }
+                }
+            }
+        }
+        let clean = try model.run(tokens: prompt, cache: layers.map { .residPost($0) }, hooks: scan, context: quiet)
+        let noised = try positions.map { try Check.positions($0, count: prompt.count, role: "prompt") }
+            ?? prompt.indices.filter { !sink.contains($0) }
+        guard !noised.isEmpty else { throw AnalysisError.onlySinkPositions(positions: sink.sorted()) }
+        let noisedSet = Set(noised)
         let vocab = c.vocabularySize
         let lastLogits = Array(clean.logits.data[((prompt.count - 1) * vocab)...])
         let cleanP = Softmax.probabilities(lastLogits)
@@ -58,7 +86,7 @@ public enum Stability {
             let hooks = HookSet()
             hooks.add(.residPost(layer)) { view in
                 for b in 0..<view.batch {
-                    for t in 0..<view.positions {
+                    for t in 0..<view.positions where noisedSet.contains(view.startPositions[b] + t) {
                         let row = view.row(batch: b, position: t)
                         let std = scale * rms[min(view.startPositions[b] + t, rms.count - 1)]
                         for i in 0..<row.count { row[i] += std * gaussian(&rng) }
@@ -74,12 +102,13 @@ public enum Stability {
                 if Sampler.argmax(row) == top { kept += 1 }
                 meanP += exp(Softmax.logProbability(row, at: top))
             }
-            let meanStd = Double(scale) * Double(rms.reduce(0, +)) / Double(max(rms.count, 1))
+            let meanStd = Double(scale) * noised.reduce(0.0) { $0 + Double(rms[$1]) } / Double(noised.count)
             out.append(.init(layer: layer, std: meanStd, kept: Double(kept) / Double(samples),
                              meanProbability: meanP / Double(samples)))
             context.report(Double(k + 1) / Double(layers.count), "layer \(layer)")
         }
-        return StabilityResult(cleanTop: top, cleanProbability: cleanP[top], layers: out, samples: samples)
+        return StabilityResult(cleanTop: top, cleanProbability: cleanP[top], layers: out, samples: samples,
+                               positions: noised.sorted(), sinkPositions: sink.sorted(), sinkRatio: sinkRatio)
     }
 }
 

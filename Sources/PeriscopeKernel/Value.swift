@@ -110,8 +110,11 @@ public struct RenderedResult: ValueContent {
     public var typeName: String
     public var summary: String
     public var bundle: MimeBundle
-    public init(typeName: String, summary: String, bundle: MimeBundle) {
-        self.typeName = typeName; self.summary = summary; self.bundle = bundle
+    /// The displays the bundle was combined from (the bundle itself when it is one), which
+    /// `export` reads: a table's or heatmap's numbers, a chart's SVG.
+    public var parts: [MimeBundle]
+    public init(typeName: String, summary: String, bundle: MimeBundle, parts: [MimeBundle]? = nil) {
+        self.typeName = typeName; self.summary = summary; self.bundle = bundle; self.parts = parts ?? [bundle]
     }
     public func render() -> MimeBundle { bundle }
 }

@@ -109,7 +109,7 @@ final class AnalysisVerbsTests: XCTestCase {
         let expected = try XCTUnwrap(try payload("love")["values"] as? [Double])
         XCTAssertEqual(values.count, 576)
         for i in [0, 100, 575] { XCTAssertEqual(Double(values[i]), expected[i], accuracy: 1e-4 * max(1, abs(expected[i]))) }
-        XCTAssertTrue(errorMessage("export love to \"love.npy\"").contains(".gguf"))
+        XCTAssertTrue(errorMessage("export love to \"love.txt\"").contains(".gguf"))
     }
 
     // MARK: Data sets and probes

@@ -54,9 +54,10 @@ enum AttributeCommand {
             }
             let baseline = try VerbArguments.singleToken(arguments.string("baseline") ?? " the", keyword: "baseline", model: model,
                                                        range: arguments.range(of: "baseline"))
-            let result = try CommandError.catching(at: arguments.headRange) {
-                try Occlusion.attribute(model: model.model, prompt: prompt.ids, answer: answer, baseline: .token(baseline),
-                                        context: context.task)
+            let (result, notes) = try CommandError.catching(at: arguments.headRange) {
+                let notes = try ResultNotes.answers([("answer", answer)], prompt: prompt, model: model, task: context.task)
+                return (try Occlusion.attribute(model: model.model, prompt: prompt.ids, answer: answer, baseline: .token(baseline),
+                                                context: context.task), notes)
             }
             let answerText = model.tokenizer.piece(Int32(answer))
             let importance = result.importance
@@ -83,8 +84,8 @@ enum AttributeCommand {
                 ("importance", .nums(importance)), ("ranking", .array(result.ranking.map { .int($0) })),
             ]).serialized()
             let top = result.ranking.first.map { visibleToken(prompt.tokens[$0]) } ?? ""
-            return VerbResults.result("Attribution", "occlusion attribution for \(quoted(answerText)); top token \(top)",
-                                        [stripBundle, table.mimeBundle])
+            return VerbResults.noting(VerbResults.result("Attribution", "occlusion attribution for \(quoted(answerText)); top token \(top)",
+                                                           [stripBundle, table.mimeBundle]), notes)
         })
 
     // MARK: - Gradient methods

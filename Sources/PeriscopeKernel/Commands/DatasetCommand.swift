@@ -8,9 +8,13 @@ enum DatasetCommand {
     static let spec = CommandSpec(
         name: "dataset",
         group: .analysis,
-        synopsis: "dataset \"file.csv\" | dataset [[\"text\", \"label\"], …]",
-        description: "Labelled texts for `probe`: a CSV file (RFC 4180; the header names a `text` and a `label` column, in any order; quote fields that contain commas) or an inline list of [text, label] pairs. It needs at least two different labels. A relative path starts at the notebook's folder.",
+        synopsis: "dataset \"file.csv\" | dataset [[\"text\", \"label\"], …] [chat [system \"…\"]]",
+        description: "Labelled texts for `probe`: a CSV file (RFC 4180; the header names a `text` and a `label` column, in any order; quote fields that contain commas) or an inline list of [text, label] pairs. It needs at least two different labels. A relative path starts at the notebook's folder. With `chat` every text is wrapped in the model's chat template as a user turn (after the `system` message, if given), as `prompt … chat` does, so an instruction-tuned model reads it as it was trained to.",
         positionals: [Parameter("source", .value, required: true, summary: "a CSV path, or a list of [text, label] pairs")],
+        keywords: [
+            Parameter("chat", .flag, summary: "wrap each text in the model's chat template"),
+            Parameter("system", .string, summary: "a system message for the chat template (implies chat)"),
+        ],
         example: "d = dataset [[\"I loved it\", \"pos\"], [\"I hated it\", \"neg\"], [\"Wonderful\", \"pos\"], [\"Awful\", \"neg\"]]",
         run: { arguments, context in
             guard let source = arguments.value("source") else { return nil }
@@ -39,7 +43,8 @@ enum DatasetCommand {
                 throw CommandError.typeMismatch(parameter: "source", verb: "dataset", expected: "a CSV path or a list of [text, label] pairs",
                                                 given: withArticle(source.typeName), range: range)
             }
-            return .object(DatasetValue(dataset: dataset))
+            return .object(DatasetValue(dataset: dataset, chat: arguments.flag("chat") || arguments.has("system"),
+                                        system: arguments.string("system")))
         })
 }
 
@@ -48,10 +53,18 @@ enum DatasetCommand {
 /// A labelled data set as the session holds it.
 struct DatasetValue: ValueContent {
     var dataset: LabelledDataset
+    /// Whether each text is wrapped in the model's chat template, and the system message.
+    var chat = false
+    var system: String?
 
     var typeName: String { "Dataset" }
     var summary: String {
-        "Dataset \(dataset.source) (\(dataset.count) rows, \(dataset.classes.count) labels: \(dataset.classes.prefix(4).joined(separator: ", ")))"
+        "Dataset \(dataset.source) (\(dataset.count) rows, \(dataset.classes.count) labels: \(dataset.classes.prefix(4).joined(separator: ", "))\(chat ? "; chat" : ""))"
+    }
+
+    /// Every text as a prompt of `model` (chat-formatted when asked).
+    func prompts(for model: LoadedModel, range: SourceRange?) throws -> [PromptValue] {
+        try dataset.texts.map { try PromptValue.make(text: $0, chat: chat, system: system, model: model, range: range) }
     }
 
     func render() -> MimeBundle {
@@ -60,11 +73,14 @@ struct DatasetValue: ValueContent {
         let counts = zip(dataset.classes, dataset.classCounts).map { "\($0) ×\($1)" }.joined(separator: ", ")
         let table = Table(title: "Dataset \(dataset.source): \(dataset.count) rows",
                           columns: [.init("#", alignment: .right), .init("text"), .init("label")], rows: rows,
-                          caption: "labels: \(counts)" + (dataset.count > shown ? "; first \(shown) rows shown" : ""), kind: "dataset")
+                          caption: "labels: \(counts)" + (dataset.count > shown ? "; first \(shown) rows shown" : "")
+                            + (chat ? "; each text wrapped in the chat template as a user turn" + (system.map { " after the system message \(quoted($0))" } ?? "") : ""),
+                          kind: "dataset")
         var bundle = table.mimeBundle
         bundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
             ("source", .string(dataset.source)), ("count", .int(dataset.count)),
             ("classes", .strings(dataset.classes)), ("class_counts", .array(dataset.classCounts.map { .int($0) })),
+            ("chat", .bool(chat)), ("system", system.map { .string($0) } ?? .null),
         ]).serialized()
         return bundle
     }

@@ -26,11 +26,17 @@ enum DirectionCommand {
             guard let layer = try VerbArguments.layer(arguments, "layer", model: model) else { return nil }
             let reduction: PositionReduction = arguments.word("position") == "mean" ? .mean : .last
             let label = "\(VerbResults.shortList(positive)) − \(VerbResults.shortList(negative)) @ layer \(layer)"
-            let vector = try CommandError.catching(at: arguments.headRange) {
-                try Direction.meanDifference(model: model.model, positive: positive.map(\.ids), negative: negative.map(\.ids),
-                                             layer: layer, reduction: reduction, label: label, context: context.task)
+            let (vector, profile) = try CommandError.catching(at: arguments.headRange) {
+                let profile = try ResultNotes.profile(model)
+                return (try Direction.meanDifference(model: model.model, positive: positive.map(\.ids), negative: negative.map(\.ids),
+                                                     layer: layer, reduction: reduction, label: label, profile: profile,
+                                                     context: context.task), profile)
             }
+            let all = positive + negative
             return .object(VectorValue(vector: vector, modelName: model.name, modelPath: model.path,
-                                       architecture: model.config.architecture, positive: positive.map(\.text), negative: negative.map(\.text), reduction: reduction))
+                                       architecture: model.config.architecture, positive: positive.map(\.text), negative: negative.map(\.text), reduction: reduction,
+                                       notes: ResultNotes.massiveReadings(vector.massive, prompts: all, reduction: reduction, profile: profile,
+                                                                          model: model, what: "this vector"),
+                                       sinkNote: ResultNotes.vectorNote(vector.massive, prompts: all, profile: profile, model: model)))
         })
 }

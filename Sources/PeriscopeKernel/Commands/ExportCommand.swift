@@ -8,22 +8,30 @@ enum ExportCommand {
     static let spec = CommandSpec(
         name: "export",
         group: .prompts,
-        synopsis: "export p hook \"name\" to \"file.npy\" | export v to \"file.gguf\"",
-        description: "Writes a prompt's activations at one hook point to a NumPy .npy file. The hook is a TransformerLens name from `hooks`, e.g. \"blocks.3.hook_resid_post\"; the file holds float32 in C order, shape [positions, …] as `hooks` lists it, readable with `numpy.load`. The prompt is run first if its activations are not cached. A relative path is relative to the kernel's working folder (the notebook's folder). `export v to \"file.gguf\"` writes a Vector (from `direction`) as a llama.cpp control vector (tensor `direction.{L+1}`, for `--control-vector`).",
-        positionals: [Parameter("p", .value, required: true, summary: "the prompt (a string or a Prompt variable), or a Vector")],
+        synopsis: "export p hook \"name\" to \"file.npy\" | export v to \"file.gguf\" | export result to \"file.csv\"",
+        description: "Writes a prompt's activations at one hook point to a NumPy .npy file. The hook is a TransformerLens name from `hooks`, e.g. \"blocks.3.hook_resid_post\"; the file holds float32 in C order, shape [positions, …] as `hooks` lists it, readable with `numpy.load`. The prompt is run first if its activations are not cached. A relative path is relative to the kernel's working folder (the notebook's folder). `export v to \"file.gguf\"` writes a Vector (from `direction`, or a two-label probe's direction) as a llama.cpp control vector (tensor `direction.{L+1}`, for `--control-vector`), and `to \"v.npy\"` as a NumPy vector. Every displayed result exports too: a heatmap, table or chart to `.csv`, or to `.npy` (float32, with its row and column labels beside it in `file.labels.json`), and a chart or heatmap to `.svg`; a probe to `.npy` writes its weight vectors per layer.",
+        positionals: [Parameter("p", .value, required: true, summary: "the prompt (a string or a Prompt variable), a Vector, or a result")],
         keywords: [
             Parameter("hook", .string, summary: "the hook point's name (required for a prompt)",
                       completions: { session, _ in
                           // Without a model, block 0's names show the pattern to edit.
                           (session.models.current?.hookNames ?? HookPoint.all(layers: 1).map(\.name)).map(quoted)
                       }),
-            Parameter("to", .string, required: true, summary: "the .npy file to write (.gguf for a Vector)"),
+            Parameter("to", .string, required: true, summary: "the file to write: .npy, .gguf (a Vector), .csv or .svg (a result)"),
         ],
         example: "export \"The Eiffel Tower\" hook \"blocks.3.hook_resid_post\" to \"resid3.npy\"",
         run: { arguments, context in
             let session = context.session
             guard let value = arguments.value("p") else { return nil }
             if let exporter = otherExporters[value.typeName] { return try exporter(value, arguments, context) }
+            if case .result(let result) = value {
+                if arguments.has("hook") {
+                    throw CommandError.failed("\(withArticle(result.typeName)) is exported whole; drop `hook` (it is for exporting a prompt's activations).",
+                                              range: arguments.range(of: "hook"))
+                }
+                return try ResultExport.export(parts: result.parts, typeName: result.typeName,
+                                               path: ModelCatalog.canonicalPath(arguments.string("to") ?? ""), range: arguments.range(of: "to"))
+            }
             let model = try session.currentModel(range: arguments.headRange)
             guard value.typeName == "string" || value.typeName == "Prompt" else {
                 let kinds = [ValueKind.prompt.phrase] + otherExporters.keys.sorted().map { withArticle($0) }
@@ -73,6 +81,10 @@ enum ExportCommand {
     static let otherExporters: [String: @Sendable (Value, BoundArguments, CommandContext) throws -> Value?] = [
         "Vector": VectorValue.exporter,
         "Gradient": GradientValue.exporter,
+        "Probe": { value, arguments, _ in
+            guard case .object(let probe as ProbeValue) = value else { return nil }
+            return try probe.export(arguments: arguments)
+        },
     ]
 
     /// The hook point named `name` in `model`, or an error suggesting the nearest names.

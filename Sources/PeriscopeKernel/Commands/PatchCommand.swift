@@ -57,10 +57,14 @@ enum PatchCommand {
             let steps = try PatchscopeCommand.generateCount(arguments, default: 5)
             let request = Request(source: source, layer: layer, position: position, target: target, targetLayer: targetLayer,
                                   targetPosition: targetPosition, steps: steps, top: top, fitMap: arguments.word("map") == "fit")
-            let (result, resolved) = try CommandError.catching(at: arguments.range(of: "into")) {
-                try compute(request, model: model, task: context.task)
+            let (result, resolved, notes) = try CommandError.catching(at: arguments.range(of: "into")) {
+                let (result, resolved) = try compute(request, model: model, task: context.task)
+                let notes = try ResultNotes.patch(model: model, source: source, sourcePosition: position, sourceLayers: [layer],
+                                                  target: resolved, atPlaceholder: target.isPreset && targetPosition == nil,
+                                                  targetLayers: [targetLayer], task: context.task)
+                return (result, resolved, notes)
             }
-            return render(result, target: resolved, request: request, model: model)
+            return VerbResults.noting(render(result, target: resolved, request: request, model: model), notes)
         })
 
     /// A checked `patch`.

@@ -1,5 +1,6 @@
 import Foundation
 import Interpretability
+import PeriscopeLanguage
 import Rendering
 import Transformer
 
@@ -14,6 +15,12 @@ enum PatchTarget {
     case description
     case attribute(String)
     case prompt(PromptValue)
+
+    /// Whether this is a preset (patched at its placeholder) rather than a prompt.
+    var isPreset: Bool {
+        if case .prompt = self { return false }
+        return true
+    }
 
     /// The name shown in titles.
     var name: String {
@@ -58,6 +65,15 @@ enum PatchTarget {
             }
             return .attribute(text)
         case let name?:
+            // A misspelt preset gets the did-you-mean a keyword gets (unless it names a variable).
+            if session.variables[name] == nil {
+                let near = suggestions(for: name, among: presets)
+                if !near.isEmpty {
+                    throw CommandError.unknownChoice(name, parameter: keyword, verb: arguments.verb,
+                                                     valid: presets + ["a prompt (a string or a Prompt variable)"],
+                                                     suggestions: near, range: arguments.range(of: keyword))
+                }
+            }
             return .prompt(try VerbArguments.prompt(named: name, session: session, model: model, range: arguments.range(of: keyword)))
         }
     }

@@ -41,11 +41,15 @@ enum PatchscopeCommand {
                 targetLayer = n
             }
             let steps = try generateCount(arguments, default: 5)
-            let (result, resolved) = try CommandError.catching(at: arguments.range(of: "target")) {
-                try compute(source: source, position: position, target: target, layers: layers, targetLayer: targetLayer,
-                            steps: steps, model: model, task: context.task)
+            let (result, resolved, notes) = try CommandError.catching(at: arguments.range(of: "target")) {
+                let (result, resolved) = try compute(source: source, position: position, target: target, layers: layers,
+                                                     targetLayer: targetLayer, steps: steps, model: model, task: context.task)
+                let notes = try ResultNotes.patch(model: model, source: source, sourcePosition: position, sourceLayers: layers,
+                                                  target: resolved, atPlaceholder: target.isPreset,
+                                                  targetLayers: targetLayer.map { [$0] } ?? layers, task: context.task)
+                return (result, resolved, notes)
             }
-            return render(result, target: resolved, source: source, model: model)
+            return VerbResults.noting(render(result, target: resolved, source: source, model: model), notes)
         })
 
     /// `generate N`, checked (1…64).
@@ -79,7 +83,7 @@ enum PatchscopeCommand {
         let showTargetLayer = result.rows.contains { $0.targetLayer != $0.sourceLayer }
         var columns: [Table.Column] = [.init("layer", alignment: .right)]
         if showTargetLayer { columns.append(.init("target layer", alignment: .right)) }
-        columns += [.init("decoded"), .init("first token"), .init("p(first)", alignment: .right)]
+        columns += [.init("decoded", wraps: true), .init("first token"), .init("p(first)", alignment: .right)]
         let tableRows: [[Table.Cell]] = result.rows.map { row in
             var cells: [Table.Cell] = [.number(Double(row.sourceLayer), .integer)]
             if showTargetLayer { cells.append(.number(Double(row.targetLayer), .integer)) }
@@ -119,7 +123,8 @@ enum PatchscopeCommand {
             ("model", .string(model.name)),
         ])
         bundle.data[MimeBundle.periscopeJSON] = json.serialized()
-        return .result(RenderedResult(typeName: "Patchscope", summary: "Patchscope over \(result.rows.count) layers", bundle: bundle))
+        return .result(RenderedResult(typeName: "Patchscope", summary: "Patchscope over \(result.rows.count) layers", bundle: bundle,
+                                      parts: [table.mimeBundle, heatmap.mimeBundle]))
     }
 }
 

@@ -34,10 +34,13 @@ enum ProjectCommand {
                     return item.sourceText
                 }
             }
-            let pca = try CommandError.catching(at: arguments.headRange) { () -> PCAResult in
-                let states = try ResidualReader.residPost(model: model.model, prompts: prompts.map(\.ids), layers: [layer],
-                                                          reduction: .last, context: context.task)[0]
-                return try PCA.fit(states, components: 2)
+            let (pca, notes) = try CommandError.catching(at: arguments.headRange) { () -> (PCAResult, [String]) in
+                let profile = try ResultNotes.profile(model)
+                let reading = try ResidualReader.read(model: model.model, prompts: prompts.map(\.ids), layers: [layer],
+                                                      reduction: .last, profile: profile, context: context.task)
+                let notes = ResultNotes.massiveReadings(reading.massive, prompts: prompts, reduction: .last, profile: profile,
+                                                        model: model, what: "the principal components (their coordinates are the sink's scale, not the prompts' differences)")
+                return (try PCA.fit(reading.states[0], components: 2), notes)
             }
             let short = prompts.map { $0.text.count > 28 ? String($0.text.prefix(25)) + "…" : $0.text }
             let points = pca.projections.enumerated().map { i, p in
@@ -56,6 +59,7 @@ enum ProjectCommand {
                 ("explained_variance_ratio", .nums(pca.explainedVarianceRatio)),
                 ("components", .matrix(pca.components)),
             ]).serialized()
-            return .result(RenderedResult(typeName: "ScatterPlot", summary: "PCA of \(prompts.count) prompts at layer \(layer)", bundle: bundle))
+            return .result(RenderedResult(typeName: "ScatterPlot", summary: "PCA of \(prompts.count) prompts at layer \(layer)",
+                                          bundle: bundle.noting(notes)))
         })
 }

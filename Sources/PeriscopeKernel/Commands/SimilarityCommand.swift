@@ -9,7 +9,7 @@ enum SimilarityCommand {
         name: "similarity",
         group: .analysis,
         synopsis: "similarity [v1, v2, …]",
-        description: "Cosine similarity between every pair of vectors (Vectors from `direction`, or Gradients from `gradient` of one shape, each read as one flat vector), as a heatmap from −1 to 1 with the value in each cell. Vectors are labelled by their variable names.",
+        description: "Cosine similarity between every pair of vectors (Vectors from `direction`, or Gradients from `gradient` of one shape, each read as one flat vector), as a heatmap from −1 to 1 with the value in each cell. A two-label Probe counts as its direction. Vectors are labelled by their variable names.",
         positionals: [Parameter("vectors", .value, required: true, summary: "a list of Vectors or Gradients")],
         example: "similarity [love, joy, anger]",
         run: { arguments, context in
@@ -18,14 +18,14 @@ enum SimilarityCommand {
             guard case .list(let items) = value, items.count >= 2 else {
                 throw CommandError.failed("`similarity` compares two or more vectors; give a list such as [v1, v2].", range: range)
             }
-            // Vectors (from `direction`) or Gradients of one shape, each compared as one flat vector.
-            let entries = try items.map { item -> (label: String, values: [Float], layer: Int?) in
-                switch item {
-                case .object(let v as VectorValue): return (v.vector.label, v.vector.values, v.vector.layer)
-                case .object(let g as GradientValue): return (g.point.name, g.gradient.data, g.point.layer)
-                default:
-                    throw CommandError.failed("`similarity` compares Vectors (made by `direction`) or Gradients (made by `gradient`), but the list holds \(withArticle(item.typeName)).", range: range)
+            // Vectors (from `direction`, or a probe's direction) or Gradients of one shape, each
+            // compared as one flat vector.
+            let entries = try items.map { item -> (label: String, values: [Float], layer: Int?, sinkNote: String?) in
+                if case .object(let g as GradientValue) = item { return (g.point.name, g.gradient.data, g.point.layer, nil) }
+                guard let v = try VerbArguments.vector(of: item, range: range) else {
+                    throw CommandError.failed("`similarity` compares Vectors (made by `direction`, or two-label Probes) or Gradients (made by `gradient`), but the list holds \(withArticle(item.typeName)).", range: range)
                 }
+                return (v.vector.label, v.vector.values, v.vector.layer, v.sinkNote)
             }
             let names = variableNames(context.statement, count: entries.count) ?? entries.map(\.label)
             let matrix = try CommandError.catching(at: range) { try Similarity.matrix(entries.map(\.values)) }
@@ -36,8 +36,21 @@ enum SimilarityCommand {
             bundle.data[MimeBundle.periscopeJSON] = appending(heatmap.json, [
                 ("labels", .strings(names)), ("layers", .array(entries.map { $0.layer.map { .int($0) } ?? .null })),
             ]).serialized()
-            return .result(RenderedResult(typeName: "Heatmap", summary: "cosine similarity of \(entries.count) vectors", bundle: bundle))
+            return .result(RenderedResult(typeName: "Heatmap", summary: "cosine similarity of \(entries.count) vectors",
+                                          bundle: bundle.noting(notes(entries.map(\.sinkNote), names: names))))
         })
+
+    /// A note when some vectors were made from attention-sink states: their cosines compare the
+    /// sink's near-constant state more than the concepts the prompts name.
+    static func notes(_ sinkNotes: [String?], names: [String]) -> [String] {
+        var seen = Set<String>()
+        let sunk = zip(names, sinkNotes).compactMap { name, note in note.map { (name, $0) } }.filter { seen.insert($0.0).inserted }
+        guard let first = sunk.first else { return [] }
+        let list = sunk.map(\.0).joined(separator: ", ")
+        return ["\(list) \(sunk.count == 1 ? "was" : "were") \(first.1)\(sunk.count > 1 ? " (and alike)" : ""): "
+                + "a cosine with \(sunk.count == 1 ? "it" : "them") compares attention-sink states, which are nearly the same "
+                + "whatever the prompt, more than the concepts. Make the vectors from prompts with a short context before the word."]
+    }
 
     /// The names written in the list (`[love, joy]`), when every element is a bare variable.
     static func variableNames(_ statement: Statement, count: Int) -> [String]? {

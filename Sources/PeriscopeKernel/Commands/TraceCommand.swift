@@ -12,8 +12,8 @@ enum TraceCommand {
     static let spec = CommandSpec(
         name: "trace",
         group: .patching,
-        synopsis: "trace CLEAN (CORRUPT | noise \"subject\") answer \"tok\" [against \"tok2\"] [hook resid_pre|attn_out|mlp_out|heads] [layers R] [positions S] [method exact|attribution] [std X] [samples N] [seed S]",
-        description: "Activation patching: runs the corrupt prompt while restoring one clean activation at a time (each layer × position), and measures p(answer), or the logit difference answer − against, normalised so that 0 = the corrupt run and 1 = the clean run. With `noise \"subject\"` instead of a corrupt prompt it is causal tracing (ROME): the corrupt run adds Gaussian noise (`std` × the embedding std, default 3) to the subject's token embeddings, averaged over `samples` seeded runs (default 10). Clean and corrupt must have the same number of tokens. Output: a heatmap, layers × positions; with `hook heads`, layers × heads (each head's clean `hook_z` restored at every position). `method attribution` is attribution patching: the same map estimated to first order, (clean − corrupt activation) · gradient of the metric on the corrupt run, from one clean pass, one corrupt pass and one backward pass. Interrupt stops it between layers; the session is unchanged.",
+        synopsis: "trace CLEAN (CORRUPT | noise \"subject\") answer \"tok\" [against \"tok2\"] [hook resid_pre|attn_out|mlp_out|heads] [layers R] [positions S] [method exact|attribution] [std X] [samples N] [seed S] [window W]",
+        description: "Activation patching: runs the corrupt prompt while restoring one clean activation at a time (each layer × position), and measures p(answer), or the logit difference answer − against, normalised so that 0 = the corrupt run and 1 = the clean run. With `noise \"subject\"` instead of a corrupt prompt it is causal tracing (ROME): the corrupt run adds Gaussian noise (`std` × the embedding std, default 3) to the subject's token embeddings, averaged over `samples` seeded runs (default 10); `window W` restores W consecutive layers around each layer at once (the ROME paper's MLP and attention curves use W = 10 with `hook mlp_out` or `attn_out`). Clean and corrupt must have the same number of tokens. Output: a heatmap, layers × positions; with `hook heads`, layers × heads (each head's clean `hook_z` restored at every position). `method attribution` is attribution patching: the same map estimated to first order, (clean − corrupt activation) · gradient of the metric on the corrupt run, from one clean pass, one corrupt pass and one backward pass. An answer the model finds improbable where another spelling is far likelier (a leading space, other casing) is named; effects outside 0…1 widen the colour scale. Interrupt stops it between layers; the session is unchanged.",
         positionals: [
             Parameter("clean", .prompt, required: true, summary: "the clean prompt"),
             Parameter("corrupt", .prompt, summary: "the corrupt prompt (same token count), or use `noise`"),
@@ -29,16 +29,19 @@ enum TraceCommand {
             Parameter("std", .float, summary: "noise size in embedding standard deviations (default 3)"),
             Parameter("samples", .int, summary: "noisy runs to average (default 10)"),
             Parameter("seed", .int, summary: "noise seed (default 0)"),
+            Parameter("window", .int, summary: "causal tracing: restore W consecutive layers at once (default 1)"),
         ],
         example: "trace \"The Eiffel Tower is in the city of\" \"The Colosseum is in the city of\" answer \" Paris\"",
         run: { arguments, context in
             let model = try context.session.currentModel(range: arguments.headRange)
             guard let clean = try arguments.prompt("clean", session: context.session, model: model) else { return nil }
             let request = try makeRequest(arguments, clean: clean, model: model, session: context.session)
-            let data = try CommandError.catching(at: arguments.headRange) {
-                try compute(request, model: model, session: context.session, task: context.task)
+            let (data, answerNotes) = try CommandError.catching(at: arguments.headRange) {
+                let notes = try ResultNotes.answers([("answer", request.answer)] + (request.against.map { [("against", $0)] } ?? []),
+                                                    prompt: clean, model: model, task: context.task)
+                return (try compute(request, model: model, session: context.session, task: context.task), notes)
             }
-            return render(data, request: request, model: model)
+            return VerbResults.noting(render(data, request: request, model: model), answerNotes + outsideNotes(data))
         })
 
     // MARK: - Checking the arguments
@@ -60,6 +63,7 @@ enum TraceCommand {
         var method: String
         var layers: [Int]
         var positions: [Int]
+        var window: Int
     }
 
     static func makeRequest(_ arguments: BoundArguments, clean: PromptValue, model: LoadedModel,
@@ -94,7 +98,7 @@ enum TraceCommand {
                                       range: arguments.range(of: "positions"))
         }
         if corrupt != nil {
-            for name in ["std", "samples", "seed"] where arguments.has(name) {
+            for name in ["std", "samples", "seed", "window"] where arguments.has(name) {
                 throw CommandError.failed("`\(name)` only applies to causal tracing (`noise \"subject\"`); remove it or use `noise`.",
                                           range: arguments.range(of: name))
             }
@@ -127,11 +131,15 @@ enum TraceCommand {
         guard seed >= 0 else {
             throw CommandError.outOfRange(what: "seed", value: seed, valid: "0 or more", range: arguments.range(of: "seed"))
         }
+        let window = arguments.int("window") ?? 1
+        guard window >= 1, window <= model.config.layerCount else {
+            throw CommandError.outOfRange(what: "window", value: window, valid: "1..\(model.config.layerCount)", range: arguments.range(of: "window"))
+        }
         return Request(clean: clean, corrupt: corrupt, subject: subject, subjectPositions: subjectPositions, std: std,
                        samples: samples, seed: seed, answer: answer, against: against,
                        hook: hook, method: method,
                        layers: try VerbArguments.layers(arguments, model: model),
-                       positions: try VerbArguments.positions(arguments, "positions", prompt: clean))
+                       positions: try VerbArguments.positions(arguments, "positions", prompt: clean), window: window)
     }
 
     // MARK: - Data
@@ -176,13 +184,35 @@ enum TraceCommand {
             result = try CausalTracing.run(model: model.model, prompt: request.clean.ids, subjectPositions: request.subjectPositions,
                                            metric: metric, noise: Float(request.std), samples: request.samples,
                                            seed: UInt64(request.seed), hook: hook, layers: request.layers,
-                                           positions: request.positions, tokenizer: model.tokenizer, context: task)
+                                           positions: request.positions, window: request.window, tokenizer: model.tokenizer,
+                                           context: task)
         }
         return Data(layers: result.layers, positions: result.positions, values: result.normalized,
                     cleanMetric: result.cleanValue, corruptMetric: result.corruptValue, raw: result.raw)
     }
 
     // MARK: - Rendering
+
+    /// The colour scale's half-width: 1, or the largest |effect| when some lie outside −1…1, so
+    /// that an effect of 1.77 is not drawn as 1.
+    static func effectBound(_ data: Data) -> Double {
+        max(1, data.values.flatMap { $0 }.filter(\.isFinite).map(abs).max() ?? 1)
+    }
+
+    /// A note when restored effects leave 0…1 by more than noise: above 1, the restored run is more
+    /// sure of the answer than the clean run; below 0, less than the corrupt run.
+    static func outsideNotes(_ data: Data) -> [String] {
+        let finite = data.values.flatMap { $0 }.filter(\.isFinite)
+        guard let high = finite.max(), let low = finite.min() else { return [] }
+        var parts: [String] = []
+        if high > 1.1 { parts.append("up to \(NumberFormat.fixed(2).format(high)) (restoring there makes the answer likelier than in the clean run)") }
+        if low < -0.1 { parts.append("down to \(NumberFormat.fixed(2).format(low)) (less likely than in the corrupt run)") }
+        guard !parts.isEmpty else { return [] }
+        return ["Restored effects leave 0…1: " + parts.joined(separator: "; ") + ". The colour scale spans ±"
+                + NumberFormat.fixed(2).format(effectBound(data)) + " to show them; a small clean–corrupt gap (clean "
+                + NumberFormat.general.format(data.cleanMetric) + ", corrupt " + NumberFormat.general.format(data.corruptMetric)
+                + ") makes such ratios large."]
+    }
 
     static func render(_ data: Data, request: Request, model: LoadedModel) -> Value {
         let piece = { (id: Int) in model.tokenizer.piece(Int32(id)) }
@@ -196,13 +226,13 @@ enum TraceCommand {
             else if request.subjectPositions.contains(p) { label += "*" }
             return label
         }
-        let what = request.corrupt == nil ? "Causal tracing"
+        let what = request.corrupt == nil ? "Causal tracing" + (request.window > 1 ? " (window \(request.window))" : "")
             : request.method == "attribution" ? "Attribution patching" : "Activation patching"
         let heatmap = Heatmap(
             title: "\(what) (\(request.hook)) — \(metric) restored, 0 = corrupt, 1 = clean",
             xLabel: heads ? "head (hook_z at every position)" : "position (clean token" + (request.corrupt == nil ? ", * = noised)" : "/corrupt token)"),
             yLabel: "layer", rowLabels: VerbResults.layerLabels(data.layers), columnLabels: columnLabels,
-            values: data.values, scale: .diverging, range: .fixed(-1, 1), valueLabel: "restored effect",
+            values: data.values, scale: .diverging, range: .fixed(-effectBound(data), effectBound(data)), valueLabel: "restored effect",
             valueFormat: .fixed(2), kind: "trace")
         var extra: [(String, JSONOut)] = [
             ("analysis", .string(request.corrupt == nil ? "causal_tracing"
@@ -224,7 +254,7 @@ enum TraceCommand {
         if let subject = request.subject {
             extra += [("noise", .object([("subject", .string(subject)),
                                          ("positions", .array(request.subjectPositions.map { .int($0) })),
-                                         ("std", .num(request.std)), ("samples", .int(request.samples)),
+                                         ("std", .num(request.std)), ("samples", .int(request.samples)), ("window", .int(request.window)),
                                          ("seed", .int(request.seed))]))]
         }
         let caption = String(format: "%@: clean %.4g, corrupt %.4g", metric, data.cleanMetric, data.corruptMetric)

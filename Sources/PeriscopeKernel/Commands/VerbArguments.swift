@@ -95,14 +95,21 @@ enum VerbArguments {
         return [try session.prompt(from: value, model: model, range: range)]
     }
 
-    /// The Vector a `.typed("Vector")` argument holds.
+    /// The Vector a `.typed("Vector")` argument holds (a probe gives its direction).
     static func vector(_ arguments: BoundArguments, _ name: String) throws -> VectorValue? {
         guard let value = arguments.value(name) else { return nil }
-        guard case .object(let content as VectorValue) = value else {
-            throw CommandError.typeMismatch(parameter: name, verb: arguments.verb, expected: "a Vector (made by `direction`)",
-                                            given: withArticle(value.typeName), range: arguments.range(of: name))
+        if let v = try vector(of: value, range: arguments.range(of: name)) { return v }
+        throw CommandError.typeMismatch(parameter: name, verb: arguments.verb, expected: "a Vector (made by `direction`, or a two-label Probe)",
+                                        given: withArticle(value.typeName), range: arguments.range(of: name))
+    }
+
+    /// A Vector, or a probe's direction; nil for other values.
+    static func vector(of value: Value, range: SourceRange?) throws -> VectorValue? {
+        switch value {
+        case .object(let v as VectorValue): return v
+        case .object(let probe as ProbeValue): return try probe.vector(range: range)
+        default: return nil
         }
-        return content
     }
 
     /// Checks that a vector fits `model` (same width), with a sentence saying what to do otherwise.

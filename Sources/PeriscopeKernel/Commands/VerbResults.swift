@@ -36,11 +36,12 @@ enum VerbResults {
         return .result(RenderedResult(typeName: typeName, summary: summary, bundle: bundle))
     }
 
-    /// `"Love"` or `"Love" +2` for labels.
+    /// `"Love"` or `"Love" and 2 more prompts` for labels.
     static func shortList(_ prompts: [PromptValue]) -> String {
         guard let first = prompts.first else { return "[]" }
         let text = first.text.count > 24 ? String(first.text.prefix(21)) + "…" : first.text
-        return quoted(text) + (prompts.count > 1 ? " +\(prompts.count - 1)" : "")
+        let more = prompts.count - 1
+        return quoted(text) + (more > 0 ? " and \(more) more prompt\(more == 1 ? "" : "s")" : "")
     }
 
     /// Texts quoted and joined, cut after a few.
@@ -51,6 +52,6 @@ enum VerbResults {
 
     /// A bundle of several parts as one rendered result.
     static func result(_ typeName: String, _ summary: String, _ parts: [MimeBundle]) -> Value {
-        .result(RenderedResult(typeName: typeName, summary: summary, bundle: MimeBundle.combining(parts)))
+        .result(RenderedResult(typeName: typeName, summary: summary, bundle: MimeBundle.combining(parts), parts: parts))
     }
 }

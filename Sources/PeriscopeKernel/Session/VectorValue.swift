@@ -16,6 +16,12 @@ struct VectorValue: ValueContent {
     var positive: [String]
     var negative: [String]
     var reduction: PositionReduction
+    /// Sentences qualifying the vector (states read at the attention sink), shown with it.
+    var notes: [String] = []
+    /// A short phrase when the vector was made from sink states, for the results that use it.
+    var sinkNote: String?
+    /// What the vector is when it is not a difference of means (e.g. a probe's weights).
+    var source: String?
 
     var typeName: String { "Vector" }
     var summary: String { "Vector \(vector.label) (\(vector.values.count) numbers, norm \(NumberFormat.general.format(vector.norm)))" }
@@ -24,6 +30,7 @@ struct VectorValue: ValueContent {
         let head = vector.values.prefix(6).map { NumberFormat.fixed(3).format(Double($0)) }.joined(separator: ", ")
         let card = Card(title: "Vector " + vector.label, [
             ("model", modelName), ("hook", HookPoint.residPost(vector.layer).name),
+            ("made from", source ?? "mean of the positive prompts' states minus the negative ones'"),
             ("read at", reduction == .last ? "last token" : "mean over tokens"),
             ("positive", VerbResults.quotedList(positive)), ("negative", VerbResults.quotedList(negative)),
             ("size", "\(vector.values.count) numbers"), ("norm", NumberFormat.fixed(3).format(vector.norm)),
@@ -36,7 +43,7 @@ struct VectorValue: ValueContent {
             ("positive", .strings(positive)), ("negative", .strings(negative)),
             ("norm", .num(vector.norm)), ("values", .nums(vector.values.map(Double.init))),
         ]).serialized()
-        return bundle
+        return bundle.noting(notes)
     }
 }
 
@@ -68,8 +75,22 @@ extension VectorValue {
                                       range: arguments.range(of: "hook"))
         }
         let destination = arguments.string("to") ?? ""
+        if destination.lowercased().hasSuffix(".npy") {
+            let path = ModelCatalog.canonicalPath(destination)
+            do {
+                try NpyWriter.write(shape: [vector.values.count], values: vector.values, to: path)
+            } catch let error as NpyError {
+                throw CommandError.failed(error.description, range: arguments.range(of: "to"))
+            }
+            return ResultExport.card(title: "Exported vector", [("vector", vector.label), ("file", path),
+                                                                ("shape", "[\(vector.values.count)] float32"),
+                                                                ("hook", HookPoint.residPost(vector.layer).name)],
+                                     json: [("path", .string(path)), ("format", .string("npy")), ("layer", .int(vector.layer)),
+                                            ("shape", .array([.int(vector.values.count)]))],
+                                     summary: "vector [\(vector.values.count)] → \(path)")
+        }
         guard destination.lowercased().hasSuffix(".gguf") else {
-            throw CommandError.failed("A Vector is exported as a llama.cpp control vector; end the file name with .gguf, e.g. \"love.gguf\".",
+            throw CommandError.failed("A Vector is exported as a llama.cpp control vector (.gguf, e.g. \"love.gguf\") or as a NumPy vector (.npy); end the file name with one of those.",
                                       range: arguments.range(of: "to"))
         }
         let path = ModelCatalog.canonicalPath(destination)

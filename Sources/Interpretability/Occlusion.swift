@@ -63,7 +63,13 @@ public enum Occlusion {
                 chunk.append(tokens)
             }
             var caches = chunk.map { _ in model.makeCache() }
-            let logits = try model.forward(chunk, caches: &caches, hooks: hooks, logits: .last, context: quiet)   // [B, 1, vocab]
+            // The pass reports its layers as a share of this chunk, so the bar moves from the first pass on.
+            let done = start, total = occludedAt.count, size = chunk.count
+            let inChunk = TaskContext(isCancelled: { quiet.isCancelled }, progress: { f, _ in
+                context.report((Double(done) + f * Double(size)) / Double(total),
+                               "occluding \(min(done + Int(f * Double(size)), total - 1))/\(total - 1)")
+            })
+            let logits = try model.forward(chunk, caches: &caches, hooks: hooks, logits: .last, context: inChunk)   // [B, 1, vocab]
             for b in 0..<chunk.count {
                 let row = Array(logits.data[(b * c.vocabularySize)..<((b + 1) * c.vocabularySize)])
                 logProbs.append(Softmax.logProbability(row, at: answer))

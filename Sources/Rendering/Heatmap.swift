@@ -26,11 +26,14 @@ public struct Heatmap: Sendable, Equatable {
     public var showValues: Bool
     /// The `kind` written in the JSON payload.
     public var kind: String
+    /// Optional extra lines per cell for its tooltip (e.g. a logit-lens cell's top-K tokens).
+    public var cellDetails: [[String]]?
 
     public init(title: String, xLabel: String, yLabel: String, rowLabels: [String], columnLabels: [String],
                 values: [[Double]], cellText: [[String]]? = nil, scale: ColorScale = .sequential,
                 range: ValueRange = .auto, valueLabel: String? = nil, valueFormat: NumberFormat = .general,
-                showValues: Bool = false, kind: String = "heatmap") {
+                showValues: Bool = false, kind: String = "heatmap", cellDetails: [[String]]? = nil) {
+        self.cellDetails = cellDetails
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -88,6 +91,19 @@ public struct Heatmap: Sendable, Equatable {
     /// The most cells whose text the SVG draws (e.g. 30 layers × 100 positions).
     public static let svgTextCellLimit = 3000
 
+    /// A cell's tooltip: where it is (unless the table's headers show it), its text and value,
+    /// then its details.
+    func tooltip(_ i: Int, _ j: Int, located: Bool = true) -> String {
+        var t = located ? "\(singleLine(rowLabel(i))), \(singleLine(columnLabel(j))): " : ""
+        if located, let text = text(i, j), !text.isEmpty { t += text + " " }
+        t += valueFormat.format(value(i, j))
+        if let cellDetails, i < cellDetails.count, j < cellDetails[i].count, !cellDetails[i][j].isEmpty { t += "\n" + cellDetails[i][j] }
+        return t
+    }
+
+    /// The most cells that get a tooltip each in the SVG; past it each column gets one.
+    public static let svgTooltipCellLimit = 3000
+
     func rowLabel(_ i: Int) -> String { i < rowLabels.count ? rowLabels[i] : String(i) }
     func columnLabel(_ j: Int) -> String { j < columnLabels.count ? columnLabels[j] : String(j) }
 
@@ -128,29 +144,50 @@ extension Heatmap: MimeRenderable {
         return best
     }
 
-    /// A text grid (cell text or values, cut to 8 columns each; at most 60 × 60 cells) and a
-    /// one-line summary of the scale and the maximum.
+    /// A text grid (cell text or values, cut to 8 characters each) and a one-line summary of the
+    /// scale and the maximum. A grid wider than a line wraps into blocks of columns; past 60 rows
+    /// or columns it keeps the last ones (a prompt's end is where its prediction is made) and says
+    /// what it left out.
     public var plainText: String {
-        let maxRows = 60, maxCols = 60, cellWidth = 8
-        let rows = min(rowCount, maxRows), cols = min(columnCount, maxCols)
+        let maxRows = 60, maxCols = 60, cellWidth = 8, lineWidth = 150
+        let firstRow = max(0, rowCount - maxRows), firstColumn = max(0, columnCount - maxCols)
+        let rowIndices = Array(firstRow..<rowCount), columnIndices = Array(firstColumn..<columnCount)
         var out = [title]
         let rowHead = "\(yLabel) \\ \(xLabel)"
-        let labelWidth = min(24, max(displayWidth(rowHead), (0..<rows).map { displayWidth(singleLine(rowLabel($0))) }.max() ?? 0))
-        var grid: [[String]] = (0..<rows).map { i in
-            (0..<cols).map { j in truncate(singleLine(drawnText(i, j) ?? valueFormat.format(value(i, j))), cellWidth) }
+        let labelWidth = min(24, max(displayWidth(rowHead), rowIndices.map { displayWidth(singleLine(rowLabel($0))) }.max() ?? 0))
+        let grid: [[String]] = rowIndices.map { i in
+            columnIndices.map { j in truncate(singleLine(drawnText(i, j) ?? valueFormat.format(value(i, j))), cellWidth) }
         }
-        let heads = (0..<cols).map { truncate(singleLine(columnLabel($0)), cellWidth) }
+        let heads = columnIndices.map { truncate(singleLine(columnLabel($0)), cellWidth) }
         var widths = heads.map(displayWidth)
-        for row in grid { for (j, t) in row.enumerated() { widths[j] = max(widths[j], displayWidth(t)) } }
-        func line(_ label: String, _ cells: [String]) -> String {
-            ([pad(truncate(singleLine(label), labelWidth), labelWidth)] + cells.enumerated().map { pad($1, widths[$0]) })
+        for row in grid { for (k, t) in row.enumerated() { widths[k] = max(widths[k], displayWidth(t)) } }
+        // Blocks of columns that fit the line beside the row labels.
+        var blocks: [Range<Int>] = []
+        var start = 0, used = labelWidth
+        for k in widths.indices {
+            if k > start, used + 1 + widths[k] > lineWidth {
+                blocks.append(start..<k)
+                start = k; used = labelWidth
+            }
+            used += 1 + widths[k]
+        }
+        if start < widths.count || blocks.isEmpty { blocks.append(start..<widths.count) }
+        func line(_ label: String, _ cells: [String], _ block: Range<Int>) -> String {
+            ([pad(truncate(singleLine(label), labelWidth), labelWidth)] + block.map { pad(cells[$0], widths[$0]) })
                 .joined(separator: " ").replacingTrailingSpaces()
         }
-        out.append(line(truncate(rowHead, labelWidth), heads))
-        for i in 0..<rows { out.append(line(rowLabel(i), grid[i])) }
-        grid.removeAll()
-        if rowCount > rows || columnCount > cols {
-            out.append("(showing \(rows) of \(rowCount) rows, \(cols) of \(columnCount) columns)")
+        for (b, block) in blocks.enumerated() {
+            if b > 0 { out.append("") }
+            out.append(line(truncate(rowHead, labelWidth), heads, block))
+            for (r, i) in rowIndices.enumerated() { out.append(line(rowLabel(i), grid[r], block)) }
+        }
+        var leftOut: [String] = []
+        if firstRow > 0 { leftOut.append("rows \(singleLine(rowLabel(0)))…\(singleLine(rowLabel(firstRow - 1))) (the first \(firstRow) of \(rowCount))") }
+        if firstColumn > 0 {
+            leftOut.append("columns \(singleLine(columnLabel(0)))…\(singleLine(columnLabel(firstColumn - 1))) (the first \(firstColumn) of \(columnCount))")
+        }
+        if !leftOut.isEmpty {
+            out.append("(left out: " + leftOut.joined(separator: " and ") + "; the SVG and the JSON hold every cell)")
         }
         let m = mapper
         var summary = "\(rowCount)×\(columnCount); colour: \(valueLabel ?? "value") \(valueFormat.format(m.low))…\(valueFormat.format(m.high)) (\(scale.rawValue))"
@@ -187,7 +224,7 @@ extension Heatmap: MimeRenderable {
                 if bg.textColor != RGB(0, 0, 0) { style += ";color:#fff" }
                 let content = drawnText(i, j).map(escapeHTML) ?? ""
                 if content.isEmpty { style += ";min-width:14px" }
-                h += "<td style=\"\(style)\" title=\"\(escapeHTML(valueFormat.format(v)))\">\(content)</td>"
+                h += "<td style=\"\(style)\" title=\"\(escapeHTML(tooltip(i, j, located: false)))\">\(content)</td>"
             }
             h += "</tr>"
         }
@@ -279,6 +316,7 @@ extension Heatmap: MimeRenderable {
             if !light.isEmpty { doc.body += "<g \(attrs) fill=\"#fff\">\(light)</g>" }
         }
         doc.rect(left, top, gridW, gridH, fill: "none", stroke: "#bbb")
+        doc.body += tooltipOverlay(x0: left, y0: top, cellWidth: cw, cellHeight: ch)
 
         // Row labels (right-aligned at the grid's left) and column labels (slanted, below).
         var labels = "<g font-size=\"10\" fill=\"#333\">"
@@ -298,6 +336,33 @@ extension Heatmap: MimeRenderable {
         doc.colorLegend(mapper: m, x: legendX, y: top + 20, height: min(160, max(60, gridH - 20)),
                         label: valueLabel, format: valueFormat)
         return doc.text
+    }
+}
+
+extension Heatmap {
+    /// Transparent rectangles over the cells carrying native `<title>` tooltips: one per cell up to
+    /// `svgTooltipCellLimit` cells, else one per column listing its cells (so a lens over hundreds
+    /// of positions stays well under a megabyte).
+    func tooltipOverlay(x0: Double, y0: Double, cellWidth cw: Double, cellHeight ch: Double) -> String {
+        var g = "<g fill=\"#000\" fill-opacity=\"0\">"
+        if rowCount * columnCount <= Heatmap.svgTooltipCellLimit {
+            for i in 0..<rowCount {
+                for j in 0..<columnCount {
+                    g += "<path d=\"M\(f(x0 + Double(j) * cw)) \(f(y0 + Double(i) * ch))h\(f(cw))v\(f(ch))h-\(f(cw))z\">"
+                        + "<title>\(escapeXML(tooltip(i, j)))</title></path>"
+                }
+            }
+        } else {
+            for j in 0..<columnCount {
+                let lines = (0..<rowCount).map { i -> String in
+                    let text = self.text(i, j).map { $0.isEmpty ? "" : $0 + " " } ?? ""
+                    return "\(singleLine(rowLabel(i))) \(text)\(valueFormat.format(value(i, j)))"
+                }
+                g += "<path d=\"M\(f(x0 + Double(j) * cw)) \(f(y0))h\(f(cw))v\(f(Double(rowCount) * ch))h-\(f(cw))z\">"
+                    + "<title>\(escapeXML(singleLine(columnLabel(j)) + " — " + yLabel + "\n" + lines.joined(separator: "\n")))</title></path>"
+            }
+        }
+        return g + "</g>"
     }
 }
 

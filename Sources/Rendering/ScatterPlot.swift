@@ -95,17 +95,25 @@ extension ScatterPlot: MimeRenderable {
         let plot = PlotFrame(title: title, xLabel: xLabel, yLabel: yLabel, x: span(finite.map(\.x)),
                              y: span(finite.map(\.y)), legend: groups)
         var doc = plot.begin()
-        var dots = "", labels = "<g font-size=\"10\" fill=\"#222\">"
-        for p in finite {
-            let X = plot.px(p.x), Y = plot.py(p.y)
+        var dots = "", labels = "<g font-size=\"10\" fill=\"#222\">", leaders = "<g stroke=\"#999\" stroke-width=\"0.7\">"
+        let centres = finite.map { (plot.px($0.x), plot.py($0.y)) }
+        for (p, (X, Y)) in zip(finite, centres) {
             dots += "<circle cx=\"\(f(X))\" cy=\"\(f(Y))\" r=\"4\" fill=\"\(color(of: p).hex)\" fill-opacity=\"0.85\" stroke=\"#fff\"><title>\(escapeXML(p.label)): (\(JSONWriter.formatNumber(p.x)), \(JSONWriter.formatNumber(p.y)))</title></circle>"
-            if finite.count <= 80 {
-                // Labels go left of points in the right third so they stay inside the frame.
-                let right = X > plot.left + plot.w * 0.66
-                labels += "<text x=\"\(f(right ? X - 6 : X + 6))\" y=\"\(f(Y - 4))\"\(right ? " text-anchor=\"end\"" : "")>\(escapeXML(truncate(singleLine(p.label), 24)))</text>"
+        }
+        if finite.count <= 80 {
+            let texts = finite.map { truncate(singleLine($0.label), 24) }
+            let frame = LabelBox(x: plot.left, y: plot.top, w: plot.w, h: plot.h)
+            for (k, place) in placeLabels(texts, at: centres, frame: frame).enumerated() {
+                let (X, Y) = centres[k]
+                labels += "<text x=\"\(f(place.x))\" y=\"\(f(place.y + place.h - 2))\">\(escapeXML(texts[k]))</text>"
+                if place.leader {
+                    // A label moved away from a crowd keeps a thin line to its point.
+                    let lx = min(max(X, place.x), place.x + place.w), ly = min(max(Y, place.y), place.y + place.h)
+                    leaders += "<line x1=\"\(f(X))\" y1=\"\(f(Y))\" x2=\"\(f(lx))\" y2=\"\(f(ly))\"/>"
+                }
             }
         }
-        doc.body += dots + labels + "</g>"
+        doc.body += leaders + "</g>" + dots + labels + "</g>"
         var ly = plot.top + 6
         for (k, g) in groups.enumerated() {
             doc.body += "<circle cx=\"\(f(plot.legendX + 6))\" cy=\"\(f(ly))\" r=\"4\" fill=\"\(categoricalPalette[k % categoricalPalette.count].hex)\"/>"
@@ -114,4 +122,54 @@ extension ScatterPlot: MimeRenderable {
         }
         return doc.text
     }
+}
+
+// MARK: - Label placement
+
+/// A label's box in SVG coordinates (top-left corner and size), and whether it was moved far
+/// enough from its point to need a leader line.
+struct LabelBox {
+    var x: Double, y: Double, w: Double, h: Double
+    var leader = false
+
+    func overlaps(_ o: LabelBox) -> Bool { x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h }
+    func inside(_ frame: LabelBox) -> Bool { x >= frame.x && y >= frame.y && x + w <= frame.x + frame.w && y + h <= frame.y + frame.h }
+}
+
+/// Boxes for `texts` beside their points, placed greedily so that no two labels and no label and
+/// point overlap: each label tries eight spots around its point, then the same spots further out
+/// (with a leader line), and keeps the first free one inside `frame`; a label with no free spot
+/// takes the one overlapping least. Points are placed in order of crowding, most crowded first.
+func placeLabels(_ texts: [String], at points: [(Double, Double)], frame: LabelBox) -> [LabelBox] {
+    let h = 11.0
+    let dots = points.map { LabelBox(x: $0.0 - 4, y: $0.1 - 4, w: 8, h: 8) }
+    let crowding = points.indices.map { i in
+        points.indices.filter { j in j != i && abs(points[j].0 - points[i].0) < 60 && abs(points[j].1 - points[i].1) < 24 }.count
+    }
+    let order = points.indices.sorted { (crowding[$0], -$0) > (crowding[$1], -$1) }
+    var placed = [LabelBox?](repeating: nil, count: texts.count)
+    var taken: [LabelBox] = []
+    for i in order {
+        let w = textWidth(texts[i], size: 10) + 2
+        let (px, py) = points[i]
+        var best: (box: LabelBox, cost: Int)?
+        search: for (ring, gap) in [6.0, 18, 32, 48].enumerated() {
+            let spots: [(Double, Double)] = [
+                (px + gap, py - h / 2), (px - gap - w, py - h / 2), (px - w / 2, py - gap - h), (px - w / 2, py + gap),
+                (px + gap * 0.7, py - gap * 0.7 - h), (px - gap * 0.7 - w, py - gap * 0.7 - h),
+                (px + gap * 0.7, py + gap * 0.7), (px - gap * 0.7 - w, py + gap * 0.7),
+            ]
+            for (sx, sy) in spots {
+                var box = LabelBox(x: sx, y: sy, w: w, h: h, leader: ring >= 2)
+                guard box.inside(frame) else { continue }
+                let cost = taken.filter(box.overlaps).count + dots.enumerated().filter { $0.offset != i && box.overlaps($0.element) }.count
+                if cost == 0 { best = (box, 0); break search }
+                if best.map({ cost < $0.cost }) ?? true { box.leader = true; best = (box, cost) }
+            }
+        }
+        let box = best?.box ?? LabelBox(x: min(px + 6, frame.x + frame.w - w), y: py - h / 2, w: w, h: h)
+        placed[i] = box
+        taken.append(box)
+    }
+    return placed.map { $0 ?? LabelBox(x: 0, y: 0, w: 0, h: 0) }
 }

@@ -10,9 +10,13 @@ public struct Table: Sendable, Equatable {
     public struct Column: Sendable, Equatable {
         public var title: String
         public var alignment: Alignment
-        public init(_ title: String, alignment: Alignment = .left) {
+        /// In text/plain, long cells of this column wrap onto further lines instead of being cut
+        /// (for text that is the result itself, such as a continuation).
+        public var wraps: Bool
+        public init(_ title: String, alignment: Alignment = .left, wraps: Bool = false) {
             self.title = title
             self.alignment = alignment
+            self.wraps = wraps
         }
     }
 
@@ -100,14 +104,23 @@ extension Table: MimeRenderable {
         MimeBundle(data: [MimeBundle.plain: plainText, MimeBundle.html: html, MimeBundle.periscopeJSON: json.serialized()])
     }
 
-    /// An aligned text table with a header rule; wide cells are cut at 60 columns.
+    /// An aligned text table with a header rule; wide cells are cut at 60 columns, except in
+    /// columns that wrap, whose cells continue on further lines.
     public var plainText: String {
         let rows = normalizedRows
         let maxCell = 60
-        let texts = rows.map { $0.map { truncate(singleLine($0.displayText), maxCell) } }
+        // Each row is one or more lines of cell texts.
+        let texts: [[[String]]] = rows.map { row in
+            let cells = row.enumerated().map { j, cell -> [String] in
+                let text = singleLine(cell.displayText)
+                return columns[j].wraps ? wrapText(text, width: maxCell) : [truncate(text, maxCell)]
+            }
+            let height = cells.map(\.count).max() ?? 1
+            return (0..<height).map { k in cells.map { k < $0.count ? $0[k] : "" } }
+        }
         let heads = columns.map { truncate(singleLine($0.title), maxCell) }
         var widths = heads.map(displayWidth)
-        for row in texts { for (j, t) in row.enumerated() { widths[j] = max(widths[j], displayWidth(t)) } }
+        for row in texts { for line in row { for (j, t) in line.enumerated() { widths[j] = max(widths[j], displayWidth(t)) } } }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { j, t in
                 switch columns[j].alignment {
@@ -123,7 +136,7 @@ extension Table: MimeRenderable {
         if let title { out.append(singleLine(title)) }
         out.append(line(heads))
         out.append(widths.map { String(repeating: "─", count: $0) }.joined(separator: "  "))
-        out += texts.map(line)
+        out += texts.flatMap { $0.map(line) }
         if rows.isEmpty { out.append("(no rows)") }
         if let caption { out.append(singleLine(caption)) }
         return out.joined(separator: "\n")
@@ -188,4 +201,25 @@ extension String {
         while s.last == " " { s.removeLast() }
         return s
     }
+}
+
+/// `text` broken into lines of at most `width` characters, at spaces where it can be (a word
+/// longer than a line is cut); never empty.
+func wrapText(_ text: String, width: Int) -> [String] {
+    guard text.count > width, width > 0 else { return [text] }
+    var lines: [String] = []
+    var rest = Substring(text)
+    while rest.count > width {
+        let window = rest.prefix(width + 1)
+        if let space = window.lastIndex(of: " "), space > rest.startIndex {
+            lines.append(String(rest[..<space]))
+            rest = rest[rest.index(after: space)...]
+        } else {
+            let cut = rest.index(rest.startIndex, offsetBy: width)
+            lines.append(String(rest[..<cut]))
+            rest = rest[cut...]
+        }
+    }
+    if !rest.isEmpty || lines.isEmpty { lines.append(String(rest)) }
+    return lines
 }

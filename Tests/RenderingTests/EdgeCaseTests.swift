@@ -56,7 +56,11 @@ final class EdgeCaseTests: XCTestCase {
         let small = heatmap(30, 20), large = heatmap(30, 300)
         XCTAssertTrue(small.svg.contains(">t3</text>"))
         XCTAssertFalse(large.svg.contains(">t3</text>"))
-        XCTAssertLessThan(large.svg.utf8.count, 250_000)
+        // Past the per-cell limit each column carries one tooltip listing its cells.
+        XCTAssertLessThan(large.svg.utf8.count, 300_000)
+        XCTAssertEqual(large.svg.components(separatedBy: "<title>").count, 300 + 1)
+        XCTAssertTrue(large.svg.contains("29 t3 0.9</title>") || large.svg.contains("\n29 t3"), "last row listed in its column's tooltip")
+        XCTAssertEqual(small.svg.components(separatedBy: "<title>").count, 600 + 1)
         let texts = try XCTUnwrap(parseJSONObject(large.json.serialized())["cell_text"] as? [[String]])
         XCTAssertEqual(texts[29][299], "t3")
     }

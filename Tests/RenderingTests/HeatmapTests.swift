@@ -108,7 +108,9 @@ final class HeatmapTests: XCTestCase {
         let bundle = heatmap.mimeBundle
         let total = bundle.data.values.reduce(0) { $0 + $1.utf8.count }
         let sizes = bundle.data.mapValues { $0.utf8.count }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        XCTAssertLessThan(total, 200_000, "30×40 heatmap bundle is \(total) bytes: \(sizes)")
+        // Each of the 1200 cells carries a tooltip in the SVG (about 90 bytes each).
+        XCTAssertLessThan(total, 320_000, "30×40 heatmap bundle is \(total) bytes: \(sizes)")
+        XCTAssertEqual(bundle.data[MimeBundle.svg]?.components(separatedBy: "<title>").count, rows * cols + 1)
         // Every cell is drawn and the payload still has every value.
         let object = parseJSONObject(bundle.data[MimeBundle.periscopeJSON])
         XCTAssertEqual((object["values"] as? [[Double]])?.flatMap { $0 }.count, rows * cols)
@@ -128,7 +130,12 @@ final class HeatmapTests: XCTestCase {
         let values = (0..<100).map { i in (0..<100).map { j in Double(i + j) } }
         let heatmap = Heatmap(title: "big", xLabel: "key", yLabel: "query", rowLabels: [], columnLabels: [], values: values)
         let text = heatmap.plainText
-        XCTAssertTrue(text.contains("showing 60 of 100 rows, 60 of 100 columns"))
+        // The end is kept (a prompt's last positions are where it predicts), and what is left out is named.
+        XCTAssertTrue(text.contains("(left out: rows 0…39 (the first 40 of 100) and columns 0…39 (the first 40 of 100)"), text)
+        XCTAssertTrue(text.contains("\n99 "), text)
+        XCTAssertFalse(text.contains("\n39 "), text)
+        // Wide grids wrap into blocks of columns instead of one overlong line.
+        XCTAssertLessThanOrEqual(text.components(separatedBy: "\n").map(\.count).max() ?? 0, 150)
         XCTAssertLessThan(text.utf8.count, 40_000)
     }
 }

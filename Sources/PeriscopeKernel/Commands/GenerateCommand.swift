@@ -8,12 +8,12 @@ enum GenerateCommand {
         name: "generate",
         group: .prompts,
         synopsis: "generate p [max N] [temperature T] [seed S]",
-        description: "Continues a prompt, greedy by default. Each step reuses the KV cache. Greedy (the most likely token each step) unless `temperature` is above 0, in which case tokens are sampled, reproducibly for a given `seed` (default 0). Stops after `max` new tokens (default 32) or at the end-of-text / end-of-turn token. Interrupt stops it; the session is unchanged. The data carries the new ids, their text and `tokens_per_second`.",
+        description: "Continues a prompt, greedy by default. Each step reuses the KV cache. Greedy (the most likely token each step) unless `temperature` is above 0, in which case tokens are sampled, reproducibly for a given `seed`; without one a fresh seed is drawn and shown, so `seed S` repeats the run. Stops after `max` new tokens (default 32) or at the end-of-text / end-of-turn token. Interrupt stops it; the session is unchanged. The data carries the new ids, their text and `tokens_per_second`.",
         positionals: [Parameter("p", .prompt, required: true, summary: "the prompt")],
         keywords: [
             Parameter("max", .int, summary: "the most new tokens (default 32)"),
             Parameter("temperature", .float, summary: "0 for greedy (default); higher samples more freely"),
-            Parameter("seed", .int, summary: "the sampling seed (default 0)"),
+            Parameter("seed", .int, summary: "the sampling seed (default: a fresh one, shown)"),
         ],
         example: "generate \"Once upon a time\" max 40",
         run: { arguments, context in
@@ -33,12 +33,15 @@ enum GenerateCommand {
                 throw CommandError.failed("`temperature` must be 0 (greedy) or more, not \(formatFloat(temperature)).",
                                           range: arguments.range(of: "temperature"))
             }
-            let seed = arguments.int("seed") ?? 0
+            // Sampling without a seed draws one (shown with the result, so a rerun can repeat it).
+            let drawn = temperature > 0 && !arguments.has("seed")
+            let seed = arguments.int("seed") ?? (drawn ? Int.random(in: 1..<1_000_000) : 0)
             guard seed >= 0 else {
                 throw CommandError.outOfRange(what: "seed", value: seed, valid: "0 or more", range: arguments.range(of: "seed"))
             }
-            let result = try generate(model: model, prompt: prompt, maxTokens: maxTokens, temperature: temperature,
+            var result = try generate(model: model, prompt: prompt, maxTokens: maxTokens, temperature: temperature,
                                       seed: UInt64(seed), task: context.task)
+            result.seedDrawn = drawn
             return .object(result)
         })
 
@@ -88,6 +91,8 @@ struct Generation: ValueContent {
     var seed: UInt64
     var seconds: Double
     var prefillSeconds: Double
+    /// Whether the seed was drawn at random (no `seed` was given).
+    var seedDrawn = false
 
     /// New tokens per second over the whole call (prompt pass included).
     var tokensPerSecond: Double { seconds > 0 ? Double(ids.count) / seconds : 0 }
@@ -104,7 +109,8 @@ struct Generation: ValueContent {
     }
 
     private var mode: String {
-        temperature == 0 ? "greedy" : "temperature \(formatFloat(temperature)), seed \(seed)"
+        temperature == 0 ? "greedy"
+            : "temperature \(formatFloat(temperature)), seed \(seed)" + (seedDrawn ? " (drawn; add `seed \(seed)` to repeat)" : "")
     }
 
     private var footer: String {
@@ -134,6 +140,7 @@ struct Generation: ValueContent {
             ("stop_token", stopToken.map { .string($0) } ?? .null),
             ("temperature", .num(temperature)),
             ("seed", .int(Int(seed))),
+            ("seed_drawn", .bool(seedDrawn)),
             ("seconds", .num(seconds)),
             ("prefill_seconds", .num(prefillSeconds)),
             ("tokens_per_second", .num(tokensPerSecond)),

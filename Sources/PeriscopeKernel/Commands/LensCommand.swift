@@ -126,8 +126,41 @@ enum LensCommand {
             values: cells.probs.map { row in row.map { $0.first ?? .nan } },
             cellText: cells.ids.map { row in row.map { visibleToken(piece($0.first ?? 0)) } },
             scale: .sequential, range: .fixed(0, 1), valueLabel: "p(top-1)", valueFormat: .fixed(2),
-            kind: "logit_lens")
-        return VerbResults.result(heatmap.mimeBundle, json: heatmap.json, extra: extra, typeName: "Heatmap",
+            kind: "logit_lens",
+            cellDetails: k > 1 ? cells.ids.indices.map { i in cells.ids[i].indices.map { j in
+                "top \(k): " + zip(cells.ids[i][j], cells.probs[i][j]).map { "\(visibleToken(piece($0))) \(NumberFormat.fixed(3).format($1))" }
+                    .joined(separator: ", ")
+            } } : nil)
+        var bundle = heatmap.mimeBundle
+        if k > 1 { bundle.data[MimeBundle.plain] = heatmap.plainText + "\n\n" + topTables(cells, prompt: prompt, k: k, piece: piece) }
+        return VerbResults.result(bundle, json: heatmap.json, extra: extra, typeName: "Heatmap",
                                   summary: "logit lens, \(cells.layers.count) layers × \(cells.positions.count) positions")
+    }
+
+    /// The most positions whose top-K table text/plain shows (the last ones).
+    static let topTablePositions = 8
+
+    /// For `top K` over several positions: per position (the last few), a table of each layer's top K.
+    static func topTables(_ cells: Cells, prompt: PromptValue, k: Int, piece: (Int) -> String) -> String {
+        let shown = Array(cells.positions.indices.suffix(topTablePositions))
+        var parts: [String] = []
+        for j in shown {
+            let position = cells.positions[j]
+            var columns: [Table.Column] = [.init("layer", alignment: .right)]
+            for rank in 1...k { columns += [.init("#\(rank)"), .init("p", alignment: .right)] }
+            let rows: [[Table.Cell]] = cells.layers.indices.map { i in
+                var row: [Table.Cell] = [.number(Double(cells.layers[i]), .integer)]
+                for rank in 0..<min(k, cells.ids[i][j].count) {
+                    row += [.token(piece(cells.ids[i][j][rank])), .number(cells.probs[i][j][rank], .fixed(3))]
+                }
+                return row
+            }
+            let token = prompt.tokens.indices.contains(position) ? visibleToken(prompt.tokens[position]) : "?"
+            parts.append(Table(title: "top \(k) at position \(position) (\(token))", columns: columns, rows: rows).plainText)
+        }
+        if cells.positions.count > shown.count {
+            parts.append("(top-\(k) tables for the last \(shown.count) of \(cells.positions.count) positions; every cell's top \(k) is in its tooltip and the JSON)")
+        }
+        return parts.joined(separator: "\n\n")
     }
 }

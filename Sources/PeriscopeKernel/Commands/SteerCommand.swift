@@ -80,7 +80,7 @@ enum SteerCommand {
             }
             let where_ = positions.map { "positions \($0.map(String.init).joined(separator: ", "))" } ?? "every token"
             let table = Table(title: "Steering \(prompt.summary) with \(v.vector.label)",
-                              columns: [.init("scale", alignment: .right), .init(""), .init("continuation")], rows: rows,
+                              columns: [.init("scale", alignment: .right), .init(""), .init("continuation", wraps: true)], rows: rows,
                               caption: "added at \(HookPoint.residPost(layer).name), \(where_); greedy, \(count) new tokens; ‖v‖ = \(NumberFormat.fixed(3).format(v.vector.norm))",
                               kind: "steering")
             var bundle = table.mimeBundle

@@ -93,7 +93,7 @@ final class ResultQualityTests: XCTestCase {
         let metric = PatchingMetric.probability(answer: try AnalysisFixture.token(" Paris"))
         let subject = [1, 2, 3], layers = [0, 10, 29], positions = [3, prompt.count - 1], window = 4
         let noise = try CausalTracing.noise(model: model, subject: subject, std: 3, samples: 2, seed: 5)
-        for hook in [PatchingHook.mlpOut, .residPre] {
+        for hook in [HookSite.mlpOut, .residPre] {
             let result = try CausalTracing.run(model: model, prompt: prompt, subjectPositions: subject, metric: metric, samples: 2,
                                                seed: 5, hook: hook, layers: layers, positions: positions, window: window)
             let all = Array(0..<model.config.layerCount)

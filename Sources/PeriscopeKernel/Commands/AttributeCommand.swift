@@ -111,9 +111,11 @@ enum AttributeCommand {
                                       range: arguments.range(of: "baseline"))
         }
         let metric: GradientMetric = against.map { .logitDifference(answer: answer, against: $0) } ?? .logProbability(answer: answer)
-        let result = try CommandError.catching(at: arguments.headRange) {
-            try GradientAttribution.attribute(model: model.model, prompt: prompt.ids, metric: metric, method: method, steps: steps,
-                                              baseline: baseline, context: context.task)
+        let (result, notes) = try CommandError.catching(at: arguments.headRange) {
+            let notes = try ResultNotes.answers([("answer", answer)] + (against.map { [("against", $0)] } ?? []),
+                                                prompt: prompt, model: model, task: context.task)
+            return (try GradientAttribution.attribute(model: model.model, prompt: prompt.ids, metric: metric, method: method,
+                                                      steps: steps, baseline: baseline, context: context.task), notes)
         }
         let piece = { (id: Int) in model.tokenizer.piece(Int32(id)) }
         let answerText = piece(answer)
@@ -176,7 +178,7 @@ enum AttributeCommand {
         stripBundle.data[MimeBundle.periscopeJSON] = appending(strip.json, extra).serialized()
         stripBundle.data[MimeBundle.plain] = strip.plainText + "\n" + caption
         let top = result.ranking.first.map { visibleToken(prompt.tokens[$0]) } ?? ""
-        return VerbResults.result("Attribution", "\(method.rawValue) attribution for \(quoted(answerText)); top token \(top)",
-                                    [stripBundle, table.mimeBundle])
+        return VerbResults.noting(VerbResults.result("Attribution", "\(method.rawValue) attribution for \(quoted(answerText)); top token \(top)",
+                                    [stripBundle, table.mimeBundle]), notes)
     }
 }

@@ -37,6 +37,10 @@ enum GradientCommand {
                                           range: arguments.range(of: "hook"))
             }
             let metric: GradientMetric = against.map { .logitDifference(answer: answer, against: $0) } ?? .logProbability(answer: answer)
+            let notes = try CommandError.catching(at: arguments.headRange) {
+                try ResultNotes.answers([("answer", answer)] + (against.map { [("against", $0)] } ?? []), prompt: prompt, model: model,
+                                        task: context.task)
+            }
             let (value, tensor) = try CommandError.catching(at: arguments.headRange) { () throws -> (Double, Tensor) in
                 let cache = ActivationCache()
                 let hooks = HookSet()
@@ -49,7 +53,7 @@ enum GradientCommand {
             let metricName = against.map { "logit(\(visibleToken(piece(answer)))) − logit(\(visibleToken(piece($0))))" }
                 ?? "log p(\(visibleToken(piece(answer))))"
             return .object(GradientValue(gradient: tensor, point: point, metricName: metricName, metricValue: value,
-                                         tokens: prompt.tokens, promptSummary: prompt.summary, modelName: model.name))
+                                         tokens: prompt.tokens, promptSummary: prompt.summary, modelName: model.name, notes: notes))
         })
 }
 
@@ -62,6 +66,8 @@ struct GradientValue: ValueContent {
     var tokens: [String]
     var promptSummary: String
     var modelName: String
+    /// Sentences qualifying the gradient (an improbable answer), shown with it.
+    var notes: [String] = []
 
     var typeName: String { "Gradient" }
     var summary: String { "Gradient of \(metricName) at \(point.name) \(gradient.shape)" }
@@ -86,7 +92,7 @@ struct GradientValue: ValueContent {
             ("norms", .nums(norms)),
         ]).serialized()
         bundle.data[MimeBundle.plain] = strip.plainText + "\n\(summary); \(metricName) = \(NumberFormat.fixed(4).format(metricValue))"
-        return bundle
+        return bundle.noting(notes)
     }
 
     static let exporter: @Sendable (Value, BoundArguments, CommandContext) throws -> Value? = { value, arguments, _ in

@@ -39,6 +39,7 @@ KEYWORDS = (
     'budget',
     'chat',
     'control',
+    'folds',
     'generate',
     'head',
     'hook',
@@ -53,6 +54,7 @@ KEYWORDS = (
     'noise',
     'position',
     'positions',
+    'ridge',
     'samples',
     'scale',
     'scales',
@@ -68,6 +70,7 @@ KEYWORDS = (
     'temperature',
     'to',
     'top',
+    'window',
     'with',
 )
 VALUES = (

@@ -34,7 +34,7 @@ public enum CausalTracing {
         try Check.layers(layers, c)
         let positions = try Check.positions(positions ?? Array(prompt.indices), count: prompt.count, role: "traced")
 
-        let noiseSpec = try Self.noise(model: model, subject: subject, std: noise, samples: samples, seed: seed)
+        let noiseSpec = try Self.noise(model: model, subject: subject, std: noise, samples: samples, seed: seed, context: context)
 
         // Positions before the first noised one see the same inputs in the clean and noisy runs.
         let (cleanValue, corruptValue, raw) = try Restoration.measure(
@@ -50,8 +50,9 @@ public enum CausalTracing {
 
     /// Seeded noise for `subject` positions, sample-major then position then dimension (a seed
     /// reproduces a trace exactly), with std = `std` × the embedding std.
-    static func noise(model: Model, subject: [Int], std: Float, samples: Int, seed: UInt64) throws -> Restoration.Noise {
-        let sigma = std * (try EmbeddingStatistics.standardDeviation(model))
+    static func noise(model: Model, subject: [Int], std: Float, samples: Int, seed: UInt64,
+                      context: TaskContext = .none) throws -> Restoration.Noise {
+        let sigma = std * (try EmbeddingStatistics.standardDeviation(model, context: context))
         var rng = SplitMix64(seed: seed)
         let d = model.config.modelDim
         let vectors: [[[Float]]] = (0..<samples).map { _ in
@@ -98,11 +99,11 @@ enum EmbeddingStatistics {
     nonisolated(unsafe) private static var cache: [ObjectIdentifier: Float] = [:]
     private static let lock = NSLock()
 
-    static func standardDeviation(_ model: Model) throws -> Float {
+    static func standardDeviation(_ model: Model, context: TaskContext = .none) throws -> Float {
         lock.lock()
         defer { lock.unlock() }
         if let s = cache[ObjectIdentifier(model)] { return s }
-        let s = model.embeddingStandardDeviation()
+        let s = try model.embeddingStandardDeviation(context: context)
         cache[ObjectIdentifier(model)] = s
         return s
     }

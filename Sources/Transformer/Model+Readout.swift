@@ -58,14 +58,19 @@ extension Model {
     }
 
     /// Standard deviation of all token-embedding entries (the scale of causal-tracing noise).
-    public func embeddingStandardDeviation() -> Float {
+    /// It reads every row (0.3 s for SmolLM2's 49,152, more for larger vocabularies), so it checks
+    /// `context` between blocks of rows and an interrupt never waits for the whole table.
+    public func embeddingStandardDeviation(context: TaskContext = .none) throws -> Float {
         let w = weights.tokenEmbedding
         let rows = config.vocabularySize, d = config.modelDim
+        let block = 2048
         var sum = 0.0, sumSquares = 0.0
-        var row = [Float](repeating: 0, count: d)
-        for r in 0..<rows {
-            row.withUnsafeMutableBufferPointer { w.dequantizeRows(r..<r + 1, into: $0.baseAddress!) }
-            for v in row { sum += Double(v); sumSquares += Double(v) * Double(v) }
+        var buffer = [Float](repeating: 0, count: block * d)
+        for start in stride(from: 0, to: rows, by: block) {
+            try context.checkCancelled()
+            let end = min(rows, start + block)
+            buffer.withUnsafeMutableBufferPointer { w.dequantizeRows(start..<end, into: $0.baseAddress!) }
+            for v in buffer[0..<(end - start) * d] { sum += Double(v); sumSquares += Double(v) * Double(v) }
         }
         let n = Double(rows * d)
         return Float((sumSquares / n - (sum / n) * (sum / n)).squareRoot())

@@ -232,9 +232,7 @@ final class AnalysisVerbsTests: XCTestCase {
     func testInterruptStopsAProbeQuicklyAndKeepsTheSession() throws {
         moodsDataset("long")
         let io = RecordingIO()
-        let box = SendableBox(io)
-        let interruptAt = Date().addingTimeInterval(0.5)
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { box.value.isInterrupted = true }
+        let interruptAt = io.interrupt(after: 0.5)
         let outcome = interpreter.execute(ExecuteRequest(code: "probe long layers all control"), io: io)
         let late = Date().timeIntervalSince(interruptAt)
         guard case .error(let name, _, _) = outcome else { return XCTFail("expected an interrupt, got \(outcome)") }
@@ -244,8 +242,3 @@ final class AnalysisVerbsTests: XCTestCase {
     }
 }
 
-/// Hands a non-Sendable value to another thread in a test.
-private final class SendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}

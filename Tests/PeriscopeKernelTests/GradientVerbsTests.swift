@@ -127,9 +127,7 @@ final class GradientVerbsTests: XCTestCase {
 
     func testInterruptStopsIntegratedGradientsAndKeepsTheSession() throws {
         let io = RecordingIO()
-        let box = Box(io)
-        let interruptAt = Date().addingTimeInterval(0.5)
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { box.value.isInterrupted = true }
+        let interruptAt = io.interrupt(after: 0.5)
         let outcome = interpreter.execute(ExecuteRequest(code: "attribute p answer \" Paris\" method integrated_gradients steps 1024"), io: io)
         let late = Date().timeIntervalSince(interruptAt)
         guard case .error(let name, _, _) = outcome else { return XCTFail("expected an interrupt, got \(outcome)") }
@@ -139,8 +137,3 @@ final class GradientVerbsTests: XCTestCase {
     }
 }
 
-/// Hands a non-Sendable value to another thread in a test.
-private final class Box<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}

@@ -310,9 +310,7 @@ final class InterpVerbsTests: XCTestCase {
 
     func testInterruptStopsCausalTracingQuicklyAndKeepsTheSession() throws {
         let io = RecordingIO()
-        let box = Unchecked(io)
-        let interruptAt = Date().addingTimeInterval(0.5)
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { box.value.isInterrupted = true }
+        let interruptAt = io.interrupt(after: 0.5)
         let (outcome, _) = run("trace clean noise \"France\" answer \" Paris\" samples 50", io: io)
         let late = Date().timeIntervalSince(interruptAt)
         guard case .error(let name, _, _) = outcome else { return XCTFail("expected an interrupt, got \(outcome)") }
@@ -323,8 +321,3 @@ final class InterpVerbsTests: XCTestCase {
     }
 }
 
-/// Hands a non-Sendable value to another thread in a test.
-private final class Unchecked<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}

@@ -77,8 +77,7 @@ final class ProgressTests: XCTestCase {
         let interpreter = generalInterpreter()
         interpreter.progressDelay = 0.1
         let io = RecordingIO()
-        let thread = Thread { Thread.sleep(forTimeInterval: 0.35); io.isInterrupted = true }
-        thread.start()
+        io.interrupt(after: 0.35)
         guard case .error = interpreter.execute(ExecuteRequest(code: "sleep 1"), io: io) else {
             return XCTFail("the interrupted sleep must fail")
         }

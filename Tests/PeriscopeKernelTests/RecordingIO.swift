@@ -42,6 +42,21 @@ final class RecordingIO: ExecutionIO, @unchecked Sendable {
             return nil
         }
     }
+    /// Sets `isInterrupted` after `delay` seconds from a thread of its own, as the kernel's control
+    /// thread does, and returns when that is due. A thread of its own, not a dispatch queue: the
+    /// forward pass keeps the dispatch pool's threads busy, and a block queued there can wait
+    /// behind them for a second, which would time the queue instead of the interrupt.
+    @discardableResult
+    func interrupt(after delay: TimeInterval) -> Date {
+        let due = Date().addingTimeInterval(delay)
+        let thread = Thread { [self] in
+            Thread.sleep(until: due)
+            isInterrupted = true
+        }
+        thread.start()
+        return due
+    }
+
     /// stdout text joined.
     var stdout: String {
         outputs.compactMap { if case .stream("stdout", let t) = $0 { return t }; return nil }.joined()

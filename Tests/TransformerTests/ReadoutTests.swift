@@ -32,8 +32,12 @@ final class ReadoutTests: XCTestCase {
         XCTAssertEqual(dot, run.logits.data[model.config.vocabularySize + 3380], accuracy: 1e-3)
         XCTAssertEqual(row, try model.embeddings(of: [3380]))
         XCTAssertThrowsError(try model.embeddings(of: [-1]))
-        let std = model.embeddingStandardDeviation()
+        let std = try model.embeddingStandardDeviation()
         XCTAssertGreaterThan(std, 0.01)
         XCTAssertLessThan(std, 1)
+        // It reads the whole table, so an interrupt stops it between blocks of rows.
+        XCTAssertThrowsError(try model.embeddingStandardDeviation(context: TaskContext(isCancelled: { true }))) {
+            XCTAssertTrue($0 is CancelledError, "\($0)")
+        }
     }
 }

@@ -5,14 +5,10 @@ import PackageDescription
 // One job per target; see ARCHITECTURE.md. The protocol side (JupyterProtocol, JupyterKernel,
 // JupyterZMQ) and the model side (GGUF, Transformer, Interpretability) meet only in PeriscopeKernel.
 let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
-// The model runtime's quantised kernels are written for 8-lane vectors; on x86-64 they need AVX2
-// (Haswell and later, every machine we run on) to become single instructions. Other CPUs build the
-// portable 4-lane kernels.
-#if arch(x86_64)
-let vectorised: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"]), .define("PERISCOPE_AVX2")]
-#else
-let vectorised: [SwiftSetting] = []
-#endif
+// The model runtime's SIMD kernels live in a C target: C can build one function for several
+// instruction sets (AVX-512, AVX2, portable) and pick one when it runs, so one binary runs on any
+// x86-64 CPU. Their dequantisation must round exactly like the GGUF reader's, hence no contraction.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-ffp-contract=off"])]
 
 let package = Package(
     name: "Periscope",
@@ -33,7 +29,8 @@ let package = Package(
         .target(name: "JupyterZMQ", dependencies: ["JupyterProtocol", "JupyterKernel", "CZeroMQ"]),
 
         .target(name: "GGUF", swiftSettings: optimised),
-        .target(name: "Transformer", dependencies: ["GGUF", "COpenBLAS"], swiftSettings: optimised + vectorised),
+        .target(name: "CKernels", cSettings: kernelFlags),
+        .target(name: "Transformer", dependencies: ["GGUF", "COpenBLAS", "CKernels"], swiftSettings: optimised),
         .target(name: "Interpretability", dependencies: ["Transformer"], swiftSettings: optimised),
 
         .target(name: "Rendering"),

@@ -85,6 +85,17 @@ public final class GGUFFile: @unchecked Sendable {
         munmap(mapping, fileSize)
     }
 
+    /// Bytes of the mapping currently in this process's memory (pages the kernel reports as
+    /// resident), or nil where `mincore` fails.
+    public var residentMappedBytes: Int? {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let pages = (fileSize + page - 1) / page
+        var present = [UInt8](repeating: 0, count: pages)
+        let status = present.withUnsafeMutableBufferPointer { mincore(mapping, fileSize, $0.baseAddress) }
+        guard status == 0 else { return nil }
+        return present.reduce(0) { $0 + Int($1 & 1) } * page
+    }
+
     // MARK: - Tensors
 
     /// The descriptor of the tensor called `name`, if the file has one.

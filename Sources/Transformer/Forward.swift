@@ -33,7 +33,11 @@ final class RunState {
         att = make(attentionFloats); z = make(n * c.qDim); out = make(n * c.modelDim)
         gate = make(n * c.ffnDim); up = make(n * c.ffnDim); hb = make(n * c.ffnDim)
         buffers = [x, xb, q, k, v, att, z, out, gate, up, hb]
+        byteCount = 4 * (n * (4 * c.modelDim + 2 * c.qDim + 2 * c.kvDim + 3 * c.ffnDim) + attentionFloats)
     }
+
+    /// Bytes of all the buffers.
+    let byteCount: Int
 
     deinit { for b in buffers { b.deallocate() } }
 }
@@ -56,6 +60,14 @@ final class RunStateStore: @unchecked Sendable {
             return s
         }
         return RunState(config: config, rows: rows, attentionFloats: attentionFloats)
+    }
+
+    /// Bytes of the kept buffers (the activations of the largest recent pass).
+    var keptBytes: Int {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        guard let s = kept else { return 0 }
+        return s.byteCount
     }
 
     /// Keeps `s` for the next pass unless a larger state is kept already.
@@ -496,7 +508,7 @@ extension Model {
         let length = start + rows.upperBound                        // keys the last of these rows can see
         cache.keys[l].withUnsafeBufferPointer { kBuffer in
             guard let kBase = kBuffer.baseAddress else { return }
-            if rows.count <= quantisedKernelMaxRows {
+            if rows.count <= kernelConfiguration.attentionRowMaxRows {
                 // Decode: a few query rows. Direct dot products; a BLAS call per head would cost more in
                 // call and thread hand-off overhead than the arithmetic (and wakes BLAS's spinning threads).
                 runDecodeTasks(rows.count * c.headCount, work: rows.count * c.headCount * length * hd) { task in
@@ -532,7 +544,7 @@ extension Model {
         let length = start + rows.upperBound
         cache.values[l].withUnsafeBufferPointer { vBuffer in
             guard let vBase = vBuffer.baseAddress else { return }
-            if rows.count <= quantisedKernelMaxRows {
+            if rows.count <= kernelConfiguration.attentionRowMaxRows {
                 // Decode: z_h = Σ_j p_j · v_j directly (see attentionScores).
                 runDecodeTasks(rows.count * c.headCount, work: rows.count * c.headCount * length * hd) { task in
                     let i = task / c.headCount, h = task % c.headCount, t = rows.lowerBound + i

@@ -46,15 +46,10 @@ extension Model {
             let n = min(per, rows - start)
             try normed.withUnsafeBufferPointer { x in
                 let xs = x.baseAddress! + start * d
-                if let f32 = w.f32 {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(vocab), Int32(n), Int32(d),
-                                1, f32, Int32(d), xs, Int32(d), 0, scratch, Int32(n))
-                } else {
-                    // No F32 copy: the row-major product, transposed into the scratch layout.
-                    var logits = [Float](repeating: 0, count: n * vocab)
-                    logits.withUnsafeMutableBufferPointer { matmul($0.baseAddress!, xs, w, n: n) }
-                    for i in 0..<n { for v in 0..<vocab { scratch[v * n + i] = logits[i * vocab + v] } }
-                }
+                // The row-major product, transposed into the scratch layout.
+                var logits = [Float](repeating: 0, count: n * vocab)
+                logits.withUnsafeMutableBufferPointer { matmul($0.baseAddress!, xs, w, n: n) }
+                for i in 0..<n { for v in 0..<vocab { scratch[v * n + i] = logits[i * vocab + v] } }
                 guard !context.isCancelled else { throw CancelledError() }
             }
             result += columnTopTokens(scratch, columns: n, vocab: vocab, k: k, tokenizer: tokenizer)

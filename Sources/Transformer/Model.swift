@@ -10,7 +10,7 @@ public final class Model: @unchecked Sendable {
     public let weights: Weights
     /// The GGUF file the model came from.
     public var file: GGUFFile { weights.file }
-    /// Seconds spent reading and dequantising the weights.
+    /// Seconds spent opening the file and reading the norms.
     public let loadSeconds: Double
     /// RoPE frequencies base^(-2i/ropeDim), i in 0..<ropeDim/2.
     let ropeFrequencies: [Float]
@@ -18,20 +18,23 @@ public final class Model: @unchecked Sendable {
     let runStates = RunStateStore()
 
     /// Opens and loads the GGUF file at `path`.
-    public convenience init(path: String, f32Budget: Int = 1_500_000_000) throws {
+    public convenience init(path: String) throws {
         let start = Date()
         let file = try GGUFFile(path: path)
-        try self.init(file: file, f32Budget: f32Budget, started: start)
+        try self.init(file: file, started: start)
     }
 
     /// Loads the model held by an opened GGUF file.
-    public init(file: GGUFFile, f32Budget: Int = 1_500_000_000, started: Date = Date()) throws {
+    public init(file: GGUFFile, started: Date = Date()) throws {
         configureBLASThreads()
         config = try ModelConfig(gguf: file)
-        weights = try Weights(file: file, config: config, f32Budget: f32Budget)
+        weights = try Weights(file: file, config: config)
         ropeFrequencies = Transformer.ropeFrequencies(ropeDim: config.ropeDim, base: config.ropeBase)
         loadSeconds = Date().timeIntervalSince(started)
     }
+
+    /// Bytes of activation buffers kept between forward passes.
+    public var activationBytes: Int { runStates.keptBytes }
 
     /// An empty KV cache for one sequence.
     public func makeCache() -> KVCache { KVCache(config: config) }

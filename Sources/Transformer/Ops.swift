@@ -6,64 +6,6 @@ import Foundation
 // Small free functions, output first, the way llama2.c's run.c reads. Every buffer is row-major
 // with one row per token position: `n` rows of `width` floats.
 
-/// Rows at or below this count go through the quantised matrix–vector kernels (decode); larger
-/// batches go through BLAS on the F32 copy (prompts), where one pass over the weights serves all rows.
-nonisolated(unsafe) public var quantisedKernelMaxRows = 4
-
-/// outs[m][n, ws[m].rows] = x[n, cols] · ws[m]ᵀ for several matrices reading the same input:
-/// one parallel region for all of them when decoding, one BLAS call each otherwise.
-func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ ws: [WeightMatrix], n: Int) {
-    if n <= quantisedKernelMaxRows && ws.allSatisfy(\.hasDirectKernel) {
-        matvecGroup(outs, x, ws, n: n)
-    } else if n >= panelProductMinRows && ws.allSatisfy({ $0.hasPanelKernel && $0.cols == ws[0].cols }) {
-        panelProduct(outs, x, ws, n: n)
-    } else {
-        for (out, w) in zip(outs, ws) { matmul(out, x, w, n: n) }
-    }
-}
-
-/// Rows up to which `gemmUnpacked` is used: below it, BLAS's packing costs more than it saves
-/// (bench/ has the figures); beyond, packing pays for itself and BLAS's x·Wᵀ product shares out
-/// over the cores.
-nonisolated(unsafe) public var unpackedProductMaxRows = 512
-
-/// Rows from which `panelProduct` is used on matrices with interleaved blocks (large batches: a
-/// sweep's resumed passes). Below, the dequantisation per 64 weight rows is not yet paid back and
-/// `gemmQ4_1` is as fast or faster.
-nonisolated(unsafe) public var panelProductMinRows = 128
-
-/// out[n, W.rows] = x[n, W.cols] · Wᵀ  (a linear layer without bias).
-func matmul(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: WeightMatrix, n: Int) {
-    if n <= quantisedKernelMaxRows && (w.hasDirectKernel || w.f32 == nil) || (w.f32 == nil && n == 1) {
-        w.matvec(out, x, n: n)
-    } else if n >= panelProductMinRows && w.hasPanelKernel {
-        panelProduct([out], x, [w], n: n)
-    } else if w.type == .q4_1, w.hasDirectKernel, n <= unpackedProductMaxRows {
-        // Prompt-sized batches on Q4_1 weights: dequantised block by block into L2 (66 MB read, not 425).
-        gemmQ4_1(out, x, n: n, w)
-    } else if let f32 = w.f32, n <= unpackedProductMaxRows, w.cols % 8 == 0 {
-        // Prompt-sized batches: our kernel reads the weights in place (BLAS would first copy them).
-        gemmUnpacked(out, x, n: n, f32, rows: w.rows, cols: w.cols)
-    } else if let f32 = w.f32 {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(w.rows), Int32(w.cols),
-                    1, x, Int32(w.cols), f32, Int32(w.cols), 0, out, Int32(w.rows))
-    } else {
-        // No F32 copy (model too large for the budget): dequantise panels of rows and multiply
-        // each panel by every token at once, so the dequantisation is shared by the whole batch.
-        let panel = 256
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: panel * w.cols)
-        defer { scratch.deallocate() }
-        var r0 = 0
-        while r0 < w.rows {
-            let r1 = min(w.rows, r0 + panel)
-            w.dequantizeRows(r0..<r1, into: scratch)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(r1 - r0), Int32(w.cols),
-                        1, x, Int32(w.cols), scratch, Int32(w.cols), 0, out + r0, Int32(w.rows))
-            r0 = r1
-        }
-    }
-}
-
 /// out[n, d] = x[n, d] / rms(x) ⊙ weight[d]   (RMSNorm, as Hugging Face computes it in float32).
 func rmsnorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: [Float], n: Int, eps: Float) {
     let d = weight.count

@@ -6,9 +6,8 @@ import GGUF
 /// One weight matrix `W[rows, cols]` (GGUF `dims = [cols, rows]`, a row is contiguous), computing
 /// `y = W·x` for activations `x[cols]`.
 ///
-/// It keeps two views of the same numbers: the quantised blocks inside the GGUF mapping (read
-/// directly by the decode kernels, one token at a time) and, when the memory budget allows, an F32
-/// copy dequantised once at load (fed to BLAS for prompts, many tokens at a time).
+/// It holds only a view of its blocks inside the GGUF mapping: every product reads them directly
+/// (see `matmul`), so the weights cost the file's pages and nothing more.
 public final class WeightMatrix: @unchecked Sendable {
     public let name: String
     public let rows: Int                       // output features
@@ -16,10 +15,8 @@ public final class WeightMatrix: @unchecked Sendable {
     public let type: GGMLType
     let quantised: UnsafeRawPointer            // rows × bytesPerRow, inside the GGUF mapping
     let bytesPerRow: Int
-    let f32: UnsafeMutablePointer<Float>?      // [rows, cols] row-major, or nil to save memory
-    let interleaved: InterleavedBlocks?        // the blocks repacked for the decode kernels (AVX2 builds)
 
-    init(file: GGUFFile, info: GGUFTensorInfo, keepF32: Bool) throws {
+    init(file: GGUFFile, info: GGUFTensorInfo) throws {
         guard info.dims.count == 2 || (info.dims.count > 2 && info.dims[2...].allSatisfy { $0 == 1 }) else {
             throw TransformerError.badTensorShape(name: info.name, expected: [info.rowLength, info.rowCount], found: info.dims)
         }
@@ -31,68 +28,10 @@ public final class WeightMatrix: @unchecked Sendable {
         guard let base = bytes.baseAddress, rows > 0 else { throw TransformerError.missingTensor(info.name) }
         quantised = base
         bytesPerRow = bytes.count / rows
-        if kernelsUseInterleavedBlocks, InterleavedBlocks.supports(type, rows: rows, cols: cols) {
-            interleaved = InterleavedBlocks(type: type, source: base, rows: rows, cols: cols, bytesPerRow: bytesPerRow)
-        } else {
-            interleaved = nil
-        }
-        if keepF32 {
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
-            f32 = buffer
-            // Dequantise in row chunks on every core: this is most of the load time.
-            let chunks = max(1, min(rows / 64, ProcessInfo.processInfo.activeProcessorCount * 4))
-            let perChunk = (rows + chunks - 1) / chunks
-            let failure = ErrorBox()
-            parallelFor(chunks) { c in
-                let lo = c * perChunk, hi = min(rows, lo + perChunk)
-                guard lo < hi else { return }
-                do { try file.dequantizeRows(info, rows: lo..<hi, into: buffer + lo * cols) } catch { failure.set(error) }
-            }
-            if let error = failure.error { buffer.deallocate(); interleaved?.deallocate(); throw error }
-        } else {
-            f32 = nil
-        }
-        if interleaved != nil, f32 != nil { releasePages(of: bytes) }
     }
 
-    deinit { f32?.deallocate(); interleaved?.deallocate() }
-
-    /// Bytes held in ordinary memory (the F32 copy and the repacked blocks); the GGUF blocks live in
-    /// the file mapping.
-    public var residentBytes: Int {
-        (f32 == nil ? 0 : rows * cols * MemoryLayout<Float>.size) + (interleaved.map { rows / interleavedGroupRows * $0.groupBytes } ?? 0)
-    }
-
-    /// Dequantises rows `range` into `out[range.count, cols]`.
-    func dequantizeRows(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
-        if let f32 {
-            out.update(from: f32 + range.lowerBound * cols, count: range.count * cols)
-            return
-        }
-        for r in range {
-            dequantize(type, from: quantised + r * bytesPerRow, to: out + (r - range.lowerBound) * cols, count: cols)
-        }
-    }
-}
-
-/// Drops this process's copies of the whole pages inside `bytes` of the read-only file mapping: a
-/// matrix with both the F32 copy and the interleaved blocks no longer reads its GGUF blocks (only
-/// rare fallbacks do, and those pages come back from the page cache on demand). Keeps the resident
-/// size with the model loaded ~100 MB lower.
-private func releasePages(of bytes: UnsafeRawBufferPointer) {
-    guard let base = bytes.baseAddress else { return }
-    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-    let start = (Int(bitPattern: base) + page - 1) / page * page
-    let end = (Int(bitPattern: base) + bytes.count) / page * page
-    guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
-    _ = madvise(pointer, end - start, Int32(MADV_DONTNEED))
-}
-
-/// Collects the first error thrown inside a concurrentPerform body.
-final class ErrorBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var error: Error?
-    func set(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+    /// Bytes of the matrix's blocks (in the file mapping).
+    public var byteCount: Int { rows * bytesPerRow }
 }
 
 // MARK: - Weights
@@ -132,11 +71,10 @@ public final class Weights: @unchecked Sendable {
     public let finalNorm: [Float]             // [d_model]         output_norm.weight
     public let output: WeightMatrix           // [vocab, d_model]  output.weight, or token_embd when tied
 
-    /// Loads every tensor the config names. Matrices are dequantised to F32 when the whole model's
-    /// F32 copy fits in `f32Budget` bytes; otherwise every product reads the quantised blocks.
-    public init(file: GGUFFile, config: ModelConfig, f32Budget: Int = 1_500_000_000) throws {
+    /// Loads every tensor the config names: norms and biases as F32 arrays, matrices as views of
+    /// their blocks in the mapping.
+    public init(file: GGUFFile, config: ModelConfig) throws {
         self.file = file
-        let keepF32 = config.parameterCount * MemoryLayout<Float>.size <= f32Budget
         func info(_ name: String) throws -> GGUFTensorInfo {
             guard let t = file.tensor(named: name) else { throw TransformerError.missingTensor(name) }
             return t
@@ -146,7 +84,7 @@ public final class Weights: @unchecked Sendable {
             guard t.rowCount == rows, t.rowLength == cols else {
                 throw TransformerError.badTensorShape(name: name, expected: [cols, rows], found: t.dims)
             }
-            return try WeightMatrix(file: file, info: t, keepF32: keepF32)
+            return try WeightMatrix(file: file, info: t)
         }
         func vector(_ name: String, count: Int) throws -> [Float] {
             let t = try info(name)
@@ -178,11 +116,14 @@ public final class Weights: @unchecked Sendable {
         output = config.tiedOutput ? tokenEmbedding : try matrix("output.weight", rows: config.vocabularySize, cols: d)
     }
 
-    /// Bytes of F32 copies held in memory (excluding the file mapping).
+    /// Bytes held outside the file mapping: the norm vectors and biases read as F32 (the
+    /// matrices are views of the mapping).
     public var residentBytes: Int {
-        var total = tokenEmbedding.residentBytes + (output === tokenEmbedding ? 0 : output.residentBytes)
-        for b in blocks { total += b.matrices.reduce(0) { $0 + $1.residentBytes } }
-        return total
+        var floats = finalNorm.count
+        for b in blocks {
+            floats += b.attnNorm.count + b.ffnNorm.count + (b.bq?.count ?? 0) + (b.bk?.count ?? 0) + (b.bv?.count ?? 0)
+        }
+        return floats * MemoryLayout<Float>.size
     }
 
     /// Distinct tensor types among the matrices, e.g. ["Q4_1", "Q8_0"].

@@ -34,24 +34,11 @@ final class ArchitectureTests: XCTestCase {
         XCTAssertTrue(model.config.hasQKVBias)
         let logits = try model.run(tokens: ref.tokens).logits
         XCTAssertLessThanOrEqual(relativeError(logits.data, ref.qwen2), 1e-5)
-        // Decode through the KV cache (F32 weights: row-wise fallback kernel) agrees too.
+        // Decode through the KV cache (F32 weights multiplied in place) agrees too.
         var cache = model.makeCache()
         _ = try model.prefill(Array(ref.tokens[0..<5]), cache: &cache)
         var last: [Float] = []
         for t in ref.tokens[5...] { last = try model.prefill([t], cache: &cache) }
-        XCTAssertLessThanOrEqual(relativeError(last, Array(ref.qwen2.suffix(64))), 1e-5)
-    }
-
-    func testWithoutF32CopiesTheQuantisedPathsGiveTheSameLogits() throws {
-        let ref = try reference()
-        let path = Self.directory.appendingPathComponent("tiny-qwen2.gguf").path
-        let lean = try Model(path: path, f32Budget: 0)
-        XCTAssertEqual(lean.weights.residentBytes, 0, "no F32 copies under a zero budget")
-        let logits = try lean.run(tokens: ref.tokens).logits        // panels dequantised per product
-        XCTAssertLessThanOrEqual(relativeError(logits.data, ref.qwen2), 1e-5)
-        var cache = lean.makeCache()
-        _ = try lean.prefill(Array(ref.tokens[0..<7]), cache: &cache)
-        let last = try lean.prefill([ref.tokens[7]], cache: &cache)  // rows dequantised one at a time
         XCTAssertLessThanOrEqual(relativeError(last, Array(ref.qwen2.suffix(64))), 1e-5)
     }
 

@@ -1,55 +1,139 @@
+import CKernels
 import Foundation
+import GGUF
 import XCTest
 @testable import Transformer
 
-/// The decode kernels (GGUF blocks and the row-interleaved repack) against double-precision
-/// products over the dequantised weights.
+/// The C kernels at every instruction-set level this CPU runs, on every tensor type, against the
+/// GGUF dequantiser and double-precision products; odd shapes and remainders throughout.
 final class QuantKernelsTests: XCTestCase {
-    /// out[n, rows] = x · Wᵀ in double precision over the F32 copy.
-    private func reference(_ w: WeightMatrix, _ x: [Float], n: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: n * w.rows)
-        for i in 0..<n {
-            for r in 0..<w.rows {
-                var sum = 0.0
-                for c in 0..<w.cols { sum += Double(w.f32![r * w.cols + c]) * Double(x[i * w.cols + c]) }
-                out[i * w.rows + r] = Float(sum)
+    static let types: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K]
+
+    /// Levels to compare: the portable path and every SIMD path this CPU has.
+    static var levels: [Int32] { (0...pk_best_level()).map { Int32($0) } }
+
+    /// `rows` rows of random blocks of `type` over `cols` values: random quants, and scales (f16
+    /// fields) that are finite and moderate, so every bit of the quants matters.
+    static func randomRows(_ type: GGMLType, rows: Int, cols: Int, seed: UInt64) -> [UInt8] {
+        var rng = SplitMix64(seed: seed)
+        let blocks = cols / type.blockSize, blockBytes = type.bytesPerBlock
+        var bytes = (0..<(rows * blocks * blockBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        func put16(_ v: UInt16, _ at: Int) { bytes[at] = UInt8(v & 0xFF); bytes[at + 1] = UInt8(v >> 8) }
+        func half(_ scale: Double) -> UInt16 { Float16(Float((Double(rng.next() % 1000) / 1000 - 0.3) * scale)).bitPattern }
+        for b in 0..<(rows * blocks) {
+            let o = b * blockBytes
+            switch type {
+            case .f32:
+                let v = Float((Double(rng.next() % 20_000) / 10_000 - 1)).bitPattern
+                for k in 0..<4 { bytes[o + k] = UInt8((v >> (8 * UInt32(k))) & 0xFF) }
+            case .f16: put16(half(4), o)
+            case .bf16: put16(UInt16(Float((Double(rng.next() % 20_000) / 10_000 - 1)).bitPattern >> 16), o)
+            case .q4_0, .q5_0, .q8_0: put16(half(0.1), o)
+            case .q4_1, .q5_1, .q4_K, .q5_K: put16(half(0.1), o); put16(half(0.1), o + 2)
+            case .q6_K: put16(half(0.1), o + 208)
+            default: break
             }
         }
-        return out
+        return bytes
     }
 
-    func testSeveralRowsAndEveryShapeMatchF32Products() throws {
+    /// out[n, rows] = x · Wᵀ in double precision, and Σ|x·w| per output (the scale of its rounding).
+    static func reference(_ w: [Float], rows: Int, cols: Int, _ x: [Float], n: Int) -> (out: [Double], scale: [Double]) {
+        var out = [Double](repeating: 0, count: n * rows), scale = out
+        for i in 0..<n { for r in 0..<rows {
+            var s = 0.0, a = 0.0
+            for k in 0..<cols { let p = Double(x[i * cols + k]) * Double(w[r * cols + k]); s += p; a += abs(p) }
+            out[i * rows + r] = s; scale[i * rows + r] = a
+        } }
+        return (out, scale)
+    }
+
+    func testEveryTypeAtEveryLevelMatchesTheDequantiserAndDoublePrecision() {
+        for type in Self.types {
+            let plain = type.blockSize == 1
+            // Odd row counts (tile and chunk remainders); plain types also take odd columns.
+            let b = type.blockSize
+            for (rows, cols) in [(1, plain ? 33 : b), (13, plain ? 48 : 3 * b), (37, plain ? 45 : 2 * b), (26, plain ? 77 : b)] {
+                let data = Self.randomRows(type, rows: rows, cols: cols, seed: UInt64(type.rawValue) * 1000 + UInt64(rows))
+                let rowBytes = data.count / rows
+                var expected = [Float](repeating: 0, count: rows * cols)
+                data.withUnsafeBytes { d in
+                    expected.withUnsafeMutableBufferPointer { e in
+                        for r in 0..<rows { dequantize(type, from: d.baseAddress! + r * rowBytes, to: e.baseAddress! + r * cols, count: cols) }
+                    }
+                }
+                for n in [1, 3, 4, 9] {
+                    let x: [Float] = (0..<(n * cols)).map { i in
+                        let wave = Float(sin(Double(i) * 0.61 + Double(n)))
+                        return wave * Float(1 + i % 7)
+                    }
+                    let ref = Self.reference(expected, rows: rows, cols: cols, x, n: n)
+                    var byLevel: [[Float]] = []
+                    for level in Self.levels {
+                        var rowsOut = [Float](repeating: .nan, count: rows * cols)
+                        var out = [Float](repeating: .nan, count: n * rows)
+                        for chunk in [1, 5, rows] {
+                            var scratch = [Float](repeating: .nan, count: chunk * cols)
+                            data.withUnsafeBytes { d in
+                                rowsOut.withUnsafeMutableBufferPointer {
+                                    pk_dequantize_rows(level, Int32(type.rawValue), d.baseAddress!, rowBytes, Int32(cols), Int32(rows), $0.baseAddress!)
+                                }
+                                x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { o in scratch.withUnsafeMutableBufferPointer { sp in
+                                    pk_product(level, Int32(type.rawValue), d.baseAddress!, rowBytes, Int32(cols), Int32(rows),
+                                               xp.baseAddress!, Int32(n), o.baseAddress!, rows, sp.baseAddress!, Int32(chunk))
+                                } } }
+                            }
+                            let what = "\(type.name) level \(level) \(rows)×\(cols) n \(n) chunk \(chunk)"
+                            XCTAssertEqual(rowsOut.map(\.bitPattern), expected.map(\.bitPattern), "dequantised rows, " + what)
+                            var worst = 0.0
+                            for j in out.indices { worst = max(worst, abs(Double(out[j]) - ref.out[j]) / max(ref.scale[j], 1e-30)) }
+                            // F32 accumulation over `cols` terms: a few ulp of the terms' magnitude.
+                            XCTAssertLessThan(worst, 1e-6, what)
+                        }
+                        byLevel.append(out)
+                    }
+                    // The SIMD paths and the portable path: the same sums up to F32 rounding.
+                    for l in byLevel.indices.dropFirst() {
+                        for j in byLevel[0].indices {
+                            XCTAssertEqual(byLevel[l][j], byLevel[0][j], accuracy: Float(ref.scale[j]) * 1e-6 + 1e-30,
+                                           "\(type.name) level \(l) vs portable, \(rows)×\(cols) n \(n)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `matmul` door on the model's matrices (Q4_1 and Q8_0), decode and batch sizes, against
+    /// double precision over the dequantised rows.
+    func testMatmulOnModelMatricesMatchesDequantiseThenMultiply() throws {
         let model = try ModelFixture.model()
         let block = model.weights.blocks[7]
-        // q (576 × 576), k (192 rows), down (1536 columns), and the Q8_0 tied output (49152 rows).
         for w in [block.wq, block.wk, block.wDown, model.weights.output] {
-            XCTAssertEqual(w.interleaved != nil, kernelsUseInterleavedBlocks, w.name)
-            let n = 3
-            // Mixed signs and magnitudes, so a wrong lane order or nibble cannot cancel out.
-            let x = (0..<(n * w.cols)).map { Float(sin(Double($0) * 0.61)) * Float(1 + $0 % 7) }
-            var direct = [Float](repeating: 0, count: n * w.rows)
-            x.withUnsafeBufferPointer { xp in
-                direct.withUnsafeMutableBufferPointer { w.matvec($0.baseAddress!, xp.baseAddress!, n: n) }
+            var rows = [Float](repeating: 0, count: w.rows * w.cols)
+            rows.withUnsafeMutableBufferPointer { w.dequantizeRows(0..<w.rows, into: $0.baseAddress!) }
+            for n in [1, 3, 6] where w.rows < 10_000 || n == 1 {
+                let x: [Float] = (0..<(n * w.cols)).map { i in Float(sin(Double(i) * 0.61)) * Float(1 + i % 7) }
+                var out = [Float](repeating: .nan, count: n * w.rows)
+                x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { matmul($0.baseAddress!, xp.baseAddress!, w, n: n) } }
+                let ref = Self.reference(rows, rows: w.rows, cols: w.cols, x, n: n)
+                var worst = 0.0
+                for j in out.indices { worst = max(worst, abs(Double(out[j]) - ref.out[j]) / max(ref.scale[j], 1e-30)) }
+                XCTAssertLessThan(worst, 1e-6, "\(w.name) n \(n)")
             }
-            XCTAssertLessThanOrEqual(relativeError(direct, reference(w, x, n: n)), 2e-6, w.name)
         }
     }
 
-    func testRangesOffTheGroupGridUseTheGGUFBlocks() throws {
+    /// The dequantised rows of the model's matrices are the GGUF reader's, bit for bit.
+    func testModelRowsAreTheGGUFReadersRows() throws {
         let model = try ModelFixture.model()
-        let w = model.weights.blocks[2].wUp
-        let x = (0..<w.cols).map { Float(cos(Double($0) * 0.29)) }
-        var out = [Float](repeating: .nan, count: w.rows)
-        x.withUnsafeBufferPointer { xp in
-            out.withUnsafeMutableBufferPointer { o in
-                let input = KernelInput(xp.baseAddress!, n: 1, cols: w.cols)
-                // One group of 8 (Q4_1 products take pairs), then ranges off the grid: all take the GGUF path.
-                w.matvecRows(o.baseAddress!, input, 0..<8)
-                w.matvecRows(o.baseAddress!, input, 8..<13)
-                w.matvecRows(o.baseAddress!, input, 13..<w.rows)
-            }
+        for w in [model.weights.blocks[0].wq, model.weights.blocks[7].wDown, model.weights.tokenEmbedding] {
+            var mine = [Float](repeating: .nan, count: 5 * w.cols), theirs = mine
+            mine.withUnsafeMutableBufferPointer { w.dequantizeRows(10..<15, into: $0.baseAddress!) }
+            let info = model.file.tensor(named: w.name)!
+            try theirs.withUnsafeMutableBufferPointer { try model.file.dequantizeRows(info, rows: 10..<15, into: $0.baseAddress!) }
+            XCTAssertEqual(mine.map(\.bitPattern), theirs.map(\.bitPattern), w.name)
         }
-        XCTAssertLessThanOrEqual(relativeError(out, reference(w, x, n: 1)), 2e-6)
     }
 }
 

@@ -14,7 +14,7 @@ public final class LoadedModel: @unchecked Sendable {
     public let path: String
     public let model: Model
     public let tokenizer: Tokenizer
-    /// Wall-clock seconds `load` took (reading, dequantising, building the tokenizer).
+    /// Wall-clock seconds `load` took (mapping the file, reading the norms, building the tokenizer).
     public let loadSeconds: Double
 
     public init(name: String, path: String, model: Model, tokenizer: Tokenizer, loadSeconds: Double) {
@@ -24,8 +24,8 @@ public final class LoadedModel: @unchecked Sendable {
 
     public var config: ModelConfig { model.config }
 
-    /// Bytes the model holds in ordinary memory (F32 copies of the weights) plus the mapped file.
-    public var memoryBytes: Int { model.weights.residentBytes + model.file.fileSize }
+    /// Bytes the model holds: the mapped file, the F32 norms and the kept activation buffers.
+    public var memoryBytes: Int { model.file.fileSize + model.weights.residentBytes + model.activationBytes }
 
     /// Every hook point of this model in forward order.
     public var hookPoints: [HookPoint] { HookPoint.all(layers: config.layerCount) }

@@ -21,10 +21,13 @@ public struct ModelValue: ValueContent, Sendable {
     public var card: Card {
         let c = loaded.config
         let types = loaded.tensorTypeCounts.map { "\($0.type) ×\($0.count)" }.joined(separator: ", ")
-        let weights = loaded.model.weights.residentBytes
+        // The weights are the mapped file's pages (products read the blocks in place); beside them
+        // only the F32 norms and the activation buffers of the last pass.
         let mapped = loaded.model.file.fileSize
-        var memory = "\(formatBytes(weights + mapped)) (F32 weights \(formatBytes(weights)) + mapped file \(formatBytes(mapped)))"
-        if let rss = Model.residentMemoryBytes() { memory += "; process RSS \(formatBytes(rss))" }
+        var memory = "mapped file \(formatBytes(mapped))"
+        if let inMemory = loaded.model.file.residentMappedBytes { memory += " (\(formatBytes(inMemory)) of it in memory)" }
+        memory += " + norms \(formatBytes(loaded.model.weights.residentBytes)) + activations \(formatBytes(loaded.model.activationBytes))"
+        if let rss = Model.residentMemoryBytes() { memory += "; process RSS \(formatBytes(rss)) (with every cache)" }
         let vocab = loaded.tokenizer.vocabulary
         let load = reused
             ? String(format: "%.2f s (already resident, reused)", loaded.loadSeconds)

@@ -1,0 +1,51 @@
+#ifndef PERISCOPE_CKERNELS_H
+#define PERISCOPE_CKERNELS_H
+
+#include <stddef.h>
+
+// Weight-matrix products read straight from GGUF blocks, compiled once per instruction set and
+// chosen at run time from what the CPU reports. Types are GGML type ids (0 F32, 1 F16, 2 Q4_0,
+// 3 Q4_1, 6 Q5_0, 7 Q5_1, 8 Q8_0, 12 Q4_K, 13 Q5_K, 14 Q6_K, 30 BF16).
+
+/// Instruction sets the kernels are built for; higher is wider.
+enum {
+    PK_PORTABLE = 0,   // plain C vectors (SSE2 on x86-64, NEON on arm64)
+    PK_AVX2 = 1,       // AVX2 + FMA
+    PK_AVX512 = 2,     // AVX-512 F/BW/VL/DQ
+};
+
+/// The widest level this CPU runs.
+int pk_best_level(void);
+
+/// Whether the kernels read blocks of GGML type `type` directly.
+int pk_supports(int type);
+
+/// Values in one block of `type` (1 for plain types), and its bytes.
+int pk_block_values(int type);
+int pk_block_bytes(int type);
+
+/// out[r·cols + k] = value k of row r, for `rows` rows `row_bytes` apart starting at `w`
+/// (cols a multiple of the type's block). The arithmetic is the GGUF dequantiser's (multiply, then
+/// add, each rounded), so every level gives the same bits.
+void pk_dequantize_rows(int level, int type, const void *w, size_t row_bytes, int cols, int rows, float *out);
+
+/// out[i·out_stride + r] = Σ_k x[i·cols + k] · W[r][k] for r < rows, i < n, where W's rows are
+/// `row_bytes` apart from `w` in `type`'s blocks. Rows are dequantised `chunk_rows` at a time into
+/// `scratch` (chunk_rows·cols floats; F32 rows are read in place), then multiplied by every x row.
+/// One x row (decode) is multiplied by the blocks in registers instead: no dequantised copy, the
+/// scratch holds Σx per 32 values.
+void pk_product(int level, int type, const void *w, size_t row_bytes, int cols, int rows,
+                const float *x, int n, float *out, size_t out_stride, float *scratch, int chunk_rows);
+
+/// out[i·out_stride + r] = Σ_k x[i·cols + k] · w[r·cols + k]: the F32 register-tile kernel.
+void pk_gemm_f32(int level, const float *x, int n, const float *w, int rows, int cols, float *out, size_t out_stride);
+
+/// row[j] = scale · q·k_j for keys j < count (key j at keys + j·stride): one query head's scores.
+void pk_attention_scores(int level, float *row, const float *q, const float *keys, size_t stride, int count,
+                         int head_dim, float scale);
+
+/// z[c] = Σ_j p[j] · v_j[c] for values j < count (value j at values + j·stride): one head's output.
+void pk_attention_values(int level, float *z, const float *p, const float *values, size_t stride, int count,
+                         int head_dim);
+
+#endif

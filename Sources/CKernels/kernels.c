@@ -1,0 +1,207 @@
+// Run-time dispatch over the kernels of kernels_impl.h, compiled three times: for AVX-512, for
+// AVX2 + FMA, and portable. Swift cannot build one function for several instruction sets and pick
+// one when it runs; C can, per function, so the binary runs on any x86-64 CPU.
+
+#include "CKernels.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef float vf16 __attribute__((ext_vector_type(16)));
+typedef float vf8 __attribute__((ext_vector_type(8)));
+typedef float vf4 __attribute__((ext_vector_type(4)));
+typedef int32_t vi16 __attribute__((ext_vector_type(16)));
+typedef uint32_t vu16 __attribute__((ext_vector_type(16)));
+typedef uint16_t vh16 __attribute__((ext_vector_type(16)));
+typedef uint8_t vb16 __attribute__((ext_vector_type(16)));
+typedef int8_t vsb16 __attribute__((ext_vector_type(16)));
+
+// Dequantisation rounds like the GGUF reader (multiply, then add); only the products fuse.
+#pragma clang fp contract(off)
+// Helpers that pass 16-lane vectors are always inlined, so their ABI never matters.
+#pragma clang diagnostic ignored "-Wpsabi"
+
+// Portable: 8-lane vectors, a 4×2 tile (16 registers on SSE2).
+#define KN(name) name##_portable
+#define VF vf8
+#define VL 8
+#define TR 4
+#define TW 2
+#define FUSED 0
+#include "kernels_impl.h"
+#undef KN
+#undef VF
+#undef VL
+#undef TR
+#undef TW
+#undef FUSED
+
+#if defined(__x86_64__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi,bmi2"))), apply_to = function)
+#define KN(name) name##_avx2
+#define VF vf8
+#define VL 8
+#define TR 4
+#define TW 3
+#define FUSED 1
+#include "kernels_impl.h"
+#undef KN
+#undef VF
+#undef VL
+#undef TR
+#undef TW
+#undef FUSED
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c,bmi,bmi2"))), apply_to = function)
+#define KN(name) name##_avx512
+#define VF vf16
+#define VL 16
+#define TR 4
+#define TW 4
+#define FUSED 1
+#include "kernels_impl.h"
+#undef KN
+#undef VF
+#undef VL
+#undef TR
+#undef TW
+#undef FUSED
+#pragma clang attribute pop
+
+#include <cpuid.h>
+
+static uint64_t xgetbv0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+// What the CPU and the operating system both support (the OS must save the wide registers).
+static int detect_level(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return PK_PORTABLE;
+    int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, f16c = (c >> 29) & 1;
+    if (!osxsave) return PK_PORTABLE;
+    uint64_t xcr0 = xgetbv0();
+    if ((xcr0 & 6) != 6) return PK_PORTABLE;                      // SSE and AVX state
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return PK_PORTABLE;
+    int avx2 = (b >> 5) & 1, bmi1 = (b >> 3) & 1, bmi2 = (b >> 8) & 1;
+    int avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
+    if (!(avx2 && fma && f16c && bmi1 && bmi2)) return PK_PORTABLE;
+    if (avx512f && avx512dq && avx512bw && avx512vl && (xcr0 & 0xE6) == 0xE6) return PK_AVX512;
+    return PK_AVX2;
+}
+#else
+static int detect_level(void) { return PK_PORTABLE; }
+#endif
+
+int pk_best_level(void) {
+    static int level = -1;
+    if (level < 0) {
+        int best = detect_level();
+        // PERISCOPE_KERNELS=portable|avx2 caps the level (to compare paths on one machine).
+        const char *cap = getenv("PERISCOPE_KERNELS");
+        if (cap && strcmp(cap, "portable") == 0) best = PK_PORTABLE;
+        else if (cap && strcmp(cap, "avx2") == 0 && best > PK_AVX2) best = PK_AVX2;
+        level = best;
+    }
+    return level;
+}
+
+int pk_supports(int type) {
+    switch (type) {
+    case 0: case 1: case 2: case 3: case 6: case 7: case 8: case 12: case 13: case 14: case 30: return 1;
+    default: return 0;
+    }
+}
+
+int pk_block_values(int type) {
+    switch (type) {
+    case 0: case 1: case 30: return 1;
+    case 12: case 13: case 14: return 256;
+    default: return 32;
+    }
+}
+
+int pk_block_bytes(int type) {
+    switch (type) {
+    case 0: return 4;
+    case 1: case 30: return 2;
+    case 2: return 18;
+    case 3: return 20;
+    case 6: return 22;
+    case 7: return 24;
+    case 8: return 34;
+    case 12: return 144;
+    case 13: return 176;
+    case 14: return 210;
+    default: return 0;
+    }
+}
+
+// A level the CPU cannot run falls back to the best it can.
+static int usable(int level) { int best = pk_best_level(); return level > best ? best : level; }
+
+void pk_dequantize_rows(int level, int type, const void *w, size_t row_bytes, int cols, int rows, float *out) {
+#define ARGS (type, (const uint8_t *)w, row_bytes, cols, rows, out)
+    switch (usable(level)) {
+#if defined(__x86_64__)
+    case PK_AVX512: dequantize_rows_avx512 ARGS; break;
+    case PK_AVX2: dequantize_rows_avx2 ARGS; break;
+#endif
+    default: dequantize_rows_portable ARGS; break;
+    }
+#undef ARGS
+}
+
+void pk_product(int level, int type, const void *w, size_t row_bytes, int cols, int rows,
+                const float *x, int n, float *out, size_t out_stride, float *scratch, int chunk_rows) {
+#define ARGS (type, (const uint8_t *)w, row_bytes, cols, rows, x, n, out, out_stride, scratch, chunk_rows)
+    switch (usable(level)) {
+#if defined(__x86_64__)
+    case PK_AVX512: product_avx512 ARGS; break;
+    case PK_AVX2: product_avx2 ARGS; break;
+#endif
+    default: product_portable ARGS; break;
+    }
+#undef ARGS
+}
+
+void pk_gemm_f32(int level, const float *x, int n, const float *w, int rows, int cols, float *out, size_t out_stride) {
+#define ARGS (x, n, w, rows, cols, out, out_stride)
+    switch (usable(level)) {
+#if defined(__x86_64__)
+    case PK_AVX512: gemm_avx512 ARGS; break;
+    case PK_AVX2: gemm_avx2 ARGS; break;
+#endif
+    default: gemm_portable ARGS; break;
+    }
+#undef ARGS
+}
+
+void pk_attention_scores(int level, float *row, const float *q, const float *keys, size_t stride, int count,
+                         int head_dim, float scale) {
+#define ARGS (row, q, keys, stride, count, head_dim, scale)
+    switch (usable(level)) {
+#if defined(__x86_64__)
+    case PK_AVX512: attention_scores_avx512 ARGS; break;
+    case PK_AVX2: attention_scores_avx2 ARGS; break;
+#endif
+    default: attention_scores_portable ARGS; break;
+    }
+#undef ARGS
+}
+
+void pk_attention_values(int level, float *z, const float *p, const float *values, size_t stride, int count,
+                         int head_dim) {
+#define ARGS (z, p, values, stride, count, head_dim)
+    switch (usable(level)) {
+#if defined(__x86_64__)
+    case PK_AVX512: attention_values_avx512 ARGS; break;
+    case PK_AVX2: attention_values_avx2 ARGS; break;
+#endif
+    default: attention_values_portable ARGS; break;
+    }
+#undef ARGS
+}

@@ -1,0 +1,468 @@
+// The kernels' bodies, included once per instruction set by kernels.c with:
+//   KN(name)  the name with the level's suffix
+//   VF, VL    the float vector the F32 product uses and its lanes
+//   TR, TW    the product's register tile: TR activation rows × TW weight rows
+//   FUSED     1 where multiply–adds are single rounded instructions (FMA)
+// Dequantisation works on 16-lane vectors (half a 32-value block) at every level; the compiler
+// splits them into the level's registers.
+
+#define FMA(a, b, c) (FUSED ? __builtin_elementwise_fma((a), (b), (c)) : (a) * (b) + (c))
+
+static inline __attribute__((always_inline)) VF KN(loadf)(const float *p) { VF v; memcpy(&v, p, sizeof(VF)); return v; }
+static inline __attribute__((always_inline)) vf16 KN(load16f)(const float *p) { vf16 v; memcpy(&v, p, 64); return v; }
+static inline __attribute__((always_inline)) void KN(store16)(float *p, vf16 v) { memcpy(p, &v, 64); }
+static inline __attribute__((always_inline)) vi16 KN(bytes)(const uint8_t *p) { vb16 v; memcpy(&v, p, 16); return __builtin_convertvector(v, vi16); }
+static inline __attribute__((always_inline)) vi16 KN(sbytes)(const uint8_t *p) { vsb16 v; memcpy(&v, p, 16); return __builtin_convertvector(v, vi16); }
+static inline __attribute__((always_inline)) vf16 KN(tof)(vi16 v) { return __builtin_convertvector(v, vf16); }
+
+static inline __attribute__((always_inline)) float KN(hsum)(VF v) {
+    float s = 0;
+    // Pairwise halves, then the last four lanes.
+#if VL == 16
+    vf8 a = v.lo + v.hi;
+#else
+    vf8 a = v;
+#endif
+    vf4 b = a.lo + a.hi;
+    s = (b.x + b.z) + (b.y + b.w);
+    return s;
+}
+
+// Binary16 bits to float, exactly (the GGUF reader's arithmetic: shift into place, ×2¹¹², and
+// keep infinities and NaNs).
+static inline __attribute__((always_inline)) float KN(h2f)(const uint8_t *p) {
+    uint16_t h; memcpy(&h, p, 2);
+    uint32_t bits = (uint32_t)(h & 0x7FFF) << 13, scaled;
+    float f; memcpy(&f, &bits, 4); f *= 0x1p112f; memcpy(&scaled, &f, 4);
+    uint32_t mag = (h & 0x7C00) == 0x7C00 ? (bits | 0x7F800000u) : scaled;
+    mag |= (uint32_t)(h & 0x8000) << 16;
+    memcpy(&f, &mag, 4);
+    return f;
+}
+
+static inline __attribute__((always_inline)) vf16 KN(h2f16)(const uint8_t *p) {
+    vh16 raw; memcpy(&raw, p, 32);
+    vu16 h = __builtin_convertvector(raw, vu16);
+    vu16 bits = (h & 0x7FFF) << 13;
+    vf16 scaled = (vf16)bits * 0x1p112f;
+    vu16 special = (vu16)((h & 0x7C00) == 0x7C00);          // all ones where infinite or NaN
+    vu16 mag = (special & (bits | 0x7F800000u)) | (~special & (vu16)scaled);
+    return (vf16)(mag | ((h & 0x8000) << 16));
+}
+
+// MARK: - Dequantisation, one row at a time
+
+static void KN(row_f16)(const uint8_t *b, int cols, float *y) {
+    int k = 0;
+    for (; k + 16 <= cols; k += 16) KN(store16)(y + k, KN(h2f16)(b + 2 * k));
+    for (; k < cols; k++) y[k] = KN(h2f)(b + 2 * k);
+}
+
+static void KN(row_bf16)(const uint8_t *b, int cols, float *y) {
+    for (int k = 0; k < cols; k++) { uint16_t h; memcpy(&h, b + 2 * k, 2); uint32_t u = (uint32_t)h << 16; memcpy(y + k, &u, 4); }
+}
+
+static void KN(row_q4_0)(const uint8_t *b, int cols, float *y) {
+    for (int j = 0; j < cols / 32; j++, b += 18, y += 32) {
+        float d = KN(h2f)(b);
+        vi16 w = KN(bytes)(b + 2);
+        KN(store16)(y, KN(tof)((w & 15) - 8) * d);
+        KN(store16)(y + 16, KN(tof)((w >> 4) - 8) * d);
+    }
+}
+
+static void KN(row_q4_1)(const uint8_t *b, int cols, float *y) {
+    for (int j = 0; j < cols / 32; j++, b += 20, y += 32) {
+        float d = KN(h2f)(b), m = KN(h2f)(b + 2);
+        vi16 w = KN(bytes)(b + 4);
+        KN(store16)(y, d * KN(tof)(w & 15) + m);
+        KN(store16)(y + 16, d * KN(tof)(w >> 4) + m);
+    }
+}
+
+static const vu16 KN(lane) = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+static void KN(row_q5_0)(const uint8_t *b, int cols, float *y) {
+    for (int j = 0; j < cols / 32; j++, b += 22, y += 32) {
+        float d = KN(h2f)(b);
+        uint32_t qh; memcpy(&qh, b + 2, 4);
+        vu16 h = qh;
+        vi16 w = KN(bytes)(b + 6);
+        vi16 lo = (w & 15) | (vi16)(((h >> KN(lane)) & 1) << 4);
+        vi16 hi = (w >> 4) | (vi16)(((h >> (KN(lane) + 16)) & 1) << 4);
+        KN(store16)(y, d * KN(tof)(lo - 16));
+        KN(store16)(y + 16, d * KN(tof)(hi - 16));
+    }
+}
+
+static void KN(row_q5_1)(const uint8_t *b, int cols, float *y) {
+    for (int j = 0; j < cols / 32; j++, b += 24, y += 32) {
+        float d = KN(h2f)(b), m = KN(h2f)(b + 2);
+        uint32_t qh; memcpy(&qh, b + 4, 4);
+        vu16 h = qh;
+        vi16 w = KN(bytes)(b + 8);
+        vi16 lo = (w & 15) | (vi16)(((h >> KN(lane)) & 1) << 4);
+        vi16 hi = (w >> 4) | (vi16)(((h >> (KN(lane) + 16)) & 1) << 4);
+        KN(store16)(y, d * KN(tof)(lo) + m);
+        KN(store16)(y + 16, d * KN(tof)(hi) + m);
+    }
+}
+
+static void KN(row_q8_0)(const uint8_t *b, int cols, float *y) {
+    for (int j = 0; j < cols / 32; j++, b += 34, y += 32) {
+        float d = KN(h2f)(b);
+        KN(store16)(y, KN(tof)(KN(sbytes)(b + 2)) * d);
+        KN(store16)(y + 16, KN(tof)(KN(sbytes)(b + 18)) * d);
+    }
+}
+
+// The 6-bit scale and min of sub-block s of a Q4_K/Q5_K block.
+static inline __attribute__((always_inline)) void KN(scale_min)(int s, const uint8_t *q, int *sc, int *m) {
+    if (s < 4) { *sc = q[s] & 63; *m = q[s + 4] & 63; }
+    else { *sc = (q[s + 4] & 0x0F) | ((q[s - 4] >> 6) << 4); *m = (q[s + 4] >> 4) | ((q[s] >> 6) << 4); }
+}
+
+static void KN(row_q4_k)(const uint8_t *b, int cols, float *y) {
+    for (int j = 0; j < cols / 256; j++, b += 144, y += 256) {
+        float d = KN(h2f)(b), dmin = KN(h2f)(b + 2);
+        const uint8_t *scales = b + 4, *qs = b + 16;
+        for (int p = 0; p < 4; p++) {
+            vi16 w0 = KN(bytes)(qs + 32 * p), w1 = KN(bytes)(qs + 32 * p + 16);
+            int sc, m;
+            KN(scale_min)(2 * p, scales, &sc, &m);
+            float ds = d * (float)sc, ms = dmin * (float)m;
+            KN(store16)(y + 64 * p, ds * KN(tof)(w0 & 15) - ms);
+            KN(store16)(y + 64 * p + 16, ds * KN(tof)(w1 & 15) - ms);
+            KN(scale_min)(2 * p + 1, scales, &sc, &m);
+            ds = d * (float)sc; ms = dmin * (float)m;
+            KN(store16)(y + 64 * p + 32, ds * KN(tof)(w0 >> 4) - ms);
+            KN(store16)(y + 64 * p + 48, ds * KN(tof)(w1 >> 4) - ms);
+        }
+    }
+}
+
+static void KN(row_q5_k)(const uint8_t *b, int cols, float *y) {
+    for (int j = 0; j < cols / 256; j++, b += 176, y += 256) {
+        float d = KN(h2f)(b), dmin = KN(h2f)(b + 2);
+        const uint8_t *scales = b + 4, *qh = b + 16, *qs = b + 48;
+        vi16 h0 = KN(bytes)(qh), h1 = KN(bytes)(qh + 16);
+        for (int p = 0; p < 4; p++) {
+            vi16 w0 = KN(bytes)(qs + 32 * p), w1 = KN(bytes)(qs + 32 * p + 16);
+            int s = 2 * p, sc, m;
+            KN(scale_min)(s, scales, &sc, &m);
+            float ds = d * (float)sc, ms = dmin * (float)m;
+            KN(store16)(y + 64 * p, ds * KN(tof)((w0 & 15) | (((h0 >> s) & 1) << 4)) - ms);
+            KN(store16)(y + 64 * p + 16, ds * KN(tof)((w1 & 15) | (((h1 >> s) & 1) << 4)) - ms);
+            s += 1;
+            KN(scale_min)(s, scales, &sc, &m);
+            ds = d * (float)sc; ms = dmin * (float)m;
+            KN(store16)(y + 64 * p + 32, ds * KN(tof)((w0 >> 4) | (((h0 >> s) & 1) << 4)) - ms);
+            KN(store16)(y + 64 * p + 48, ds * KN(tof)((w1 >> 4) | (((h1 >> s) & 1) << 4)) - ms);
+        }
+    }
+}
+
+static void KN(row_q6_k)(const uint8_t *b, int cols, float *y) {
+    for (int j = 0; j < cols / 256; j++, b += 210, y += 256) {
+        const uint8_t *ql = b, *qh = b + 128, *scales = b + 192;
+        float d = KN(h2f)(b + 208);
+        for (int h = 0; h < 2; h++) {
+            vi16 hi0 = KN(bytes)(qh + 32 * h), hi1 = KN(bytes)(qh + 32 * h + 16);
+            for (int k = 0; k < 4; k++) {
+                const uint8_t *low = ql + 64 * h + (k % 2) * 32;
+                int ls = 4 * (k / 2), hs = 2 * k, sub = 8 * h + 2 * k;
+                float d0 = d * (float)(int8_t)scales[sub], d1 = d * (float)(int8_t)scales[sub + 1];
+                vi16 q0 = (((KN(bytes)(low) >> ls) & 15) | (((hi0 >> hs) & 3) << 4)) - 32;
+                vi16 q1 = (((KN(bytes)(low + 16) >> ls) & 15) | (((hi1 >> hs) & 3) << 4)) - 32;
+                KN(store16)(y + 128 * h + 32 * k, d0 * KN(tof)(q0));
+                KN(store16)(y + 128 * h + 32 * k + 16, d1 * KN(tof)(q1));
+            }
+        }
+    }
+}
+
+static void KN(dequantize_rows)(int type, const uint8_t *w, size_t row_bytes, int cols, int rows, float *out) {
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *b = w + (size_t)r * row_bytes;
+        float *y = out + (size_t)r * cols;
+        switch (type) {
+        case 0: memcpy(y, b, (size_t)cols * 4); break;
+        case 1: KN(row_f16)(b, cols, y); break;
+        case 2: KN(row_q4_0)(b, cols, y); break;
+        case 3: KN(row_q4_1)(b, cols, y); break;
+        case 6: KN(row_q5_0)(b, cols, y); break;
+        case 7: KN(row_q5_1)(b, cols, y); break;
+        case 8: KN(row_q8_0)(b, cols, y); break;
+        case 12: KN(row_q4_k)(b, cols, y); break;
+        case 13: KN(row_q5_k)(b, cols, y); break;
+        case 14: KN(row_q6_k)(b, cols, y); break;
+        case 30: KN(row_bf16)(b, cols, y); break;
+        default: break;
+        }
+    }
+}
+
+// MARK: - Decode: one activation row against the blocks, no scratch
+//
+// Each block's quants become floats in registers and meet x there: Σ w·x = Σ_sub scale·Σ q·x
+// + min·Σ x, with Σ x per 32 values computed once per call. Same sums as dequantise-then-multiply
+// up to F32 rounding (the scale is applied to a partial sum instead of each weight).
+
+static inline __attribute__((always_inline)) float KN(hsum16)(vf16 v) {
+    vf8 a = v.lo + v.hi;
+    vf4 b = a.lo + a.hi;
+    return (b.x + b.z) + (b.y + b.w);
+}
+
+#define DOT_FMA16(a, b, c) (FUSED ? __builtin_elementwise_fma((a), (b), (c)) : (a) * (b) + (c))
+
+static float KN(dot1)(int type, const uint8_t *b, int cols, const float *x, const float *xs) {
+    vf16 acc0 = 0, acc1 = 0;
+    float mins = 0;
+    switch (type) {
+    case 0: case 1: case 30: {
+        int k = 0;
+        for (; k + 32 <= cols; k += 32) {
+            vf16 w0, w1;
+            if (type == 0) { w0 = KN(load16f)((const float *)b + k); w1 = KN(load16f)((const float *)b + k + 16); }
+            else if (type == 1) { w0 = KN(h2f16)(b + 2 * k); w1 = KN(h2f16)(b + 2 * k + 32); }
+            else {
+                vh16 r0, r1; memcpy(&r0, b + 2 * k, 32); memcpy(&r1, b + 2 * k + 32, 32);
+                w0 = (vf16)(__builtin_convertvector(r0, vu16) << 16); w1 = (vf16)(__builtin_convertvector(r1, vu16) << 16);
+            }
+            acc0 = DOT_FMA16(w0, KN(load16f)(x + k), acc0);
+            acc1 = DOT_FMA16(w1, KN(load16f)(x + k + 16), acc1);
+        }
+        float tail = 0;
+        for (; k < cols; k++) {
+            float w;
+            if (type == 0) memcpy(&w, b + 4 * k, 4);
+            else if (type == 1) w = KN(h2f)(b + 2 * k);
+            else { uint16_t h; memcpy(&h, b + 2 * k, 2); uint32_t u = (uint32_t)h << 16; memcpy(&w, &u, 4); }
+            tail += w * x[k];
+        }
+        return KN(hsum16)(acc0 + acc1) + tail;
+    }
+    case 2: case 3:                                      // Q4_0: d(q − 8); Q4_1: d·q + m
+        for (int j = 0; j < cols / 32; j++) {
+            const uint8_t *q = b + j * (type == 2 ? 18 : 20);
+            float d = KN(h2f)(q);
+            vi16 w = KN(bytes)(q + (type == 2 ? 2 : 4));
+            vf16 t = KN(tof)(w & 15) * KN(load16f)(x + 32 * j);
+            t = DOT_FMA16(KN(tof)(w >> 4), KN(load16f)(x + 32 * j + 16), t);
+            acc0 = DOT_FMA16((vf16)d, t, acc0);
+            mins += (type == 2 ? -8 * d : KN(h2f)(q + 2)) * xs[j];
+        }
+        break;
+    case 6: case 7:                                      // Q5_0: d(q − 16); Q5_1: d·q + m
+        for (int j = 0; j < cols / 32; j++) {
+            const uint8_t *q = b + j * (type == 6 ? 22 : 24);
+            float d = KN(h2f)(q);
+            uint32_t qh; memcpy(&qh, q + (type == 6 ? 2 : 4), 4);
+            vu16 h = qh;
+            vi16 w = KN(bytes)(q + (type == 6 ? 6 : 8));
+            vi16 lo = (w & 15) | (vi16)(((h >> KN(lane)) & 1) << 4);
+            vi16 hi = (w >> 4) | (vi16)(((h >> (KN(lane) + 16)) & 1) << 4);
+            vf16 t = KN(tof)(lo) * KN(load16f)(x + 32 * j);
+            t = DOT_FMA16(KN(tof)(hi), KN(load16f)(x + 32 * j + 16), t);
+            acc0 = DOT_FMA16((vf16)d, t, acc0);
+            mins += (type == 6 ? -16 * d : KN(h2f)(q + 2)) * xs[j];
+        }
+        break;
+    case 8:                                              // Q8_0: d·q
+        for (int j = 0; j < cols / 32; j++) {
+            const uint8_t *q = b + j * 34;
+            vf16 t = KN(tof)(KN(sbytes)(q + 2)) * KN(load16f)(x + 32 * j);
+            t = DOT_FMA16(KN(tof)(KN(sbytes)(q + 18)), KN(load16f)(x + 32 * j + 16), t);
+            acc0 = DOT_FMA16((vf16)KN(h2f)(q), t, acc0);
+        }
+        break;
+    case 12: case 13:                                    // Q4_K / Q5_K: d·sc·q − dmin·m per 32
+        for (int j = 0; j < cols / 256; j++) {
+            const uint8_t *blk = b + j * (type == 12 ? 144 : 176);
+            float d = KN(h2f)(blk), dmin = KN(h2f)(blk + 2);
+            const uint8_t *scales = blk + 4, *qs = blk + (type == 12 ? 16 : 48);
+            vi16 h0 = 0, h1 = 0;
+            if (type == 13) { h0 = KN(bytes)(blk + 16); h1 = KN(bytes)(blk + 32); }
+            const float *xj = x + 256 * j;
+            for (int p = 0; p < 4; p++) {
+                vi16 w0 = KN(bytes)(qs + 32 * p), w1 = KN(bytes)(qs + 32 * p + 16);
+                int s = 2 * p, sc, m;
+                vi16 q0 = w0 & 15, q1 = w1 & 15;
+                if (type == 13) { q0 |= ((h0 >> s) & 1) << 4; q1 |= ((h1 >> s) & 1) << 4; }
+                KN(scale_min)(s, scales, &sc, &m);
+                vf16 t = KN(tof)(q0) * KN(load16f)(xj + 64 * p);
+                t = DOT_FMA16(KN(tof)(q1), KN(load16f)(xj + 64 * p + 16), t);
+                acc0 = DOT_FMA16((vf16)(d * (float)sc), t, acc0);
+                mins -= dmin * (float)m * xs[8 * j + s];
+                s += 1;
+                q0 = w0 >> 4; q1 = w1 >> 4;
+                if (type == 13) { q0 |= ((h0 >> s) & 1) << 4; q1 |= ((h1 >> s) & 1) << 4; }
+                KN(scale_min)(s, scales, &sc, &m);
+                t = KN(tof)(q0) * KN(load16f)(xj + 64 * p + 32);
+                t = DOT_FMA16(KN(tof)(q1), KN(load16f)(xj + 64 * p + 48), t);
+                acc1 = DOT_FMA16((vf16)(d * (float)sc), t, acc1);
+                mins -= dmin * (float)m * xs[8 * j + s];
+            }
+        }
+        break;
+    case 14:                                             // Q6_K: d·sc·(q − 32) per 16
+        for (int j = 0; j < cols / 256; j++) {
+            const uint8_t *blk = b + j * 210, *ql = blk, *qh = blk + 128, *scales = blk + 192;
+            float d = KN(h2f)(blk + 208);
+            const float *xj = x + 256 * j;
+            for (int h = 0; h < 2; h++) {
+                vi16 hi0 = KN(bytes)(qh + 32 * h), hi1 = KN(bytes)(qh + 32 * h + 16);
+                for (int k = 0; k < 4; k++) {
+                    const uint8_t *low = ql + 64 * h + (k % 2) * 32;
+                    int ls = 4 * (k / 2), hs = 2 * k, sub = 8 * h + 2 * k;
+                    vi16 q0 = (((KN(bytes)(low) >> ls) & 15) | (((hi0 >> hs) & 3) << 4)) - 32;
+                    vi16 q1 = (((KN(bytes)(low + 16) >> ls) & 15) | (((hi1 >> hs) & 3) << 4)) - 32;
+                    const float *xk = xj + 128 * h + 32 * k;
+                    acc0 = DOT_FMA16((vf16)(d * (float)(int8_t)scales[sub]), KN(tof)(q0) * KN(load16f)(xk), acc0);
+                    acc1 = DOT_FMA16((vf16)(d * (float)(int8_t)scales[sub + 1]), KN(tof)(q1) * KN(load16f)(xk + 16), acc1);
+                }
+            }
+        }
+        break;
+    default: break;
+    }
+    return KN(hsum16)(acc0 + acc1) + mins;
+}
+
+// out[r·os] = W_r · x for `rows` rows, with xs[j] = Σ x over values 32j..<32j+32.
+static void KN(dot_rows1)(int type, const uint8_t *w, size_t row_bytes, int cols, int rows, const float *x,
+                          float *out, size_t os, float *xs) {
+    for (int j = 0; j < cols / 32; j++) {
+        float s = 0;
+        for (int k = 0; k < 32; k++) s += x[32 * j + k];
+        xs[j] = s;
+    }
+    for (int r = 0; r < rows; r++) out[(size_t)r * os] = KN(dot1)(type, w + (size_t)r * row_bytes, cols, x, xs);
+}
+
+#undef DOT_FMA16
+
+// MARK: - F32 product
+
+// out[a·os + b] = x_a · w_b for R activation rows (cols apart) and C weight rows (cols apart):
+// R×C accumulators stay in registers over the columns, then one horizontal sum each.
+static inline __attribute__((always_inline)) void KN(tile)(const float *x, const float *w, int cols, int kv,
+                                                          float *out, size_t os, const int R, const int C) {
+    VF acc[TR][TW];
+#pragma unroll
+    for (int a = 0; a < R; a++)
+#pragma unroll
+        for (int c = 0; c < C; c++) acc[a][c] = 0;
+    for (int k = 0; k < kv; k += VL) {
+        VF wv[TW];
+#pragma unroll
+        for (int c = 0; c < C; c++) wv[c] = KN(loadf)(w + (size_t)c * cols + k);
+#pragma unroll
+        for (int a = 0; a < R; a++) {
+            VF xv = KN(loadf)(x + (size_t)a * cols + k);
+#pragma unroll
+            for (int c = 0; c < C; c++) acc[a][c] = FMA(xv, wv[c], acc[a][c]);
+        }
+    }
+#pragma unroll
+    for (int a = 0; a < R; a++)
+#pragma unroll
+        for (int c = 0; c < C; c++) {
+            float s = KN(hsum)(acc[a][c]);
+            for (int k = kv; k < cols; k++) s += x[(size_t)a * cols + k] * w[(size_t)c * cols + k];
+            out[(size_t)a * os + c] = s;
+        }
+}
+
+static void KN(gemm)(const float *x, int n, const float *w, int rows, int cols, float *out, size_t os) {
+    const int kv = cols - cols % VL;
+    int i = 0;
+    for (; i + TR <= n; i += TR) {
+        const float *xi = x + (size_t)i * cols;
+        float *oi = out + (size_t)i * os;
+        int r = 0;
+        for (; r + TW <= rows; r += TW) KN(tile)(xi, w + (size_t)r * cols, cols, kv, oi + r, os, TR, TW);
+        for (; r < rows; r++) KN(tile)(xi, w + (size_t)r * cols, cols, kv, oi + r, os, TR, 1);
+    }
+    for (; i < n; i++) {
+        const float *xi = x + (size_t)i * cols;
+        float *oi = out + (size_t)i * os;
+        int r = 0;
+        for (; r + TW <= rows; r += TW) KN(tile)(xi, w + (size_t)r * cols, cols, kv, oi + r, os, 1, TW);
+        for (; r < rows; r++) KN(tile)(xi, w + (size_t)r * cols, cols, kv, oi + r, os, 1, 1);
+    }
+}
+
+static void KN(product)(int type, const uint8_t *w, size_t row_bytes, int cols, int rows, const float *x, int n,
+                        float *out, size_t os, float *scratch, int chunk) {
+    if (n == 1 && type != 0) { KN(dot_rows1)(type, w, row_bytes, cols, rows, x, out, 1, scratch); return; }
+    if (type == 0) { KN(gemm)(x, n, (const float *)w, rows, cols, out, os); return; }
+    if (chunk < 1) chunk = 1;
+    for (int r0 = 0; r0 < rows; r0 += chunk) {
+        int c = rows - r0 < chunk ? rows - r0 : chunk;
+        KN(dequantize_rows)(type, w + (size_t)r0 * row_bytes, row_bytes, cols, c, scratch);
+        KN(gemm)(x, n, scratch, c, cols, out + r0, os);
+    }
+}
+
+// MARK: - Attention rows
+
+static void KN(attention_scores)(float *row, const float *q, const float *keys, size_t stride, int count, int hd, float scale) {
+    const int kv = hd - hd % VL;
+    int j = 0;
+    for (; j + 4 <= count; j += 4) {
+        const float *k0 = keys + (size_t)j * stride;
+        VF a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (int d = 0; d < kv; d += VL) {
+            VF qv = KN(loadf)(q + d);
+            a0 = FMA(qv, KN(loadf)(k0 + d), a0);
+            a1 = FMA(qv, KN(loadf)(k0 + stride + d), a1);
+            a2 = FMA(qv, KN(loadf)(k0 + 2 * stride + d), a2);
+            a3 = FMA(qv, KN(loadf)(k0 + 3 * stride + d), a3);
+        }
+        float s[4] = {KN(hsum)(a0), KN(hsum)(a1), KN(hsum)(a2), KN(hsum)(a3)};
+        for (int t = 0; t < 4; t++) {
+            for (int d = kv; d < hd; d++) s[t] += q[d] * k0[t * stride + d];
+            row[j + t] = scale * s[t];
+        }
+    }
+    for (; j < count; j++) {
+        const float *k0 = keys + (size_t)j * stride;
+        VF a0 = 0;
+        for (int d = 0; d < kv; d += VL) a0 = FMA(KN(loadf)(q + d), KN(loadf)(k0 + d), a0);
+        float s = KN(hsum)(a0);
+        for (int d = kv; d < hd; d++) s += q[d] * k0[d];
+        row[j] = scale * s;
+    }
+}
+
+static void KN(attention_values)(float *z, const float *p, const float *values, size_t stride, int count, int hd) {
+    int c = 0;
+    for (; c + 4 * VL <= hd; c += 4 * VL) {
+        VF a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const float *v = values + c;
+        for (int j = 0; j < count; j++, v += stride) {
+            VF pj = p[j];
+            a0 = FMA(KN(loadf)(v), pj, a0);
+            a1 = FMA(KN(loadf)(v + VL), pj, a1);
+            a2 = FMA(KN(loadf)(v + 2 * VL), pj, a2);
+            a3 = FMA(KN(loadf)(v + 3 * VL), pj, a3);
+        }
+        memcpy(z + c, &a0, sizeof(VF)); memcpy(z + c + VL, &a1, sizeof(VF));
+        memcpy(z + c + 2 * VL, &a2, sizeof(VF)); memcpy(z + c + 3 * VL, &a3, sizeof(VF));
+    }
+    for (; c + VL <= hd; c += VL) {
+        VF a0 = 0;
+        const float *v = values + c;
+        for (int j = 0; j < count; j++, v += stride) a0 = FMA(KN(loadf)(v), (VF)p[j], a0);
+        memcpy(z + c, &a0, sizeof(VF));
+    }
+    for (; c < hd; c++) {
+        float s = 0;
+        for (int j = 0; j < count; j++) s += p[j] * values[(size_t)j * stride + c];
+        z[c] = s;
+    }
+}
+
+#undef FMA

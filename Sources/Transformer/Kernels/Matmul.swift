@@ -1,0 +1,124 @@
+import CKernels
+import Foundation
+import Synchronization
+import GGUF
+
+// MARK: - Matrix products (the `matmul` door)
+//
+// Every weight matrix is multiplied straight from its GGUF blocks: a chunk of weight rows is
+// dequantised into a small F32 scratch and multiplied there by every activation row, so one
+// dequantisation serves the whole batch and no F32 copy of the weights exists. Decoding uses chunks
+// of a few rows (L1); batches use L2-sized chunks. The arithmetic (SIMD, register tiles) is in the
+// C target CKernels, built for AVX-512, AVX2 and plain C and chosen when the program starts.
+
+extension WeightMatrix {
+    /// Whether the C kernels read this matrix's blocks (otherwise its rows go through the GGUF
+    /// dequantiser before the F32 product).
+    var hasDirectKernel: Bool { pk_supports(Int32(type.rawValue)) != 0 }
+
+    /// Rows `range` dequantised into `out[range.count, cols]`, bit-identical to the GGUF reader.
+    func dequantizeRows(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        guard !range.isEmpty else { return }
+        if hasDirectKernel {
+            pk_dequantize_rows(kernelConfiguration.level, Int32(type.rawValue), quantised + range.lowerBound * bytesPerRow,
+                               bytesPerRow, Int32(cols), Int32(range.count), out)
+        } else {
+            for r in range {
+                dequantize(type, from: quantised + r * bytesPerRow, to: out + (r - range.lowerBound) * cols, count: cols)
+            }
+        }
+    }
+
+    /// Rows `range` of out[n, rows] = x[n, cols] · Wᵀ, dequantising `chunk` rows at a time into `scratch`.
+    func product(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int, rows range: Range<Int>,
+                 chunk: Int, scratch: UnsafeMutablePointer<Float>) {
+        let level = kernelConfiguration.level
+        if hasDirectKernel {
+            pk_product(level, Int32(type.rawValue), quantised + range.lowerBound * bytesPerRow, bytesPerRow,
+                       Int32(cols), Int32(range.count), x, Int32(n), out + range.lowerBound, rows, scratch, Int32(chunk))
+            return
+        }
+        var r0 = range.lowerBound
+        while r0 < range.upperBound {
+            let r1 = min(range.upperBound, r0 + chunk)
+            dequantizeRows(r0..<r1, into: scratch)
+            pk_gemm_f32(level, x, Int32(n), scratch, Int32(r1 - r0), Int32(cols), out + r0, rows)
+            r0 = r1
+        }
+    }
+}
+
+/// out[n, W.rows] = x[n, W.cols] · Wᵀ  (a linear layer without bias).
+func matmul(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: WeightMatrix, n: Int) {
+    matmul([out], x, [w], n: n)
+}
+
+/// outs[m][n, ws[m].rows] = x[n, cols] · ws[m]ᵀ for several matrices reading the same input (q, k,
+/// v; gate, up): all their rows are shared out in one parallel region, so the cores meet once per
+/// group rather than once per matrix.
+func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ ws: [WeightMatrix], n: Int) {
+    guard n > 0, !ws.isEmpty else { return }
+    let config = kernelConfiguration
+    let batch = n >= config.batchFromRows
+    // Rows per dequantised chunk: a multiple of 12 (every register tile's width divides it) when
+    // the chunk holds that many.
+    func chunkRows(_ w: WeightMatrix) -> Int {
+        let rows = max(1, (batch ? config.batchChunkFloats : config.decodeChunkFloats) / max(w.cols, 1))
+        return rows >= 12 ? rows / 12 * 12 : rows
+    }
+    var tasks: [(matrix: Int, rows: Range<Int>)] = []
+    if batch {
+        // One chunk per task: each task's dequantisation serves every activation row.
+        for (m, w) in ws.enumerated() {
+            let c = chunkRows(w)
+            for r in stride(from: 0, to: w.rows, by: c) { tasks.append((m, r..<min(w.rows, r + c))) }
+        }
+    } else {
+        // Decode: rows in about `decodeTasksPerCore` tasks per core, whole chunks each.
+        let totalRows = ws.reduce(0) { $0 + $1.rows }
+        let wanted = max(1, totalRows / (config.cores * config.decodeTasksPerCore))
+        for (m, w) in ws.enumerated() {
+            let c = chunkRows(w)
+            let per = max(c, (wanted + c - 1) / c * c)
+            for r in stride(from: 0, to: w.rows, by: per) { tasks.append((m, r..<min(w.rows, r + per))) }
+        }
+    }
+    let scratchFloats = ws.map { chunkRows($0) * $0.cols }.max() ?? 0
+    nonisolated(unsafe) let outputs = outs
+    WorkerPool.shared.run(tasks.count) { t in
+        let task = tasks[t], w = ws[task.matrix]
+        let buffer = ScratchPool.shared.take(floats: scratchFloats)
+        defer { ScratchPool.shared.give(back: buffer) }
+        w.product(outputs[task.matrix], x, n: n, rows: task.rows, chunk: chunkRows(w), scratch: buffer.pointer)
+    }
+}
+
+// MARK: - Scratch
+
+/// Reusable 64-byte-aligned scratch buffers for parallel tasks (a product's dequantised chunk, a
+/// sequence's attention row): taking one is a lock and a pop, where a fresh allocation would be an
+/// mmap and a page fault per 4 KB each time.
+final class ScratchPool: Sendable {
+    static let shared = ScratchPool()
+    /// Idle buffers and their sizes in floats (at most one per thread that ever ran a task).
+    private let idle = Mutex<[(floats: Int, address: Int)]>([])
+
+    /// A buffer of at least `floats` floats, to hand back with `give(back:)`.
+    func take(floats: Int) -> (pointer: UnsafeMutablePointer<Float>, floats: Int) {
+        let reused: (floats: Int, address: Int)? = idle.withLock { list in
+            guard let i = list.firstIndex(where: { $0.floats >= floats }) else { return nil }
+            return list.remove(at: i)
+        }
+        if let reused, let pointer = UnsafeMutablePointer<Float>(bitPattern: reused.address) {
+            return (pointer, reused.floats)
+        }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(floats, 16) * 4, alignment: 64)
+        return (raw.bindMemory(to: Float.self, capacity: max(floats, 16)), max(floats, 16))
+    }
+
+    func give(back buffer: (pointer: UnsafeMutablePointer<Float>, floats: Int)) {
+        idle.withLock { list in
+            list.append((buffer.floats, Int(bitPattern: buffer.pointer)))
+        }
+    }
+}

@@ -3,8 +3,10 @@
   kernel  trivial-cell round trip (p50/p90) through jupyter_client, Periscope vs ipykernel;
           kernel start to ready.
   model   load, 32-token prompt forward with every resid_post cached, decode tokens/s, resident
-          memory: Periscope (through its kernel) vs llama.cpp (llama-cpp-python, 2 threads) and
-          transformers + torch on CPU (2 threads), same GGUF. Peers run in the reference venv
+          memory after load + prompt: Periscope (through its kernel) vs llama.cpp (llama-cpp-python,
+          2 threads) and transformers + torch on CPU (2 threads), same GGUF; on SmolLM2 Q4_1 and
+          on a ~1B llama model with random weights in Q4_K_M (bench/make_random_llama.py, made
+          once and cached under $PERISCOPE_HOME/bench). Peers run in the reference venv
           ($PERISCOPE_REFVENV, default ~/.cache/periscope/refvenv; `make refvenv` makes it).
   interp  logit lens, identity Patchscope sweep, activation patching vs nnsight (bench/interp_nnsight.py).
   analysis  a probe over all 30 layers on 200 short examples (goal: within 10 s; no peer).
@@ -127,12 +129,12 @@ def bench_kernel(n):
     return {"kernel": rows, "kernel_p50_ratio": ratio}
 
 
-def peer(name, ids, repeats):
+def peer(name, model, ids, repeats):
     py = REFVENV / "bin" / "python"
     if not py.exists():
         print(f"  (skipping {name}: no reference venv at {REFVENV}; `make refvenv`)")
         return None
-    out = subprocess.run([str(py), str(ROOT / "bench" / "model_peers.py"), name, "--model", str(MODEL),
+    out = subprocess.run([str(py), str(ROOT / "bench" / "model_peers.py"), name, "--model", str(model),
                           "--prompt-ids", ",".join(map(str, ids)), "--repeats", str(repeats)],
                          capture_output=True, text=True)
     if out.returncode != 0:
@@ -141,18 +143,70 @@ def peer(name, ids, repeats):
     return json.loads(out.stdout)
 
 
-def bench_model(repeats):
+def random_llama():
+    """The ~1B random-weight llama model (made once by bench/make_random_llama.py in the reference
+    venv, cached under $PERISCOPE_HOME/bench), or None without the reference venv."""
+    path = HOME / "bench" / "random-llama-1b.Q4_K_M.gguf"
+    if path.exists():
+        return path
+    py = REFVENV / "bin" / "python"
+    if not py.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"  (making {path.name} once: random F16 weights, quantised by llama.cpp)")
+    subprocess.run([str(py), str(ROOT / "bench" / "make_random_llama.py"), "--tokenizer-from", str(MODEL),
+                    "--out", str(path)], check=True)
+    return path
+
+
+def machine_peaks():
+    """Read bandwidth and F32 FMA peak of both cores (bench/machine_peaks.c), or None without a C compiler."""
+    exe = ROOT / ".build" / "machine_peaks"
+    try:
+        subprocess.run(["cc", "-O2", "-pthread", str(ROOT / "bench" / "machine_peaks.c"), "-o", str(exe)], check=True)
+        return json.loads(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout)
+    except (OSError, subprocess.CalledProcessError, json.JSONDecodeError):
+        return None
+
+
+def model_costs(path):
+    """Bytes of weights read and FLOPs per generated token: every matrix but the embedding table
+    (one row of it is read), which counts when it doubles as the output matrix."""
+    import gguf
+    tensors = {t.name: t for t in gguf.GGUFReader(str(path)).tensors}
+    read, macs = 0, 0
+    for name, t in tensors.items():
+        if len(t.shape) < 2 or (name == "token_embd.weight" and "output.weight" in tensors):
+            continue
+        read += int(t.n_bytes)
+        macs += int(t.n_elements)
+    return read, 2 * macs
+
+
+def report_costs(model, ours, peaks):
+    read, flops = model_costs(model)
+    line = f"per token: {read / 2**20:.0f} MB of weights read, {flops / 1e9:.2f} GFLOP"
+    bw = read * ours["decode_tok_s"] / 1e9
+    gf = 32 * flops / ours["prompt32_s"] / 1e9
+    line += f"; decode moves {bw:.1f} GB/s, the prompt runs {gf:.1f} GFLOP/s"
+    if peaks:
+        line += (f" (machine, 2 threads, measured now: {peaks['read_gb_s']:.1f} GB/s read, "
+                 f"{peaks['f32_fma_gflops']:.0f} GFLOP/s F32 FMA peak: {100 * bw / peaks['read_gb_s']:.0f}% and "
+                 f"{100 * gf / peaks['f32_fma_gflops']:.0f}%)")
+    print(line)
+
+
+def bench_one_model(title, load_arg, model, repeats, peers, targets):
     ours = {}
     loads = []
     for _ in range(3):
         k = Kernel("periscope")
-        dt, _, _ = k.cell('m = load "smollm2"')
+        dt, _, _ = k.cell(f"m = load {json.dumps(load_arg)}")
         loads.append(dt)
         k.close()
     k = Kernel("periscope")
-    k.cell('m = load "smollm2"')
+    k.cell(f"m = load {json.dumps(load_arg)}")
     ours["load_s"] = statistics.median(loads)
-    ours["rss_mb"] = k.rss_mb()
     k.cell(f"p = prompt {json.dumps(PROMPT32)}")
     _, _, out = k.cell("tokens p")
     ids = [int(i) for i in vnd(out)["ids"]] if vnd(out) and "ids" in vnd(out) else None
@@ -160,6 +214,8 @@ def bench_model(repeats):
     # (the clear itself is a dictionary removal).
     run_times = [k.cell("clear cache p\nrun p")[0] for _ in range(repeats + 1)][1:]
     ours["prompt32_s"] = statistics.median(run_times)
+    # Resident memory after loading and a 32-token prompt (the cached activations included).
+    ours["rss_mb"] = k.rss_mb()
     # Decode speed as `generate` measures it over its single-token steps (prompt pass excluded).
     speeds = []
     for _ in range(repeats + 1):
@@ -167,22 +223,43 @@ def bench_model(repeats):
         speeds.append(float(vnd(out)["decode_tokens_per_second"]))
     ours["decode_tok_s"] = statistics.median(speeds[1:])
     k.close()
-    print(f"\n## model: SmolLM2-135M-Instruct Q4_1, prompt of {len(ids) if ids else '?'} tokens")
+    size_mb = os.path.getsize(model) / 2**20
+    print(f"\n## model: {title} ({size_mb:.0f} MB file), prompt of {len(ids) if ids else '?'} tokens")
+    print(f"  periscope: {json.dumps(ours)}", flush=True)
     rows = {"periscope": ours}
     if ids:
-        for name in ("llama_cpp", "transformers"):
-            r = peer(name, ids, repeats)
+        for name in peers:
+            r = peer(name, model, ids, repeats)
             if r:
                 rows[name] = r
     print("| engine | load s | prompt32 ms | decode tok/s | RSS MB |")
     print("|---|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | {r['load_s']:.3f} | {1e3 * r['prompt32_s']:.1f} | {r['decode_tok_s']:.1f} | {r['rss_mb']:.0f} |")
+    print(f"periscope RSS after load + prompt = file + {ours['rss_mb'] - size_mb:.0f} MB")
     if "llama_cpp" in rows:
         l = rows["llama_cpp"]
-        print(f"prompt time ratio periscope/llama.cpp = {ours['prompt32_s'] / l['prompt32_s']:.2f} (target ≤ 0.8, goal 0.5)")
-        print(f"decode speed ratio periscope/llama.cpp = {ours['decode_tok_s'] / l['decode_tok_s']:.2f} (target ≥ 1)")
-    return {"model": rows}
+        prompt, decode = ours["prompt32_s"] / l["prompt32_s"], l["decode_tok_s"] / ours["decode_tok_s"]
+        print(f"prompt time ratio periscope/llama.cpp = {prompt:.2f} (target ≤ {targets[0]})")
+        print(f"64-token decode time ratio periscope/llama.cpp = {decode:.2f} (target ≤ {targets[1]}); "
+              f"speed ratio {1 / decode:.2f}")
+        print(f"RSS ratio periscope/llama.cpp = {ours['rss_mb'] / l['rss_mb']:.2f}")
+    try:
+        report_costs(model, ours, machine_peaks())
+    except ImportError:
+        pass
+    return rows
+
+
+def bench_model(repeats):
+    results = {"model": bench_one_model("SmolLM2-135M-Instruct Q4_1", "smollm2", MODEL, repeats,
+                                        ("llama_cpp", "transformers"), (0.62, 0.7))}
+    big = random_llama()
+    if big is None:
+        print("  (skipping the 1B model: no reference venv to make it)")
+        return results
+    results["model_1b"] = bench_one_model("random llama 1.2B Q4_K_M", str(big), big, repeats, ("llama_cpp",), (1.0, 1.0))
+    return results
 
 
 def bench_interp(repeats):

@@ -6,22 +6,17 @@ import Foundation
 // The forward pass multiplies by Wᵀ (y[n, rows] = x[n, cols] · Wᵀ); the backward pass carries a
 // gradient the other way, dx[n, cols] = dy[n, rows] · W, reading W's rows as they are stored.
 
-/// Weight rows dequantised at once by `matmulTransposed` when there is no F32 copy: 512 rows of a
-/// 1536-wide matrix are 3 MB of scratch, and each panel is one BLAS product over every gradient row.
+/// Weight rows dequantised at once by `matmulTransposed`: 512 rows of a 1536-wide matrix are 3 MB
+/// of scratch, and each panel is one BLAS product over every gradient row.
 let transposedPanelRows = 512
 
-/// dx[n, W.cols] = dy[n, W.rows] · W, or `+=` with `accumulate`. Reads the F32 copy when the model
-/// keeps one; otherwise dequantises panels of rows into scratch (shared between the cores) and
-/// multiplies each panel by all n rows at once, so no dequantised copy of the matrix is kept.
+/// dx[n, W.cols] = dy[n, W.rows] · W, or `+=` with `accumulate`. Dequantises panels of rows into
+/// scratch (shared between the cores) and multiplies each panel by all n rows at once, so no
+/// dequantised copy of the matrix is kept.
 func matmulTransposed(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ w: WeightMatrix, n: Int,
                       accumulate: Bool = false) {
     guard n > 0 else { return }
     let rows = w.rows, cols = w.cols
-    if let f32 = w.f32 {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(cols), Int32(rows),
-                    1, dy, Int32(rows), f32, Int32(cols), accumulate ? 1 : 0, dx, Int32(cols))
-        return
-    }
     let panel = min(rows, transposedPanelRows)
     let scratch = ScratchPool.shared.take(floats: panel * cols)
     defer { ScratchPool.shared.give(back: scratch) }

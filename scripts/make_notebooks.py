@@ -78,21 +78,83 @@ MOOD_ROWS = ",\n    ".join(
     f'["{s} {"loved" if (i + j) % 2 == 0 else "hated"} {o}", "{"pos" if (i + j) % 2 == 0 else "neg"}"]'
     for i, s in enumerate(SUBJECTS) for j, o in enumerate(OBJECTS))
 
+# Capitals, each stated once truly and once falsely: the false statement of country i names the
+# capital of country i + 7. Every country and every city appears once under each label, so no
+# single token tells a statement's truth; only the pairing does.
+CAPITALS = [
+    ("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"), ("Spain", "Madrid"),
+    ("Russia", "Moscow"), ("England", "London"), ("Egypt", "Cairo"), ("China", "Beijing"), ("Greece", "Athens"),
+    ("Portugal", "Lisbon"), ("Austria", "Vienna"), ("Ireland", "Dublin"), ("Norway", "Oslo"),
+    ("Sweden", "Stockholm"), ("Poland", "Warsaw"), ("Hungary", "Budapest"), ("Canada", "Ottawa"), ("Peru", "Lima"),
+    ("Kenya", "Nairobi"), ("Thailand", "Bangkok"), ("South Korea", "Seoul"), ("Denmark", "Copenhagen"),
+    ("Finland", "Helsinki"), ("Belgium", "Brussels"), ("Cuba", "Havana"), ("Iran", "Tehran"), ("Iraq", "Baghdad"),
+    ("Argentina", "Buenos Aires"), ("India", "New Delhi"),
+]
+FACT_ROWS = ",\n    ".join(
+    f'["The capital of {country} is {city}", "{label}"]'
+    for i, (country, _) in enumerate(CAPITALS)
+    for city, label in ((CAPITALS[i][1], "true"), (CAPITALS[(i + 7) % len(CAPITALS)][1], "false")))
+
+
+def statements(pairs):
+    return "[" + ", ".join(f'"The capital of {c} is {k}"' for c, k in pairs) + "]"
+
+
+SHOWN_TRUE = [("Germany", "Berlin"), ("Norway", "Oslo"), ("Peru", "Lima"), ("Kenya", "Nairobi")]
+SHOWN_FALSE = [("Germany", "Oslo"), ("Norway", "Lima"), ("Peru", "Nairobi"), ("Kenya", "Berlin")]
+
 PROBING = [
-    ("md", "# Probing the residual stream\n\nCan a linear classifier read a property from the hidden "
-           "states? `probe` trains an L2-regularised logistic regression on each layer's `resid_post` "
-           "and scores it on held-out rows. A *control task* (the same rows with shuffled labels) "
-           "shows how much a probe can memorise on its own."),
+    ("md", "# Probing the residual stream, and how a probe fools you\n\nCan a linear classifier read a "
+           "property from the hidden states? `probe` trains an L2-regularised logistic regression on each "
+           "layer's `resid_post` (at the last token) and scores it on rows it did not train on. A high "
+           "score says the property is *linearly decodable* there; it does not say the model uses it, and "
+           "it does not say the property is what the probe read. This notebook shows a probe reading a "
+           "token instead of a concept, then one that cannot."),
     ("code", 'load "smollm2"'),
-    ("md", "**A data set**: inline `[text, label]` pairs here; `dataset \"file.csv\"` reads a CSV with "
-           "`text` and `label` columns."),
-    ("code", "moods = dataset [\n    " + MOOD_ROWS + "\n]\nmoods"),
-    ("md", "**Probe every layer**, with the shuffled-label control. The chart shows held-out accuracy by layer."),
-    ("code", "probe moods layers all split 0.7 seed 1 control"),
-    ("md", "**Project** prompts onto their first two principal components at one layer."),
-    ("code", 'project ["I loved this movie", "We loved the trip", "She loved the book", '
-             '"I hated this movie", "We hated the trip", "She hated the book"] layer 12 '
-             'labels ["pos", "pos", "pos", "neg", "neg", "neg"]'),
+    ("md", "## A probe that reads a word\n\nSentiment with the label written in the text: every positive "
+           "row says *loved*, every negative one *hated*. Inline `[text, label]` pairs here; "
+           "`dataset \"file.csv\"` reads a CSV with `text` and `label` columns."),
+    ("code", "moods = dataset [\n    " + MOOD_ROWS + "\n]\nprobe moods layers 0..3 folds 5 seed 1 control"),
+    ("md", "Near-perfect held-out accuracy at **layer 0**, before any block has done more than mix a few "
+           "token embeddings. That is the warning sign: at layer 0 the last position holds little more "
+           "than its own token and its neighbours, so the probe has learned which *words* occur, and "
+           "*loved* / *hated* give the label away. The *control task* (`control`: the same rows with "
+           "shuffled labels) stays near chance, so the probe is not simply memorising rows; the problem "
+           "is the data set, not the probe's capacity. A layer-0 result means the property is in the "
+           "tokens, and nothing about what the model computes."),
+    ("md", "## A property no token gives away\n\nThe truth of a statement. Each of 30 countries is "
+           "stated once with its capital (true) and once with another country's capital (false), so "
+           "every country and every city appears exactly once under each label: a probe that memorises "
+           "tokens has nothing to go on. Truth lives only in the *pairing*, which the model must recall."),
+    ("code", "facts = dataset [\n    " + FACT_ROWS + "\n]\nprobe facts layers all folds 5 seed 1 control"),
+    ("md", "How to read it:\n\n- **Layer 0 is below chance.** Most held-out statements have a twin in the "
+           "training rows with the same final city and the *opposite* label; a probe that reads the token "
+           "predicts the twin's label, and is wrong. This is what a token-reading probe scores on a "
+           "balanced design.\n"
+           "- **The control stays near 0.5 at every layer.** With 576 dimensions and 48 training rows a "
+           "probe fits any labels on its training rows (train accuracy is 1.000 from layer 1 on), but "
+           "shuffled labels do not carry over to held-out rows, so held-out accuracy well above the "
+           "control is not memorisation.\n"
+           "- **Truth becomes decodable in the middle layers** (here from about layer 8), once "
+           "the model has had blocks to look up "
+           "the country's capital and compare it with the stated city. Where it first rises, and the "
+           "spread over folds (± sd), is the finding; a single split of 60 rows would be noisier."),
+    ("md", "## The probe as a direction\n\nProbing one layer keeps that layer's weight vector (first label "
+           "minus second: *true* minus *false*) as a Vector. The simplest alternative is the difference "
+           "of the two classes' mean states (`direction`). Do they agree?"),
+    ("code", "truth = probe facts layers 12 folds 5 seed 1\n"
+             "means = direction " + statements(CAPITALS[:6]) + " minus "
+             + statements([(c, CAPITALS[(i + 7) % len(CAPITALS)][1]) for i, (c, _) in enumerate(CAPITALS[:6])])
+             + " layer 12\nsimilarity [truth, means]"),
+    ("md", "They point the same way only in part. The logistic probe picks whatever separates the rows best "
+           "given everything else that varies, the mean difference also carries whatever else differs "
+           "between the two groups; neither is *the* truth direction."),
+    ("md", "## What varies most is not truth\n\n`project` shows the first two principal components of a few "
+           "statements at layer 12. The largest variance follows which country and city are named; the "
+           "true and false statements are not separated along it, even though a probe separates them "
+           "perfectly at this layer. A direction that decodes a property need not be a large one."),
+    ("code", "project " + statements(SHOWN_TRUE + SHOWN_FALSE) + " layer 12 labels "
+             + "[" + ", ".join(['"true"'] * 4 + ['"false"'] * 4) + "]"),
 ]
 
 ATTRIBUTION = [

@@ -130,6 +130,27 @@ struct BatchLayout {
     }
 }
 
+/// One block's work list: the rows of the sequences that have joined by this block, in the run
+/// state's buffers, and the hooks that see them. A block function reads it top to bottom.
+struct BlockRows {
+    let layer: Int
+    let state: RunState
+    var layout: BatchLayout          // cut to one row per sequence once only last rows matter
+    let batch: Int                   // sequences running this block (a prefix of the batch)
+    var n: Int                       // their rows
+    let finishLastRowsOnly: Bool     // the last block of a pass that needs only last-position logits
+    let queryChunk: Int              // query rows whose attention weights are made at once
+    let hooks: HookSet?
+    let tape: BackwardTape?          // what the backward pass needs of this block, when one follows
+
+    init(layer: Int, state: RunState, layout: BatchLayout, batch: Int, finishLastRowsOnly: Bool, queryChunk: Int,
+         hooks: HookSet?, tape: BackwardTape?) {
+        self.layer = layer; self.state = state; self.layout = layout; self.batch = batch
+        self.n = layout.offsets[batch]
+        self.finishLastRowsOnly = finishLastRowsOnly; self.queryChunk = queryChunk; self.hooks = hooks; self.tape = tape
+    }
+}
+
 // MARK: - Forward pass
 
 extension Model {
@@ -177,10 +198,11 @@ extension Model {
         let s = runState(for: layout, hooks: hooks)
         defer { runStates.give(back: s) }
 
-        // Token embeddings: x[N, d] = W_E[tokens].
+        // Token embeddings: x[N, d] = W_E[tokens] · embeddingScale (√d_model on Gemma).
         for (r, token) in tokens.joined().enumerated() {
             weights.tokenEmbedding.dequantizeRows(token..<token + 1, into: s.x + r * c.modelDim)
         }
+        if c.embeddingScale != 1 { scale(s.x, by: c.embeddingScale, count: layout.rows * c.modelDim) }
         try callHooks(hooks, .embed, s.x, layout, sequences: batch)
 
         // The blocks, then the final norm and unembedding.
@@ -274,7 +296,7 @@ extension Model {
 
     /// Calls the hooks at `point` with a view of the first `sequences` sequences of `buffer` (no
     /// work when nothing is registered there).
-    private func callHooks(_ hooks: HookSet?, _ point: HookPoint, _ buffer: UnsafeMutablePointer<Float>,
+    func callHooks(_ hooks: HookSet?, _ point: HookPoint, _ buffer: UnsafeMutablePointer<Float>,
                            _ layout: BatchLayout, sequences: Int) throws {
         guard let hooks, hooks.contains(point) else { return }
         try hooks.run(ActivationView(point: point, shape: point.shape(config: config, keys: layout.keys),
@@ -306,66 +328,15 @@ extension Model {
         do {
             for l in firstLayer...lastLayer {
                 try context.checkCancelled()
-                let w = weights.blocks[l]
                 let batch = layout.joined(at: l)                        // sequences running this block
-                var n = layout.offsets[batch]                           // their rows
-                let positions = Array(layout.positions[0..<n])          // [n] absolute position of each row
-                func hook(_ point: HookPoint, _ buffer: UnsafeMutablePointer<Float>) throws {
-                    try callHooks(hooks, point, buffer, layout, sequences: batch)
+                var rows = BlockRows(layer: l, state: s, layout: layout, batch: batch,
+                                     finishLastRowsOnly: lastRowsOnly && l == lastLayer, queryChunk: plainChunk, hooks: hooks,
+                                     tape: tape)
+                switch c.block {
+                case .llama: try llamaBlock(&rows, caches: &caches, context: context)
+                case .gemma3: try gemma3Block(&rows, caches: &caches, context: context)
                 }
-                try hook(.residPre(l), s.x)
-                tape?.keep(.residPre, layer: l, s.x)
-
-                // Attention: ln1 → q, k, v → RoPE → causal softmax(q·kᵀ/√d_head) · v → W_O.
-                rmsnorm(s.xb, s.x, w.attnNorm, n: n, eps: c.normEpsilon)
-                try hook(.ln1Normalized(l), s.xb)
-                matmul([s.q, s.k, s.v], s.xb, [w.wq, w.wk, w.wv], n: n)
-                if let b = w.bq { addBias(s.q, b, n: n) }
-                if let b = w.bk { addBias(s.k, b, n: n) }
-                if let b = w.bv { addBias(s.v, b, n: n) }
-                try hook(.q(l), s.q)
-                try hook(.k(l), s.k)
-                try hook(.v(l), s.v)
-                rope(s.q, positions: positions, heads: c.headCount, headDim: c.headDim, frequencies: ropeFrequencies, style: c.ropeStyle)
-                rope(s.k, positions: positions, heads: c.kvHeadCount, headDim: c.headDim, frequencies: ropeFrequencies, style: c.ropeStyle)
-                tape?.keep(.rotatedQ, layer: l, s.q)
-                tape?.keep(.rotatedK, layer: l, s.k)
-                tape?.keep(.v, layer: l, s.v)
-                for b in 0..<batch {
-                    let row = layout.offsets[b] * c.kvDim
-                    caches[b].append(layer: l, k: s.k + row, v: s.v + row, rows: layout.counts[b])
-                }
-                // The last block feeds only the last-position logits: the earlier rows are done once
-                // their keys and values are cached, so the rest of the block runs on last rows only.
-                if lastRowsOnly && l == lastLayer && n > batch {
-                    layout = layout.keepingLastRows(of: s, joined: batch, config: c)
-                    n = batch
-                }
-                let hookedPattern = hooks?.contains(.attnScores(l)) == true || hooks?.contains(.pattern(l)) == true
-                try attention(s.z, s.q, s.att, caches: caches, layer: l, layout: layout, sequences: batch,
-                              queryChunk: plainChunk, hook: hookedPattern ? hook : nil)
-                try hook(.z(l), s.z)
-                matmul(s.out, s.z, w.wo, n: n)
-                try hook(.attnOut(l), s.out)
-                addInPlace(s.x, s.out, count: n * c.modelDim)
-                try hook(.residMid(l), s.x)
-                tape?.keep(.residMid, layer: l, s.x)
-
-                // MLP: ln2 → SwiGLU(W_gate·x, W_up·x) → W_down. (An interrupt is also honoured here,
-                // so a sweep's wide blocks make it wait for half a block, not a whole one.)
-                try context.checkCancelled()
-                rmsnorm(s.xb, s.x, w.ffnNorm, n: n, eps: c.normEpsilon)
-                try hook(.ln2Normalized(l), s.xb)
-                matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: n)
-                try hook(.mlpPre(l), s.gate)
-                tape?.keep(.gate, layer: l, s.gate)
-                tape?.keep(.up, layer: l, s.up)
-                swiglu(s.hb, s.gate, s.up, rows: n, width: c.ffnDim)
-                try hook(.mlpPost(l), s.hb)
-                matmul(s.out, s.hb, w.wDown, n: n)
-                try hook(.mlpOut(l), s.out)
-                addInPlace(s.x, s.out, count: n * c.modelDim)
-                try hook(.residPost(l), s.x)
+                layout = rows.layout
                 context.report(Double(l - firstLayer + 1) / Double(lastLayer - firstLayer + 1),
                                "layer \(l + 1)/\(lastLayer + 1)")
             }
@@ -375,6 +346,82 @@ extension Model {
             throw error
         }
         return layout
+    }
+
+    /// The llama block (llama, mistral, qwen2) over `rows`: pre-norm attention, then a pre-norm SwiGLU MLP.
+    func llamaBlock(_ rows: inout BlockRows, caches: inout [KVCache], context: TaskContext) throws {
+        let c = config, l = rows.layer, s = rows.state, w = weights.blocks[l]
+        try hook(.residPre(l), s.x, rows)
+        rows.tape?.keep(.residPre, layer: l, s.x)
+
+        // Attention: ln1 → q, k, v → RoPE → causal softmax(q·kᵀ/√d_head) · v → W_O.
+        rmsnorm(s.xb, s.x, w.attnNorm, n: rows.n, eps: c.normEpsilon)
+        try hook(.ln1Normalized(l), s.xb, rows)
+        matmul([s.q, s.k, s.v], s.xb, [w.wq, w.wk, w.wv], n: rows.n)
+        if let b = w.bq { addBias(s.q, b, n: rows.n) }
+        if let b = w.bk { addBias(s.k, b, n: rows.n) }
+        if let b = w.bv { addBias(s.v, b, n: rows.n) }
+        try hook(.q(l), s.q, rows)
+        try hook(.k(l), s.k, rows)
+        try hook(.v(l), s.v, rows)
+        try selfAttention(&rows, caches: &caches)
+        matmul(s.out, s.z, w.wo, n: rows.n)
+        try hook(.attnOut(l), s.out, rows)
+        addInPlace(s.x, s.out, count: rows.n * c.modelDim)
+        try hook(.residMid(l), s.x, rows)
+        rows.tape?.keep(.residMid, layer: l, s.x)
+
+        // MLP: ln2 → SwiGLU(W_gate·x, W_up·x) → W_down. (An interrupt is also honoured here,
+        // so a sweep's wide blocks make it wait for half a block, not a whole one.)
+        try context.checkCancelled()
+        rmsnorm(s.xb, s.x, w.ffnNorm, n: rows.n, eps: c.normEpsilon)
+        try hook(.ln2Normalized(l), s.xb, rows)
+        matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: rows.n)
+        try hook(.mlpPre(l), s.gate, rows)
+        rows.tape?.keep(.gate, layer: l, s.gate)
+        rows.tape?.keep(.up, layer: l, s.up)
+        swiglu(s.hb, s.gate, s.up, rows: rows.n, width: c.ffnDim)
+        try hook(.mlpPost(l), s.hb, rows)
+        matmul(s.out, s.hb, w.wDown, n: rows.n)
+        try hook(.mlpOut(l), s.out, rows)
+        addInPlace(s.x, s.out, count: rows.n * c.modelDim)
+        try hook(.residPost(l), s.x, rows)
+    }
+
+    /// Calls the hooks at `point` with a view of the sequences running this block.
+    @inline(__always)
+    func hook(_ point: HookPoint, _ buffer: UnsafeMutablePointer<Float>, _ rows: BlockRows) throws {
+        try callHooks(rows.hooks, point, buffer, rows.layout, sequences: rows.batch)
+    }
+
+    /// The attention step every block shares, from hooked q, k, v to hooked z: RoPE (the local
+    /// layers' frequencies on a sliding-window layer), the keys and values into the caches, then
+    /// z = softmax(q·kᵀ · scale, causal and windowed) · v. On the last block of a last-position
+    /// pass, the rows are cut to each sequence's last one once their keys and values are cached.
+    func selfAttention(_ rows: inout BlockRows, caches: inout [KVCache]) throws {
+        let c = config, l = rows.layer, s = rows.state
+        let positions = Array(rows.layout.positions[0..<rows.n])       // [n] absolute position of each row
+        let frequencies = c.isLocal(layer: l) ? localRopeFrequencies : ropeFrequencies
+        rope(s.q, positions: positions, heads: c.headCount, headDim: c.headDim, frequencies: frequencies, style: c.ropeStyle)
+        rope(s.k, positions: positions, heads: c.kvHeadCount, headDim: c.headDim, frequencies: frequencies, style: c.ropeStyle)
+        rows.tape?.keep(.rotatedQ, layer: l, s.q)
+        rows.tape?.keep(.rotatedK, layer: l, s.k)
+        rows.tape?.keep(.v, layer: l, s.v)
+        for b in 0..<rows.batch {
+            let row = rows.layout.offsets[b] * c.kvDim
+            caches[b].append(layer: l, k: s.k + row, v: s.v + row, rows: rows.layout.counts[b])
+        }
+        // The last block feeds only the last-position logits: the earlier rows are done once
+        // their keys and values are cached, so the rest of the block runs on last rows only.
+        if rows.finishLastRowsOnly && rows.n > rows.batch {
+            rows.layout = rows.layout.keepingLastRows(of: s, joined: rows.batch, config: c)
+            rows.n = rows.batch
+        }
+        let hookedPattern = rows.hooks?.contains(.attnScores(l)) == true || rows.hooks?.contains(.pattern(l)) == true
+        let current = rows
+        try attention(s.z, s.q, s.att, caches: caches, layer: l, layout: rows.layout, sequences: rows.batch,
+                      queryChunk: rows.queryChunk, hook: hookedPattern ? { try self.hook($0, $1, current) } : nil)
+        try hook(.z(l), s.z, rows)
     }
 
     /// Final norm over every row, then logits[B, T', vocab] = ln_final(x)[selected rows] · W_Uᵀ.
@@ -424,7 +471,7 @@ extension Model {
     /// each sequence's cached keys and values (`att` is scratch for the weights). With `hook`, the
     /// whole [rows, H, keys] scores and pattern are built so the hooks at `attnScores`/`pattern` see
     /// (and may change) them; without, the weights are made `queryChunk` query rows at a time.
-    private func attention(_ z: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, _ att: UnsafeMutablePointer<Float>,
+    func attention(_ z: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, _ att: UnsafeMutablePointer<Float>,
                            caches: [KVCache], layer l: Int, layout: BatchLayout, sequences: Int, queryChunk: Int,
                            hook: ((HookPoint, UnsafeMutablePointer<Float>) throws -> Void)?) throws {
         let perRow = config.headCount * layout.keys                  // floats of one row's [H, keys]
@@ -469,7 +516,7 @@ extension Model {
     private func batchedAttention(_ z: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, caches: [KVCache],
                                   layer l: Int, layout: BatchLayout, sequences: Int) {
         let c = config, hd = c.headDim
-        let scale = 1 / Float(hd).squareRoot()
+        let scale = c.attentionScale
         nonisolated(unsafe) let z = z
         WorkerPool.shared.run(sequences) { b in
             let start = layout.starts[b], rowOffset = layout.offsets[b]
@@ -481,13 +528,15 @@ extension Model {
                 caches[b].values[l].withUnsafeBufferPointer { vBuffer in
                     guard let kBase = kBuffer.baseAddress, let vBase = vBuffer.baseAddress else { return }
                     for t in 0..<layout.counts[b] {
-                        let visible = start + t + 1                 // causal: keys 0...start + t
+                        // Causal: keys first...start + t (first = 0 but on a sliding-window layer).
+                        let first = c.firstVisibleKey(layer: l, query: start + t)
+                        let visible = start + t + 1 - first
                         for h in 0..<c.headCount {
                             let kvh = h / c.groupSize
-                            attentionScoresRow(row, q + (rowOffset + t) * c.qDim + h * hd, keys: kBase + kvh * hd,
+                            attentionScoresRow(row, q + (rowOffset + t) * c.qDim + h * hd, keys: kBase + first * c.kvDim + kvh * hd,
                                                stride: c.kvDim, count: visible, headDim: hd, scale: scale)
                             softmax(row, count: visible)
-                            attentionValuesRow(z + (rowOffset + t) * c.qDim + h * hd, row, values: vBase + kvh * hd,
+                            attentionValuesRow(z + (rowOffset + t) * c.qDim + h * hd, row, values: vBase + first * c.kvDim + kvh * hd,
                                                stride: c.kvDim, count: visible, headDim: hd)
                         }
                     }
@@ -504,7 +553,7 @@ extension Model {
     private func attentionScores(_ att: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, cache: KVCache,
                                  rowOffset: Int, layer l: Int, start: Int, rows: Range<Int>, keys: Int) {
         let c = config, hd = c.headDim
-        let scale = 1 / Float(hd).squareRoot()
+        let scale = c.attentionScale
         let length = start + rows.upperBound                        // keys the last of these rows can see
         cache.keys[l].withUnsafeBufferPointer { kBuffer in
             guard let kBase = kBuffer.baseAddress else { return }
@@ -528,10 +577,13 @@ extension Model {
                             kBase + kvh * hd, Int32(c.kvDim), 0, att + h * keys, Int32(c.headCount * keys))
             }
         }
-        // Causal mask: row t (absolute start + t) sees keys 0...start + t.
+        // Causal mask: row t (absolute start + t) sees keys 0...start + t; on a sliding-window layer
+        // only the window's last keys of those.
         for (i, t) in rows.enumerated() {
+            let first = c.firstVisibleKey(layer: l, query: start + t)
             for h in 0..<c.headCount {
                 let row = att + (i * c.headCount + h) * keys
+                for j in 0..<first { row[j] = -.infinity }
                 for j in (start + t + 1)..<max(keys, start + t + 1) { row[j] = -.infinity }
             }
         }

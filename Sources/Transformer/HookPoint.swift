@@ -8,18 +8,20 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
     case embed                  // hook_embed                       [d_model]
     case residPre(Int)          // blocks.l.hook_resid_pre          [d_model]
     case ln1Normalized(Int)     // blocks.l.ln1.hook_normalized     [d_model]
-    case q(Int)                 // blocks.l.attn.hook_q             [H, d_head]      (before RoPE)
-    case k(Int)                 // blocks.l.attn.hook_k             [H_kv, d_head]   (before RoPE)
+    case q(Int)                 // blocks.l.attn.hook_q             [H, d_head]      (before RoPE; Gemma: after the q norm)
+    case k(Int)                 // blocks.l.attn.hook_k             [H_kv, d_head]   (before RoPE; Gemma: after the k norm)
     case v(Int)                 // blocks.l.attn.hook_v             [H_kv, d_head]
     case attnScores(Int)        // blocks.l.attn.hook_attn_scores   [H, keys]  scaled, masked = -inf
     case pattern(Int)           // blocks.l.attn.hook_pattern       [H, keys]  softmax of the scores
     case z(Int)                 // blocks.l.attn.hook_z             [H, d_head]      pattern · V
-    case attnOut(Int)           // blocks.l.hook_attn_out           [d_model]
+    case ln1PostNormalized(Int) // blocks.l.ln1_post.hook_normalized [d_model] Gemma: post-attention RMSNorm output
+    case attnOut(Int)           // blocks.l.hook_attn_out           [d_model]  what is added to the stream
     case residMid(Int)          // blocks.l.hook_resid_mid          [d_model]
     case ln2Normalized(Int)     // blocks.l.ln2.hook_normalized     [d_model]
     case mlpPre(Int)            // blocks.l.mlp.hook_pre            [d_ff]  gate pre-activation
-    case mlpPost(Int)           // blocks.l.mlp.hook_post           [d_ff]  silu(gate) ⊙ up
-    case mlpOut(Int)            // blocks.l.hook_mlp_out            [d_model]
+    case mlpPost(Int)           // blocks.l.mlp.hook_post           [d_ff]  act(gate) ⊙ up
+    case ln2PostNormalized(Int) // blocks.l.ln2_post.hook_normalized [d_model] Gemma: post-MLP RMSNorm output
+    case mlpOut(Int)            // blocks.l.hook_mlp_out            [d_model]  what is added to the stream
     case residPost(Int)         // blocks.l.hook_resid_post         [d_model]
     case lnFinalNormalized      // ln_final.hook_normalized         [d_model]
 
@@ -29,7 +31,8 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         case .embed, .lnFinalNormalized: return nil
         case .residPre(let l), .ln1Normalized(let l), .q(let l), .k(let l), .v(let l), .attnScores(let l),
              .pattern(let l), .z(let l), .attnOut(let l), .residMid(let l), .ln2Normalized(let l),
-             .mlpPre(let l), .mlpPost(let l), .mlpOut(let l), .residPost(let l):
+             .mlpPre(let l), .mlpPost(let l), .mlpOut(let l), .residPost(let l),
+             .ln1PostNormalized(let l), .ln2PostNormalized(let l):
             return l
         }
     }
@@ -58,29 +61,49 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         case .attnScores: return "attn.hook_attn_scores"
         case .pattern: return "attn.hook_pattern"
         case .z: return "attn.hook_z"
+        case .ln1PostNormalized: return "ln1_post.hook_normalized"
         case .attnOut: return "hook_attn_out"
         case .residMid: return "hook_resid_mid"
         case .ln2Normalized: return "ln2.hook_normalized"
         case .mlpPre: return "mlp.hook_pre"
         case .mlpPost: return "mlp.hook_post"
+        case .ln2PostNormalized: return "ln2_post.hook_normalized"
         case .mlpOut: return "hook_mlp_out"
         case .residPost: return "hook_resid_post"
         case .embed, .lnFinalNormalized: return ""
         }
     }
 
-    private static var blockPoints: [(String, (Int) -> HookPoint)] { [
-        ("hook_resid_pre", HookPoint.residPre), ("ln1.hook_normalized", HookPoint.ln1Normalized),
-        ("attn.hook_q", HookPoint.q), ("attn.hook_k", HookPoint.k), ("attn.hook_v", HookPoint.v),
-        ("attn.hook_attn_scores", HookPoint.attnScores), ("attn.hook_pattern", HookPoint.pattern),
-        ("attn.hook_z", HookPoint.z), ("hook_attn_out", HookPoint.attnOut), ("hook_resid_mid", HookPoint.residMid),
-        ("ln2.hook_normalized", HookPoint.ln2Normalized), ("mlp.hook_pre", HookPoint.mlpPre),
-        ("mlp.hook_post", HookPoint.mlpPost), ("hook_mlp_out", HookPoint.mlpOut),
-        ("hook_resid_post", HookPoint.residPost),
+    /// Every per-block point in forward order; `postNorm` marks those only blocks with post-norms (Gemma) have.
+    private static var blockPoints: [(name: String, make: (Int) -> HookPoint, postNorm: Bool)] { [
+        ("hook_resid_pre", HookPoint.residPre, false), ("ln1.hook_normalized", HookPoint.ln1Normalized, false),
+        ("attn.hook_q", HookPoint.q, false), ("attn.hook_k", HookPoint.k, false), ("attn.hook_v", HookPoint.v, false),
+        ("attn.hook_attn_scores", HookPoint.attnScores, false), ("attn.hook_pattern", HookPoint.pattern, false),
+        ("attn.hook_z", HookPoint.z, false), ("ln1_post.hook_normalized", HookPoint.ln1PostNormalized, true),
+        ("hook_attn_out", HookPoint.attnOut, false), ("hook_resid_mid", HookPoint.residMid, false),
+        ("ln2.hook_normalized", HookPoint.ln2Normalized, false), ("mlp.hook_pre", HookPoint.mlpPre, false),
+        ("mlp.hook_post", HookPoint.mlpPost, false), ("ln2_post.hook_normalized", HookPoint.ln2PostNormalized, true),
+        ("hook_mlp_out", HookPoint.mlpOut, false), ("hook_resid_post", HookPoint.residPost, false),
     ] }
 
     /// The per-block suffixes in forward order (`hook_resid_pre`, `ln1.hook_normalized`, …).
-    public static var blockSuffixes: [String] { blockPoints.map(\.0) }
+    public static func blockSuffixes(postNorms: Bool = false) -> [String] {
+        blockPoints.filter { postNorms || !$0.postNorm }.map(\.name)
+    }
+
+    /// Whether this point exists in every block kind (false for Gemma's post-norms).
+    public var isInEveryBlock: Bool {
+        switch self {
+        case .ln1PostNormalized, .ln2PostNormalized: return false
+        default: return true
+        }
+    }
+
+    /// Whether a model with `config` has this point (its layer in range, its block kind's points).
+    public func exists(in config: ModelConfig) -> Bool {
+        if let l = layer, l < 0 || l >= config.layerCount { return false }
+        return isInEveryBlock || config.block == .gemma3
+    }
 
     /// Parses a TransformerLens name (`blocks.3.hook_resid_pre`, `hook_embed`, `ln_final.hook_normalized`).
     public init?(name: String) {
@@ -88,20 +111,28 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         if name == "ln_final.hook_normalized" { self = .lnFinalNormalized; return }
         let parts = name.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "blocks", let l = Int(parts[1]), l >= 0,
-              let make = Self.blockPoints.first(where: { $0.0 == parts[2] })?.1 else { return nil }
+              let make = Self.blockPoints.first(where: { $0.name == parts[2] })?.make else { return nil }
         self = make(l)
     }
 
-    /// Every hook point of a model with `layers` blocks, in forward order.
-    public static func all(layers: Int) -> [HookPoint] {
-        [.embed] + (0..<layers).flatMap { l in blockPoints.map { $0.1(l) } } + [.lnFinalNormalized]
+    /// Every hook point of a model with `layers` blocks, in forward order (`postNorms`: with
+    /// Gemma's `ln1_post`/`ln2_post`).
+    public static func all(layers: Int, postNorms: Bool = false) -> [HookPoint] {
+        let block = blockPoints.filter { postNorms || !$0.postNorm }
+        return [.embed] + (0..<layers).flatMap { l in block.map { $0.make(l) } } + [.lnFinalNormalized]
+    }
+
+    /// Every hook point of a model with `config`, in forward order.
+    public static func all(config: ModelConfig) -> [HookPoint] {
+        all(layers: config.layerCount, postNorms: config.block == .gemma3)
     }
 
     /// The shape of this point's activation at one position. `keys` is the attention width
     /// (cached plus new positions) for `attnScores`/`pattern`.
     public func shape(config: ModelConfig, keys: Int) -> [Int] {
         switch self {
-        case .embed, .residPre, .ln1Normalized, .attnOut, .residMid, .ln2Normalized, .mlpOut, .residPost, .lnFinalNormalized:
+        case .embed, .residPre, .ln1Normalized, .attnOut, .residMid, .ln2Normalized, .mlpOut, .residPost, .lnFinalNormalized,
+             .ln1PostNormalized, .ln2PostNormalized:
             return [config.modelDim]
         case .q, .z: return [config.headCount, config.headDim]
         case .k, .v: return [config.kvHeadCount, config.headDim]

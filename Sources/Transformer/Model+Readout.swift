@@ -44,6 +44,7 @@ extension Model {
                 weights.tokenEmbedding.dequantizeRows(token..<token + 1, into: buffer.baseAddress! + r * d)
             }
         }
+        if config.embeddingScale != 1 { for i in out.indices { out[i] *= config.embeddingScale } }
         return out
     }
 
@@ -57,9 +58,10 @@ extension Model {
         return out
     }
 
-    /// Standard deviation of all token-embedding entries (the scale of causal-tracing noise).
-    /// It reads every row (0.3 s for SmolLM2's 49,152, more for larger vocabularies), so it checks
-    /// `context` between blocks of rows and an interrupt never waits for the whole table.
+    /// Standard deviation of all token-embedding entries as `hook_embed` sees them (the scale of
+    /// causal-tracing noise). It reads every row (0.3 s for SmolLM2's 49,152, more for larger
+    /// vocabularies), so it checks `context` between blocks of rows and an interrupt never waits for
+    /// the whole table.
     public func embeddingStandardDeviation(context: TaskContext = .none) throws -> Float {
         let w = weights.tokenEmbedding
         let rows = config.vocabularySize, d = config.modelDim
@@ -73,6 +75,6 @@ extension Model {
             for v in buffer[0..<(end - start) * d] { sum += Double(v); sumSquares += Double(v) * Double(v) }
         }
         let n = Double(rows * d)
-        return Float((sumSquares / n - (sum / n) * (sum / n)).squareRoot())
+        return Float((sumSquares / n - (sum / n) * (sum / n)).squareRoot()) * config.embeddingScale
     }
 }

@@ -3,7 +3,7 @@ import GGUF
 
 // MARK: - Model
 
-/// A loaded llama-family model: configuration and weights. Immutable once loaded and safe to
+/// A loaded model: configuration and weights. Immutable once loaded and safe to
 /// share; per-sequence state lives in `KVCache` values owned by the caller.
 public final class Model: @unchecked Sendable {
     public let config: ModelConfig
@@ -14,6 +14,8 @@ public final class Model: @unchecked Sendable {
     public let loadSeconds: Double
     /// RoPE frequencies base^(-2i/ropeDim), i in 0..<ropeDim/2.
     let ropeFrequencies: [Float]
+    /// The same for the sliding-window layers, whose base may differ (Gemma 3: 10⁴ against 10⁶).
+    let localRopeFrequencies: [Float]
     /// Scratch buffers kept between forward passes.
     let runStates = RunStateStore()
 
@@ -30,6 +32,7 @@ public final class Model: @unchecked Sendable {
         config = try ModelConfig(gguf: file)
         weights = try Weights(file: file, config: config)
         ropeFrequencies = Transformer.ropeFrequencies(ropeDim: config.ropeDim, base: config.ropeBase)
+        localRopeFrequencies = Transformer.ropeFrequencies(ropeDim: config.ropeDim, base: config.localRopeBase ?? config.ropeBase)
         loadSeconds = Date().timeIntervalSince(started)
     }
 

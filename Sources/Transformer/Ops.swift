@@ -149,17 +149,56 @@ func swiglu(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ 
     }
 }
 
+/// out[n, d_ff] = gelu_tanh(gate[n, d_ff]) ⊙ up[n, d_ff]   (GeGLU with the tanh GELU, Gemma's
+/// gelu_pytorch_tanh), eight lanes at a time. 0.5·(1 + tanh u) = sigmoid(2u), so
+/// gelu_tanh(g) = g / (1 + e^(−2u)) with u = √(2/π)·(g + 0.044715·g³).
+func geglu(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+    let ob = UnsafeMutableRawPointer(out), gb = UnsafeRawPointer(gate), ub = UnsafeRawPointer(up)
+    let k: Float = 2 * (2 / Float.pi).squareRoot(), cube: Float = 0.044715
+    var i = 0
+    while i &+ 8 <= count {
+        let o = i &* 4
+        let g = gb.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+        let u = k * (g + cube * g * g * g)
+        let gelu = g / (1 + exp8(-u))
+        ob.storeBytes(of: gelu * ub.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self), toByteOffset: o, as: SIMD8<Float>.self)
+        i &+= 8
+    }
+    while i < count {
+        let g = gate[i]
+        out[i] = g / (1 + exp(-k * (g + cube * g * g * g))) * up[i]
+        i &+= 1
+    }
+}
+
 /// SwiGLU over `rows` rows of `width`, shared between the cores when there are enough (a sweep's
 /// thousand rows take ~1 ms of exponentials, which one core would do while the other waits).
 func swiglu(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, rows: Int, width: Int) {
-    guard rows * width >= 1 << 18 else { swiglu(out, gate, up, count: rows * width); return }
+    gated(out, gate, up, rows: rows, width: width) { swiglu($0, $1, $2, count: $3) }
+}
+
+/// GeGLU over `rows` rows of `width`, shared between the cores like `swiglu`.
+func geglu(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, rows: Int, width: Int) {
+    gated(out, gate, up, rows: rows, width: width) { geglu($0, $1, $2, count: $3) }
+}
+
+/// A gated activation over `rows` rows of `width`, in eight parts on the cores when there are enough.
+private func gated(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>,
+                   rows: Int, width: Int,
+                   _ op: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void) {
+    guard rows * width >= 1 << 18 else { op(out, gate, up, rows * width); return }
     let parts = 8, perPart = (rows + parts - 1) / parts
     nonisolated(unsafe) let out = out
     WorkerPool.shared.run(parts) { p in
         let r0 = p * perPart, r1 = min(rows, r0 + perPart)
         guard r0 < r1 else { return }
-        swiglu(out + r0 * width, gate + r0 * width, up + r0 * width, count: (r1 - r0) * width)
+        op(out + r0 * width, gate + r0 * width, up + r0 * width, (r1 - r0) * width)
     }
+}
+
+/// x[count] *= a.
+func scale(_ x: UnsafeMutablePointer<Float>, by a: Float, count: Int) {
+    for i in 0..<count { x[i] *= a }
 }
 
 /// e^x in eight lanes (Cephes' expf: x = n·ln2 + r, |r| ≤ ln2/2, a degree-6 polynomial for e^r,

@@ -50,19 +50,27 @@ public final class BlockWeights: @unchecked Sendable {
     public let wGate: WeightMatrix        // [d_ff, d_model]      blk.l.ffn_gate.weight
     public let wUp: WeightMatrix          // [d_ff, d_model]      blk.l.ffn_up.weight
     public let wDown: WeightMatrix        // [d_model, d_ff]      blk.l.ffn_down.weight
+    // Gemma 3 only. llama.cpp's converter stores Gemma's norm gains as 1 + w, so every RMSNorm
+    // here is the same op as llama's (transformers computes x̂ · (1 + w) from the raw w).
+    public let qNorm: [Float]?            // [d_head]             blk.l.attn_q_norm.weight, per query head
+    public let kNorm: [Float]?            // [d_head]             blk.l.attn_k_norm.weight, per key head
+    public let attnPostNorm: [Float]?     // [d_model]            blk.l.post_attention_norm.weight
+    public let ffnPostNorm: [Float]?      // [d_model]            blk.l.post_ffw_norm.weight
 
     init(attnNorm: [Float], wq: WeightMatrix, wk: WeightMatrix, wv: WeightMatrix, wo: WeightMatrix,
          bq: [Float]?, bk: [Float]?, bv: [Float]?, ffnNorm: [Float],
-         wGate: WeightMatrix, wUp: WeightMatrix, wDown: WeightMatrix) {
+         wGate: WeightMatrix, wUp: WeightMatrix, wDown: WeightMatrix,
+         qNorm: [Float]? = nil, kNorm: [Float]? = nil, attnPostNorm: [Float]? = nil, ffnPostNorm: [Float]? = nil) {
         self.attnNorm = attnNorm; self.wq = wq; self.wk = wk; self.wv = wv; self.wo = wo
         self.bq = bq; self.bk = bk; self.bv = bv
         self.ffnNorm = ffnNorm; self.wGate = wGate; self.wUp = wUp; self.wDown = wDown
+        self.qNorm = qNorm; self.kNorm = kNorm; self.attnPostNorm = attnPostNorm; self.ffnPostNorm = ffnPostNorm
     }
 
     var matrices: [WeightMatrix] { [wq, wk, wv, wo, wGate, wUp, wDown] }
 }
 
-/// All weights of a llama-family model.
+/// All weights of a model.
 public final class Weights: @unchecked Sendable {
     /// The mapped file; the quantised views point into it, so it lives as long as the weights.
     public let file: GGUFFile
@@ -95,6 +103,10 @@ public final class Weights: @unchecked Sendable {
             file.tensor(named: name) == nil ? nil : try vector(name, count: count)
         }
         let d = config.modelDim
+        let gemma = config.block == .gemma3
+        func gemmaVector(_ name: String, count: Int) throws -> [Float]? {
+            gemma ? try vector(name, count: count) : nil
+        }
         tokenEmbedding = try matrix("token_embd.weight", rows: config.vocabularySize, cols: d)
         blocks = try (0..<config.layerCount).map { l in
             let p = "blk.\(l)."
@@ -110,7 +122,11 @@ public final class Weights: @unchecked Sendable {
                 ffnNorm: try vector(p + "ffn_norm.weight", count: d),
                 wGate: try matrix(p + "ffn_gate.weight", rows: config.ffnDim, cols: d),
                 wUp: try matrix(p + "ffn_up.weight", rows: config.ffnDim, cols: d),
-                wDown: try matrix(p + "ffn_down.weight", rows: d, cols: config.ffnDim))
+                wDown: try matrix(p + "ffn_down.weight", rows: d, cols: config.ffnDim),
+                qNorm: try gemmaVector(p + "attn_q_norm.weight", count: config.headDim),
+                kNorm: try gemmaVector(p + "attn_k_norm.weight", count: config.headDim),
+                attnPostNorm: try gemmaVector(p + "post_attention_norm.weight", count: d),
+                ffnPostNorm: try gemmaVector(p + "post_ffw_norm.weight", count: d))
         }
         finalNorm = try vector("output_norm.weight", count: d)
         output = config.tiedOutput ? tokenEmbedding : try matrix("output.weight", rows: config.vocabularySize, cols: d)

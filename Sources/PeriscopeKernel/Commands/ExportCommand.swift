@@ -90,7 +90,7 @@ enum ExportCommand {
     /// The hook point named `name` in `model`, or an error suggesting the nearest names.
     static func hookPoint(_ name: String, model: LoadedModel, range: SourceRange?) throws -> HookPoint {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
-        guard let point = HookPoint(name: trimmed) else {
+        guard let point = HookPoint(name: trimmed), point.isInEveryBlock || point.exists(in: model.config) else {
             let near = suggestions(for: trimmed, among: model.hookNames)
             throw CommandError.failed(
                 "\(quoted(trimmed)) is not a hook point of \(model.name)\(hint(near, otherwise: ".")) Hook names look like \"blocks.3.hook_resid_post\"; `hooks` lists them all.",

@@ -27,9 +27,11 @@ enum HooksCommand {
                 add("hook_embed", .embed, "token embeddings")
             }
             if let layers {
-                for l in layers { for (suffix, make, note) in blockHooks { add("blocks.\(l).\(suffix)", make(l), note) } }
+                for l in layers {
+                    for (suffix, make, note) in blockHooks where make(l).exists(in: config) { add("blocks.\(l).\(suffix)", make(l), note) }
+                }
             } else {
-                for (suffix, make, note) in blockHooks { add("blocks.{l}.\(suffix)", make(0), note) }
+                for (suffix, make, note) in blockHooks where make(0).exists(in: config) { add("blocks.{l}.\(suffix)", make(0), note) }
             }
             if layers == nil {
                 add("ln_final.hook_normalized", .lnFinalNormalized, "final RMSNorm output (before the unembedding)")
@@ -56,11 +58,13 @@ enum HooksCommand {
         ("attn.hook_attn_scores", HookPoint.attnScores, "scaled scores per head over keys, masked = -inf"),
         ("attn.hook_pattern", HookPoint.pattern, "attention probabilities per head over keys"),
         ("attn.hook_z", HookPoint.z, "pattern · values, per head"),
+        ("ln1_post.hook_normalized", HookPoint.ln1PostNormalized, "RMSNorm after attention (its output is hook_attn_out)"),
         ("hook_attn_out", HookPoint.attnOut, "attention output added to the stream"),
         ("hook_resid_mid", HookPoint.residMid, "residual stream between attention and MLP"),
         ("ln2.hook_normalized", HookPoint.ln2Normalized, "RMSNorm before the MLP"),
         ("mlp.hook_pre", HookPoint.mlpPre, "gate pre-activation"),
-        ("mlp.hook_post", HookPoint.mlpPost, "silu(gate) ⊙ up"),
+        ("mlp.hook_post", HookPoint.mlpPost, "act(gate) ⊙ up (silu, or Gemma's tanh GELU)"),
+        ("ln2_post.hook_normalized", HookPoint.ln2PostNormalized, "RMSNorm after the MLP (its output is hook_mlp_out)"),
         ("hook_mlp_out", HookPoint.mlpOut, "MLP output added to the stream"),
         ("hook_resid_post", HookPoint.residPost, "residual stream leaving the block"),
     ]

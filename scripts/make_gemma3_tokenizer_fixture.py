@@ -24,7 +24,7 @@ def main() -> None:
     from llama_cpp import Llama
     from transformers import AutoTokenizer
 
-    texts = [json.loads(line)["text"] for line in (FIXTURES / "tokenizer_corpus.jsonl").read_text().splitlines()]
+    texts = [json.loads(line)["text"] for line in (FIXTURES / "tokenizer_corpus.jsonl").read_text(encoding="utf-8").split("\n") if line]
     hf = AutoTokenizer.from_pretrained(str(MODEL.parent), gguf_file=MODEL.name)
     llama = Llama(model_path=str(MODEL), vocab_only=True, verbose=False)
     out = FIXTURES / "gemma3" / "tokenizer.jsonl"

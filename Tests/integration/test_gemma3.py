@@ -1,0 +1,175 @@
+"""Gemma 3 270M end to end through a real Jupyter client: one kernel with both bundled models
+loaded, and every verb run on Gemma. Numbers that a reference gives are checked against the
+committed transformers dump (Tests/TransformerTests/Fixtures/gemma3/reference.json, written by
+scripts/make_gemma3_reference_fixtures.py on the same GGUF)."""
+import json
+
+import numpy as np
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from conftest import MODEL_PATH, PERISCOPE_HOME, ROOT, run_cell
+
+VND = "application/vnd.periscope.v1+json"
+GEMMA_PATH = PERISCOPE_HOME / "models" / "gemma-3-270m-q4_k_m.gguf"
+REFERENCE = ROOT / "Tests" / "TransformerTests" / "Fixtures" / "gemma3" / "reference.json"
+LAYERS = 18
+SLOW = 600
+
+pytestmark = pytest.mark.skipif(not (GEMMA_PATH.exists() and MODEL_PATH.exists()),
+                                reason="bundled models missing: run `make model`")
+
+
+@pytest.fixture(scope="module")
+def session():
+    """One kernel for the whole module: SmolLM2 and Gemma 3 loaded, Gemma current."""
+    km, kc = start_new_kernel(kernel_name="periscope", startup_timeout=60)
+    setup = "\n".join([
+        's = load "smollm2"',
+        'g = load "gemma3-270m"',
+        'p = prompt "The capital of Japan is"',
+        'clean = prompt "The capital of Japan is"',
+        'corrupt = prompt "The capital of France is"',
+    ])
+    reply, _ = run_cell(kc, setup, timeout=SLOW)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    try:
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def result(kc, code, timeout=SLOW):
+    reply, outputs = run_cell(kc, code, timeout=timeout)
+    assert reply["content"]["status"] == "ok", (code, reply["content"].get("evalue"))
+    results = [m for m in outputs if m["msg_type"] == "execute_result"]
+    assert len(results) == 1, code
+    data = results[0]["content"]["data"]
+    assert sum(len(str(v)) for v in data.values()) < 1_000_000, code
+    payload = data[VND]
+    return json.loads(payload) if isinstance(payload, str) else payload
+
+
+def reference_case(text):
+    cases = json.loads(REFERENCE.read_text())["cases"]
+    return next(c for c in cases if c["text"] == text)
+
+
+def long_prompt():
+    return next(c for c in json.loads(REFERENCE.read_text())["cases"] if len(c["ids"]) > 512)["text"]
+
+
+def test_models_lists_both_and_both_stay_loaded(session):
+    _, kc = session
+    table = result(kc, "models")
+    rows = {m["name"]: m for m in table["models"]}
+    assert rows["smollm2"]["loaded"] and rows["gemma3-270m"]["loaded"]
+    assert table["current"] == "gemma3-270m"
+    assert result(kc, 'use s\nrun "The capital of Japan is" top 1')["top"]["ids"]
+    result(kc, "use g")
+    hooks = result(kc, "hooks layer 5")
+    assert "blocks.5.ln1_post.hook_normalized" in hooks["names"]
+    assert "blocks.5.ln2_post.hook_normalized" in hooks["names"]
+
+
+def test_run_and_generate_match_transformers(session):
+    _, kc = session
+    ref = reference_case("The capital of Japan is")
+    run = result(kc, "run p top 5")
+    assert run["top"]["ids"][0] == ref["greedy"][0] == ref["topIds"][-1][0]
+    gen = result(kc, "generate p max 10")
+    assert gen["ids"] == ref["greedy"], gen
+
+
+def test_lens_last_layer_is_the_model(session):
+    _, kc = session
+    lens = result(kc, "lens p layers all positions all")
+    assert lens["shape"][0] == LAYERS
+    run = result(kc, "run p top 1")
+    assert lens["top"]["ids"][LAYERS - 1][-1][0] == run["top"]["ids"][0]
+    assert abs(lens["values"][LAYERS - 1][-1] - run["top"]["probs"][0]) < 1e-3
+
+
+def test_attention_shows_the_sliding_window(session):
+    _, kc = session
+    result(kc, f'long = prompt "{long_prompt()}"')
+    # Layer 0 is local (window 512): the last queries give the oldest keys no weight; layer 5 is
+    # global and its last queries weigh the first tokens (the attention sink).
+    local = result(kc, "attention long layer 0 head 0")
+    glob = result(kc, "attention long layer 5 head 0")
+    assert local["values"][-1][0] == 0
+    assert glob["values"][-1][0] > 0
+    for row in local["values"]:
+        assert abs(max(row)) <= 1
+
+
+def test_patch_and_patchscope(session):
+    _, kc = session
+    patch = result(kc, "patch source p layer 6 position -1 into identity top 3")
+    assert patch["mode"] == "top" and len(patch["ids"]) == 3
+    sweep = result(kc, "patchscope p position -1 target identity layers all generate 3")
+    assert sweep["layers"] == list(range(LAYERS))
+    assert len(sweep["ids"]) == LAYERS and all(len(ids) == 3 for ids in sweep["ids"])
+
+
+def test_trace_both_kinds(session):
+    _, kc = session
+    trace = result(kc, 'trace clean corrupt answer " Tokyo" hook resid_pre layers all')
+    assert trace["shape"][0] == LAYERS
+    values = trace["values"]
+    japan = next(i for i, t in enumerate(trace["column_labels"]) if "Japan" in t)
+    # Restoring " Japan" before block 0 gives the clean run; an identical position changes nothing.
+    assert abs(values[0][japan] - 1) < 1e-3
+    assert all(abs(values[0][p]) < 1e-3 for p in range(japan))
+    assert trace["clean_metric"] > trace["corrupt_metric"]
+    noise = result(kc, 'trace clean noise "Japan" answer " Tokyo" samples 2 seed 1 layers 0..3')
+    assert noise["shape"][0] == 4
+
+
+def test_direction_steer_probe(session):
+    _, kc = session
+    v = result(kc, 'v = direction ["Love", "I adore you"] minus ["Hate", "I despise you"] layer 6\nv')
+    assert len(v["values"]) == 640
+    steer = result(kc, 'steer "I think dogs are" with v layer 6 scales [0, 8] generate 4')
+    plain = result(kc, 'generate "I think dogs are" max 4')
+    assert steer["scales"][0] == 0
+    assert steer["ids"][0] == plain["ids"]
+    result(kc, 'd = dataset [["I loved it", "pos"], ["I hated it", "neg"], ["Wonderful", "pos"], ["Awful", "neg"], '
+               '["Great fun", "pos"], ["Terrible", "neg"], ["So good", "pos"], ["So bad", "neg"]]')
+    probe = result(kc, "probe d layers 0..17 split 0.5 seed 1")
+    assert probe["layers"] == list(range(LAYERS))
+    assert all(0 <= a <= 1 for a in probe["test_accuracy"])
+
+
+def test_attribute_compare_stability_project(session):
+    _, kc = session
+    attribution = result(kc, 'attribute p answer " Tokyo"')
+    assert len(attribution["importance"]) == len(reference_case("The capital of Japan is")["ids"])
+    compare = result(kc, 'compare "The capital of Japan is" "The capital of France is" top 5')
+    assert compare["kl_p1_p2"] > 0 and compare["kl_p2_p1"] > 0
+    stability = result(kc, "stability p layers 0..3 noise 0.1 samples 4 seed 1")
+    assert stability["layers"] == [0, 1, 2, 3]
+    assert all(0 <= k <= 1 for k in stability["kept"])
+    project = result(kc, 'project ["cat", "dog", "car", "bus"] layer 6')
+    assert len(project["projections"]) == 4
+
+
+def test_export_npy_and_control_vector(session, tmp_path):
+    _, kc = session
+    gguf = pytest.importorskip("gguf")
+    t = len(reference_case("The capital of Japan is")["ids"])
+    post = tmp_path / "post.npy"
+    attn = tmp_path / "attn.npy"
+    result(kc, f'export p hook "blocks.3.ln1_post.hook_normalized" to "{post}"')
+    result(kc, f'export p hook "blocks.3.hook_attn_out" to "{attn}"')
+    a, b = np.load(post), np.load(attn)
+    assert a.shape == (t, 640)
+    np.testing.assert_array_equal(a, b)     # the post-attention norm's output is what is added
+    path = tmp_path / "love.gguf"
+    result(kc, f'export v to "{path}"')
+    reader = gguf.GGUFReader(str(path))
+    hint = reader.fields["controlvector.model_hint"]
+    assert bytes(hint.parts[hint.data[0]]).decode() == "gemma3"
+    assert [t.name for t in reader.tensors] == ["direction.7"]
+    assert np.asarray(reader.tensors[0].data).size == 640

@@ -4,11 +4,15 @@
 Three workloads, each written the way an nnsight 0.8 user would write it (one
 `with model.trace(...)` / `model.generate(...)` block per forward, `.save()` for what must
 outlive the block), on the same model Periscope runs: SmolLM2-135M-Instruct from its Q4_1
-GGUF, dequantised to float32 by transformers, on 2 CPU threads.
+GGUF (or, with `--model gemma3-270m`, Gemma 3 270M from its Q4_K_M GGUF), dequantised to float32
+by transformers, on 2 CPU threads.
 
-  (a) logit lens: 30 layers x 32 positions, top-1 token and probability per cell;
-  (b) identity Patchscope sweep: 30 source layers, 5 greedy tokens each;
-  (c) activation patching: resid_pre, 30 layers x 10 positions, p(" Paris").
+  (a) logit lens: all layers (30; Gemma 18) x 32 positions, top-1 token and probability per cell;
+  (b) identity Patchscope sweep: every source layer, 5 greedy tokens each;
+  (c) activation patching: resid_pre, every layer x 10 positions, p(" Paris").
+
+The token ids are those Periscope runs: Gemma's file asks for BOS, so its prompts start with it
+(and its lens prompt is two words longer to make 32 tokens).
 
 Prints one JSON object: the median wall time of >= 3 runs after a warm-up, per workload.
 
@@ -33,11 +37,16 @@ import nnsight  # noqa: E402
 from nnsight import LanguageModel  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
-MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-# A 32-token prompt for the lens.
-LENS_PROMPT = ("The Eiffel Tower is in the city of Paris, the capital of France. "
-               "The Colosseum is in Rome, and the Brandenburg Gate is found in")
+# name → (file, whether prompts start with BOS, the 32-token lens prompt)
+MODELS = {
+    "smollm2": ("SmolLM2-135M-Instruct.Q4_1.gguf", False,
+                "The Eiffel Tower is in the city of Paris, the capital of France. "
+                "The Colosseum is in Rome, and the Brandenburg Gate is found in"),
+    "gemma3-270m": ("gemma-3-270m-q4_k_m.gguf", True,
+                    "The Eiffel Tower is in the city of Paris, the capital of France. "
+                    "The Colosseum is in Rome, and the Brandenburg Gate is found in the city"),
+}
+MODEL_FILE, ADD_BOS, LENS_PROMPT = MODELS["smollm2"]
 SOURCE = "The Eiffel Tower is in the city of"
 SOURCE_POSITION = 3                     # " Tower"
 IDENTITY = "cat -> cat; 1135 -> 1135; hello -> hello; ? ->"
@@ -61,7 +70,10 @@ def load():
 
 
 def ids(tokenizer, text):
-    return tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    found = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    if ADD_BOS:
+        found = torch.cat([torch.tensor([[tokenizer.bos_token_id]]), found], dim=1)
+    return found
 
 
 # MARK: - (a) Logit lens
@@ -162,7 +174,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=["lens", "patchscope", "patchscope_batched", "patching"], action="append")
+    parser.add_argument("--model", choices=sorted(MODELS), default="smollm2")
     args = parser.parse_args()
+    global MODEL_FILE, ADD_BOS, LENS_PROMPT
+    MODEL_FILE, ADD_BOS, LENS_PROMPT = MODELS[args.model]
     torch.set_num_threads(2)
     model, tokenizer = load()
 
@@ -170,10 +185,11 @@ def main():
     source_ids, target_ids = ids(tokenizer, SOURCE), ids(tokenizer, IDENTITY)
     placeholder = ids(tokenizer, IDENTITY[: IDENTITY.rindex("?") + 1]).shape[1] - 1
     clean_ids, corrupt_ids = ids(tokenizer, CLEAN), ids(tokenizer, CORRUPT)
-    answer = int(ids(tokenizer, ANSWER)[0, 0])
+    answer = int(tokenizer(ANSWER, add_special_tokens=False)["input_ids"][0])
     assert lens_ids.shape[1] == 32, lens_ids.shape
     assert clean_ids.shape[1] == corrupt_ids.shape[1] == 10, (clean_ids.shape, corrupt_ids.shape)
 
+    layer_count = len(model.model.layers)
     workloads = {
         "lens": lambda: logit_lens(model, lens_ids),
         "patchscope": lambda: patchscope(model, source_ids, target_ids, placeholder),
@@ -182,7 +198,8 @@ def main():
     }
     report = {"tool": "nnsight", "nnsight": nnsight.__version__, "torch": torch.__version__,
               "threads": torch.get_num_threads(), "runs": args.runs,
-              "shapes": {"lens": [30, 32], "patchscope": [30, NEW_TOKENS], "patching": [30, 10]}}
+              "model": args.model, "shapes": {"lens": [layer_count, 32], "patchscope": [layer_count, NEW_TOKENS],
+                                              "patching": [layer_count, 10]}}
     # Sanity: both Patchscope forms decode the same tokens.
     if not args.only or {"patchscope", "patchscope_batched"} <= set(args.only):
         report["patchscope_forms_agree"] = (patchscope(model, source_ids, target_ids, placeholder)

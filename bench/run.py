@@ -251,6 +251,15 @@ def bench_one_model(title, load_arg, model, repeats, peers, targets):
     return rows
 
 
+GEMMA = HOME / "models" / "gemma-3-270m-q4_k_m.gguf"
+
+
+def bench_gemma_model(repeats):
+    """The second bundled model against the same peers and targets as the default."""
+    return {"model_gemma3-270m": bench_one_model("Gemma 3 270M Q4_K_M", "gemma3-270m", GEMMA, repeats,
+                                                 ("llama_cpp", "transformers"), (0.62, 0.7))}
+
+
 def bench_model(repeats):
     results = {"model": bench_one_model("SmolLM2-135M-Instruct Q4_1", "smollm2", MODEL, repeats,
                                         ("llama_cpp", "transformers"), (0.62, 0.7))}
@@ -262,22 +271,27 @@ def bench_model(repeats):
     return results
 
 
-def bench_interp(repeats):
+def bench_interp(repeats, model="smollm2"):
     """The same workloads and prompts as bench/interp_nnsight.py (which documents the nnsight side)."""
     py = REFVENV / "bin" / "python"
     script = ROOT / "bench" / "interp_nnsight.py"
+    gemma = model == "gemma3-270m"
+    layers = 18 if gemma else 30
     k = Kernel("periscope")
-    k.cell('m = load "smollm2"')
+    k.cell(f'm = load "{model}"')
     k.cell('lp = prompt "The Eiffel Tower is in the city of Paris, the capital of France. '
-           'The Colosseum is in Rome, and the Brandenburg Gate is found in"')
+           'The Colosseum is in Rome, and the Brandenburg Gate is found in' + (' the city"' if gemma else '"'))
     k.cell('src = prompt "The Eiffel Tower is in the city of"')
     k.cell('clean = prompt "The Eiffel Tower is located in the city of"')
     k.cell('corrupt = prompt "The Colosseum is located in the city of"')
+    # nnsight's source position counts the same tokens (Gemma's BOS included).
+    lens_name, sweep_name, patch_name = (f"logit_lens {layers}x32", f"patchscope sweep {layers} layers x 5 tokens",
+                                         f"activation_patching {layers}x10")
     workloads = {  # name → (our cell, nnsight's key(s))
-        "logit_lens 30x32": ("lens lp layers all positions all", ["lens"]),
-        "patchscope sweep 30 layers x 5 tokens": ("patchscope src position 3 target identity layers all generate 5",
-                                                  ["patchscope", "patchscope_batched"]),
-        "activation_patching 30x10": ('trace clean corrupt answer " Paris" hook resid_pre layers all', ["patching"]),
+        lens_name: ("lens lp layers all positions all", ["lens"]),
+        sweep_name: ("patchscope src position 3 target identity layers all generate 5",
+                     ["patchscope", "patchscope_batched"]),
+        patch_name: ('trace clean corrupt answer " Paris" hook resid_pre layers all', ["patching"]),
     }
     ours = {}
     for name, (code, _) in workloads.items():
@@ -286,22 +300,23 @@ def bench_interp(repeats):
     k.close()
     theirs = {}
     if py.exists():
-        out = subprocess.run([str(py), str(script), "--runs", str(max(3, repeats))], capture_output=True, text=True)
+        out = subprocess.run([str(py), str(script), "--runs", str(max(3, repeats)), "--model", model],
+                             capture_output=True, text=True)
         if out.returncode == 0:
             theirs = json.loads(out.stdout.strip().splitlines()[-1])
         else:
             print(f"  nnsight failed: {out.stderr.strip().splitlines()[-3:]}")
-    print("\n## interp: Periscope vs nnsight (seconds, medians)")
+    print(f"\n## interp ({model}): Periscope vs nnsight (seconds, medians)")
     print("| workload | periscope | nnsight | ratio | target |")
     print("|---|---|---|---|---|")
-    targets = {"logit_lens 30x32": 0.5, "patchscope sweep 30 layers x 5 tokens": 0.1, "activation_patching 30x10": 0.1}
+    targets = {lens_name: 0.5, sweep_name: 0.1, patch_name: 0.1}
     for name, (_, keys) in workloads.items():
         for key in keys:
             b = theirs.get(key, {}).get("median_s")
             a = ours[name]
             ratio = f"{a / b:.3f}" if b else "—"
             print(f"| {name} (nnsight: {key}) | {a:.3f} | {b if b is None else f'{b:.3f}'} | {ratio} | ≤ {targets[name]} |")
-    return {"interp": {"periscope": ours, "nnsight": theirs}}
+    return {f"interp_{model}" if gemma else "interp": {"periscope": ours, "nnsight": theirs}}
 
 
 def probe_examples(n=200):
@@ -423,7 +438,7 @@ def bench_gradients(repeats):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--parts", default="kernel,model,interp,analysis,gradients")
+    ap.add_argument("--parts", default="kernel,model,interp,analysis,gradients,model-gemma,interp-gemma")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cells", type=int, default=200)
     a = ap.parse_args()
@@ -435,6 +450,10 @@ def main():
         results.update(bench_model(a.repeats))
     if "interp" in parts:
         results.update(bench_interp(a.repeats))
+    if "model-gemma" in parts:
+        results.update(bench_gemma_model(a.repeats))
+    if "interp-gemma" in parts:
+        results.update(bench_interp(a.repeats, "gemma3-270m"))
     if "analysis" in parts:
         results.update(bench_analysis(a.repeats))
     if "gradients" in parts:

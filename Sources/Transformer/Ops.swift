@@ -107,8 +107,10 @@ final class RopeAngles: @unchecked Sendable {
         s.reserveCapacity(positions * frequencies.count)
         for pos in 0..<positions {
             for f in frequencies {
-                // Angles in double: position × frequency loses digits in float at long contexts.
-                let angle = Double(pos) * Double(f)
+                // The angle rounded to float, as the reference makes it (position × frequency in
+                // float32); its cosine and sine exactly. Past a few hundred positions the rounding
+                // moves the angle by ~1e-5 rad, which the sharp attention of long prompts amplifies.
+                let angle = Double(Float(pos) * f)
                 c.append(Float(Foundation.cos(angle)))
                 s.append(Float(Foundation.sin(angle)))
             }
@@ -277,9 +279,10 @@ func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
     for i in 0..<count { x[i] *= inv }
 }
 
-/// RoPE frequencies base^(-2i/ropeDim) for i in 0..<ropeDim/2, computed in double like the reference.
+/// RoPE frequencies 1 / base^(2i/ropeDim) for i in 0..<ropeDim/2, in float32 step by step as the
+/// reference computes them.
 func ropeFrequencies(ropeDim: Int, base: Float) -> [Float] {
-    (0..<ropeDim / 2).map { i in Float(1.0 / pow(Double(base), Double(2 * i) / Double(ropeDim))) }
+    (0..<ropeDim / 2).map { i in 1 / powf(base, Float(2 * i) / Float(ropeDim)) }
 }
 
 /// Tells OpenBLAS how many threads to use (both cores of the machine by default).

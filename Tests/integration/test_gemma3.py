@@ -51,6 +51,30 @@ def result(kc, code, timeout=SLOW):
     return json.loads(payload) if isinstance(payload, str) else payload
 
 
+def ok(kc, code, timeout=SLOW):
+    """Runs a cell that displays nothing (an assignment) and checks it succeeded."""
+    reply, _ = run_cell(kc, code, timeout=timeout)
+    assert reply["content"]["status"] == "ok", (code, reply["content"].get("evalue"))
+
+
+def all_payloads(kc, code, timeout=SLOW):
+    """Every vnd payload the cell displays (display_data and execute_result), in order."""
+    reply, outputs = run_cell(kc, code, timeout=timeout)
+    assert reply["content"]["status"] == "ok", (code, reply["content"].get("evalue"))
+    found = []
+    for m in outputs:
+        if m["msg_type"] in ("display_data", "execute_result") and VND in m["content"]["data"]:
+            payload = m["content"]["data"][VND]
+            payload = json.loads(payload) if isinstance(payload, str) else payload
+            found += [payload] + list(payload.get("items", []))
+    return found
+
+
+def part(kc, code, key):
+    """The displayed payload (or item of a composed one) that has `key`."""
+    return next(x for x in all_payloads(kc, code) if key in x)
+
+
 def reference_case(text):
     cases = json.loads(REFERENCE.read_text())["cases"]
     return next(c for c in cases if c["text"] == text)
@@ -67,7 +91,8 @@ def test_models_lists_both_and_both_stay_loaded(session):
     assert rows["smollm2"]["loaded"] and rows["gemma3-270m"]["loaded"]
     assert table["current"] == "gemma3-270m"
     assert result(kc, 'use s\nrun "The capital of Japan is" top 1')["top"]["ids"]
-    result(kc, "use g")
+    reply, _ = run_cell(kc, "use g")
+    assert reply["content"]["status"] == "ok"
     hooks = result(kc, "hooks layer 5")
     assert "blocks.5.ln1_post.hook_normalized" in hooks["names"]
     assert "blocks.5.ln2_post.hook_normalized" in hooks["names"]
@@ -93,7 +118,7 @@ def test_lens_last_layer_is_the_model(session):
 
 def test_attention_shows_the_sliding_window(session):
     _, kc = session
-    result(kc, f'long = prompt "{long_prompt()}"')
+    ok(kc, f'long = prompt "{long_prompt()}"')
     # Layer 0 is local (window 512): the last queries give the oldest keys no weight; layer 5 is
     # global and its last queries weigh the first tokens (the attention sink).
     local = result(kc, "attention long layer 0 head 0")
@@ -135,23 +160,23 @@ def test_direction_steer_probe(session):
     plain = result(kc, 'generate "I think dogs are" max 4')
     assert steer["scales"][0] == 0
     assert steer["ids"][0] == plain["ids"]
-    result(kc, 'd = dataset [["I loved it", "pos"], ["I hated it", "neg"], ["Wonderful", "pos"], ["Awful", "neg"], '
+    ok(kc, 'd = dataset [["I loved it", "pos"], ["I hated it", "neg"], ["Wonderful", "pos"], ["Awful", "neg"], '
                '["Great fun", "pos"], ["Terrible", "neg"], ["So good", "pos"], ["So bad", "neg"]]')
-    probe = result(kc, "probe d layers 0..17 split 0.5 seed 1")
+    probe = part(kc, "probe d layers 0..17 split 0.5 seed 1", "test_accuracy")
     assert probe["layers"] == list(range(LAYERS))
     assert all(0 <= a <= 1 for a in probe["test_accuracy"])
 
 
 def test_attribute_compare_stability_project(session):
     _, kc = session
-    attribution = result(kc, 'attribute p answer " Tokyo"')
+    attribution = part(kc, 'attribute p answer " Tokyo"', "importance")
     assert len(attribution["importance"]) == len(reference_case("The capital of Japan is")["ids"])
-    compare = result(kc, 'compare "The capital of Japan is" "The capital of France is" top 5')
+    compare = part(kc, 'compare "The capital of Japan is" "The capital of France is" top 5', "kl_p1_p2")
     assert compare["kl_p1_p2"] > 0 and compare["kl_p2_p1"] > 0
-    stability = result(kc, "stability p layers 0..3 noise 0.1 samples 4 seed 1")
+    stability = part(kc, "stability p layers 0..3 noise 0.1 samples 4 seed 1", "kept")
     assert stability["layers"] == [0, 1, 2, 3]
     assert all(0 <= k <= 1 for k in stability["kept"])
-    project = result(kc, 'project ["cat", "dog", "car", "bus"] layer 6')
+    project = part(kc, 'project ["cat", "dog", "car", "bus"] layer 6', "projections")
     assert len(project["projections"]) == 4
 
 
@@ -161,13 +186,13 @@ def test_export_npy_and_control_vector(session, tmp_path):
     t = len(reference_case("The capital of Japan is")["ids"])
     post = tmp_path / "post.npy"
     attn = tmp_path / "attn.npy"
-    result(kc, f'export p hook "blocks.3.ln1_post.hook_normalized" to "{post}"')
-    result(kc, f'export p hook "blocks.3.hook_attn_out" to "{attn}"')
+    all_payloads(kc, f'export p hook "blocks.3.ln1_post.hook_normalized" to "{post}"')
+    all_payloads(kc, f'export p hook "blocks.3.hook_attn_out" to "{attn}"')
     a, b = np.load(post), np.load(attn)
     assert a.shape == (t, 640)
     np.testing.assert_array_equal(a, b)     # the post-attention norm's output is what is added
     path = tmp_path / "love.gguf"
-    result(kc, f'export v to "{path}"')
+    all_payloads(kc, f'export v to "{path}"')
     reader = gguf.GGUFReader(str(path))
     hint = reader.fields["controlvector.model_hint"]
     assert bytes(hint.parts[hint.data[0]]).decode() == "gemma3"

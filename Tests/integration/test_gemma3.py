@@ -198,3 +198,13 @@ def test_export_npy_and_control_vector(session, tmp_path):
     assert bytes(hint.parts[hint.data[0]]).decode() == "gemma3"
     assert [t.name for t in reader.tensors] == ["direction.7"]
     assert np.asarray(reader.tensors[0].data).size == 640
+
+
+def test_gradients_are_refused_with_the_reason_and_the_session_kept(session):
+    _, kc = session
+    for code in ('gradient p answer " Tokyo" hook "blocks.0.hook_resid_pre"',
+                 'attribute p answer " Tokyo" method saliency'):
+        reply, _ = run_cell(kc, code)
+        assert reply["content"]["status"] == "error", code
+        assert "gemma3" in reply["content"]["evalue"] and "occlusion" in reply["content"]["evalue"], reply["content"]
+    assert result(kc, "run p top 1")["top"]["ids"] == [reference_case("The capital of Japan is")["greedy"][0]]

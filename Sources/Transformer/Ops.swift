@@ -5,6 +5,9 @@ import Foundation
 //
 // Small free functions, output first, the way llama2.c's run.c reads. Every buffer is row-major
 // with one row per token position: `n` rows of `width` floats.
+//
+// Products and sums are written apart (`a + b * c`), never as `addingProduct`: the Swift code is
+// built for any x86-64, without FMA, where `addingProduct` becomes a call to libm's `fmaf` per lane.
 
 /// out[n, d] = x[n, d] / rms(x) ⊙ weight[d]   (RMSNorm, as Hugging Face computes it in float32).
 func rmsnorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: [Float], n: Int, eps: Float) {
@@ -18,7 +21,7 @@ func rmsnorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ we
             var i = 0
             while i &+ 8 <= d {
                 let v = xb.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
-                acc = acc.addingProduct(v, v)
+                acc += v * v
                 i &+= 8
             }
             var ss = acc.sum()
@@ -50,7 +53,7 @@ func axpy(_ y: UnsafeMutablePointer<Float>, _ a: Float, _ x: UnsafePointer<Float
     while i &+ 8 <= count {
         let o = i &* 4
         yr.storeBytes(of: yr.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            .addingProduct(SIMD8(repeating: a), xr.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)),
+            + SIMD8(repeating: a) * xr.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
                       toByteOffset: o, as: SIMD8<Float>.self)
         i &+= 8
     }
@@ -214,14 +217,14 @@ func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
     // n = round(x / ln2), through the 1.5·2²³ trick: the sum's low mantissa bits then hold n.
     let shifted = x * 1.442_695_04 + 12_582_912
     let n = shifted - 12_582_912
-    var r = x.addingProduct(n, SIMD8(repeating: -0.693_359_375))   // r = x − n·ln2 in two parts
-    r = r.addingProduct(n, SIMD8(repeating: 2.121_944_4e-4))
+    var r = x - n * 0.693_359_375   // r = x − n·ln2 in two parts (n·ln2's high part is exact)
+    r = r + n * 2.121_944_4e-4
     var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
-    p = SIMD8(repeating: 1.398_199_95e-3).addingProduct(p, r)
-    p = SIMD8(repeating: 8.333_451_9e-3).addingProduct(p, r)
-    p = SIMD8(repeating: 4.166_579_6e-2).addingProduct(p, r)
-    p = SIMD8(repeating: 1.666_666_5e-1).addingProduct(p, r)
-    p = SIMD8(repeating: 5.000_000_1e-1).addingProduct(p, r)
+    p = p * r + 1.398_199_95e-3
+    p = p * r + 8.333_451_9e-3
+    p = p * r + 4.166_579_6e-2
+    p = p * r + 1.666_666_5e-1
+    p = p * r + 5.000_000_1e-1
     let e = (p * (r * r) + r) + 1
     let bits = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
     return e * unsafeBitCast(bits, to: SIMD8<Float>.self)

@@ -56,8 +56,105 @@ public enum AttributionPatching {
 
     /// The clean and corrupt metrics, and (clean − corrupt activation) ⊙ ∂metric/∂activation on the
     /// corrupt run at every point, `[T·width]` each (Double, summed by the caller as it needs).
+    ///
+    /// The passes record every site a `trace … method attribution` can ask for (resid_pre, attn_out,
+    /// mlp_out and hook_z of every layer) when that fits `FirstOrderPass.sharedBudget`, and the last
+    /// pair's passes are kept: surveying the other hooks of the same pair, as one does before patching
+    /// exactly, reads them instead of running the model again.
     static func firstOrderEffects(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, points: [HookPoint],
                                   context: TaskContext) throws -> (Double, Double, [HookPoint: [Double]]) {
+        let pass = try FirstOrderPass.shared.passes(model: model, clean: clean, corrupt: corrupt, metric: metric,
+                                                    points: points, context: context)
+        var effects: [HookPoint: [Double]] = [:]
+        for point in points {
+            guard let a = pass.clean[point]?.data, let a2 = pass.corrupt[point]?.data,
+                  let g = pass.gradients[point]?.data else { continue }
+            effects[point] = (0..<g.count).map { Double(a[$0] - a2[$0]) * Double(g[$0]) }
+        }
+        return (pass.cleanValue, pass.corruptValue, effects)
+    }
+
+    static func check(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, layers: [Int]?, positions: [Int]?,
+                      tokenizer: Tokenizer?) throws -> ([Int], [Int]) {
+        let c = model.config
+        try Check.prompt(clean)
+        try Check.prompt(corrupt)
+        guard clean.count == corrupt.count else {
+            let label = { (ids: [Int]) in ids.map { TokenScore.label($0, tokenizer) } }
+            throw AnalysisError.lengthMismatch(clean: clean.count, corrupt: corrupt.count,
+                                               cleanTokens: label(clean), corruptTokens: label(corrupt))
+        }
+        try Check.metric(metric, c)
+        let layers = layers ?? Array(0..<c.layerCount)
+        try Check.layers(layers, c)
+        let positions = try Check.positions(positions ?? Array(clean.indices), count: clean.count, role: "clean")
+        return (layers, positions)
+    }
+}
+
+/// The clean run, and the corrupt run forward and backward, of the last pair attribution patching
+/// saw (one per process: a pair's passes are what the next cell most likely asks for again).
+final class FirstOrderPass: @unchecked Sendable {
+    static let shared = FirstOrderPass()
+    /// Most bytes the passes keep to serve every site at once: three copies (clean, corrupt,
+    /// gradient) of each recorded activation.
+    static let sharedBudget = 128 << 20
+
+    struct Passes {
+        weak var model: Model?
+        var clean: [Int], corrupt: [Int], metric: PatchingMetric
+        var cleanValue: Double, corruptValue: Double
+        var cleanActivations: ActivationCache, corruptActivations: ActivationCache, gradientActivations: ActivationCache
+        var recorded: Set<HookPoint>
+    }
+
+    /// What a caller reads: the metrics and the three caches.
+    struct View {
+        var cleanValue: Double, corruptValue: Double
+        var clean: ActivationCache, corrupt: ActivationCache, gradients: ActivationCache
+    }
+
+    private var last: Passes?
+    private let lock = NSLock()
+
+    func passes(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, points: [HookPoint],
+                context: TaskContext) throws -> View {
+        lock.lock()
+        defer { lock.unlock() }
+        if let p = last, p.model === model, p.clean == clean, p.corrupt == corrupt, p.metric == metric,
+           p.recorded.isSuperset(of: points) {
+            context.report(1, "clean and corrupt runs, kept from the last cell")
+            return View(cleanValue: p.cleanValue, corruptValue: p.corruptValue, clean: p.cleanActivations,
+                        corrupt: p.corruptActivations, gradients: p.gradientActivations)
+        }
+        last = nil
+        let every = Self.everySite(model.config)
+        let bytes = 3 * 4 * clean.count * every.reduce(0) { $0 + Self.width($1, model.config) }
+        let recorded = bytes <= Self.sharedBudget ? Array(Set(every).union(points)) : points
+        let p = try run(model: model, clean: clean, corrupt: corrupt, metric: metric, points: recorded, context: context)
+        last = p
+        return View(cleanValue: p.cleanValue, corruptValue: p.corruptValue, clean: p.cleanActivations,
+                    corrupt: p.corruptActivations, gradients: p.gradientActivations)
+    }
+
+    /// Forgets the kept passes (a model unloaded, or memory wanted back).
+    func clear() {
+        lock.lock()
+        last = nil
+        lock.unlock()
+    }
+
+    static func everySite(_ c: ModelConfig) -> [HookPoint] {
+        (0..<c.layerCount).flatMap { [HookPoint.residPre($0), .attnOut($0), .mlpOut($0), .z($0)] }
+    }
+
+    static func width(_ point: HookPoint, _ c: ModelConfig) -> Int {
+        if case .z = point { return c.qDim }
+        return c.modelDim
+    }
+
+    private func run(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, points: [HookPoint],
+                     context: TaskContext) throws -> Passes {
         let gradientMetric: GradientMetric
         switch metric {
         case .probability(let a): gradientMetric = .probability(answer: a)
@@ -82,29 +179,8 @@ public enum AttributionPatching {
         let pass = try model.gradients([corrupt], metrics: [gradientMetric], hooks: hooks, gradientHooks: gradientHooks,
                                        context: quiet)
         context.report(1, "corrupt run, forward and backward")
-        var effects: [HookPoint: [Double]] = [:]
-        for point in points {
-            guard let a = cleanActivations[point]?.data, let a2 = corruptActivations[point]?.data,
-                  let g = gradients[point]?.data else { continue }
-            effects[point] = (0..<g.count).map { Double(a[$0] - a2[$0]) * Double(g[$0]) }
-        }
-        return (cleanValue, pass.metrics[0], effects)
-    }
-
-    static func check(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, layers: [Int]?, positions: [Int]?,
-                      tokenizer: Tokenizer?) throws -> ([Int], [Int]) {
-        let c = model.config
-        try Check.prompt(clean)
-        try Check.prompt(corrupt)
-        guard clean.count == corrupt.count else {
-            let label = { (ids: [Int]) in ids.map { TokenScore.label($0, tokenizer) } }
-            throw AnalysisError.lengthMismatch(clean: clean.count, corrupt: corrupt.count,
-                                               cleanTokens: label(clean), corruptTokens: label(corrupt))
-        }
-        try Check.metric(metric, c)
-        let layers = layers ?? Array(0..<c.layerCount)
-        try Check.layers(layers, c)
-        let positions = try Check.positions(positions ?? Array(clean.indices), count: clean.count, role: "clean")
-        return (layers, positions)
+        return Passes(model: model, clean: clean, corrupt: corrupt, metric: metric, cleanValue: cleanValue,
+                      corruptValue: pass.metrics[0], cleanActivations: cleanActivations,
+                      corruptActivations: corruptActivations, gradientActivations: gradients, recorded: Set(points))
     }
 }

@@ -67,6 +67,31 @@ final class GradientAttributionTests: XCTestCase {
         }
     }
 
+    func testKeptPassesGiveTheGridsAFreshPassGives() throws {
+        let (model, _) = try AnalysisFixture.load()
+        let (ref, _) = try reference()
+        let p = ref.patching
+        let metric = PatchingMetric.probability(answer: p.answer)
+        func grid(_ hook: HookSite) throws -> [[Double]] {
+            try AttributionPatching.run(model: model, clean: p.cleanIds, corrupt: p.corruptIds, metric: metric, hook: hook).raw
+        }
+        // The first call records every site; the others read what it kept.
+        FirstOrderPass.shared.clear()
+        let kept = try [HookSite.residPre, .attnOut, .mlpOut].map(grid)
+        let heads = try AttributionPatching.heads(model: model, clean: p.cleanIds, corrupt: p.corruptIds, metric: metric).raw
+        for (i, hook) in [HookSite.residPre, .attnOut, .mlpOut].enumerated() {
+            FirstOrderPass.shared.clear()
+            XCTAssertEqual(try grid(hook), kept[i], "\(hook)")
+        }
+        FirstOrderPass.shared.clear()
+        XCTAssertEqual(try AttributionPatching.heads(model: model, clean: p.cleanIds, corrupt: p.corruptIds, metric: metric).raw, heads)
+        // Another pair or metric is not served from the kept passes.
+        let other = try AttributionPatching.run(model: model, clean: p.cleanIds, corrupt: p.corruptIds,
+                                                metric: .logitDifference(answer: p.answer, against: p.corruptIds.last!),
+                                                hook: .residPre)
+        XCTAssertNotEqual(other.raw, kept[0])
+    }
+
     func testIntegratedGradientsMatchTorchMidpointSum() throws {
         let (model, _) = try AnalysisFixture.load()
         let (ref, _) = try reference()

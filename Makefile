@@ -3,6 +3,7 @@
 #   make test   set everything up and run every Swift test and every Python integration test
 #   make bench  benchmarks side by side with ipykernel / llama.cpp / transformers / nnsight
 #   make fuzz   every libFuzzer target with the address sanitizer (FUZZ_SECONDS each)
+#   make soak   a long mixed run through jupyter_client (SOAK_SECONDS), report in build/soak/
 SHELL := /bin/bash
 PERISCOPE_HOME ?= $(HOME)/.cache/periscope
 export PERISCOPE_HOME
@@ -14,7 +15,7 @@ SWIFTFLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/periscope
 
 .PHONY: all deps build venv lab-venv model kernelspec fixtures setup test swift-test py-test lab demo bench refvenv clean \
-	fuzz fuzz-build fuzz-smoke
+	fuzz fuzz-build fuzz-smoke soak
 
 all: build
 
@@ -96,6 +97,14 @@ fuzz: fuzz-build fixtures model
 
 fuzz-smoke: fuzz-build fixtures model
 	$(PY) scripts/fuzz.py smoke
+
+# Thousands of cells through jupyter_client: every verb, every kind of bad input, interrupts,
+# restarts, two models, prompts past the cache budget; cells/s and the memory curve go to
+# build/soak/report.json. `make test` runs a short one (test_soak.py).
+SOAK_SECONDS ?= 1800
+soak: setup
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) Tests/integration/soak.py --seconds $(SOAK_SECONDS) \
+		--report build/soak/report.json
 
 lab: setup lab-venv
 	cd examples && PATH=$(abspath $(VENV))/bin:$$PATH $(abspath $(VENV))/bin/jupyter lab tour.ipynb

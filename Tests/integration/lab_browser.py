@@ -20,7 +20,7 @@ import urllib.request
 import uuid
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -81,8 +81,9 @@ class Lab:
             self.process.wait()
 
 
-def chromium(width=1400, height=8000):
-    """Headless Chromium. The window is tall because JupyterLab renders only the cells in view."""
+def chromium(width=1400, height=2000):
+    """Headless Chromium. Cells out of view stay in the page (JupyterLab hides them with CSS
+    content-visibility), so outputs are read whole; a taller window fails to paint."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
@@ -99,6 +100,7 @@ class LabPage:
         driver.get(lab.notebook_url(name))
         self.wait(lambda: self._kernel_status() == "idle", timeout, "the kernel to be idle")
         self.dismiss_notifications()
+        self.focus_notebook()
 
     # MARK: waiting
 
@@ -134,19 +136,38 @@ class LabPage:
 
     # MARK: acting as a person
 
+    def focus_notebook(self):
+        """Clicks the notebook's tab, as a person does before using the menus: JupyterLab enables
+        the notebook's menu items only while a notebook is the current widget."""
+        def click():
+            tabs = [t for t in self.driver.find_elements(By.CSS_SELECTOR, ".lm-DockPanel-tabBar .lm-TabBar-tab")
+                    if t.text.strip() == self.name]
+            if not tabs:
+                return False
+            try:
+                tabs[0].click()
+            except WebDriverException:
+                return False
+            return True
+        self.wait(click, 60, "the notebook to take the focus")
+
     def menu(self, top, command):
         """Opens a menu of the menu bar by its label and clicks the item that runs `command`."""
-        selector = f'.lm-Menu-item[data-command="{command}"]'
+        selector = f'.lm-Menu-item[data-command="{command}"]:not(.lm-mod-disabled)'
 
         def open_item():
             bar = [e for e in self.driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel") if e.text == top]
             if not bar:
                 return False
-            if not self.driver.find_elements(By.CSS_SELECTOR, selector):
+            if not self.driver.find_elements(By.CSS_SELECTOR, ".lm-Menu"):
                 bar[0].click()
                 time.sleep(0.3)
-            return bool(self.driver.find_elements(By.CSS_SELECTOR, selector))
-        self.wait(open_item, 30, f"the {top} menu to show {command}")
+            if self.driver.find_elements(By.CSS_SELECTOR, selector):
+                return True
+            # A disabled item: close the menu and try again once the notebook is current.
+            self.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+            return False
+        self.wait(open_item, 30, f"the {top} menu to offer {command}")
         self.driver.find_element(By.CSS_SELECTOR, selector).click()
 
     def run_all_from_menu(self):
@@ -171,7 +192,8 @@ class LabPage:
             ".map(e => e.textContent.trim());")
 
     def outputs(self):
-        """Each rendered output: its cell, mime type, size of its HTML, and what it draws."""
+        """Each rendered output: its cell, mime type, size of its HTML, and what it draws. Text is
+        read as textContent: cells out of view are not laid out, so their innerText is empty."""
         return self.driver.execute_script("""
             const cells = [...document.querySelectorAll('.jp-CodeCell')];
             const out = [];
@@ -180,15 +202,16 @@ class LabPage:
               cell.querySelectorAll('.jp-OutputArea-output').forEach(o => {
                 out.push({
                   cell: i,
-                  source: source ? source.innerText : '',
+                  source: source ? [...source.querySelectorAll('.cm-line')].map(l => l.textContent).join('\\n') : '',
                   mime: o.getAttribute('data-mime-type'),
                   bytes: o.innerHTML.length,
-                  text: o.innerText.slice(0, 400),
+                  text: o.textContent.slice(0, 400),
                   svg: o.querySelectorAll('svg').length
                        + o.querySelectorAll('img[src^="data:image/svg"], img[src^="blob:"]').length,
                   tables: o.querySelectorAll('table').length,
+                  coloured: o.querySelectorAll('td[style*="background"]').length,
                   bars: [...o.querySelectorAll('div[style*="width:220px"], div[style*="width: 220px"]')]
-                        .map(b => b.parentElement.innerText),
+                        .map(b => b.parentElement.textContent.trim()),
                 });
               });
             });

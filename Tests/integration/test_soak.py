@@ -1,0 +1,22 @@
+"""A short soak run (soak.py; `make soak` runs the long one)."""
+import json
+
+from conftest import ROOT, requires_model
+from soak import Soak
+
+
+@requires_model()
+def test_short_soak(tmp_path):
+    with open(tmp_path / "kernel.log", "w") as log:
+        soak = Soak(tmp_path, log)
+        try:
+            report = soak.run(seconds=25, restarts=1, seed=15)
+        finally:
+            soak.close()
+    out = ROOT / "build" / "soak" / "short-report.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    assert not report["failures"], report["failures"]
+    assert report["requests"] == report["replies"]
+    assert report["by_kind"].get("bad cell") and report["by_kind"].get("beyond budget")
+    assert all(g < 5 for g in report["memory_growth_percent"]), report["memory_curves"]

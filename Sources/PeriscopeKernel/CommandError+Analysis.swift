@@ -14,9 +14,9 @@ extension CommandError {
         } catch is CancelledError {
             throw CommandError.interrupted
         } catch let error as AnalysisError {
-            throw CommandError.failed(error.description, range: range)
+            throw CommandError.analysis(error, range: range)
         } catch let error as DatasetError {
-            throw CommandError.failed(error.description, range: range)
+            throw CommandError.dataset(error, range: range)
         }
     }
 }

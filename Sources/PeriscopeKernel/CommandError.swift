@@ -1,7 +1,10 @@
+import Interpretability
 import PeriscopeLanguage
+import Rendering
 
-/// Everything that can go wrong while binding or running a statement. Each case's
-/// description is a sentence the user can act on; `range` points into the cell.
+/// Everything that can go wrong while binding or running a statement. Each case carries the facts
+/// (the name, the value, the valid range, the nearest valid words); `description` alone turns them
+/// into a sentence the user can act on, and `range` points into the cell.
 public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The statement's head is not a verb (and, if it stands alone, not a variable either).
     case unknownVerb(String, suggestions: [String], range: SourceRange)
@@ -25,7 +28,65 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     case outOfRange(what: String, value: Int, valid: String, range: SourceRange?)
     /// An assignment whose right-hand side produced nothing (`x = print 1`).
     case nothingToAssign(name: String, verb: String, range: SourceRange)
-    /// A verb-specific failure, already phrased as a sentence.
+    /// A real number outside what the parameter allows, e.g. a negative temperature.
+    case numberOutOfRange(what: String, value: Double, valid: String, range: SourceRange?)
+    /// Two arguments of which only one may be given.
+    case conflictingArguments(String, String, range: SourceRange?)
+    /// An assignment to a verb's name (`isVerb`) or to a reserved word.
+    case reservedName(String, isVerb: Bool, range: SourceRange)
+    /// No model is loaded yet.
+    case noModel(range: SourceRange?)
+    /// `use NAME` where no loaded model has that name.
+    case unknownModel(String, suggestions: [String], loaded: [String], range: SourceRange?)
+    /// A hook name that is not a hook point of `model`.
+    case unknownHook(String, model: String, suggestions: [String], range: SourceRange?)
+    /// A prompt with no text, or whose text (`text`) has no tokens.
+    case emptyPrompt(text: String, range: SourceRange?)
+    /// A value where a prompt (a string or a Prompt variable) is needed.
+    case notAPrompt(given: String, range: SourceRange?)
+    /// A text that must be one token (`answer " Paris"`): its pieces and ids, and whether it is
+    /// one token with a leading space.
+    case notOneToken(keyword: String, text: String, pieces: [String], ids: [Int], spacedIsOneToken: Bool,
+                     range: SourceRange?)
+    /// A list argument with fewer items than the verb needs (`items` names them, e.g. "prompts").
+    case tooFewItems(parameter: String, verb: String, count: Int, needed: Int, items: String, range: SourceRange?)
+    /// An item of a list argument of the wrong kind.
+    case wrongItem(parameter: String, expected: String, given: String, range: SourceRange?)
+    /// A list argument whose length must equal another's (one label per prompt).
+    case countMismatch(parameter: String, count: Int, expected: Int, per: String, range: SourceRange?)
+    /// A selection of layers or positions that picks nothing (`kind` is "layer" or "position").
+    case emptySelection(parameter: String, kind: String, range: SourceRange?)
+    /// A range written backwards, e.g. `5..2`.
+    case backwardRange(kind: String, from: Int, to: Int, range: SourceRange?)
+    /// A selection that must pick exactly one position but picks `count`.
+    case notOnePosition(parameter: String, count: Int, range: SourceRange?)
+    /// A word that does not occur in the prompt it should locate.
+    case textNotInPrompt(String, range: SourceRange?)
+    /// A vector whose width is not the model's residual width.
+    case vectorWidth(found: Int, model: String, expected: Int, range: SourceRange?)
+    /// A generation that does not fit the context window.
+    case contextFull(promptTokens: Int, contextLength: Int, range: SourceRange?)
+    /// A file name without the extension of the format `what` is written in (`ext` such as ".npy").
+    case wrongExtension(what: String, format: String, ext: String, example: String, range: SourceRange?)
+    /// A file that cannot be written.
+    case cannotWrite(what: String, path: String, reason: String, range: SourceRange?)
+    /// An activation the run should have recorded and did not.
+    case notRecorded(hook: String, range: SourceRange?)
+    /// A catalogue model whose file is not in the model cache.
+    case modelNotCached(name: String, title: String, path: String, fetchHint: String, range: SourceRange?)
+    /// A word that is neither a catalogue model (`known`) nor an existing file at `path`.
+    case unknownModelFile(String, known: [String], suggestions: [String], path: String, range: SourceRange?)
+    /// Row `row` (from 1) of an inline data set that is not a `["text", "label"]` pair.
+    case badDataRow(row: Int, given: String, range: SourceRange?)
+    /// Row `row` (from 1) of an inline data set whose label is neither a string nor an int.
+    case badDataLabel(row: Int, given: String, range: SourceRange?)
+    /// An array that cannot be written as .npy.
+    case npy(NpyError, range: SourceRange?)
+    /// An analysis that rejected its input.
+    case analysis(AnalysisError, range: SourceRange?)
+    /// A data set that cannot be read or used.
+    case dataset(DatasetError, range: SourceRange?)
+    /// A failure particular to one verb, already phrased as a sentence.
     case failed(String, range: SourceRange?)
     /// The user interrupted the command.
     case interrupted
@@ -38,7 +99,16 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
              .typeMismatch(_, _, _, _, let r), .missingValue(_, _, _, let r), .missingArgument(_, _, _, let r),
              .unexpectedArgument(_, _, _, let r), .duplicateKeyword(_, _, let r), .nothingToAssign(_, _, let r):
             return r
-        case .outOfRange(_, _, _, let r), .failed(_, let r):
+        case .reservedName(_, _, let r):
+            return r
+        case .outOfRange(_, _, _, let r), .failed(_, let r), .numberOutOfRange(_, _, _, let r),
+             .conflictingArguments(_, _, let r), .noModel(let r), .unknownModel(_, _, _, let r), .unknownHook(_, _, _, let r),
+             .emptyPrompt(_, let r), .notAPrompt(_, let r), .notOneToken(_, _, _, _, _, let r), .tooFewItems(_, _, _, _, _, let r),
+             .wrongItem(_, _, _, let r), .countMismatch(_, _, _, _, let r), .emptySelection(_, _, let r),
+             .backwardRange(_, _, _, let r), .notOnePosition(_, _, let r), .textNotInPrompt(_, let r),
+             .vectorWidth(_, _, _, let r), .contextFull(_, _, let r), .wrongExtension(_, _, _, _, let r),
+             .cannotWrite(_, _, _, let r), .notRecorded(_, let r), .analysis(_, let r), .dataset(_, let r), .npy(_, let r),
+             .modelNotCached(_, _, _, _, let r), .unknownModelFile(_, _, _, _, let r), .badDataRow(_, _, let r), .badDataLabel(_, _, let r):
             return r
         case .interrupted:
             return nil
@@ -60,6 +130,33 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         case .duplicateKeyword: return "duplicate-keyword"
         case .outOfRange: return "out-of-range"
         case .nothingToAssign: return "nothing-to-assign"
+        case .numberOutOfRange: return "out-of-range"
+        case .conflictingArguments: return "conflicting-arguments"
+        case .reservedName: return "reserved-name"
+        case .noModel: return "no-model"
+        case .unknownModel: return "unknown-model"
+        case .unknownHook: return "unknown-hook"
+        case .emptyPrompt: return "empty-prompt"
+        case .notAPrompt: return "wrong-kind"
+        case .notOneToken: return "not-one-token"
+        case .tooFewItems: return "too-few-items"
+        case .wrongItem: return "wrong-item"
+        case .countMismatch: return "count-mismatch"
+        case .emptySelection: return "empty-selection"
+        case .backwardRange: return "backward-range"
+        case .notOnePosition: return "not-one-position"
+        case .textNotInPrompt: return "text-not-in-prompt"
+        case .vectorWidth: return "vector-width"
+        case .contextFull: return "context-full"
+        case .wrongExtension: return "wrong-extension"
+        case .cannotWrite: return "cannot-write"
+        case .notRecorded: return "not-recorded"
+        case .modelNotCached: return "model-not-cached"
+        case .unknownModelFile: return "unknown-model-file"
+        case .badDataRow, .badDataLabel: return "bad-data"
+        case .npy: return "npy"
+        case .analysis: return "analysis"
+        case .dataset: return "dataset"
         case .failed: return "failed"
         case .interrupted: return "interrupted"
         }
@@ -91,6 +188,74 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(what) \(value) is out of range; valid: \(valid)."
         case .nothingToAssign(let name, let verb, _):
             return "`\(verb)` produces no value, so there is nothing to assign to `\(name)`."
+        case .numberOutOfRange(let what, let value, let valid, _):
+            return "`\(what)` must be \(valid), not \(formatFloat(value))."
+        case .conflictingArguments(let first, let second, _):
+            return "Give either \(first) or \(second), not both."
+        case .reservedName(let name, let isVerb, _):
+            return "`\(name)` is " + (isVerb ? "the name of a command" : "a reserved word") + "; choose another variable name."
+        case .noModel:
+            return "No model is loaded; run `load \"smollm2\"` (or `load \"path/to/model.gguf\"`) first."
+        case .unknownModel(let name, let suggestions, let loaded, _):
+            let list = loaded.isEmpty ? "no model is loaded yet; use `load` first." : "loaded: " + loaded.joined(separator: ", ") + "."
+            return "No loaded model is called \(quoted(name))" + hint(suggestions, otherwise: ";") + " " + list
+        case .unknownHook(let name, let model, let suggestions, _):
+            return "\(quoted(name)) is not a hook point of \(model)" + hint(suggestions, otherwise: ".")
+                + " Hook names look like \"blocks.3.hook_resid_post\"; `hooks` lists them all."
+        case .emptyPrompt(let text, _):
+            return text.isEmpty ? "The prompt is empty; give some text, e.g. `prompt \"The Eiffel Tower is in\"`."
+                                : "The prompt \(quoted(text)) has no tokens; give some text."
+        case .notAPrompt(let given, _):
+            return "Expected a prompt (a string or a Prompt variable) but got \(given)."
+        case .notOneToken(let keyword, let text, let pieces, let ids, let spacedIsOneToken, _):
+            guard let first = pieces.first else {
+                return "The \(keyword) \(quoted(text)) has no tokens; give one token, e.g. `\(keyword) \" Paris\"`."
+            }
+            let shown = pieces.map { "[\(visibleToken($0))]" }.joined()
+            var sentence = "The \(keyword) \(quoted(text)) is \(ids.count) tokens, \(shown) (ids \(ids.map(String.init).joined(separator: ", "))), "
+            sentence += "but it must be one token; use its first token, `\(keyword) \(quoted(first))`"
+            if spacedIsOneToken { sentence += ", or with a leading space, `\(keyword) \(quoted(" " + text))`, which is one token" }
+            return sentence + "."
+        case .tooFewItems(let parameter, let verb, let count, let needed, let items, _):
+            if count == 0 { return "`\(parameter)` is an empty list; give at least \(needed == 1 ? "one" : String(needed)) \(needed == 1 ? String(items.dropLast()) : items)." }
+            return "`\(verb)` needs at least \(needed) \(items) in `\(parameter)`, but it has \(count); give a longer list."
+        case .wrongItem(let parameter, let expected, let given, _):
+            return "`\(parameter)` must hold \(expected), but it holds \(given)."
+        case .countMismatch(let parameter, let count, let expected, let per, _):
+            return "`\(parameter)` must be a list with one item per \(per) (\(expected)), but it has \(count)."
+        case .emptySelection(let parameter, let kind, _):
+            return "No \(kind)s are selected; give `\(parameter)` an int, a range like 0..29, a list, or `all`."
+        case .backwardRange(let kind, let from, let to, _):
+            return "The \(kind) range \(from)..\(to) is empty; write the smaller \(kind) first, e.g. \(to)..\(from)."
+        case .notOnePosition(let parameter, let count, _):
+            return "`\(parameter)` must pick one token here, but it picks \(count); give an int such as -1, or a word of the prompt."
+        case .textNotInPrompt(let text, _):
+            return "The text \(quoted(text)) does not occur in the prompt; use a word from the prompt or a position number."
+        case .vectorWidth(let found, let model, let expected, _):
+            return "The vector has \(found) numbers but \(model)'s residual stream has \(expected); make the vector with `direction` on this model."
+        case .contextFull(let promptTokens, let contextLength, _):
+            return "The prompt has \(promptTokens) tokens and the model's context holds \(contextLength), so at most \(max(contextLength - promptTokens, 0)) new tokens fit; lower `max` or shorten the prompt."
+        case .wrongExtension(let what, let format, let ext, let example, _):
+            return "\(what) is written as \(format); end the file name with \(ext), e.g. \(quoted(example))."
+        case .cannotWrite(let what, let path, let reason, _):
+            return "Cannot write the \(what) to \(path): \(reason)"
+        case .notRecorded(let hook, _):
+            return "The run recorded nothing at \(hook); run `clear cache` and try again."
+        case .analysis(let error, _):
+            return error.description
+        case .dataset(let error, _):
+            return error.description
+        case .npy(let error, _):
+            return error.description
+        case .modelNotCached(let name, let title, let path, let fetchHint, _):
+            return "The model `\(name)` (\(title)) is not in the model cache: \(path) does not exist. To fetch it, \(fetchHint). Set PERISCOPE_HOME if your cache is elsewhere."
+        case .unknownModelFile(let word, let known, let suggestions, let path, _):
+            return "`\(word)` is neither a known model (" + known.map { "`\($0)`" }.joined(separator: ", ") + ") nor an existing file (\(path))"
+                + hint(suggestions, otherwise: ".") + " Give a known name or the path of a .gguf file."
+        case .badDataRow(let row, let given, _):
+            return "Row \(row) of the inline data set must be a pair [\"text\", \"label\"], but it is \(given)."
+        case .badDataLabel(let row, let given, _):
+            return "The label of row \(row) must be a string or an int, not \(given)."
         case .failed(let sentence, _):
             return sentence
         case .interrupted:

@@ -92,10 +92,10 @@ extension CommandTable {
     /// Verb names and the words `all`/`last` cannot be variables: the name would be shadowed.
     func checkAssignable(_ name: String, range: SourceRange) throws {
         if self[name] != nil {
-            throw CommandError.failed("`\(name)` is the name of a command; choose another variable name.", range: range)
+            throw CommandError.reservedName(name, isVerb: true, range: range)
         }
         if Evaluator.symbols.contains(name) {
-            throw CommandError.failed("`\(name)` is a reserved word; choose another variable name.", range: range)
+            throw CommandError.reservedName(name, isVerb: false, range: range)
         }
     }
 }

@@ -26,7 +26,7 @@ public struct LayerSelection: Sendable, Equatable {
             layers = list
         case .range(let a, let b):
             guard a <= b else {
-                throw CommandError.failed("the layer range \(a)..\(b) is empty; write the smaller layer first, e.g. \(b)..\(a).", range: range)
+                throw CommandError.backwardRange(kind: "layer", from: a, to: b, range: range)
             }
             layers = Array(a...b)
         }
@@ -72,7 +72,7 @@ public struct PositionSelection: Sendable, Equatable {
             return Array(0..<tokenCount)
         case .last:
             guard tokenCount > 0 else {
-                throw CommandError.failed("the prompt has no tokens, so there is no last position.", range: range)
+                throw CommandError.emptyPrompt(text: "", range: range)
             }
             return [tokenCount - 1]
         case .indices(let list):
@@ -80,12 +80,12 @@ public struct PositionSelection: Sendable, Equatable {
         case .range(let a, let b):
             let start = try absolute(a), end = try absolute(b)
             guard start <= end else {
-                throw CommandError.failed("the position range \(a)..\(b) is empty; write the earlier position first.", range: range)
+                throw CommandError.backwardRange(kind: "position", from: a, to: b, range: range)
             }
             return Array(start...end)
         case .text(let text):
             guard let index = locate(text) else {
-                throw CommandError.failed("the text \(quoted(text)) does not occur in the prompt; use a word from the prompt or a position number.", range: range)
+                throw CommandError.textNotInPrompt(text, range: range)
             }
             return [try absolute(index)]
         }

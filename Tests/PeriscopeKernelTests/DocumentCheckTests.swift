@@ -30,7 +30,7 @@ final class DocumentCheckTests: XCTestCase {
     }
 
     func testNamesRulesAndHelpTopics() {
-        XCTAssertEqual(codes("lens = 3"), ["failed"], "a verb name cannot be a variable")
+        XCTAssertEqual(codes("lens = 3"), ["reserved-name"], "a verb name cannot be a variable")
         XCTAssertEqual(codes("?lense"), ["unknown-verb"])
         XCTAssertEqual(codes("x = 1\n?x"), [])
         XCTAssertEqual(codes("y"), ["undefined-variable"])

@@ -33,7 +33,7 @@ enum AttentionCommand {
             let run = try context.session.cachedRun(prompt, model: model, points: [.pattern(layer)],
                                                     context: context.task, evicted: &evicted)
             guard let tensor = run[.pattern(layer)] else {
-                throw CommandError.failed("The attention pattern of layer \(layer) was not recorded; run `clear cache` and try again.",
+                throw CommandError.notRecorded(hook: HookPoint.pattern(layer).name,
                                           range: arguments.headRange)
             }
             var patterns = heads.map { pattern(tensor, head: $0, heads: headCount) }

@@ -27,14 +27,14 @@ enum DatasetCommand {
                 var texts: [String] = [], labels: [String] = []
                 for (i, row) in rows.enumerated() {
                     guard case .list(let pair) = row, pair.count == 2, case .string(let text) = pair[0] else {
-                        throw CommandError.failed("Row \(i + 1) of the inline data set must be a pair [\"text\", \"label\"], but it is \(row.sourceText).", range: range)
+                        throw CommandError.badDataRow(row: i + 1, given: row.sourceText, range: range)
                     }
                     let label: String
                     switch pair[1] {
                     case .string(let s): label = s
                     case .int(let n): label = String(n)
                     default:
-                        throw CommandError.failed("The label of row \(i + 1) must be a string or an int, not \(pair[1].sourceText).", range: range)
+                        throw CommandError.badDataLabel(row: i + 1, given: pair[1].sourceText, range: range)
                     }
                     texts.append(text); labels.append(label)
                 }

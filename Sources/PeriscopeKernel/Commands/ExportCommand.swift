@@ -45,8 +45,8 @@ enum ExportCommand {
             let point = try hookPoint(hookName, model: model, range: arguments.range(of: "hook"))
             let destination = arguments.string("to") ?? ""
             guard destination.lowercased().hasSuffix(".npy") else {
-                throw CommandError.failed("`export` writes NumPy .npy files; end the file name with .npy, e.g. \"activations.npy\".",
-                                          range: arguments.range(of: "to"))
+                throw CommandError.wrongExtension(what: "An activation", format: "a NumPy .npy file", ext: ".npy",
+                                                  example: "activations.npy", range: arguments.range(of: "to"))
             }
             let path = ModelCatalog.canonicalPath(destination)
             let prompt = try session.prompt(from: value, model: model, range: arguments.range(of: "p"))
@@ -54,13 +54,12 @@ enum ExportCommand {
             var evicted: [CachedRun] = []
             let run = try session.cachedRun(prompt, model: model, points: [point], context: context.task, evicted: &evicted)
             guard let tensor = run[point] else {
-                throw CommandError.failed("The forward pass recorded nothing at \(point.name); this is a bug in Periscope, please report it.",
-                                          range: arguments.range(of: "hook"))
+                throw CommandError.notRecorded(hook: point.name, range: arguments.range(of: "hook"))
             }
             do {
                 try NpyWriter.write(shape: tensor.shape, values: tensor.data, to: path)
             } catch let error as NpyError {
-                throw CommandError.failed(error.description, range: arguments.range(of: "to"))
+                throw CommandError.npy(error, range: arguments.range(of: "to"))
             }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? tensor.byteCount
             let shape = "[" + tensor.shape.map(String.init).joined(separator: ", ") + "]"
@@ -92,9 +91,7 @@ enum ExportCommand {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard let point = HookPoint(name: trimmed), point.isInEveryBlock || point.exists(in: model.config) else {
             let near = suggestions(for: trimmed, among: model.hookNames)
-            throw CommandError.failed(
-                "\(quoted(trimmed)) is not a hook point of \(model.name)\(hint(near, otherwise: ".")) Hook names look like \"blocks.3.hook_resid_post\"; `hooks` lists them all.",
-                range: range)
+            throw CommandError.unknownHook(trimmed, model: model.name, suggestions: near, range: range)
         }
         if let layer = point.layer, layer >= model.config.layerCount {
             throw CommandError.outOfRange(what: "layer", value: layer,

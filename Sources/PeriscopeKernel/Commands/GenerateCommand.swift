@@ -25,13 +25,13 @@ enum GenerateCommand {
                 throw CommandError.outOfRange(what: "max", value: maxTokens, valid: "1 or more", range: arguments.range(of: "max"))
             }
             guard maxTokens <= limit else {
-                throw CommandError.failed("The prompt has \(prompt.ids.count) tokens and the model's context holds \(model.config.contextLength), so at most \(max(limit, 0)) new tokens fit; lower `max` or shorten the prompt.",
-                                          range: arguments.has("max") ? arguments.range(of: "max") : arguments.range(of: "p"))
+                throw CommandError.contextFull(promptTokens: prompt.ids.count, contextLength: model.config.contextLength,
+                                               range: arguments.has("max") ? arguments.range(of: "max") : arguments.range(of: "p"))
             }
             let temperature = arguments.float("temperature") ?? 0
             guard temperature >= 0, temperature.isFinite else {
-                throw CommandError.failed("`temperature` must be 0 (greedy) or more, not \(formatFloat(temperature)).",
-                                          range: arguments.range(of: "temperature"))
+                throw CommandError.numberOutOfRange(what: "temperature", value: temperature, valid: "0 (greedy) or more",
+                                                    range: arguments.range(of: "temperature"))
             }
             // Sampling without a seed draws one (shown with the result, so a rerun can repeat it).
             let drawn = temperature > 0 && !arguments.has("seed")

@@ -45,7 +45,7 @@ enum PatchCommand {
                 targetPosition = try VerbArguments.position(arguments, "target_position", prompt: prompt)
             }
             if arguments.has("generate"), arguments.has("top") {
-                throw CommandError.failed("Give either `generate N` or `top K`, not both.", range: arguments.range(of: "top"))
+                throw CommandError.conflictingArguments("`generate N`", "`top K`", range: arguments.range(of: "top"))
             }
             var top: Int?
             if let k = arguments.int("top") {

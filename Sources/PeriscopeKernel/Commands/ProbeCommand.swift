@@ -35,7 +35,8 @@ enum ProbeCommand {
             }
             let split = arguments.float("split") ?? 0.7
             guard split > 0, split < 1 else {
-                throw CommandError.failed("`split` is the share of rows used for training; give a number between 0 and 1, e.g. 0.7.", range: arguments.range(of: "split"))
+                throw CommandError.numberOutOfRange(what: "split", value: split, valid: "strictly between 0 and 1 (the share of rows used for training, e.g. 0.7)",
+                                                    range: arguments.range(of: "split"))
             }
             let folds = arguments.int("folds")
             if let k = folds, k < 2 || k > dataset.count {

@@ -21,13 +21,15 @@ enum ProjectCommand {
             let model = try context.session.currentModel(range: arguments.headRange)
             let prompts = try VerbArguments.prompts(arguments, "P", session: context.session, model: model)
             guard prompts.count >= 3 else {
-                throw CommandError.failed("`project` needs at least three prompts to find two components; give a longer list.", range: arguments.range(of: "P"))
+                throw CommandError.tooFewItems(parameter: "P", verb: "project", count: prompts.count, needed: 3, items: "prompts", range: arguments.range(of: "P"))
             }
             guard let layer = try VerbArguments.layer(arguments, "layer", model: model) else { return nil }
             var groups: [String]?
             if let value = arguments.value("labels") {
                 guard case .list(let items) = value, items.count == prompts.count else {
-                    throw CommandError.failed("`labels` must be a list with one label per prompt (\(prompts.count)).", range: arguments.range(of: "labels"))
+                    let labelCount: Int
+                    if case .list(let items) = value { labelCount = items.count } else { labelCount = 1 }
+                    throw CommandError.countMismatch(parameter: "labels", count: labelCount, expected: prompts.count, per: "prompt", range: arguments.range(of: "labels"))
                 }
                 groups = items.map { item in
                     if case .string(let s) = item { return s }

@@ -16,14 +16,17 @@ enum SimilarityCommand {
             guard let value = arguments.value("vectors") else { return nil }
             let range = arguments.range(of: "vectors")
             guard case .list(let items) = value, items.count >= 2 else {
-                throw CommandError.failed("`similarity` compares two or more vectors; give a list such as [v1, v2].", range: range)
+                var count = 1
+                if case .list(let items) = value { count = items.count }
+                throw CommandError.tooFewItems(parameter: "vectors", verb: "similarity", count: count, needed: 2, items: "vectors", range: range)
             }
             // Vectors (from `direction`, or a probe's direction) or Gradients of one shape, each
             // compared as one flat vector.
             let entries = try items.map { item -> (label: String, values: [Float], layer: Int?, sinkNote: String?) in
                 if case .object(let g as GradientValue) = item { return (g.point.name, g.gradient.data, g.point.layer, nil) }
                 guard let v = try VerbArguments.vector(of: item, range: range) else {
-                    throw CommandError.failed("`similarity` compares Vectors (made by `direction`, or two-label Probes) or Gradients (made by `gradient`), but the list holds \(withArticle(item.typeName)).", range: range)
+                    throw CommandError.wrongItem(parameter: "vectors", expected: "Vectors (made by `direction`, or two-label Probes) or Gradients (made by `gradient`)",
+                                                 given: withArticle(item.typeName), range: range)
                 }
                 return (v.vector.label, v.vector.values, v.vector.layer, v.sinkNote)
             }

@@ -13,7 +13,7 @@ enum SleepCommand {
         run: { arguments, context in
             let seconds = arguments.float("seconds") ?? 0
             guard seconds >= 0, seconds <= 86_400 else {
-                throw CommandError.failed("`sleep` takes between 0 and 86400 seconds, not \(formatFloat(seconds)).",
+                throw CommandError.numberOutOfRange(what: "seconds", value: seconds, valid: "between 0 and 86400",
                                           range: arguments.range(of: "seconds"))
             }
             let start = Date()

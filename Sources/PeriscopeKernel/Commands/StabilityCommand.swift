@@ -26,7 +26,8 @@ enum StabilityCommand {
             let layers = try VerbArguments.layers(arguments, model: model)
             let noise = arguments.float("noise") ?? 0.2
             guard noise >= 0, noise.isFinite else {
-                throw CommandError.failed("`noise` must be 0 or more (a multiple of the residual stream's RMS).", range: arguments.range(of: "noise"))
+                throw CommandError.numberOutOfRange(what: "noise", value: noise, valid: "0 or more (a multiple of the residual stream's RMS)",
+                                                    range: arguments.range(of: "noise"))
             }
             let samples = arguments.int("samples") ?? 16
             guard samples >= 1, samples <= 256 else {

@@ -31,7 +31,7 @@ enum SteerCommand {
                 throw CommandError.outOfRange(what: "layer", value: layer, valid: "0..\(model.config.layerCount - 1)", range: arguments.range(of: "with"))
             }
             if arguments.has("scale") && arguments.has("scales") {
-                throw CommandError.failed("Give either `scale S` or `scales [..]`, not both.", range: arguments.range(of: "scales"))
+                throw CommandError.conflictingArguments("`scale S`", "`scales [..]`", range: arguments.range(of: "scales"))
             }
             var scales: [Double]
             if let s = arguments.float("scale") {
@@ -46,14 +46,14 @@ enum SteerCommand {
                     case .int(let i): return Double(i)
                     case .float(let d): return d
                     default:
-                        throw CommandError.failed("`scales` must hold numbers, but it holds \(item.sourceText).", range: arguments.range(of: "scales"))
+                        throw CommandError.wrongItem(parameter: "scales", expected: "numbers", given: item.sourceText, range: arguments.range(of: "scales"))
                     }
                 }
             } else {
                 scales = [2, 4, 8]
             }
             guard scales.allSatisfy(\.isFinite) else {
-                throw CommandError.failed("Scales must be finite numbers.", range: arguments.range(of: "scales"))
+                throw CommandError.wrongItem(parameter: "scales", expected: "finite numbers", given: "\(scales)", range: arguments.range(of: "scales"))
             }
             scales = [0] + scales.filter { $0 != 0 }
             var seen = Set<Double>()

@@ -75,8 +75,7 @@ enum TraceCommand {
             throw CommandError.failed("`trace` needs a corrupt prompt after the clean one, or `noise \"subject\"` for causal tracing; e.g. `trace clean corrupt answer \" Paris\"`.",
                                       range: arguments.headRange)
         case (.some, .some):
-            throw CommandError.failed("Give either a corrupt prompt or `noise \"subject\"`, not both.",
-                                      range: arguments.range(of: "noise"))
+            throw CommandError.conflictingArguments("a corrupt prompt", "`noise \"subject\"`", range: arguments.range(of: "noise"))
         default:
             break
         }
@@ -120,8 +119,8 @@ enum TraceCommand {
         }
         let std = arguments.float("std") ?? 3
         guard std > 0, std.isFinite else {
-            throw CommandError.failed("`std` must be a positive number of embedding standard deviations, not \(formatFloat(std)).",
-                                      range: arguments.range(of: "std"))
+            throw CommandError.numberOutOfRange(what: "std", value: std, valid: "a positive number of embedding standard deviations",
+                                                range: arguments.range(of: "std"))
         }
         let samples = arguments.int("samples") ?? 10
         guard samples >= 1, samples <= 1000 else {

@@ -20,8 +20,7 @@ enum UseCommand {
             } else if case .string(let name)? = value {
                 guard let found = store.model(named: name) ?? store.model(atPath: ModelCatalog.canonicalPath(name)) else {
                     let loaded = store.models.map(\.name)
-                    let list = loaded.isEmpty ? "no model is loaded yet; use `load` first." : "loaded: " + loaded.joined(separator: ", ") + "."
-                    throw CommandError.failed("No loaded model is called \(quoted(name))\(hint(suggestions(for: name, among: loaded), otherwise: ";")) \(list)", range: range)
+                    throw CommandError.unknownModel(name, suggestions: suggestions(for: name, among: loaded), loaded: loaded, range: range)
                 }
                 chosen = found
             } else {

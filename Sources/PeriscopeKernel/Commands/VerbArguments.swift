@@ -14,20 +14,9 @@ enum VerbArguments {
     static func singleToken(_ text: String, keyword: String, model: LoadedModel, range: SourceRange?) throws -> Int {
         let ids = model.tokenizer.encode(text, addSpecial: false, parseSpecial: false)
         guard ids.count == 1, let id = ids.first else {
-            if ids.isEmpty {
-                throw CommandError.failed("The \(keyword) \(quoted(text)) has no tokens; give one token, e.g. `\(keyword) \" Paris\"`.",
-                                          range: range)
-            }
-            let pieces = ids.map { model.tokenizer.piece($0) }
-            let shown = pieces.map { "[\(visibleToken($0))]" }.joined()
-            let first = pieces.first ?? ""
-            var sentence = "The \(keyword) \(quoted(text)) is \(ids.count) tokens, \(shown) (ids \(ids.map { String($0) }.joined(separator: ", "))), "
-            sentence += "but it must be one token; use its first token, `\(keyword) \(quoted(first))`"
-            if !text.hasPrefix(" ") {
-                let spaced = model.tokenizer.encode(" " + text, addSpecial: false, parseSpecial: false)
-                if spaced.count == 1 { sentence += ", or with a leading space, `\(keyword) \(quoted(" " + text))`, which is one token" }
-            }
-            throw CommandError.failed(sentence + ".", range: range)
+            let spaced = text.hasPrefix(" ") ? [] : model.tokenizer.encode(" " + text, addSpecial: false, parseSpecial: false)
+            throw CommandError.notOneToken(keyword: keyword, text: text, pieces: ids.map { model.tokenizer.piece($0) },
+                                           ids: ids.map(Int.init), spacedIsOneToken: spaced.count == 1, range: range)
         }
         return Int(id)
     }
@@ -37,8 +26,7 @@ enum VerbArguments {
         let selection = arguments.layers(name) ?? LayerSelection(.all)
         let layers = try selection.resolve(layerCount: model.config.layerCount)
         guard !layers.isEmpty else {
-            throw CommandError.failed("No layers are selected; give `\(name)` an int, a range like 0..29, a list, or `all`.",
-                                      range: arguments.range(of: name))
+            throw CommandError.emptySelection(parameter: name, kind: "layer", range: arguments.range(of: name))
         }
         return layers
     }
@@ -67,8 +55,7 @@ enum VerbArguments {
                          fallback: PositionSelection.Kind = .last) throws -> Int {
         let list = try positions(arguments, name, prompt: prompt, fallback: fallback)
         guard list.count == 1, let only = list.first else {
-            throw CommandError.failed("`\(name)` must pick one token here, but it picks \(list.count); give an int such as -1, or a word of the prompt.",
-                                      range: arguments.range(of: name))
+            throw CommandError.notOnePosition(parameter: name, count: list.count, range: arguments.range(of: name))
         }
         return only
     }
@@ -88,7 +75,7 @@ enum VerbArguments {
         let range = arguments.range(of: name)
         if case .list(let items) = value {
             guard !items.isEmpty else {
-                throw CommandError.failed("`\(name)` is an empty list; give at least one prompt.", range: range)
+                throw CommandError.tooFewItems(parameter: name, verb: arguments.verb, count: 0, needed: 1, items: "prompts", range: range)
             }
             return try items.map { try session.prompt(from: $0, model: model, range: range) }
         }
@@ -115,7 +102,7 @@ enum VerbArguments {
     /// Checks that a vector fits `model` (same width), with a sentence saying what to do otherwise.
     static func check(_ v: VectorValue, fits model: LoadedModel, range: SourceRange?) throws {
         guard v.vector.values.count == model.config.modelDim else {
-            throw CommandError.failed("The vector has \(v.vector.values.count) numbers but \(model.name)'s residual stream has \(model.config.modelDim); make the vector with `direction` on this model.", range: range)
+            throw CommandError.vectorWidth(found: v.vector.values.count, model: model.name, expected: model.config.modelDim, range: range)
         }
     }
 

@@ -176,18 +176,16 @@ public final class ModelStore {
         if let entry = ModelCatalog.entry(named: trimmed) {
             let path = ModelCatalog.canonicalPath(ModelCatalog.path(of: entry))
             guard FileManager.default.fileExists(atPath: path) else {
-                throw CommandError.failed(
-                    "The model `\(entry.name)` (\(entry.title)) is not in the model cache: \(path) does not exist. To fetch it, \(entry.fetchHint). Set PERISCOPE_HOME if your cache is elsewhere.",
-                    range: range)
+                throw CommandError.modelNotCached(name: entry.name, title: entry.title, path: path, fetchHint: entry.fetchHint,
+                                                  range: range)
             }
             return (entry.name, path)
         }
         let path = ModelCatalog.canonicalPath(trimmed)
         if !trimmed.contains("/"), !trimmed.hasSuffix(".gguf"), !FileManager.default.fileExists(atPath: path) {
-            let known = ModelCatalog.entries.map { "`\($0.name)`" }.joined(separator: ", ")
-            throw CommandError.failed(
-                "`\(trimmed)` is neither a known model (\(known)) nor an existing file (\(path)); give a known name or the path of a .gguf file.",
-                range: range)
+            let known = ModelCatalog.entries.map(\.name)
+            throw CommandError.unknownModelFile(trimmed, known: known, suggestions: suggestions(for: trimmed, among: known), path: path,
+                                                range: range)
         }
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         if let entry = ModelCatalog.entries.first(where: { ModelCatalog.canonicalPath(ModelCatalog.path(of: $0)) == path }) {
@@ -225,8 +223,7 @@ extension Session {
     /// The current model, or an error telling the user to load one.
     public func currentModel(range: SourceRange? = nil) throws -> LoadedModel {
         guard let model = models.current else {
-            throw CommandError.failed("No model is loaded; run `load \"smollm2\"` (or `load \"path/to/model.gguf\"`) first.",
-                                      range: range)
+            throw CommandError.noModel(range: range)
         }
         return model
     }

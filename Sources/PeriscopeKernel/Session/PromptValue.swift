@@ -35,8 +35,7 @@ public struct PromptValue: ValueContent, Sendable, Equatable {
     public static func make(text: String, chat: Bool = false, system: String? = nil, model: LoadedModel,
                             range: SourceRange?) throws -> PromptValue {
         guard !text.isEmpty else {
-            throw CommandError.failed("The prompt is empty; give some text, e.g. `prompt \"The Eiffel Tower is in\"`.",
-                                      range: range)
+            throw CommandError.emptyPrompt(text: "", range: range)
         }
         let ids: [Int32]
         if chat || system != nil {
@@ -54,7 +53,7 @@ public struct PromptValue: ValueContent, Sendable, Equatable {
             ids = model.tokenizer.encode(text)
         }
         guard !ids.isEmpty else {
-            throw CommandError.failed("The prompt \(quoted(text)) has no tokens; give some text.", range: range)
+            throw CommandError.emptyPrompt(text: text, range: range)
         }
         return PromptValue(text: text, chat: chat || system != nil, system: system, ids: ids.map(Int.init),
                            tokens: ids.map { model.tokenizer.piece($0) }, modelPath: model.path, modelName: model.name)
@@ -127,8 +126,7 @@ extension Session {
         case .object(let content as PromptValue):
             return try content.retokenized(for: model, range: range)
         default:
-            throw CommandError.failed("Expected a prompt (a string or a Prompt variable) but got \(withArticle(value.typeName)).",
-                                      range: range)
+            throw CommandError.notAPrompt(given: withArticle(value.typeName), range: range)
         }
     }
 }

@@ -80,7 +80,7 @@ extension VectorValue {
             do {
                 try NpyWriter.write(shape: [vector.values.count], values: vector.values, to: path)
             } catch let error as NpyError {
-                throw CommandError.failed(error.description, range: arguments.range(of: "to"))
+                throw CommandError.npy(error, range: arguments.range(of: "to"))
             }
             return ResultExport.card(title: "Exported vector", [("vector", vector.label), ("file", path),
                                                                 ("shape", "[\(vector.values.count)] float32"),
@@ -90,14 +90,14 @@ extension VectorValue {
                                      summary: "vector [\(vector.values.count)] → \(path)")
         }
         guard destination.lowercased().hasSuffix(".gguf") else {
-            throw CommandError.failed("A Vector is exported as a llama.cpp control vector (.gguf, e.g. \"love.gguf\") or as a NumPy vector (.npy); end the file name with one of those.",
-                                      range: arguments.range(of: "to"))
+            throw CommandError.wrongExtension(what: "A Vector", format: "a llama.cpp control vector or a NumPy vector", ext: ".gguf or .npy",
+                                              example: "love.gguf", range: arguments.range(of: "to"))
         }
         let path = ModelCatalog.canonicalPath(destination)
         do {
             try writeControlVector(to: path)
         } catch {
-            throw CommandError.failed("Cannot write the control vector to \(path): \(error)", range: arguments.range(of: "to"))
+            throw CommandError.cannotWrite(what: "control vector", path: path, reason: "\(error)", range: arguments.range(of: "to"))
         }
         let tensor = "direction.\(vector.layer + 1)"
         let card = Card(title: "Exported control vector", [

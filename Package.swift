@@ -2,7 +2,7 @@
 import Foundation
 import PackageDescription
 
-// One job per target; see ARCHITECTURE.md. The protocol side (JupyterProtocol, JupyterKernel,
+// One job per target; docs/architecture.md draws the graph. The protocol side (JupyterProtocol, JupyterKernel,
 // JupyterZMQ) and the model side (GGUF, Transformer, Interpretability) meet only in PeriscopeKernel.
 let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 // The model runtime's SIMD kernels live in a C target: C can build one function for several
@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "GGUF", swiftSettings: optimised),
         .target(name: "CKernels", cSettings: kernelFlags),
         .target(name: "Transformer", dependencies: ["GGUF", "COpenBLAS", "CKernels"], swiftSettings: optimised),
-        .target(name: "Interpretability", dependencies: ["Transformer"], swiftSettings: optimised),
+        .target(name: "Interpretability", dependencies: ["Transformer", "COpenBLAS"], swiftSettings: optimised),
 
         .target(name: "Rendering"),
         .target(name: "PeriscopeLanguage"),
@@ -46,10 +46,13 @@ let package = Package(
         ]),
 
         .testTarget(name: "JupyterProtocolTests", dependencies: ["JupyterProtocol"]),
-        .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel", "JupyterZMQ"]),
+        // A tiny interpreter and an in-memory transport the kernel machinery is tested against.
+        .target(name: "JupyterKernelTesting", dependencies: ["JupyterKernel", "JupyterProtocol"], path: "Tests/JupyterKernelTesting"),
+        .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel", "JupyterKernelTesting"]),
+        .testTarget(name: "JupyterZMQTests", dependencies: ["JupyterZMQ", "JupyterKernelTesting", "CZeroMQ"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "InterpretabilityTests", dependencies: ["Interpretability"]),
+        .testTarget(name: "InterpretabilityTests", dependencies: ["Interpretability"], exclude: ["Fixtures"]),
         .testTarget(name: "RenderingTests", dependencies: ["Rendering"], exclude: ["Snapshots"]),
         .testTarget(name: "PeriscopeLanguageTests", dependencies: ["PeriscopeLanguage"]),
         .testTarget(name: "PeriscopeKernelTests", dependencies: ["PeriscopeKernel"]),

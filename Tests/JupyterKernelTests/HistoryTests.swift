@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JupyterKernel
+import JupyterKernelTesting
 import JupyterProtocol
 
 final class HistoryTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import JupyterKernel
+import JupyterKernelTesting
 import JupyterProtocol
 
 /// Checks the message examples under `protocol/messages/` (one per implemented message type)

@@ -2,22 +2,30 @@ import Foundation
 import JupyterKernel
 import JupyterProtocol
 
+// MARK: - A test kernel beside the real one
+//
+// The kernel machinery (JupyterKernel) and its ZeroMQ server (JupyterZMQ) are tested against this
+// tiny interpreter and an in-memory transport, the way swift-nio tests its channels on an embedded
+// one; the Periscope interpreter is tested on its own in PeriscopeKernelTests.
+
 /// A tiny but real interpreter for exercising the kernel machinery:
 /// `fail` → error, `clear` → clear_output, `print X` → stdout, `show X` → display_data, `page X` → pager payload,
 /// `wait` → loops until interrupted (2 s at most), anything else → execute_result echoing the code.
-final class TinyInterpreter: Interpreter, @unchecked Sendable {
+public final class TinyInterpreter: Interpreter, @unchecked Sendable {
+    public init() {}
+
     private let lock = NSLock()
     private var _executed: [String] = []
     /// Every cell `execute` was called with, in order.
-    var executed: [String] { lock.lock(); defer { lock.unlock() }; return _executed }
+    public var executed: [String] { lock.lock(); defer { lock.unlock() }; return _executed }
 
-    var info: KernelInfo {
+    public var info: KernelInfo {
         KernelInfo(implementation: "tiny", implementationVersion: "0.1", languageName: "tiny", languageVersion: "1.0",
                    mimetype: "text/x-tiny", fileExtension: ".tiny", pygmentsLexer: "text", banner: "Tiny test language",
                    helpLinks: [(text: "Tiny", url: "https://example.org/tiny")])
     }
 
-    func execute(_ request: ExecuteRequest, io: ExecutionIO) -> ExecuteOutcome {
+    public func execute(_ request: ExecuteRequest, io: ExecutionIO) -> ExecuteOutcome {
         lock.lock(); _executed.append(request.code); lock.unlock()
         let code = request.code
         if code == "fail" { return .error(name: "TinyError", value: "it failed", traceback: ["line 1, column 1: it failed"]) }
@@ -44,21 +52,21 @@ final class TinyInterpreter: Interpreter, @unchecked Sendable {
         return .ok
     }
 
-    func evaluate(expression: String) -> ExpressionResult {
+    public func evaluate(expression: String) -> ExpressionResult {
         expression == "bad"
             ? .error(name: "TinyError", value: "bad expression", traceback: [])
             : .ok(data: ["text/plain": .string(expression.uppercased())], metadata: [:])
     }
 
-    func complete(code: String, cursorPosition: Int) -> Completion {
+    public func complete(code: String, cursorPosition: Int) -> Completion {
         Completion(matches: ["print", "page"].filter { $0.hasPrefix(code) }, cursorStart: 0, cursorEnd: cursorPosition)
     }
 
-    func inspect(code: String, cursorPosition: Int, detailLevel: Int) -> [String: JSONValue]? {
+    public func inspect(code: String, cursorPosition: Int, detailLevel: Int) -> [String: JSONValue]? {
         code.hasPrefix("print") ? ["text/plain": .string("print: writes text (detail \(detailLevel))")] : nil
     }
 
-    func isComplete(code: String) -> CompletenessStatus {
+    public func isComplete(code: String) -> CompletenessStatus {
         if code.hasSuffix("\\") { return .incomplete(indent: "  ") }
         if code.hasPrefix(")") { return .invalid }
         return .complete
@@ -66,31 +74,33 @@ final class TinyInterpreter: Interpreter, @unchecked Sendable {
 }
 
 /// The in-memory transport: records what the core sends and lets tests queue shell requests.
-final class InMemoryServer: KernelServer, @unchecked Sendable {
+public final class InMemoryServer: KernelServer, @unchecked Sendable {
+    public init() {}
+
     private let lock = NSLock()
     private var _replies: [(channel: Channel, message: Message)] = []
     private var _published: [Message] = []
     private var _events: [String] = []
     /// "take" and "send:<msg_type>:<status>" in the order they happened.
-    var events: [String] { lock.lock(); defer { lock.unlock() }; return _events }
+    public var events: [String] { lock.lock(); defer { lock.unlock() }; return _events }
     /// Shell requests "already received" (what stop_on_error must abort).
-    var pending: [Message] = []
+    public var pending: [Message] = []
 
-    var replies: [(channel: Channel, message: Message)] { lock.lock(); defer { lock.unlock() }; return _replies }
-    var published: [Message] { lock.lock(); defer { lock.unlock() }; return _published }
+    public var replies: [(channel: Channel, message: Message)] { lock.lock(); defer { lock.unlock() }; return _replies }
+    public var published: [Message] { lock.lock(); defer { lock.unlock() }; return _published }
 
-    func send(_ message: Message, on channel: Channel) {
+    public func send(_ message: Message, on channel: Channel) {
         lock.lock()
         _replies.append((channel, message))
         _events.append("send:\(message.msgType):\(message.content["status"]?.stringValue ?? "")")
         lock.unlock()
     }
 
-    func publish(_ message: Message) {
+    public func publish(_ message: Message) {
         lock.lock(); _published.append(message); lock.unlock()
     }
 
-    func takePendingShellRequests() -> [Message] {
+    public func takePendingShellRequests() -> [Message] {
         lock.lock(); defer { lock.unlock() }
         _events.append("take")
         let taken = pending
@@ -98,23 +108,23 @@ final class InMemoryServer: KernelServer, @unchecked Sendable {
         return taken
     }
 
-    func clear() {
+    public func clear() {
         lock.lock(); _replies = []; _published = []; _events = []; lock.unlock()
     }
 
     /// Published messages as (msg_type, parent msg_id) pairs.
-    var publishedTypes: [String] { published.map(\.msgType) }
+    public var publishedTypes: [String] { published.map(\.msgType) }
 }
 
 /// Builds a request message as a client would.
-func request(_ msgType: String, _ content: [String: JSONValue] = [:], id: String = Header.newMessageID()) -> Message {
+public func request(_ msgType: String, _ content: [String: JSONValue] = [:], id: String = Header.newMessageID()) -> Message {
     Message(identities: [Data("client".utf8)],
             header: Header(msgID: id, session: "client-session", username: "tester", msgType: msgType),
             content: .object(content))
 }
 
 /// A fresh temporary directory for history files.
-func temporaryDirectory() -> URL {
+public func temporaryDirectory() -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("periscope-kernel-tests-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url

@@ -2,6 +2,7 @@ import CZeroMQ
 import Foundation
 import XCTest
 import JupyterKernel
+import JupyterKernelTesting
 import JupyterProtocol
 @testable import JupyterZMQ
 

@@ -1,23 +1,23 @@
 import JupyterProtocol
 import Rendering
 
-/// A bundle as Jupyter's `data` dict: text types as strings, and the Periscope JSON type
-/// parsed into a JSON object (Rendering stores it as serialized text). JSON that does not
-/// parse is dropped rather than sent malformed.
+/// A bundle as Jupyter's `data` dict: text types as strings, and the Periscope payload built
+/// straight into the protocol's JSON value.
 func jupyterData(_ bundle: MimeBundle) -> [String: JSONValue] {
-    var data: [String: JSONValue] = [:]
-    for (mime, text) in bundle.data {
-        if mime.hasSuffix("json") {
-            if let parsed = parseJSON(text) { data[mime] = parsed }
-        } else {
-            data[mime] = .string(text)
-        }
-    }
+    var data = bundle.data.mapValues { JSONValue.string($0) }
+    if let json = bundle.json { data[MimeBundle.periscopeJSON] = json.build(JSONValue.self) }
     if data[MimeBundle.plain] == nil { data[MimeBundle.plain] = .string(bundle.plainText) }
     return data
 }
 
-/// Parses JSON text into a `JSONValue` (ints stay ints); nil when the text is not JSON.
-func parseJSON(_ text: String) -> JSONValue? {
-    try? JSONValue.parse(text)
+extension JSONValue: JSONBuilder {
+    public static func makeNull() -> JSONValue { .null }
+    public static func makeBool(_ value: Bool) -> JSONValue { .bool(value) }
+    public static func makeInt(_ value: Int) -> JSONValue { .int(value) }
+    public static func makeNumber(_ value: Double) -> JSONValue { .double(value) }
+    public static func makeString(_ value: String) -> JSONValue { .string(value) }
+    public static func makeArray(_ items: [JSONValue]) -> JSONValue { .array(items) }
+    public static func makeObject(_ pairs: [(String, JSONValue)]) -> JSONValue {
+        .object(Dictionary(pairs, uniquingKeysWith: { _, last in last }))
+    }
 }

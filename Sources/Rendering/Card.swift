@@ -30,7 +30,7 @@ public struct Card: Sendable, Equatable {
 extension Card: MimeRenderable {
     /// text/plain, text/html and the vnd JSON.
     public var mimeBundle: MimeBundle {
-        MimeBundle(data: [MimeBundle.plain: plainText, MimeBundle.html: html, MimeBundle.periscopeJSON: json.serialized()])
+        MimeBundle(data: [MimeBundle.plain: plainText, MimeBundle.html: html], json: json)
     }
 
     /// The title, then `key  value` lines with the keys right-aligned to a common width.

@@ -119,9 +119,9 @@ extension Heatmap: MimeRenderable {
     /// Above `htmlCellLimit` cells the HTML table is left out (front ends then show the SVG), so
     /// that a long prompt's attention pattern stays well under 1 MB.
     public var mimeBundle: MimeBundle {
-        var data = [MimeBundle.plain: plainText, MimeBundle.svg: svg, MimeBundle.periscopeJSON: json.serialized()]
+        var data = [MimeBundle.plain: plainText, MimeBundle.svg: svg]
         if rowCount * columnCount <= Heatmap.htmlCellLimit { data[MimeBundle.html] = html }
-        return MimeBundle(data: data)
+        return MimeBundle(data: data, json: json)
     }
 
     /// The most cells drawn as an HTML table (about 50 bytes each).

@@ -49,8 +49,7 @@ extension HeatmapGrid: MimeRenderable {
             MimeBundle.plain: plainText,
             MimeBundle.html: "<div style=\"overflow-x:auto\">\(svg)</div>",
             MimeBundle.svg: svg,
-            MimeBundle.periscopeJSON: json.serialized(),
-        ])
+        ], json: json)
     }
 
     /// The title, then per panel its shape and where its maximum is.

@@ -109,3 +109,36 @@ public enum JSONWriter {
         out += "\""
     }
 }
+
+// MARK: - Building another JSON value
+
+/// A JSON value type a payload can be built into, so the payload reaches another representation
+/// (the Jupyter protocol's) as a value rather than as text to parse again.
+public protocol JSONBuilder {
+    static func makeNull() -> Self
+    static func makeBool(_ value: Bool) -> Self
+    static func makeInt(_ value: Int) -> Self
+    static func makeNumber(_ value: Double) -> Self
+    static func makeString(_ value: String) -> Self
+    static func makeArray(_ items: [Self]) -> Self
+    static func makeObject(_ pairs: [(String, Self)]) -> Self
+}
+
+extension JSONOut {
+    /// This value as `B`. Numbers carry the 7 significant digits the text form writes; non-finite
+    /// numbers become null, as in the text.
+    public func build<B: JSONBuilder>(_ type: B.Type) -> B {
+        switch self {
+        case .null: return B.makeNull()
+        case .bool(let b): return B.makeBool(b)
+        case .int(let i): return B.makeInt(i)
+        case .number(let d):
+            guard d.isFinite else { return B.makeNull() }
+            if d == d.rounded(), abs(d) < 1e15 { return B.makeInt(Int(d)) }
+            return B.makeNumber(Double(JSONWriter.formatNumber(d)) ?? d)
+        case .string(let s): return B.makeString(s)
+        case .array(let items): return B.makeArray(items.map { $0.build(type) })
+        case .object(let pairs): return B.makeObject(pairs.map { ($0.0, $0.1.build(type)) })
+        }
+    }
+}

@@ -56,7 +56,7 @@ public struct LineChart: Sendable, Equatable {
 extension LineChart: MimeRenderable {
     /// text/plain (a table of the series), SVG and the vnd JSON.
     public var mimeBundle: MimeBundle {
-        MimeBundle(data: [MimeBundle.plain: plainText, MimeBundle.svg: svg, MimeBundle.periscopeJSON: json.serialized()])
+        MimeBundle(data: [MimeBundle.plain: plainText, MimeBundle.svg: svg], json: json)
     }
 
     /// A table: x, then one column per series (blank where a series has no point at that x).

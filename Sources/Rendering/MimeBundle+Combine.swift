@@ -14,12 +14,7 @@ extension MimeBundle {
             if let s = part.data[MimeBundle.svg] { return "<div style=\"margin-bottom:10px;overflow-x:auto\">\(s)</div>" }
             return "<pre style=\"margin:0 0 10px\">\(escapeHTML(part.plainText))</pre>"
         }.joined()
-        // Payloads are already JSON text, so they are spliced in rather than re-parsed.
-        let items = parts.map { $0.data[MimeBundle.periscopeJSON] ?? "null" }.joined(separator: ",")
-        return MimeBundle(data: [
-            MimeBundle.plain: plain,
-            MimeBundle.html: "<div>\(html)</div>",
-            MimeBundle.periscopeJSON: "{\"kind\":\"group\",\"items\":[\(items)]}",
-        ])
+        return MimeBundle(data: [MimeBundle.plain: plain, MimeBundle.html: "<div>\(html)</div>"],
+                          json: .object([("kind", .string("group")), ("items", .array(parts.map { $0.json ?? .null }))]))
     }
 }

@@ -16,10 +16,8 @@ extension MimeBundle {
         } else if let svg = data[MimeBundle.svg] {
             out.data[MimeBundle.html] = "<div>" + box + "<div style=\"overflow-x:auto\">" + svg + "</div></div>"
         }
-        if let json = data[MimeBundle.periscopeJSON], json.hasPrefix("{") {
-            let list = JSONOut.strings(notes).serialized()
-            let rest = json.dropFirst()
-            out.data[MimeBundle.periscopeJSON] = "{\"notes\":" + list + (rest.hasPrefix("}") ? "" : ",") + rest
+        if case .object(let pairs)? = json {
+            out.json = .object([("notes", .strings(notes))] + pairs)
         }
         return out
     }

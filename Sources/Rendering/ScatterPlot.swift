@@ -51,7 +51,7 @@ public struct ScatterPlot: Sendable, Equatable {
 extension ScatterPlot: MimeRenderable {
     /// text/plain (a table of the points), SVG and the vnd JSON.
     public var mimeBundle: MimeBundle {
-        MimeBundle(data: [MimeBundle.plain: plainText, MimeBundle.svg: svg, MimeBundle.periscopeJSON: json.serialized()])
+        MimeBundle(data: [MimeBundle.plain: plainText, MimeBundle.svg: svg], json: json)
     }
 
     /// A table: label, x, y and group when any point has one.

@@ -101,7 +101,7 @@ public struct Table: Sendable, Equatable {
 extension Table: MimeRenderable {
     /// text/plain, text/html and the vnd JSON.
     public var mimeBundle: MimeBundle {
-        MimeBundle(data: [MimeBundle.plain: plainText, MimeBundle.html: html, MimeBundle.periscopeJSON: json.serialized()])
+        MimeBundle(data: [MimeBundle.plain: plainText, MimeBundle.html: html], json: json)
     }
 
     /// An aligned text table with a header rule; wide cells are cut at 60 columns, except in

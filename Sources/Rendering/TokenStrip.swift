@@ -37,7 +37,7 @@ public struct TokenStrip: Sendable, Equatable {
 extension TokenStrip: MimeRenderable {
     /// text/plain (tokens over their scores, wrapped), text/html (shaded spans) and the vnd JSON.
     public var mimeBundle: MimeBundle {
-        MimeBundle(data: [MimeBundle.plain: plainText, MimeBundle.html: html, MimeBundle.periscopeJSON: json.serialized()])
+        MimeBundle(data: [MimeBundle.plain: plainText, MimeBundle.html: html], json: json)
     }
 
     /// Pairs of lines: visible tokens, and under each its score; wrapped at 100 columns.

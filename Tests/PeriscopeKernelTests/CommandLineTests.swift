@@ -62,7 +62,7 @@ final class CommandLineTests: XCTestCase {
     func testKernelJSONMatchesTheTemplateExceptTheBinary() throws {
         let template = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../kernelspec/kernel.json").standardized
-        let expected = try XCTUnwrap(parseJSON(String(contentsOf: template, encoding: .utf8)))
+        let expected = try JSONValue.parse(String(contentsOf: template, encoding: .utf8))
         guard case .object(var spec) = Kernelspec.kernelJSON(binaryPath: "/opt/bin/periscope"),
               case .array(var argv)? = spec["argv"] else { return XCTFail("kernel.json must be an object with argv") }
         XCTAssertEqual(argv.first, "/opt/bin/periscope")
@@ -75,7 +75,7 @@ final class CommandLineTests: XCTestCase {
         let folder = try Kernelspec.install(binaryPath: "/usr/bin/periscope", destination: .prefix(temporary.path))
         XCTAssertEqual(folder.path, temporary.appendingPathComponent("share/jupyter/kernels/periscope").path)
         let written = try String(contentsOf: folder.appendingPathComponent("kernel.json"), encoding: .utf8)
-        let json = try XCTUnwrap(parseJSON(written))
+        let json = try JSONValue.parse(written)
         XCTAssertEqual(json["argv"], ["/usr/bin/periscope", "kernel", "--connection-file", "{connection_file}"])
         XCTAssertEqual(json["display_name"], "Periscope")
         XCTAssertEqual(json["interrupt_mode"], "message")

@@ -16,7 +16,7 @@ final class EdgeCaseTests: XCTestCase {
         ]
         for (name, bundle) in bundles {
             XCTAssertFalse(bundle.plainText.isEmpty, name)
-            let object = parseJSONObject(bundle.data[MimeBundle.periscopeJSON])
+            let object = parseJSONObject(bundle.json?.serialized())
             XCTAssertNotNil(object["kind"], name)
         }
         XCTAssertTrue(Table(columns: [.init("a")], rows: []).plainText.contains("(no rows)"))
@@ -81,7 +81,7 @@ final class EdgeCaseTests: XCTestCase {
         let html = try XCTUnwrap(combined.data[MimeBundle.html])
         XCTAssertTrue(html.contains("<table") && html.contains("<svg") && html.contains("a &lt;note&gt;"))
         XCTAssertNil(combined.data[MimeBundle.svg])
-        let object = parseJSONObject(combined.data[MimeBundle.periscopeJSON])
+        let object = parseJSONObject(combined.json?.serialized())
         let items = try XCTUnwrap(object["items"] as? [Any])
         XCTAssertEqual((items[0] as? [String: Any])?["kind"] as? String, "table")
         XCTAssertEqual((items[1] as? [String: Any])?["kind"] as? String, "line_chart")

@@ -13,7 +13,7 @@ final class HeatmapTests: XCTestCase {
         assertSnapshot(bundle.plainText, named: "lens-heatmap.txt")
         assertSnapshot(bundle.data[MimeBundle.html] ?? "", named: "lens-heatmap.html")
         assertSnapshot(bundle.data[MimeBundle.svg] ?? "", named: "lens-heatmap.svg")
-        assertSnapshot(bundle.data[MimeBundle.periscopeJSON] ?? "", named: "lens-heatmap.json")
+        assertSnapshot(bundle.json?.serialized() ?? "", named: "lens-heatmap.json")
     }
 
     func testPatchingHeatmapSnapshots() {
@@ -42,7 +42,8 @@ final class HeatmapTests: XCTestCase {
 
     func testBundleCarriesAllFourTypes() {
         let bundle = Fixtures.lensHeatmap.mimeBundle
-        XCTAssertEqual(Set(bundle.data.keys), [MimeBundle.plain, MimeBundle.html, MimeBundle.svg, MimeBundle.periscopeJSON])
+        XCTAssertEqual(Set(bundle.data.keys), [MimeBundle.plain, MimeBundle.html, MimeBundle.svg])
+        XCTAssertNotNil(bundle.json)
         XCTAssertTrue(bundle.plainText.contains("Logit lens"))
     }
 
@@ -71,7 +72,7 @@ final class HeatmapTests: XCTestCase {
 
     func testJSONParsesAndCarriesValuesAndLabels() throws {
         let heatmap = Fixtures.lensHeatmap
-        let object = parseJSONObject(heatmap.mimeBundle.data[MimeBundle.periscopeJSON])
+        let object = parseJSONObject(heatmap.mimeBundle.json?.serialized())
         XCTAssertEqual(object["kind"] as? String, "heatmap")
         XCTAssertEqual(object["shape"] as? [Int], [4, 5])
         XCTAssertEqual(object["row_labels"] as? [String], ["L0", "L1", "L2", "L3"])
@@ -85,7 +86,7 @@ final class HeatmapTests: XCTestCase {
     }
 
     func testNaNBecomesNullInJSON() throws {
-        let object = parseJSONObject(Fixtures.patchingHeatmap.mimeBundle.data[MimeBundle.periscopeJSON])
+        let object = parseJSONObject(Fixtures.patchingHeatmap.mimeBundle.json?.serialized())
         let rows = try XCTUnwrap(object["values"] as? [[Any]])
         XCTAssertTrue(rows[2][1] is NSNull)
         XCTAssertEqual(rows[0][1] as? Double ?? .nan, sin(1.0) * 0.8, accuracy: 1e-6)
@@ -112,7 +113,7 @@ final class HeatmapTests: XCTestCase {
         XCTAssertLessThan(total, 320_000, "30×40 heatmap bundle is \(total) bytes: \(sizes)")
         XCTAssertEqual(bundle.data[MimeBundle.svg]?.components(separatedBy: "<title>").count, rows * cols + 1)
         // Every cell is drawn and the payload still has every value.
-        let object = parseJSONObject(bundle.data[MimeBundle.periscopeJSON])
+        let object = parseJSONObject(bundle.json?.serialized())
         XCTAssertEqual((object["values"] as? [[Double]])?.flatMap { $0 }.count, rows * cols)
     }
 

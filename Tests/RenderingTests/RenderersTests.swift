@@ -30,7 +30,7 @@ final class RenderersTests: XCTestCase {
         let extensions = [MimeBundle.plain: "txt", MimeBundle.html: "html", MimeBundle.svg: "svg", MimeBundle.periscopeJSON: "json"]
         for (name, bundle) in cases {
             for (type, ext) in extensions.sorted(by: { $0.value < $1.value }) {
-                guard let content = bundle.data[type] else { continue }
+                guard let content = type == MimeBundle.periscopeJSON ? bundle.json?.serialized() : bundle.data[type] else { continue }
                 assertSnapshot(content, named: "\(name).\(ext)")
             }
         }

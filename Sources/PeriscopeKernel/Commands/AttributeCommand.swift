@@ -78,11 +78,11 @@ enum AttributeCommand {
                               caption: "clean p(answer) = \(NumberFormat.fixed(4).format(exp(result.cleanLogProb))); baseline token \(quoted(model.tokenizer.piece(Int32(baseline))))",
                               kind: "attribution_table")
             var stripBundle = strip.mimeBundle
-            stripBundle.data[MimeBundle.periscopeJSON] = appending(strip.json, [
+            stripBundle.json = appending(strip.json, [
                 ("answer", .string(answerText)), ("answer_id", .int(answer)), ("baseline_id", .int(baseline)),
                 ("clean_logprob", .num(result.cleanLogProb)), ("occluded_logprobs", .nums(result.occludedLogProbs)),
                 ("importance", .nums(importance)), ("ranking", .array(result.ranking.map { .int($0) })),
-            ]).serialized()
+            ])
             let top = result.ranking.first.map { visibleToken(prompt.tokens[$0]) } ?? ""
             return VerbResults.noting(VerbResults.result("Attribution", "occlusion attribution for \(quoted(answerText)); top token \(top)",
                                                            [stripBundle, table.mimeBundle]), notes)
@@ -175,7 +175,7 @@ enum AttributeCommand {
                                     .init("rank", alignment: .right)],
                           rows: rows, caption: caption, kind: "attribution_table")
         var stripBundle = strip.mimeBundle
-        stripBundle.data[MimeBundle.periscopeJSON] = appending(strip.json, extra).serialized()
+        stripBundle.json = appending(strip.json, extra)
         stripBundle.data[MimeBundle.plain] = strip.plainText + "\n" + caption
         let top = result.ranking.first.map { visibleToken(prompt.tokens[$0]) } ?? ""
         return VerbResults.noting(VerbResults.result("Attribution", "\(method.rawValue) attribution for \(quoted(answerText)); top token \(top)",

@@ -41,14 +41,14 @@ enum CacheCommand {
                                         .init("hook points", alignment: .right), .init("memory", alignment: .right)],
                               rows: rows, caption: caption, kind: "cache")
             var bundle = table.mimeBundle
-            bundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
+            bundle.json = appending(table.json, [
                 ("entries", .array(runs.map { run in
                     .object([("model", .string(names[run.key.modelPath] ?? run.prompt.modelName)), ("text", .string(run.prompt.text)),
                              ("chat", .bool(run.prompt.chat)), ("tokens", .int(run.key.tokens.count)),
                              ("hook_points", .int(run.activations.count)), ("bytes", .int(run.byteCount))])
                 })),
                 ("total_bytes", .int(total)), ("budget_bytes", .int(store.budgetBytes)), ("model_bytes", .int(modelBytes)),
-            ]).serialized()
+            ])
             return .result(RenderedResult(typeName: "Table", summary: "activation cache (\(runs.count) prompts)", bundle: bundle))
         })
 }

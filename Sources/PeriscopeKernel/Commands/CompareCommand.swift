@@ -51,11 +51,11 @@ enum CompareCommand {
                                                 ("p1", .num(e.first)), ("p2", .num(e.second))]) })
             }
             var sideBundle = side.mimeBundle
-            sideBundle.data[MimeBundle.periscopeJSON] = appending(side.json, [
+            sideBundle.json = appending(side.json, [
                 ("p1", .string(first.text)), ("p2", .string(second.text)),
                 ("kl_p1_p2", .num(r.klFirstToSecond)), ("kl_p2_p1", .num(r.klSecondToFirst)),
                 ("top_p1", entries(r.topFirst)), ("top_p2", entries(r.topSecond)), ("movers", entries(r.movers)),
-            ]).serialized()
+            ])
             return VerbResults.result("Comparison", "comparison of two prompts; \(kl)", [sideBundle, movers.mimeBundle])
         })
 }

@@ -77,11 +77,11 @@ struct DatasetValue: ValueContent {
                             + (chat ? "; each text wrapped in the chat template as a user turn" + (system.map { " after the system message \(quoted($0))" } ?? "") : ""),
                           kind: "dataset")
         var bundle = table.mimeBundle
-        bundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
+        bundle.json = appending(table.json, [
             ("source", .string(dataset.source)), ("count", .int(dataset.count)),
             ("classes", .strings(dataset.classes)), ("class_counts", .array(dataset.classCounts.map { .int($0) })),
             ("chat", .bool(chat)), ("system", system.map { .string($0) } ?? .null),
-        ]).serialized()
+        ])
         return bundle
     }
 }

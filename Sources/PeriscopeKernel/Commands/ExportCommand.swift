@@ -68,10 +68,10 @@ enum ExportCommand {
                 ("file", path), ("size", formatBytes(bytes)),
             ], kind: "export")
             var bundle = card.mimeBundle
-            bundle.data[MimeBundle.periscopeJSON] = appending(card.json, [
+            bundle.json = appending(card.json, [
                 ("path", .string(path)), ("hook", .string(point.name)), ("dtype", .string("float32")),
                 ("shape", .array(tensor.shape.map { .int($0) })), ("bytes", .int(bytes)),
-            ]).serialized()
+            ])
             return .result(RenderedResult(typeName: "Export", summary: "\(point.name) \(shape) → \(path)", bundle: bundle))
         })
 

@@ -146,6 +146,6 @@ struct Generation: ValueContent {
             ("tokens_per_second", .num(tokensPerSecond)),
             ("decode_tokens_per_second", .num(decodeTokensPerSecond)),
         ])
-        return MimeBundle(data: [MimeBundle.plain: plain, MimeBundle.html: html, MimeBundle.periscopeJSON: json.serialized()])
+        return MimeBundle(data: [MimeBundle.plain: plain, MimeBundle.html: html], json: json)
     }
 }

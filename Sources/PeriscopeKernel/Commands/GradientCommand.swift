@@ -86,11 +86,11 @@ struct GradientValue: ValueContent {
                                tokens: tokens, scores: norms, scale: .sequential, valueLabel: "gradient norm",
                                valueFormat: .general, kind: "gradient")
         var bundle = strip.mimeBundle
-        bundle.data[MimeBundle.periscopeJSON] = appending(strip.json, [
+        bundle.json = appending(strip.json, [
             ("hook", .string(point.name)), ("shape", .array(gradient.shape.map { .int($0) })),
             ("metric", .string(metricName)), ("metric_value", .num(metricValue)), ("model", .string(modelName)),
             ("norms", .nums(norms)),
-        ]).serialized()
+        ])
         bundle.data[MimeBundle.plain] = strip.plainText + "\n\(summary); \(metricName) = \(NumberFormat.fixed(4).format(metricValue))"
         return bundle.noting(notes)
     }
@@ -116,10 +116,10 @@ struct GradientValue: ValueContent {
             ("shape", "\(g.gradient.shape) float32"),
         ], kind: "export")
         var bundle = card.mimeBundle
-        bundle.data[MimeBundle.periscopeJSON] = appending(card.json, [
+        bundle.json = appending(card.json, [
             ("path", .string(path)), ("hook", .string(g.point.name)), ("dtype", .string("float32")),
             ("shape", .array(g.gradient.shape.map { .int($0) })),
-        ]).serialized()
+        ])
         return .result(RenderedResult(typeName: "Export", summary: "gradient at \(g.point.name) → \(path)", bundle: bundle))
     }
 }

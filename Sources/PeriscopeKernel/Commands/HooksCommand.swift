@@ -42,9 +42,9 @@ enum HooksCommand {
             let table = Table(title: "Hook points of \(model.name)", columns: [.init("name"), .init("shape"), .init("what")],
                               rows: rows, caption: caption, kind: "hooks")
             var bundle = table.mimeBundle
-            bundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
+            bundle.json = appending(table.json, [
                 ("names", .strings(names)), ("shapes", .array(shapes.map { .strings($0) })),
-            ]).serialized()
+            ])
             return .result(RenderedResult(typeName: "Table", summary: "hook points (\(rows.count))", bundle: bundle))
         })
 

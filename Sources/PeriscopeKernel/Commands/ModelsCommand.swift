@@ -47,9 +47,9 @@ enum ModelsCommand {
                     + (store.current.map { "; current: \($0.name)" } ?? "; no model loaded"),
                 kind: "models")
             var bundle = table.mimeBundle
-            bundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
+            bundle.json = appending(table.json, [
                 ("models", .array(json)), ("current", store.current.map { .string($0.name) } ?? .null),
-            ]).serialized()
+            ])
             return .result(RenderedResult(typeName: "Table", summary: "models (\(rows.count))", bundle: bundle))
         })
 }

@@ -122,7 +122,7 @@ enum PatchscopeCommand {
             ("mapped", .bool(result.mapped)),
             ("model", .string(model.name)),
         ])
-        bundle.data[MimeBundle.periscopeJSON] = json.serialized()
+        bundle.json = json
         return .result(RenderedResult(typeName: "Patchscope", summary: "Patchscope over \(result.rows.count) layers", bundle: bundle,
                                       parts: [table.mimeBundle, heatmap.mimeBundle]))
     }

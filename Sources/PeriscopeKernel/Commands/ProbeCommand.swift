@@ -142,7 +142,7 @@ struct ProbeValue: ValueContent {
                               series: series, reference: .init(y: report.majorityBaseline, label: "majority class"),
                               yRange: .fixed(0, 1), valueFormat: .fixed(3), kind: "probe_chart")
         var tableBundle = table.mimeBundle
-        tableBundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
+        tableBundle.json = appending(table.json, [
             ("layers", .array(report.layers.map { .int($0.layer) })),
             ("train_accuracy", .nums(report.layers.map(\.trainAccuracy))),
             ("test_accuracy", .nums(report.layers.map(\.testAccuracy))),
@@ -154,7 +154,7 @@ struct ProbeValue: ValueContent {
             ("train_count", .int(report.trainCount)), ("test_count", .int(report.testCount)),
             ("folds", report.folds.map { .int($0) } ?? .null), ("ridge", .num(report.l2)),
             ("classes", .strings(dataset.classes)), ("dataset", .string(name)),
-        ]).serialized()
+        ])
         var chartBundle = chart.mimeBundle
         chartBundle.data[MimeBundle.plain] = "(chart: \(series.map(\.name).joined(separator: ", ")) accuracy by layer, as in the table)"
         return [tableBundle.noting(notes), chartBundle]

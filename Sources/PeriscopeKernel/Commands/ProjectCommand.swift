@@ -53,14 +53,14 @@ enum ProjectCommand {
                                    xLabel: "PC1 (\(ratio.first ?? "")) ", yLabel: "PC2 (\(ratio.count > 1 ? ratio[1] : ""))",
                                    points: points, kind: "projection")
             var bundle = plot.mimeBundle
-            bundle.data[MimeBundle.periscopeJSON] = appending(plot.json, [
+            bundle.json = appending(plot.json, [
                 ("layer", .int(layer)), ("prompts", .strings(prompts.map(\.text))),
                 ("labels", groups.map { .strings($0) } ?? .null),
                 ("projections", .matrix(pca.projections)),
                 ("explained_variance", .nums(pca.explainedVariance)),
                 ("explained_variance_ratio", .nums(pca.explainedVarianceRatio)),
                 ("components", .matrix(pca.components)),
-            ]).serialized()
+            ])
             return .result(RenderedResult(typeName: "ScatterPlot", summary: "PCA of \(prompts.count) prompts at layer \(layer)",
                                           bundle: bundle.noting(notes)))
         })

@@ -82,7 +82,7 @@ enum ResultExport {
     /// The grids a part's vnd JSON holds: a heatmap's values, a table's rows, a chart's series, a
     /// scatter plot's points (a group's items in order).
     static func grids(of part: MimeBundle) -> [Grid] {
-        guard let text = part.data[MimeBundle.periscopeJSON], let json = parseJSON(text) else { return [] }
+        guard let json = part.json?.build(JSONValue.self) else { return [] }
         return grids(json)
     }
 
@@ -158,7 +158,7 @@ enum ResultExport {
     static func card(title: String, _ rows: [(String, String)], json: [(String, JSONOut)], summary: String) -> Value {
         let card = Card(title: title, rows, kind: "export")
         var bundle = card.mimeBundle
-        bundle.data[MimeBundle.periscopeJSON] = appending(card.json, json).serialized()
+        bundle.json = appending(card.json, json)
         return .result(RenderedResult(typeName: "Export", summary: summary, bundle: bundle))
     }
 }

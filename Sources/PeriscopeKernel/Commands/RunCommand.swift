@@ -48,7 +48,7 @@ enum RunCommand {
             let lastIndex = prompt.ids.count - 1
             let hidden = run[.lnFinalNormalized].map { t in Array(t.data[(lastIndex * t.stride0)..<((lastIndex + 1) * t.stride0)]) } ?? []
             var bundle = table.mimeBundle
-            bundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
+            bundle.json = appending(table.json, [
                 ("prompt", VerbResults.promptJSON(prompt)),
                 ("model", .string(model.name)),
                 ("top", .object([
@@ -62,7 +62,7 @@ enum RunCommand {
                 ("cached", .object([("kept", .bool(kept)), ("hook_points", .int(run.activations.count)),
                                     ("bytes", .int(run.byteCount)), ("evicted", .int(pushedOut.count))])),
                 ("seconds", .num(seconds)),
-            ]).serialized()
+            ])
             return .result(RenderedResult(typeName: "Table", summary: "top \(k) next tokens of \(prompt.summary)", bundle: bundle))
         })
 }

@@ -36,9 +36,9 @@ enum SimilarityCommand {
                                   columnLabels: names, values: matrix, scale: .diverging, range: .fixed(-1, 1),
                                   valueLabel: "cosine", valueFormat: .fixed(2), showValues: true, kind: "similarity")
             var bundle = heatmap.mimeBundle
-            bundle.data[MimeBundle.periscopeJSON] = appending(heatmap.json, [
+            bundle.json = appending(heatmap.json, [
                 ("labels", .strings(names)), ("layers", .array(entries.map { $0.layer.map { .int($0) } ?? .null })),
-            ]).serialized()
+            ])
             return .result(RenderedResult(typeName: "Heatmap", summary: "cosine similarity of \(entries.count) vectors",
                                           bundle: bundle.noting(notes(entries.map(\.sinkNote), names: names))))
         })

@@ -65,13 +65,13 @@ enum StabilityCommand {
                                            .init(name: "mean p", x: xs, y: r.layers.map(\.meanProbability))],
                                   yRange: .fixed(0, 1), valueFormat: .fixed(2), kind: "stability_chart")
             var bundle = table.mimeBundle
-            bundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
+            bundle.json = appending(table.json, [
                 ("answer", .string(answer)), ("answer_id", .int(r.cleanTop)), ("clean_probability", .num(r.cleanProbability)),
                 ("layers", .array(r.layers.map { .int($0.layer) })), ("kept", .nums(r.layers.map(\.kept))),
                 ("mean_probability", .nums(r.layers.map(\.meanProbability))), ("std", .nums(r.layers.map(\.std))),
                 ("samples", .int(samples)), ("noise", .num(noise)), ("seed", .int(Int(seed))),
                 ("positions", .array(r.positions.map { .int($0) })), ("sink_positions", .array(r.sinkPositions.map { .int($0) })),
-            ]).serialized()
+            ])
             var chartBundle = chart.mimeBundle
             chartBundle.data[MimeBundle.plain] = "(chart: kept top-1 and mean p by layer, as in the table)"
             return VerbResults.result("Stability", "stability of \(quoted(answer)) over \(layers.count) layers",

@@ -84,12 +84,12 @@ enum SteerCommand {
                               caption: "added at \(HookPoint.residPost(layer).name), \(where_); greedy, \(count) new tokens; ‖v‖ = \(NumberFormat.fixed(3).format(v.vector.norm))",
                               kind: "steering")
             var bundle = table.mimeBundle
-            bundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
+            bundle.json = appending(table.json, [
                 ("prompt", .string(prompt.text)), ("layer", .int(layer)), ("vector", .string(v.vector.label)),
                 ("positions", positions.map { .array($0.map { .int($0) }) } ?? .null),
                 ("scales", .nums(runs.map(\.scale))), ("continuations", .strings(texts)),
                 ("ids", .array(runs.map { .array($0.tokens.map { .int($0) }) })),
-            ]).serialized()
+            ])
             return .result(RenderedResult(typeName: "Table", summary: "steering of \(prompt.summary) at \(runs.count) scales", bundle: bundle))
         })
 }

@@ -18,10 +18,10 @@ enum TokensCommand {
                               columns: [.init("position", alignment: .right), .init("id", alignment: .right), .init("token")],
                               rows: rows, kind: "tokens")
             var bundle = table.mimeBundle
-            bundle.data[MimeBundle.periscopeJSON] = appending(table.json, [
+            bundle.json = appending(table.json, [
                 ("ids", .array(prompt.ids.map { .int($0) })), ("tokens", .strings(prompt.tokens)),
                 ("text", .string(prompt.text)), ("chat", .bool(prompt.chat)), ("model", .string(prompt.modelName)),
-            ]).serialized()
+            ])
             return .result(RenderedResult(typeName: "Table", summary: "tokens of \(prompt.summary)", bundle: bundle))
         })
 }

@@ -32,7 +32,7 @@ enum VerbResults {
     static func result(_ bundle: MimeBundle, json: JSONOut, extra: [(String, JSONOut)], typeName: String,
                        summary: String) -> Value {
         var bundle = bundle
-        bundle.data[MimeBundle.periscopeJSON] = appending(json, extra).serialized()
+        bundle.json = appending(json, extra)
         return .result(RenderedResult(typeName: typeName, summary: summary, bundle: bundle))
     }
 

@@ -72,7 +72,7 @@ public struct ModelValue: ValueContent, Sendable {
         ])
         if case .object(var pairs) = card.json {
             pairs.append(("model", extra))
-            bundle.data[MimeBundle.periscopeJSON] = JSONOut.object(pairs).serialized()
+            bundle.json = JSONOut.object(pairs)
         }
         return bundle
     }

@@ -95,7 +95,7 @@ public struct PromptValue: ValueContent, Sendable, Equatable {
                 + escapeHTML(visibleToken(token)) + "</span>"
         }
         html += "</div></div>"
-        return MimeBundle(data: [MimeBundle.plain: plain, MimeBundle.html: html, MimeBundle.periscopeJSON: json.serialized()])
+        return MimeBundle(data: [MimeBundle.plain: plain, MimeBundle.html: html], json: json)
     }
 
     /// `{"kind":"prompt","text","chat","system","model","ids","tokens"}`.

@@ -37,12 +37,12 @@ struct VectorValue: ValueContent {
             ("values", "[\(head), …]"),
         ], kind: "vector")
         var bundle = card.mimeBundle
-        bundle.data[MimeBundle.periscopeJSON] = appending(card.json, [
+        bundle.json = appending(card.json, [
             ("label", .string(vector.label)), ("layer", .int(vector.layer)), ("hook", .string(HookPoint.residPost(vector.layer).name)),
             ("model", .string(modelName)), ("position", .string(reduction.rawValue)),
             ("positive", .strings(positive)), ("negative", .strings(negative)),
             ("norm", .num(vector.norm)), ("values", .nums(vector.values.map(Double.init))),
-        ]).serialized()
+        ])
         return bundle.noting(notes)
     }
 }
@@ -105,10 +105,10 @@ extension VectorValue {
             ("model hint", architecture), ("use", "llama-cli -m model.gguf --control-vector \((path as NSString).lastPathComponent)"),
         ], kind: "export")
         var bundle = card.mimeBundle
-        bundle.data[MimeBundle.periscopeJSON] = appending(card.json, [
+        bundle.json = appending(card.json, [
             ("path", .string(path)), ("tensor", .string(tensor)), ("layer", .int(vector.layer)),
             ("model_hint", .string(architecture)), ("size", .int(vector.values.count)),
-        ]).serialized()
+        ])
         return .result(RenderedResult(typeName: "Export", summary: "control vector \(tensor) → \(path)", bundle: bundle))
     }
 }

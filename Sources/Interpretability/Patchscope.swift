@@ -121,7 +121,7 @@ public struct PatchscopeResult: Sendable, Equatable {
 
 /// Patchscopes: read a hidden state from one run, write it into another, and let the model decode it.
 ///
-/// The sweep does the work once where it can (ARCHITECTURE rule 3): the source prompt runs once
+/// The sweep does the work once where it can: the source prompt runs once
 /// (up to the deepest layer read); the target prompt runs once, unpatched, and each variant
 /// resumes from it at the block after its patched layer (the prefix's KV cache and the blocks
 /// below the patch are shared); every variant then runs as one batch through the same matrix
@@ -205,7 +205,7 @@ public enum Patchscope {
 
         // 2. The target once, unpatched: its KV cache, and resid_post of each target layer at the
         //    rows from the placeholder on. A variant patched at layer L equals this run up to block L,
-        //    so it resumes at block L + 1 from those rows, the placeholder's replaced (rule 3: neither
+        //    so it resumes at block L + 1 from those rows, the placeholder's replaced (neither
         //    the target's prefix nor the layers below the patch are computed again).
         let suffixCount = target.count - tp
         var targetStates: [Int: [Float]] = [:]                       // layer → [suffixCount, d_model]

@@ -6,7 +6,7 @@ import Transformer
 /// The machinery activation patching and causal tracing share: a clean run, the corrupted runs,
 /// and every (layer, position, sample) restoration as a pass resumed at the patched layer.
 ///
-/// Work is never done twice (ARCHITECTURE rule 3). The clean run records the activation to restore;
+/// Work is never done twice. The clean run records the activation to restore;
 /// the corrupted runs record their KV caches and the residual stream entering each patched layer.
 /// A variant restoring layer L at position p then resumes its corrupted run at block L over rows
 /// p... only (at block L + 1 for `resid_post` and `mlp_out`, whose block is otherwise unchanged):

@@ -100,7 +100,7 @@ public struct Parameter: Sendable {
 
 // MARK: - Commands
 
-/// The groups of SPEC §2, in the order `help` lists them.
+/// The groups of verbs, in the order `help` and the README list them.
 public enum CommandGroup: String, Sendable, CaseIterable {
     case general = "General"
     case models = "Models"

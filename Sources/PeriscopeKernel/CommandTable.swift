@@ -151,7 +151,7 @@ extension CommandTable {
         return positionals + keywords
     }
 
-    /// Every verb grouped as in SPEC §2, one line each.
+    /// Every verb by group, one line each.
     public func overview() -> MimeBundle {
         var text = "Periscope commands (type `help verb` or `?verb` for details):\n"
         var html = "<div style=\"font-family:sans-serif;line-height:1.4\">"

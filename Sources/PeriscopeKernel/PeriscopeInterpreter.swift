@@ -12,7 +12,8 @@ public final class PeriscopeInterpreter: Interpreter {
     public let session: Session
     /// The verbs; the single source for help, completion and inspection.
     public private(set) var table: CommandTable
-    /// Seconds of work before a progress bar appears (SPEC: long commands, ~1 s).
+    /// Seconds of work before a progress bar appears: quick commands show none, long ones show
+    /// one soon enough that the cell never looks stuck.
     public var progressDelay: Double = 1.0
 
     public init(table: CommandTable = .standard, session: Session = Session()) {
@@ -234,6 +235,6 @@ public final class PeriscopeInterpreter: Interpreter {
 /// The versions reported in kernel_info and by `periscope --version`.
 public enum PeriscopeVersion {
     public static let current = "0.1.0"
-    /// The command language's version (SPEC §2, v0).
+    /// The command language's version (v0 until its grammar changes incompatibly).
     public static let language = "0.1"
 }

@@ -3,7 +3,7 @@ import JupyterKernel
 import Rendering
 import Transformer
 
-/// The live progress bar of a long command (SPEC §1: commands over ~1 s).
+/// The live progress bar of a long command (one that runs longer than about a second).
 ///
 /// Nothing is shown for work that ends within `delay` (1 s). After that the bar appears as
 /// display_data with a transient display_id, then changes through update_display_data at most

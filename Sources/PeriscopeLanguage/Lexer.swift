@@ -1,4 +1,5 @@
-/// The lexer: turns a cell into tokens, counting positions in Unicode scalars (SPEC §2).
+/// The lexer: turns a cell into tokens, counting positions in Unicode scalars (the unit of
+/// Jupyter's cursor_pos; `protocol/grammar.ebnf` section 3).
 ///
 /// It never stops at a mistake. Something it cannot read becomes an `.invalid` token carrying
 /// the error, so the parser reports errors in source order and the editor helpers

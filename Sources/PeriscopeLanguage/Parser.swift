@@ -1,4 +1,4 @@
-// The parser: turns a cell into statements (SPEC §2, `protocol/grammar.ebnf`).
+// The parser: turns a cell into statements (`protocol/grammar.ebnf`, docs/command-language.md).
 //
 //     statement := [name "="] (command | value | help)
 //     command   := name {value}

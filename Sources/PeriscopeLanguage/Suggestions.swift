@@ -1,5 +1,5 @@
-// "Did you mean …?" for unknown verbs and keywords (SPEC §2: an unknown verb or keyword
-// suggests the nearest valid one).
+// "Did you mean …?" for unknown verbs and keywords: an unknown word is answered with the nearest
+// valid ones (docs/command-language.md, Errors).
 
 /// The candidates nearest to `word` by edit distance (insertions, deletions, substitutions and
 /// swaps of neighbours each cost 1; case is ignored), best first, ties in the candidates' order.

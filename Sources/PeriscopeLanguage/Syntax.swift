@@ -1,4 +1,4 @@
-/// The syntax tree of a Periscope cell (SPEC §2). The parser knows no verbs: a command is a
+/// The syntax tree of a Periscope cell (docs/command-language.md). The parser knows no verbs: a command is a
 /// head word followed by a flat list of expressions, and PeriscopeKernel binds them to the
 /// verb's keywords using the command table (so `layers`, `chat`, `last` are just identifiers here).
 

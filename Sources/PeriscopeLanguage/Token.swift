@@ -1,4 +1,4 @@
-// The tokens of the command language (SPEC §2), as the lexer hands them to the parser and
+// The tokens of the command language (`protocol/grammar.ebnf`), as the lexer hands them to the parser and
 // to the editor helpers.
 
 /// One lexical token with its span in the cell.

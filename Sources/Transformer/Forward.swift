@@ -221,7 +221,8 @@ extension Model {
     }
 
     /// Resumes forward passes at a given block from their residual streams, so nothing below that
-    /// block is recomputed (ARCHITECTURE rule 3: a patched layer-L variant starts at block L).
+    /// block is recomputed: a variant patched at layer L starts at block L (the resume door of
+    /// docs/architecture.md; sweeps prepare these passes with Interpretability's ResumedBatch).
     ///
     /// `residuals[b]` is `resid_pre(startLayers[b])` of sequence b's new rows, `[T_b, d_model]`
     /// (T_b ≥ 1; sequences may differ in length). They continue `caches[b]`: its layers from

@@ -1,6 +1,6 @@
 // MARK: - Hook points
 //
-// ARCHITECTURE rule 1: the one way into a running forward pass. Each point is a named site in
+// The one way into a running forward pass (docs/architecture.md). Each point is a named site in
 // `Model.forward`, with its TransformerLens name and the shape it sees per token position.
 
 /// A named site in the forward pass where hooks may read or rewrite the activations.

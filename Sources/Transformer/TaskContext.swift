@@ -1,6 +1,6 @@
 import Foundation
 
-/// The one small value passed down through long work (ARCHITECTURE rule 7): a cancellation
+/// The one small value passed down through long work: a cancellation
 /// flag checked between layers and sweep steps, and a progress callback. The kernel bridges
 /// its interrupt flag and its progress bar into this; the model side knows nothing of Jupyter.
 public final class TaskContext: @unchecked Sendable {

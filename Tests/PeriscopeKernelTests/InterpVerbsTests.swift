@@ -274,7 +274,7 @@ final class InterpVerbsTests: XCTestCase {
         XCTAssertTrue(errorMessage("patch source p layer 20 into identity top 3 generate 2").contains("not both"))
     }
 
-    /// SPEC's form: after `into`, `layer` and `position` name the target's.
+    /// After `into`, `layer` and `position` name the target's.
     func testPatchSpecFormLayerAndPositionAfterInto() throws {
         let json = try payload("patch source p layer 20 position \"Tower\" into \"Tell me about x please\" layer 2 position 3 top 2")
         XCTAssertEqual(json["source_position"] as? Int, 3)

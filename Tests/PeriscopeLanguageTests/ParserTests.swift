@@ -1,7 +1,7 @@
 import XCTest
 @testable import PeriscopeLanguage
 
-/// Every grammar form of SPEC §2, checked through the syntax tree the parser builds.
+/// Every form of `protocol/grammar.ebnf`, checked through the syntax tree the parser builds.
 final class ParserTests: XCTestCase {
     // MARK: - Statements
 

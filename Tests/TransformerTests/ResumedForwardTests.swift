@@ -2,8 +2,8 @@ import XCTest
 @testable import Transformer
 
 /// `Model.forward(residuals:startLayers:caches:)`: a pass resumed at block L from the residuals and
-/// KV cache a full pass recorded is that full pass (ARCHITECTURE rule 3's "layers below the patched
-/// layer" reuse), alone, patched, and batched with sequences of other lengths joining at other blocks.
+/// KV cache a full pass recorded is that full pass (the resume door of docs/architecture.md:
+/// the layers below the patched one are reused), alone, patched, and batched with sequences of other lengths joining at other blocks.
 final class ResumedForwardTests: XCTestCase {
     let prompt = [6403, 1980, 253, 655, 28, 665, 436, 253, 1345]   // "Once upon a time, there was a little"
     let other = [504, 7011, 282, 3380, 314, 260, 2784, 282, 6102]

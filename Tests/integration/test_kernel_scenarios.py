@@ -1,5 +1,5 @@
 """Kernel behaviour through a real jupyter_client, including forged, malformed and cancelled
-requests (SPEC §1 and §5)."""
+requests."""
 import hashlib
 import hmac
 import json

@@ -1,4 +1,4 @@
-"""The model verbs (SPEC §2 "Models", "Prompts and runs") through a real Jupyter client on the
+"""The model verbs (the "Models" and "Prompts and runs" groups of `help`) through a real Jupyter client on the
 default model: load, models, hooks, prompt/tokens, run, generate, cache, clear cache, export.
 
 Expected token ids, top-1 tokens and the greedy continuation come from Hugging Face transformers

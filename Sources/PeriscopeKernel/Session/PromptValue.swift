@@ -66,7 +66,7 @@ public struct PromptValue: ValueContent, Sendable, Equatable {
     }
 
     /// The position of the last token of the first occurrence of `needle` in the prompt's decoded
-    /// text (SPEC: `position "Tower"`), or nil when it does not occur.
+    /// text (`position "Tower"`), or nil when it does not occur.
     public func locate(_ needle: String) -> Int? {
         guard !needle.isEmpty else { return nil }
         // Token i covers characters [ends[i-1], ends[i]) of the concatenated token texts.

@@ -24,7 +24,9 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        .target(name: "JupyterProtocol", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // How a string is written as JSON, shared by the protocol's serialiser and Rendering's payloads.
+        .target(name: "JSONText"),
+        .target(name: "JupyterProtocol", dependencies: ["JSONText", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "JupyterKernel", dependencies: ["JupyterProtocol"]),
         .target(name: "JupyterZMQ", dependencies: ["JupyterProtocol", "JupyterKernel", "CZeroMQ"]),
 
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["GGUF", "COpenBLAS", "CKernels"], swiftSettings: optimised),
         .target(name: "Interpretability", dependencies: ["Transformer", "COpenBLAS"], swiftSettings: optimised),
 
-        .target(name: "Rendering"),
+        .target(name: "Rendering", dependencies: ["JSONText"]),
         .target(name: "PeriscopeLanguage"),
         .target(name: "PeriscopeKernel", dependencies: [
             "JupyterProtocol", "JupyterKernel", "GGUF", "Transformer", "Interpretability",

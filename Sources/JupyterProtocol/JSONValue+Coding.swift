@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 // MARK: - Errors
 
@@ -60,7 +61,7 @@ extension JSONValue {
             } else {
                 out += "null"
             }
-        case .string(let s): JSONValue.writeString(s, to: &out)
+        case .string(let s): appendJSONString(s, to: &out)
         case .array(let a):
             out += "["
             for (i, v) in a.enumerated() {
@@ -72,35 +73,12 @@ extension JSONValue {
             out += "{"
             for (i, entry) in o.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { out += "," }
-                JSONValue.writeString(entry.key, to: &out)
+                appendJSONString(entry.key, to: &out)
                 out += ":"
                 entry.value.write(to: &out)
             }
             out += "}"
         }
-    }
-
-    private static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
     }
 }
 

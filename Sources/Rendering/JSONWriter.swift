@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 // MARK: - JSON value for the vnd payload
 
@@ -52,7 +53,7 @@ public enum JSONWriter {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .number(let d): out += formatNumber(d)
-        case .string(let s): writeString(s, into: &out)
+        case .string(let s): appendJSONString(s, to: &out)
         case .array(let items):
             out += "["
             for (i, item) in items.enumerated() {
@@ -64,7 +65,7 @@ public enum JSONWriter {
             out += "{"
             for (i, (key, item)) in pairs.enumerated() {
                 if i > 0 { out += "," }
-                writeString(key, into: &out)
+                appendJSONString(key, to: &out)
                 out += ":"
                 write(item, into: &out)
             }
@@ -83,30 +84,6 @@ public enum JSONWriter {
             text = text.replacingOccurrences(of: "e+", with: "e")
         }
         return text
-    }
-
-    static func writeString(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 || scalar == "\u{2028}" || scalar == "\u{2029}" {
-                    // Line/paragraph separators are escaped so the text also embeds in JS safely.
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                        + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
     }
 }
 

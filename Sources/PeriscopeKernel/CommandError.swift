@@ -53,7 +53,7 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     /// An item of a list argument of the wrong kind.
     case wrongItem(parameter: String, expected: String, given: String, range: SourceRange?)
     /// A list argument whose length must equal another's (one label per prompt).
-    case countMismatch(parameter: String, count: Int, expected: Int, per: String, range: SourceRange?)
+    case countMismatch(parameter: String, count: Int, expected: Int, item: String, per: String, range: SourceRange?)
     /// A selection of layers or positions that picks nothing (`kind` is "layer" or "position").
     case emptySelection(parameter: String, kind: String, range: SourceRange?)
     /// A range written backwards, e.g. `5..2`.
@@ -104,7 +104,7 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         case .outOfRange(_, _, _, let r), .failed(_, let r), .numberOutOfRange(_, _, _, let r),
              .conflictingArguments(_, _, let r), .noModel(let r), .unknownModel(_, _, _, let r), .unknownHook(_, _, _, let r),
              .emptyPrompt(_, let r), .notAPrompt(_, let r), .notOneToken(_, _, _, _, _, let r), .tooFewItems(_, _, _, _, _, let r),
-             .wrongItem(_, _, _, let r), .countMismatch(_, _, _, _, let r), .emptySelection(_, _, let r),
+             .wrongItem(_, _, _, let r), .countMismatch(_, _, _, _, _, let r), .emptySelection(_, _, let r),
              .backwardRange(_, _, _, let r), .notOnePosition(_, _, let r), .textNotInPrompt(_, let r),
              .vectorWidth(_, _, _, let r), .contextFull(_, _, let r), .wrongExtension(_, _, _, _, let r),
              .cannotWrite(_, _, _, let r), .notRecorded(_, let r), .analysis(_, let r), .dataset(_, let r), .npy(_, let r),
@@ -221,8 +221,8 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
             return "`\(verb)` needs at least \(needed) \(items) in `\(parameter)`, but it has \(count); give a longer list."
         case .wrongItem(let parameter, let expected, let given, _):
             return "`\(parameter)` must hold \(expected), but it holds \(given)."
-        case .countMismatch(let parameter, let count, let expected, let per, _):
-            return "`\(parameter)` must be a list with one item per \(per) (\(expected)), but it has \(count)."
+        case .countMismatch(let parameter, let count, let expected, let item, let per, _):
+            return "`\(parameter)` must be a list with one \(item) per \(per) (\(expected)), but it has \(count)."
         case .emptySelection(let parameter, let kind, _):
             return "No \(kind)s are selected; give `\(parameter)` an int, a range like 0..29, a list, or `all`."
         case .backwardRange(let kind, let from, let to, _):

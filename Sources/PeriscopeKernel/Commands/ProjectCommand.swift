@@ -29,7 +29,7 @@ enum ProjectCommand {
                 guard case .list(let items) = value, items.count == prompts.count else {
                     let labelCount: Int
                     if case .list(let items) = value { labelCount = items.count } else { labelCount = 1 }
-                    throw CommandError.countMismatch(parameter: "labels", count: labelCount, expected: prompts.count, per: "prompt", range: arguments.range(of: "labels"))
+                    throw CommandError.countMismatch(parameter: "labels", count: labelCount, expected: prompts.count, item: "label", per: "prompt", range: arguments.range(of: "labels"))
                 }
                 groups = items.map { item in
                     if case .string(let s) = item { return s }

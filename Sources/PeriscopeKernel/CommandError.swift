@@ -30,6 +30,8 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     case nothingToAssign(name: String, verb: String, range: SourceRange)
     /// A real number outside what the parameter allows, e.g. a negative temperature.
     case numberOutOfRange(what: String, value: Double, valid: String, range: SourceRange?)
+    /// `against` names the same token as `answer`, so a logit difference is always 0.
+    case sameAnswerAndAgainst(range: SourceRange?)
     /// Two arguments of which only one may be given.
     case conflictingArguments(String, String, range: SourceRange?)
     /// An assignment to a verb's name (`isVerb`) or to a reserved word.
@@ -102,7 +104,7 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         case .reservedName(_, _, let r):
             return r
         case .outOfRange(_, _, _, let r), .failed(_, let r), .numberOutOfRange(_, _, _, let r),
-             .conflictingArguments(_, _, let r), .noModel(let r), .unknownModel(_, _, _, let r), .unknownHook(_, _, _, let r),
+             .conflictingArguments(_, _, let r), .sameAnswerAndAgainst(let r), .noModel(let r), .unknownModel(_, _, _, let r), .unknownHook(_, _, _, let r),
              .emptyPrompt(_, let r), .notAPrompt(_, let r), .notOneToken(_, _, _, _, _, let r), .tooFewItems(_, _, _, _, _, let r),
              .wrongItem(_, _, _, let r), .countMismatch(_, _, _, _, _, let r), .emptySelection(_, _, let r),
              .backwardRange(_, _, _, let r), .notOnePosition(_, _, let r), .textNotInPrompt(_, let r),
@@ -190,6 +192,8 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
             return "`\(verb)` produces no value, so there is nothing to assign to `\(name)`."
         case .numberOutOfRange(let what, let value, let valid, _):
             return "`\(what)` must be \(valid), not \(formatFloat(value))."
+        case .sameAnswerAndAgainst:
+            return "`against` is the same token as `answer`, so their logit difference is always 0; pick another token."
         case .conflictingArguments(let first, let second, _):
             return "Give either \(first) or \(second), not both."
         case .reservedName(let name, let isVerb, _):

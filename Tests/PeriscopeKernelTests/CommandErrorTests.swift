@@ -47,6 +47,8 @@ final class CommandErrorTests: XCTestCase {
             (.numberOutOfRange(what: "temperature", value: -0.5, valid: "0 (greedy) or more", range: at),
              "`temperature` must be 0 (greedy) or more, not -0.5."),
             (.conflictingArguments("`scale S`", "`scales [..]`", range: at), "Give either `scale S` or `scales [..]`, not both."),
+            (.sameAnswerAndAgainst(range: at),
+             "`against` is the same token as `answer`, so their logit difference is always 0; pick another token."),
             (.reservedName("lens", isVerb: true, range: at), "`lens` is the name of a command; choose another variable name."),
             (.reservedName("all", isVerb: false, range: at), "`all` is a reserved word; choose another variable name."),
             (.backwardRange(kind: "layer", from: 5, to: 2, range: at), "The layer range 5..2 is empty; write the smaller layer first, e.g. 2..5."),

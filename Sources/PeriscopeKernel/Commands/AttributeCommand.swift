@@ -32,8 +32,7 @@ enum AttributeCommand {
                 try VerbArguments.singleToken($0, keyword: "against", model: model, range: arguments.range(of: "against"))
             }
             if let against, against == answer {
-                throw CommandError.failed("`against` is the same token as `answer`, so their logit difference is always 0; pick another token.",
-                                          range: arguments.range(of: "against"))
+                throw CommandError.sameAnswerAndAgainst(range: arguments.range(of: "against"))
             }
             let method = arguments.word("method") ?? "occlusion"
             if method != "integrated_gradients", arguments.has("steps") {

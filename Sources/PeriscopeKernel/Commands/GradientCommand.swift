@@ -28,8 +28,7 @@ enum GradientCommand {
                 try VerbArguments.singleToken($0, keyword: "against", model: model, range: arguments.range(of: "against"))
             }
             if let against, against == answer {
-                throw CommandError.failed("`against` is the same token as `answer`, so their logit difference is always 0; pick another token.",
-                                          range: arguments.range(of: "against"))
+                throw CommandError.sameAnswerAndAgainst(range: arguments.range(of: "against"))
             }
             let point = try ExportCommand.hookPoint(arguments.string("hook") ?? "", model: model, range: arguments.range(of: "hook"))
             if point == .attnScores(point.layer ?? 0) || point == .pattern(point.layer ?? 0) {
@@ -102,14 +101,14 @@ struct GradientValue: ValueContent {
         }
         let destination = arguments.string("to") ?? ""
         guard destination.lowercased().hasSuffix(".npy") else {
-            throw CommandError.failed("A Gradient is written as NumPy; end the file name with .npy, e.g. \"grad.npy\".",
-                                      range: arguments.range(of: "to"))
+            throw CommandError.wrongExtension(what: "A Gradient", format: "a NumPy .npy file", ext: ".npy", example: "grad.npy",
+                                              range: arguments.range(of: "to"))
         }
         let path = ModelCatalog.canonicalPath(destination)
         do {
             try NpyWriter.write(shape: g.gradient.shape, values: g.gradient.data, to: path)
         } catch {
-            throw CommandError.failed("Cannot write \(path): \(error)", range: arguments.range(of: "to"))
+            throw CommandError.cannotWrite(what: "gradient", path: path, reason: "\(error)", range: arguments.range(of: "to"))
         }
         let card = Card(title: "Exported gradient", [
             ("gradient", "\(g.metricName) at \(g.point.name)"), ("file", path),

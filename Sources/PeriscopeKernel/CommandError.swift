@@ -70,6 +70,14 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     case contextFull(promptTokens: Int, contextLength: Int, range: SourceRange?)
     /// A file name without the extension of the format `what` is written in (`ext` such as ".npy").
     case wrongExtension(what: String, format: String, ext: String, example: String, range: SourceRange?)
+    /// `export x hook …` for a value that is exported whole (`typeName`: "Vector", "Heatmap", …).
+    case exportedWhole(typeName: String, range: SourceRange?)
+    /// A displayed result with nothing to write in `format` ("svg", "csv" or "npy").
+    case nothingToExport(typeName: String, format: String, range: SourceRange?)
+    /// A probe used as a direction whose data set has `labels` labels, not two.
+    case probeNotADirection(labels: Int, range: SourceRange?)
+    /// A keyword given where it has no effect: it `appliesTo` only another method or mode.
+    case inapplicableKeyword(String, appliesTo: String, range: SourceRange?)
     /// A file that cannot be written.
     case cannotWrite(what: String, path: String, reason: String, range: SourceRange?)
     /// An activation the run should have recorded and did not.
@@ -109,7 +117,8 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
              .wrongItem(_, _, _, let r), .countMismatch(_, _, _, _, _, let r), .emptySelection(_, _, let r),
              .backwardRange(_, _, _, let r), .notOnePosition(_, _, let r), .textNotInPrompt(_, let r),
              .vectorWidth(_, _, _, let r), .contextFull(_, _, let r), .wrongExtension(_, _, _, _, let r),
-             .cannotWrite(_, _, _, let r), .notRecorded(_, let r), .analysis(_, let r), .dataset(_, let r), .npy(_, let r),
+             .cannotWrite(_, _, _, let r), .exportedWhole(_, let r), .nothingToExport(_, _, let r),
+             .probeNotADirection(_, let r), .inapplicableKeyword(_, _, let r), .notRecorded(_, let r), .analysis(_, let r), .dataset(_, let r), .npy(_, let r),
              .modelNotCached(_, _, _, _, let r), .unknownModelFile(_, _, _, _, let r), .badDataRow(_, _, let r), .badDataLabel(_, _, let r):
             return r
         case .interrupted:
@@ -134,6 +143,7 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         case .nothingToAssign: return "nothing-to-assign"
         case .numberOutOfRange: return "out-of-range"
         case .conflictingArguments: return "conflicting-arguments"
+        case .sameAnswerAndAgainst: return "same-answer-and-against"
         case .reservedName: return "reserved-name"
         case .noModel: return "no-model"
         case .unknownModel: return "unknown-model"
@@ -152,6 +162,10 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         case .contextFull: return "context-full"
         case .wrongExtension: return "wrong-extension"
         case .cannotWrite: return "cannot-write"
+        case .exportedWhole: return "exported-whole"
+        case .nothingToExport: return "nothing-to-export"
+        case .probeNotADirection: return "not-a-direction"
+        case .inapplicableKeyword: return "inapplicable-keyword"
         case .notRecorded: return "not-recorded"
         case .modelNotCached: return "model-not-cached"
         case .unknownModelFile: return "unknown-model-file"
@@ -240,9 +254,20 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         case .contextFull(let promptTokens, let contextLength, _):
             return "The prompt has \(promptTokens) tokens and the model's context holds \(contextLength), so at most \(max(contextLength - promptTokens, 0)) new tokens fit; lower `max` or shorten the prompt."
         case .wrongExtension(let what, let format, let ext, let example, _):
-            return "\(what) is written as \(format); end the file name with \(ext), e.g. \(quoted(example))."
+            return "\(what.prefix(1).uppercased() + what.dropFirst()) is written as \(format); end the file name with \(ext), e.g. \(quoted(example))."
         case .cannotWrite(let what, let path, let reason, _):
-            return "Cannot write the \(what) to \(path): \(reason)"
+            let because = reason.hasSuffix(".") ? String(reason.dropLast()) : reason
+            return "Cannot write the \(what) to \(path): \(because). Check that the folder exists and that you may write there."
+        case .exportedWhole(let typeName, _):
+            return "\(withArticle(typeName).prefix(1).uppercased() + withArticle(typeName).dropFirst()) is exported whole; drop `hook` (it is for exporting a prompt's activations)."
+        case .nothingToExport(let typeName, let format, _):
+            let what = withArticle(typeName).prefix(1).uppercased() + withArticle(typeName).dropFirst()
+            if format == "svg" { return "\(what) has no chart or heatmap to write as SVG; export it to .csv or .npy instead." }
+            return "\(what) holds no \(format == "npy" ? "numbers" : "table") to export; `export` writes heatmaps, tables and charts."
+        case .probeNotADirection(let labels, _):
+            return "A probe over \(labels) labels has one weight vector per label, so it is no single direction; probe a data set with two labels to use it as a Vector."
+        case .inapplicableKeyword(let keyword, let appliesTo, _):
+            return "`\(keyword)` only applies to \(appliesTo); remove it or use that."
         case .notRecorded(let hook, _):
             return "The run recorded nothing at \(hook); run `clear cache` and try again."
         case .analysis(let error, _):

@@ -1,6 +1,7 @@
 import Foundation
 import Interpretability
 import PeriscopeLanguage
+import Rendering
 import Transformer
 import XCTest
 @testable import PeriscopeKernel
@@ -31,6 +32,17 @@ final class CommandErrorTests: XCTestCase {
         assertThrows(.unknownModelFile("smollm3", known: ModelCatalog.entries.map(\.name), suggestions: ["smollm2"],
                                        path: ModelCatalog.canonicalPath("smollm3"), range: at)) {
             _ = try ModelStore().resolve("smollm3", range: at)
+        }
+    }
+
+    func testExportRaisesTheCaseWithTheFacts() {
+        let card = Card(title: "t", [("a", "b")], kind: "export")
+        assertThrows(.nothingToExport(typeName: "Export", format: "svg", range: at)) {
+            _ = try ResultExport.export(parts: [card.mimeBundle], typeName: "Export", path: "/tmp/x.svg", range: at)
+        }
+        assertThrows(.wrongExtension(what: "an Export", format: "CSV, NumPy (its labels beside it) or SVG", ext: ".csv, .npy or .svg",
+                                     example: "result.csv", range: at)) {
+            _ = try ResultExport.export(parts: [card.mimeBundle], typeName: "Export", path: "/tmp/x.txt", range: at)
         }
     }
 
@@ -71,6 +83,21 @@ final class CommandErrorTests: XCTestCase {
             (.unknownModelFile("smollm3", known: ["smollm2", "gemma3"], suggestions: ["smollm2"], path: "/m/smollm3", range: at),
              "`smollm3` is neither a known model (`smollm2`, `gemma3`) nor an existing file (/m/smollm3); did you mean `smollm2`? Give a known name or the path of a .gguf file."),
             (.analysis(.tooFewVectors(count: 1, needed: 2), range: at), AnalysisError.tooFewVectors(count: 1, needed: 2).description),
+            (.exportedWhole(typeName: "Heatmap", range: at),
+             "A Heatmap is exported whole; drop `hook` (it is for exporting a prompt's activations)."),
+            (.nothingToExport(typeName: "Export", format: "svg", range: at),
+             "An Export has no chart or heatmap to write as SVG; export it to .csv or .npy instead."),
+            (.nothingToExport(typeName: "Card", format: "npy", range: at),
+             "A Card holds no numbers to export; `export` writes heatmaps, tables and charts."),
+            (.wrongExtension(what: "a Table", format: "CSV, NumPy (its labels beside it) or SVG", ext: ".csv, .npy or .svg",
+                             example: "result.csv", range: at),
+             "A Table is written as CSV, NumPy (its labels beside it) or SVG; end the file name with .csv, .npy or .svg, e.g. \"result.csv\"."),
+            (.cannotWrite(what: "file", path: "/nowhere/x.csv", reason: "No such file or directory.", range: at),
+             "Cannot write the file to /nowhere/x.csv: No such file or directory. Check that the folder exists and that you may write there."),
+            (.probeNotADirection(labels: 3, range: at),
+             "A probe over 3 labels has one weight vector per label, so it is no single direction; probe a data set with two labels to use it as a Vector."),
+            (.inapplicableKeyword("steps", appliesTo: "`method integrated_gradients`", range: at),
+             "`steps` only applies to `method integrated_gradients`; remove it or use that."),
         ]
         for (error, sentence) in cases {
             XCTAssertEqual(error.description, sentence)

@@ -36,8 +36,7 @@ enum AttributeCommand {
             }
             let method = arguments.word("method") ?? "occlusion"
             if method != "integrated_gradients", arguments.has("steps") {
-                throw CommandError.failed("`steps` only applies to `method integrated_gradients`; remove it or choose that method.",
-                                          range: arguments.range(of: "steps"))
+                throw CommandError.inapplicableKeyword("steps", appliesTo: "`method integrated_gradients`", range: arguments.range(of: "steps"))
             }
             if let gradientMethod = GradientAttributionMethod(rawValue: method) {
                 return try gradientAttribution(arguments, context: context, model: model, prompt: prompt, answer: answer,

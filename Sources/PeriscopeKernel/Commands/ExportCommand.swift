@@ -26,8 +26,7 @@ enum ExportCommand {
             if let exporter = otherExporters[value.typeName] { return try exporter(value, arguments, context) }
             if case .result(let result) = value {
                 if arguments.has("hook") {
-                    throw CommandError.failed("\(withArticle(result.typeName)) is exported whole; drop `hook` (it is for exporting a prompt's activations).",
-                                              range: arguments.range(of: "hook"))
+                    throw CommandError.exportedWhole(typeName: result.typeName, range: arguments.range(of: "hook"))
                 }
                 return try ResultExport.export(parts: result.parts, typeName: result.typeName,
                                                path: ModelCatalog.canonicalPath(arguments.string("to") ?? ""), range: arguments.range(of: "to"))

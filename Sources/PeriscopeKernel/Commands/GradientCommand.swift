@@ -97,7 +97,7 @@ struct GradientValue: ValueContent {
     static let exporter: @Sendable (Value, BoundArguments, CommandContext) throws -> Value? = { value, arguments, _ in
         guard case .object(let g as GradientValue) = value else { return nil }
         if arguments.has("hook") {
-            throw CommandError.failed("A Gradient is exported whole at its own hook point; drop `hook`.", range: arguments.range(of: "hook"))
+            throw CommandError.exportedWhole(typeName: "Gradient", range: arguments.range(of: "hook"))
         }
         let destination = arguments.string("to") ?? ""
         guard destination.lowercased().hasSuffix(".npy") else {

@@ -30,8 +30,8 @@ enum ProbeCommand {
             let layers = try VerbArguments.layers(arguments, model: model)
             let reduction: PositionReduction = arguments.word("position") == "mean" ? .mean : .last
             if arguments.has("split") && arguments.has("folds") {
-                throw CommandError.failed("Give either `split F` (one held-out share) or `folds K` (cross-validation), not both.",
-                                          range: arguments.range(of: "folds"))
+                throw CommandError.conflictingArguments("`split F` (one held-out share)", "`folds K` (cross-validation)",
+                                                        range: arguments.range(of: "folds"))
             }
             let split = arguments.float("split") ?? 0.7
             guard split > 0, split < 1 else {
@@ -45,8 +45,8 @@ enum ProbeCommand {
             }
             let ridge = arguments.float("ridge") ?? 1e-2
             guard ridge > 0, ridge.isFinite else {
-                throw CommandError.failed("`ridge` is the L2 penalty λ; give a positive number, e.g. 0.01 (larger means simpler probes).",
-                                          range: arguments.range(of: "ridge"))
+                throw CommandError.numberOutOfRange(what: "ridge", value: ridge, valid: "a positive number, the L2 penalty λ (e.g. 0.01; larger means simpler probes)",
+                                                    range: arguments.range(of: "ridge"))
             }
             let seed = try VerbArguments.seed(arguments)
             let promptValues = try data.prompts(for: model, range: arguments.range(of: "d"))
@@ -167,8 +167,7 @@ struct ProbeValue: ValueContent {
     func vector(range: SourceRange?) throws -> VectorValue {
         let classes = dataset.classes
         guard classes.count == 2 else {
-            throw CommandError.failed("A probe over \(classes.count) labels has one weight vector per label, so it is no single direction; probe a data set with two labels to use it as a Vector.",
-                                      range: range)
+            throw CommandError.probeNotADirection(labels: classes.count, range: range)
         }
         guard let best = report.best, best.weights.count == 2 else {
             throw CommandError.failed("The probe kept no weights to use as a direction.", range: range)
@@ -205,7 +204,7 @@ extension ProbeValue {
             do {
                 try NpyWriter.write(shape: [report.layers.count, k, d], values: values, to: path)
             } catch let error as NpyError {
-                throw CommandError.failed(error.description, range: range)
+                throw CommandError.npy(error, range: range)
             }
             let labelsPath = (path as NSString).deletingPathExtension + ".labels.json"
             let labels: JSONOut = .object([("title", .string("probe weights of \(name)")), ("layers", .array(report.layers.map { .int($0.layer) })),

@@ -29,8 +29,7 @@ enum ResultExport {
         switch ext {
         case "svg":
             guard let svg = parts.lazy.compactMap({ $0.data[MimeBundle.svg] }).first else {
-                throw CommandError.failed("\(withArticle(typeName)) has no chart or heatmap to write as SVG; export it to .csv or .npy instead.",
-                                          range: range)
+                throw CommandError.nothingToExport(typeName: typeName, format: "svg", range: range)
             }
             try write(Data(svg.utf8), to: path, range: range)
             return card(title: "Exported SVG", [("from", typeName), ("file", path), ("size", formatBytes(svg.utf8.count))],
@@ -38,8 +37,7 @@ enum ResultExport {
         case "csv", "npy":
             let grids = parts.flatMap(grids(of:))
             guard let grid = grids.first(where: { ext == "csv" || $0.hasNumbers }) else {
-                throw CommandError.failed("\(withArticle(typeName)) holds no \(ext == "npy" ? "numbers" : "table") to export; "
-                                          + "`export` writes heatmaps, tables and charts.", range: range)
+                throw CommandError.nothingToExport(typeName: typeName, format: ext, range: range)
             }
             if ext == "csv" {
                 let text = csv(grid)
@@ -56,7 +54,7 @@ enum ResultExport {
             do {
                 try NpyWriter.write(shape: [grid.cells.count, numeric.count], values: values, to: path)
             } catch let error as NpyError {
-                throw CommandError.failed(error.description, range: range)
+                throw CommandError.npy(error, range: range)
             }
             let labelsPath = (path as NSString).deletingPathExtension + ".labels.json"
             let labels: JSONValue = .object([
@@ -72,8 +70,8 @@ enum ResultExport {
                                ("columns", .strings(columns))],
                         summary: "\(grid.kind) [\(grid.cells.count), \(numeric.count)] → \(path)")
         default:
-            throw CommandError.failed("\(withArticle(typeName)) is exported as .csv, .npy (with its labels beside it) or .svg; end the file name with one of those.",
-                                      range: range)
+            throw CommandError.wrongExtension(what: withArticle(typeName), format: "CSV, NumPy (its labels beside it) or SVG",
+                                              ext: ".csv, .npy or .svg", example: "result.csv", range: range)
         }
     }
 
@@ -150,8 +148,7 @@ enum ResultExport {
         do {
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw CommandError.failed("Cannot write \(path): \((error as NSError).localizedDescription). Check that the folder exists and that you may write there.",
-                                      range: range)
+            throw CommandError.cannotWrite(what: "file", path: path, reason: (error as NSError).localizedDescription, range: range)
         }
     }
 

@@ -98,8 +98,7 @@ enum TraceCommand {
         }
         if corrupt != nil {
             for name in ["std", "samples", "seed", "window"] where arguments.has(name) {
-                throw CommandError.failed("`\(name)` only applies to causal tracing (`noise \"subject\"`); remove it or use `noise`.",
-                                          range: arguments.range(of: name))
+                throw CommandError.inapplicableKeyword(name, appliesTo: "causal tracing (`noise \"subject\"`)", range: arguments.range(of: name))
             }
         }
         var subjectPositions: [Int] = []

@@ -71,8 +71,7 @@ extension VectorValue {
     /// Writes the control vector named by `to` and describes it.
     func export(arguments: BoundArguments) throws -> Value {
         if arguments.has("hook") {
-            throw CommandError.failed("A Vector is exported whole; drop `hook` (it is for exporting a prompt's activations).",
-                                      range: arguments.range(of: "hook"))
+            throw CommandError.exportedWhole(typeName: "Vector", range: arguments.range(of: "hook"))
         }
         let destination = arguments.string("to") ?? ""
         if destination.lowercased().hasSuffix(".npy") {

@@ -58,12 +58,16 @@ public struct GradientPass: Sendable {
 ///     resid_mid [N, d_model]       (ln2's input)
 ///     gate, up [N, d_ff]           (SwiGLU's inputs)
 ///
+/// and for the Gemma 3 block also the inputs of its four extra norms: q and k before their per-head
+/// norms, and W_O's and W_down's outputs [N, d_model] before the post-attention and post-MLP norms.
+/// Only what a block keeps is allocated.
+///
 /// and the last block's output [N, d_model] (the final norm's input). The attention pattern is not
 /// kept: the backward pass recomputes it from q and k one row of one head at a time. Only activation
 /// gradients are made (no weight gradients), so nothing else is needed: on SmolLM2-135M this is 5,184
 /// floats (20.7 KB) per row per block, 159 MB for a 256-token prompt.
 final class BackwardTape {
-    enum Kind: Int, CaseIterable { case residPre, rotatedQ, rotatedK, v, residMid, gate, up }
+    enum Kind: Int, CaseIterable { case residPre, rotatedQ, rotatedK, v, residMid, gate, up, rawQ, rawK, attnProjected, mlpProjected }
 
     let rows: Int
     private let widths: [Int]                             // [kind] floats per row
@@ -76,9 +80,9 @@ final class BackwardTape {
         modelDim = c.modelDim
         widths = Kind.allCases.map { kind in
             switch kind {
-            case .residPre, .residMid: return c.modelDim
-            case .rotatedQ: return c.qDim
-            case .rotatedK, .v: return c.kvDim
+            case .residPre, .residMid, .attnProjected, .mlpProjected: return c.modelDim
+            case .rotatedQ, .rawQ: return c.qDim
+            case .rotatedK, .v, .rawK: return c.kvDim
             case .gate, .up: return c.ffnDim
             }
         }
@@ -159,9 +163,6 @@ extension Model {
     public func gradients(_ tokens: [[Int]], metrics: [GradientMetric], hooks: HookSet? = nil, gradientHooks: HookSet,
                           context: TaskContext = .none) throws -> GradientPass {
         let c = config, d = c.modelDim, vocab = c.vocabularySize
-        guard Self.backwardArchitectures.contains(c.architecture) else {
-            throw TransformerError.noBackward(architecture: c.architecture)
-        }
         let batch = tokens.count
         guard batch > 0, metrics.count == batch else {
             throw TransformerError.metricCount(sequences: batch, metrics: metrics.count)
@@ -218,14 +219,14 @@ extension Model {
         // The blocks, last to first, down to the lowest hooked one.
         for l in stride(from: c.layerCount - 1, through: lowest, by: -1) {
             try context.checkCancelled()
-            try llamaBlockBackward(g, tape, layer: l, layout: layout, hook: hook)
+            switch c.block {
+            case .llama: try llamaBlockBackward(g, tape, layer: l, layout: layout, hook: hook)
+            case .gemma3: try gemma3BlockBackward(g, tape, layer: l, layout: layout, hook: hook)
+            }
         }
         if lowest == 0 { try hook(.embed, g.dx) }
         return pass
     }
-
-    /// The architectures whose block `llamaBlockBackward` reverses.
-    static let backwardArchitectures: Set<String> = ["llama", "mistral", "qwen2"]
 
     /// One llama block in reverse: on entry `g.dx` is ∂metric/∂resid_post(l); on exit ∂metric/∂resid_pre(l).
     private func llamaBlockBackward(_ g: GradientState, _ tape: BackwardTape, layer l: Int, layout: BatchLayout,
@@ -249,12 +250,8 @@ extension Model {
         try hook(.attnOut(l), g.dx)                            // x += attn_out: the same gradient
         matmulTransposed(g.dz, g.dx, w.wo, n: n)                // [N, H·d_head]
         try hook(.z(l), g.dz)
-        attentionBackward(dq: g.dq, dk: g.dk, dv: g.dv, dz: g.dz, q: tape[.rotatedQ, l], k: tape[.rotatedK, l],
-                          v: tape[.v, l], layout: layout)
+        attentionBackward(g, tape, layer: l, layout: layout)
         try hook(.v(l), g.dv)
-        let positions = layout.positions
-        ropeBackward(g.dq, positions: positions, heads: c.headCount, headDim: c.headDim, frequencies: ropeFrequencies, style: c.ropeStyle)
-        ropeBackward(g.dk, positions: positions, heads: c.kvHeadCount, headDim: c.headDim, frequencies: ropeFrequencies, style: c.ropeStyle)
         try hook(.q(l), g.dq)
         try hook(.k(l), g.dk)
         matmulTransposed(g.dxb, g.dq, w.wq, n: n)               // [N, d_model]
@@ -265,19 +262,76 @@ extension Model {
         try hook(.residPre(l), g.dx)
     }
 
+    /// The attention step every block shares, in reverse: from g.dz to g.dq and g.dk (before RoPE,
+    /// i.e. at hook_q and hook_k) and g.dv, with the layer's window and RoPE frequencies.
+    private func attentionBackward(_ g: GradientState, _ tape: BackwardTape, layer l: Int, layout: BatchLayout) {
+        let c = config
+        attentionScoresBackward(dq: g.dq, dk: g.dk, dv: g.dv, dz: g.dz, q: tape[.rotatedQ, l], k: tape[.rotatedK, l],
+                                v: tape[.v, l], layer: l, layout: layout)
+        let positions = layout.positions
+        let frequencies = c.isLocal(layer: l) ? localRopeFrequencies : ropeFrequencies
+        ropeBackward(g.dq, positions: positions, heads: c.headCount, headDim: c.headDim, frequencies: frequencies, style: c.ropeStyle)
+        ropeBackward(g.dk, positions: positions, heads: c.kvHeadCount, headDim: c.headDim, frequencies: frequencies, style: c.ropeStyle)
+    }
+
+    /// The Gemma 3 block in reverse: on entry `g.dx` is ∂metric/∂resid_post(l); on exit ∂metric/∂resid_pre(l).
+    /// Each post-norm's input gradient goes through `g.dxb` before its matrix; the per-head q and k
+    /// norms are reversed in place (row r of the norm's gradient reads only row r).
+    private func gemma3BlockBackward(_ g: GradientState, _ tape: BackwardTape, layer l: Int, layout: BatchLayout,
+                                     hook: (HookPoint, UnsafeMutablePointer<Float>) throws -> Void) throws {
+        let c = config, w = weights.blocks[l], n = layout.rows
+        guard let qNorm = w.qNorm, let kNorm = w.kNorm, let attnPostNorm = w.attnPostNorm, let ffnPostNorm = w.ffnPostNorm else {
+            throw TransformerError.missingTensor("blk.\(l).attn_q_norm.weight")
+        }
+        try hook(.residPost(l), g.dx)
+
+        // MLP in reverse: ln2_post → W_down → GeGLU → W_gate, W_up → ln2, added to the residual's gradient.
+        try hook(.mlpOut(l), g.dx)                             // x += mlp_out: the same gradient
+        try hook(.ln2PostNormalized(l), g.dx)                  // mlp_out is ln2_post's output
+        rmsnormBackward(g.dxb, g.dx, tape[.mlpProjected, l], ffnPostNorm, n: n, eps: c.normEpsilon, accumulate: false)
+        matmulTransposed(g.dhb, g.dxb, w.wDown, n: n)           // [N, d_ff]
+        try hook(.mlpPost(l), g.dhb)
+        gegluBackward(g.dgate, g.dup, g.dhb, tape[.gate, l], tape[.up, l], count: n * c.ffnDim)
+        try hook(.mlpPre(l), g.dgate)
+        matmulTransposed(g.dxb, g.dgate, w.wGate, n: n)         // [N, d_model]
+        matmulTransposed(g.dxb, g.dup, w.wUp, n: n, accumulate: true)
+        try hook(.ln2Normalized(l), g.dxb)
+        rmsnormBackward(g.dx, g.dxb, tape[.residMid, l], w.ffnNorm, n: n, eps: c.normEpsilon, accumulate: true)
+        try hook(.residMid(l), g.dx)
+
+        // Attention in reverse: ln1_post → W_O → attention → q, k norms → W_q, W_k, W_v → ln1.
+        try hook(.attnOut(l), g.dx)                            // x += attn_out: the same gradient
+        try hook(.ln1PostNormalized(l), g.dx)
+        rmsnormBackward(g.dxb, g.dx, tape[.attnProjected, l], attnPostNorm, n: n, eps: c.normEpsilon, accumulate: false)
+        matmulTransposed(g.dz, g.dxb, w.wo, n: n)               // [N, H·d_head]
+        try hook(.z(l), g.dz)
+        attentionBackward(g, tape, layer: l, layout: layout)
+        try hook(.v(l), g.dv)
+        try hook(.q(l), g.dq)
+        try hook(.k(l), g.dk)
+        rmsnormBackward(g.dq, g.dq, tape[.rawQ, l], qNorm, n: n * c.headCount, eps: c.normEpsilon, accumulate: false)
+        rmsnormBackward(g.dk, g.dk, tape[.rawK, l], kNorm, n: n * c.kvHeadCount, eps: c.normEpsilon, accumulate: false)
+        matmulTransposed(g.dxb, g.dq, w.wq, n: n)               // [N, d_model]
+        matmulTransposed(g.dxb, g.dk, w.wk, n: n, accumulate: true)
+        matmulTransposed(g.dxb, g.dv, w.wv, n: n, accumulate: true)
+        try hook(.ln1Normalized(l), g.dxb)
+        rmsnormBackward(g.dx, g.dxb, tape[.residPre, l], w.attnNorm, n: n, eps: c.normEpsilon, accumulate: true)
+        try hook(.residPre(l), g.dx)
+    }
+
     /// Causal attention in reverse for every sequence and head, from dz[N, H·d_head] to dq (rotated),
-    /// dk (rotated) and dv. Each row's pattern is recomputed from q and k; with P = softmax(S),
-    /// S = q·kᵀ/√d_head, z = P·V:
+    /// dk (rotated) and dv. Each row's pattern is recomputed from q and k over the keys the row sees
+    /// (a window on a sliding-window layer); with P = softmax(S), S = q·kᵀ · scale, z = P·V:
     ///
-    ///     dP = dz·Vᵀ    dS = P ⊙ (dP − rowsum(P ⊙ dP))    dq = dS·K/√d    dK += dSᵀ·q/√d    dV += Pᵀ·dz
+    ///     dP = dz·Vᵀ    dS = P ⊙ (dP − rowsum(P ⊙ dP))    dq = dS·K·scale    dK += dSᵀ·q·scale    dV += Pᵀ·dz
     ///
     /// A task is one sequence's key/value head and the query heads that share it (grouped-query
     /// attention), so the tasks write disjoint parts of dk and dv.
-    private func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
-                                   dz: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                   layout: BatchLayout) {
+    private func attentionScoresBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                                         dz: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                         layer l: Int, layout: BatchLayout) {
         let c = config, hd = c.headDim, n = layout.rows
-        let scale = 1 / Float(hd).squareRoot()
+        let scale = c.attentionScale
         dk.update(repeating: 0, count: n * c.kvDim)
         dv.update(repeating: 0, count: n * c.kvDim)
         nonisolated(unsafe) let (dq, dk, dv) = (dq, dk, dv)
@@ -291,20 +345,23 @@ extension Model {
             let dkh = dk + o * c.kvDim + kvh * hd, dvh = dv + o * c.kvDim + kvh * hd
             for h in (kvh * c.groupSize)..<((kvh + 1) * c.groupSize) {
                 for i in 0..<rows {
-                    let visible = i + 1                                     // causal: keys 0...i
+                    // Causal: keys first...i, where first > 0 only on a sliding-window layer.
+                    let first = c.firstVisibleKey(layer: l, query: layout.starts[b] + i) - layout.starts[b]
+                    let visible = i + 1 - first
                     let qi = q + (o + i) * c.qDim + h * hd, dzi = dz + (o + i) * c.qDim + h * hd
                     let dqi = dq + (o + i) * c.qDim + h * hd
-                    attentionScoresRow(p, qi, keys: kh, stride: c.kvDim, count: visible, headDim: hd, scale: scale)
+                    let k0 = kh + first * c.kvDim, v0 = vh + first * c.kvDim
+                    attentionScoresRow(p, qi, keys: k0, stride: c.kvDim, count: visible, headDim: hd, scale: scale)
                     softmax(p, count: visible)
-                    attentionScoresRow(ds, dzi, keys: vh, stride: c.kvDim, count: visible, headDim: hd, scale: 1)   // dP
+                    attentionScoresRow(ds, dzi, keys: v0, stride: c.kvDim, count: visible, headDim: hd, scale: 1)   // dP
                     var pdp: Float = 0
                     for j in 0..<visible { pdp += p[j] * ds[j] }
                     for j in 0..<visible { ds[j] = p[j] * (ds[j] - pdp) }
-                    attentionValuesRow(dqi, ds, values: kh, stride: c.kvDim, count: visible, headDim: hd)
+                    attentionValuesRow(dqi, ds, values: k0, stride: c.kvDim, count: visible, headDim: hd)
                     for e in 0..<hd { dqi[e] *= scale }
                     for j in 0..<visible {
-                        axpy(dkh + j * c.kvDim, scale * ds[j], qi, count: hd)
-                        axpy(dvh + j * c.kvDim, p[j], dzi, count: hd)
+                        axpy(dkh + (first + j) * c.kvDim, scale * ds[j], qi, count: hd)
+                        axpy(dvh + (first + j) * c.kvDim, p[j], dzi, count: hd)
                     }
                 }
             }
@@ -360,6 +417,20 @@ func swigluBackward(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePo
         dup[i] = dOut[i] * g * sigma
         dgate[i] = dOut[i] * up[i] * sigma * (1 + g * (1 - sigma))
         i &+= 1
+    }
+}
+
+/// dgate, dup[count] from dOut[count] through out = gelu_tanh(gate) ⊙ up, with
+/// gelu_tanh(g) = ½g(1 + tanh u), u = √(2/π)(g + 0.044715 g³):
+/// dup = dOut ⊙ gelu_tanh(gate), dgate = dOut ⊙ up ⊙ (½(1 + tanh u) + ½g(1 − tanh² u)·√(2/π)(1 + 3·0.044715 g²)).
+func gegluBackward(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>,
+                   _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+    let k = (2 / Float.pi).squareRoot(), cube: Float = 0.044715
+    for i in 0..<count {
+        let g = gate[i], t = Foundation.tanh(k * (g + cube * g * g * g))
+        let derivative = 0.5 * (1 + t) + 0.5 * g * (1 - t * t) * k * (1 + 3 * cube * g * g)
+        dup[i] = dOut[i] * 0.5 * g * (1 + t)
+        dgate[i] = dOut[i] * up[i] * derivative
     }
 }
 

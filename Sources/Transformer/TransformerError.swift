@@ -44,8 +44,6 @@ public enum TransformerError: Error, CustomStringConvertible, Equatable, Sendabl
     case metricCount(sequences: Int, metrics: Int)
     /// A gradient was asked for at a hook point the backward pass does not report.
     case noGradient(point: String)
-    /// A gradient was asked of a model whose block has no backward pass yet.
-    case noBackward(architecture: String)
 
     public var description: String {
         switch self {
@@ -90,8 +88,6 @@ public enum TransformerError: Error, CustomStringConvertible, Equatable, Sendabl
             return "Layer \(layer) does not exist; this model has layers 0...\(layerCount - 1)."
         case .metricCount(let sequences, let metrics):
             return "The gradient pass has \(sequences) sequences but \(metrics) metrics; give one metric per sequence."
-        case .noBackward(let architecture):
-            return "Gradients are not available for '\(architecture)' models yet: the backward pass covers the llama block (llama, mistral, qwen2); use occlusion or exact patching instead."
         case .noGradient(let point):
             return "The backward pass reports no gradient at \(point) (attention scores and patterns are recomputed row by row, never held whole); ask at attn.hook_z, attn.hook_q, attn.hook_k or attn.hook_v instead."
         }

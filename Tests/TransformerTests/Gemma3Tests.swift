@@ -143,6 +143,55 @@ final class Gemma3Tests: XCTestCase {
         }
     }
 
+    /// The backward pass through the Gemma 3 block (post-norms, q/k norms, GeGLU, the window and
+    /// both RoPE bases) against PyTorch autograd on the same GGUF
+    /// (scripts/make_gemma3_gradient_fixtures.py), one prompt past the sliding window.
+    func testGradientsMatchTorchAutograd() throws {
+        let model = try Gemma3Fixture.model()
+        let url = Gemma3Reference.directory.appendingPathComponent("gradients.json")
+        struct Case: Decodable {
+            let text: String, ids: [Int], answer: Int, against: Int?, value: Double
+            let positions: [Int], layers: [Int]
+            let embed: Reference.Blob       // [P, d_model]
+            let residPre: Reference.Blob    // [layers, P, d_model]
+        }
+        struct Meta: Decodable { let gradients: [Case] }
+        let cases = try JSONDecoder().decode(Meta.self, from: Data(contentsOf: url)).gradients
+        let data = try Data(contentsOf: Gemma3Reference.directory.appendingPathComponent("gradients.bin"))
+        func floats(_ blob: Reference.Blob) -> [Float] {
+            data.withUnsafeBytes { raw in
+                (0..<blob.shape.reduce(1, *)).map { i in
+                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: blob.offset + 4 * i, as: UInt32.self)))
+                }
+            }
+        }
+        XCTAssertTrue(cases.contains { $0.ids.count > 512 }, "one prompt passes the sliding window")
+        let d = model.config.modelDim
+        for ref in cases {
+            let metric: GradientMetric = ref.against.map { .logitDifference(answer: ref.answer, against: $0) }
+                ?? .logProbability(answer: ref.answer)
+            let points = [HookPoint.embed] + ref.layers.map(HookPoint.residPre)
+            let cache = ActivationCache()
+            let hooks = HookSet()
+            hooks.cache(points, into: cache)
+            let pass = try model.gradients([ref.ids], metrics: [metric], gradientHooks: hooks)
+            XCTAssertEqual(pass.metrics[0], ref.value, accuracy: 1e-3 * max(1, abs(ref.value)), "metric of '\(ref.text.prefix(30))'")
+            func picked(_ point: HookPoint) throws -> [Float] {
+                let all = try XCTUnwrap(cache[point], "\(point)").data
+                return ref.positions.flatMap { all[$0 * d..<($0 + 1) * d] }
+            }
+            var worst = relativeError(try picked(.embed), floats(ref.embed))
+            XCTAssertLessThanOrEqual(worst, 1e-3, "embedding gradient of '\(ref.text.prefix(30))'")
+            let resid = floats(ref.residPre), size = ref.positions.count * d
+            for (k, l) in ref.layers.enumerated() {
+                let e = relativeError(try picked(.residPre(l))[...], resid[k * size..<(k + 1) * size])
+                worst = max(worst, e)
+                XCTAssertLessThanOrEqual(e, 1e-3, "resid_pre \(l) gradient of '\(ref.text.prefix(30))'")
+            }
+            print("gemma3 gradient fidelity '\(ref.text.prefix(30))' (\(ref.ids.count) tokens): worst relative error \(worst)")
+        }
+    }
+
     /// The tokenizer's ids equal transformers' and llama.cpp's on the whole corpus, BOS included.
     func testTokenizerMatchesReferenceOnCorpus() throws {
         let tokenizer = try Gemma3Fixture.tokenizer()

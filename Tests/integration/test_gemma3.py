@@ -200,11 +200,12 @@ def test_export_npy_and_control_vector(session, tmp_path):
     assert np.asarray(reader.tensors[0].data).size == 640
 
 
-def test_gradients_are_refused_with_the_reason_and_the_session_kept(session):
+def test_gradient_verbs(session):
     _, kc = session
-    for code in ('gradient p answer " Tokyo" hook "blocks.0.hook_resid_pre"',
-                 'attribute p answer " Tokyo" method saliency'):
-        reply, _ = run_cell(kc, code)
-        assert reply["content"]["status"] == "error", code
-        assert "gemma3" in reply["content"]["evalue"] and "occlusion" in reply["content"]["evalue"], reply["content"]
-    assert result(kc, "run p top 1")["top"]["ids"] == [reference_case("The capital of Japan is")["greedy"][0]]
+    t = len(reference_case("The capital of Japan is")["ids"])
+    grad = part(kc, 'gradient p answer " Tokyo" hook "blocks.6.ln1_post.hook_normalized"', "shape")
+    assert grad["shape"] == [t, 640]
+    saliency = part(kc, 'attribute p answer " Tokyo" method saliency', "scores")
+    assert len(saliency["scores"]) == t and max(saliency["scores"]) > 0
+    trace = result(kc, 'trace clean corrupt answer " Tokyo" hook resid_pre layers all method attribution')
+    assert trace["shape"][0] == LAYERS

@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import random
+import statistics
 import sys
 import time
 
@@ -194,7 +195,13 @@ class Soak:
         self.by_kind["interrupt"] = self.by_kind.get("interrupt", 0) + 1
         msg_id = self.kc.execute(SWEEP, stop_on_error=False)
         time.sleep(rng.uniform(0.2, 1.2))
-        self.km.interrupt_kernel()
+        # The interrupt goes on the control channel and its reply is awaited before anything else
+        # is sent: an interrupt applies to whatever runs when it arrives (as in ipykernel), so one
+        # still in flight when the sweep has already finished would stop the next cell instead.
+        self.kc.control_channel.send(self.kc.session.msg("interrupt_request", content={}))
+        ack = self.kc.get_control_msg(timeout=60)
+        if ack["msg_type"] != "interrupt_reply":
+            self.failures.append(f"interrupt answered with {ack['msg_type']}")
         reply = self.reply_to(msg_id)
         content = reply["content"]
         if content["status"] == "error" and content["ename"] == "KeyboardInterrupt":
@@ -279,10 +286,13 @@ class Soak:
         return self.report(total)
 
     def report(self, seconds):
+        # Growth per kernel process: the median of its last five samples against the median of
+        # its first five after warm-up (single samples swing by a few MiB as scratch comes and goes).
         growth = []
         for curve in self.curves:
             if len(curve) >= 3:
-                first, last = curve[0][2], max(c[2] for c in curve[-3:])
+                first = statistics.median(c[2] for c in curve[:5])
+                last = statistics.median(c[2] for c in curve[-5:])
                 growth.append(round(100 * (last - first) / first, 2))
         return {
             "seconds": round(seconds, 1),

@@ -71,7 +71,9 @@ def make_seeds():
     cells += re.findall(r"\| `([^`]+)` \|$", readme, flags=re.M)
     for i, code in enumerate(cells):
         put(CORPUS / "FuzzLanguage", f"cell{i}", code)
-    for i, line in enumerate((fixtures / "TransformerTests" / "Fixtures" / "tokenizer_corpus.jsonl").read_text().splitlines()):
+    for i, line in enumerate((fixtures / "TransformerTests" / "Fixtures" / "tokenizer_corpus.jsonl").read_text().split("\n")):
+        if not line.strip():
+            continue  # split at "\n" only: the texts hold other line separators (U+2028, \x1c)
         text = json.loads(line)["text"].encode()
         put(CORPUS / "FuzzTokenizer", f"bpe{i}", b"\x00" + text)
         put(CORPUS / "FuzzTokenizer", f"spm{i}", b"\x07" + text)
@@ -96,6 +98,16 @@ def libfuzzer(target, args, timeout):
     return done.returncode, runs, elapsed, done.stderr
 
 
+def coverage(log):
+    """libFuzzer's coverage counter after the seeds (INITED) and at the end: (start, end), or
+    None when it printed none, which means the code under test was not instrumented."""
+    counts = [int(n) for n in re.findall(r"\bcov: (\d+)", log)]
+    inited = re.search(r"INITED cov: (\d+)", log)
+    if not counts or not inited:
+        return None
+    return int(inited.group(1)), counts[-1]
+
+
 def corpus_dirs(target, writable):
     dirs = []
     if writable:
@@ -114,14 +126,16 @@ def run(seconds, targets):
         code, runs, elapsed, log = libfuzzer(target, [f"-max_total_time={int(seconds)}", *corpus_dirs(target, True)],
                                              timeout=seconds + 300)
         total += runs
-        print(f"{target}: {runs} inputs in {elapsed:.0f} s ({runs / max(elapsed, 1e-9):.0f}/s){'' if code == 0 else ' FAILED'}",
-              flush=True)
-        if code != 0:
+        cov = coverage(log)
+        print(f"{target}: {runs} inputs in {elapsed:.0f} s ({runs / max(elapsed, 1e-9):.0f}/s), "
+              f"coverage {'none: not instrumented' if cov is None else f'{cov[0]} -> {cov[1]}'}"
+              f"{'' if code == 0 else ' FAILED'}", flush=True)
+        if code != 0 or cov is None:
             failed.append(target)
             print("\n".join(log.splitlines()[-30:]))
         with open(OUT / "runs.jsonl", "a") as f:
             f.write(json.dumps({"target": target, "inputs": runs, "seconds": round(elapsed, 1), "ok": code == 0,
-                                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
+                                "coverage": cov, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
     print(f"total: {total} inputs")
     return not failed
 
@@ -137,8 +151,11 @@ def smoke(targets, runs):
         scratch.mkdir(parents=True)
         code, executed, elapsed, log = libfuzzer(target, [f"-runs={runs}", str(scratch), *corpus_dirs(target, False)],
                                                  timeout=600)
-        print(f"{target}: {executed} inputs in {elapsed:.1f} s{'' if code == 0 else ' FAILED'}", flush=True)
-        if code != 0:
+        cov = coverage(log)
+        print(f"{target}: {executed} inputs in {elapsed:.1f} s, coverage "
+              f"{'none: not instrumented' if cov is None else f'{cov[0]} -> {cov[1]}'}{'' if code == 0 else ' FAILED'}",
+              flush=True)
+        if code != 0 or cov is None:
             failed.append(target)
             print("\n".join(log.splitlines()[-30:]))
     return not failed

@@ -27,6 +27,10 @@ nonisolated(unsafe) private let tokenizers: [Tokenizer] = {
     return found
 }()
 
+/// Reads both vocabularies before fuzzing starts: under the sanitizer that takes seconds, which
+/// libFuzzer would otherwise charge to the first input as a hang.
+func loadFuzzTokenizers() { _ = tokenizers.count }
+
 func fuzzTokenizer(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     guard let start = data else { return 0 }
     guard count > 0 else { return 0 }

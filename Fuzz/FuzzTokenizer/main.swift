@@ -1,3 +1,4 @@
 import FuzzDriver
 
+loadFuzzTokenizers()
 runFuzzer { data, count in fuzzTokenizer(data, count) }

@@ -14,7 +14,7 @@ MODEL := $(PERISCOPE_HOME)/models/SmolLM2-135M-Instruct.Q4_1.gguf
 SWIFTFLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/periscope
 
-.PHONY: all deps build venv lab-venv model kernelspec fixtures setup test swift-test py-test lab demo bench refvenv clean \
+.PHONY: all deps llama build venv lab-venv model kernelspec fixtures setup test swift-test py-test lab demo bench refvenv clean \
 	fuzz fuzz-build fuzz-smoke soak
 
 all: build
@@ -22,7 +22,12 @@ all: build
 deps:
 	@scripts/install_deps.sh
 
-build: deps
+# libllama and ggml-rpc-server (the llama.cpp backend), built once from the pinned llama-cpp-python
+# sdist into .build-llama/ (a few minutes on 2 cores); the Swift package links them from there.
+llama: deps venv
+	PYTHON=$(PY) scripts/build_llama.sh
+
+build: deps llama
 	swift build $(SWIFTFLAGS) --build-tests
 
 LEXER_PKG := python/periscope-pygments
@@ -128,4 +133,4 @@ bench: setup
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) bench/run.py
 
 clean:
-	rm -rf .build $(VENV)
+	rm -rf .build $(VENV) .build-llama

@@ -9,6 +9,10 @@ let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(con
 // instruction sets (AVX-512, AVX2, portable) and pick one when it runs, so one binary runs on any
 // x86-64 CPU. Their dequantisation must round exactly like the GGUF reader's, hence no contraction.
 let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-ffp-contract=off"])]
+// libllama and the ggml RPC backend come from scripts/build_llama.sh (`make` runs it before
+// `swift build`) in .build-llama/lib; the binaries find them there by rpath.
+let llamaLib = Context.packageDirectory + "/.build-llama/lib"
+let llamaLink: [LinkerSetting] = [.unsafeFlags(["-L" + llamaLib, "-Xlinker", "-rpath", "-Xlinker", llamaLib])]
 
 let package = Package(
     name: "Periscope",
@@ -34,16 +38,18 @@ let package = Package(
         .target(name: "CKernels", cSettings: kernelFlags),
         .target(name: "Transformer", dependencies: ["GGUF", "COpenBLAS", "CKernels"], swiftSettings: optimised),
         .target(name: "Interpretability", dependencies: ["Transformer", "COpenBLAS"], swiftSettings: optimised),
+        .systemLibrary(name: "CLlama"),
+        .target(name: "LlamaCpp", dependencies: ["CLlama", "Transformer"], linkerSettings: llamaLink),
 
         .target(name: "Rendering", dependencies: ["JSONText"]),
         .target(name: "PeriscopeLanguage"),
         .target(name: "PeriscopeKernel", dependencies: [
             "JupyterProtocol", "JupyterKernel", "GGUF", "Transformer", "Interpretability",
-            "Rendering", "PeriscopeLanguage",
+            "Rendering", "PeriscopeLanguage", "LlamaCpp",
         ]),
         .target(name: "PeriscopeLSP", dependencies: ["PeriscopeKernel", "PeriscopeLanguage", "JupyterProtocol"]),
         .executableTarget(name: "periscope", dependencies: [
-            "PeriscopeKernel", "PeriscopeLSP", "JupyterZMQ",
+            "PeriscopeKernel", "PeriscopeLSP", "JupyterZMQ", "LlamaCpp",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

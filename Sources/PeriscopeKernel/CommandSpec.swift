@@ -214,4 +214,7 @@ public final class CommandContext {
 
     /// Writes text to the cell's stdout stream.
     public func write(_ text: String) { io.stream("stdout", text) }
+
+    /// Writes text to the cell's stderr stream (warnings).
+    public func warn(_ text: String) { io.stream("stderr", text) }
 }

@@ -3,7 +3,7 @@ import PeriscopeLanguage
 /// Evaluates a value expression (`value` in `protocol/grammar.ebnf`) against the session's variables.
 struct Evaluator {
     /// Bare words that are values in their own right when no variable has that name.
-    static let symbols: Set<String> = ["all", "last"]
+    static let symbols: Set<String> = ["all", "last", "local"]
 
     let session: Session
 

@@ -189,6 +189,12 @@ extension Model {
         if let stop = stopAfterLayer, stop < 0 || stop >= c.layerCount {
             throw TransformerError.layerOutOfRange(layer: stop, layerCount: c.layerCount)
         }
+        if let backend {
+            guard tape == nil else { throw BackendError.noGradients(placement: backend.placement) }
+            return try backendForward(backend, tokens: tokens, residuals: nil, startLayers: [Int](repeating: 0, count: batch),
+                                      caches: &caches, hooks: hooks, logits: stopAfterLayer == nil ? selection : .none,
+                                      commit: stopAfterLayer == nil, context: context)
+        }
         let layout = BatchLayout(starts: caches.map(\.length), counts: [Int](repeating: count, count: batch),
                                  startLayers: [Int](repeating: 0, count: batch))
         guard layout.keys <= c.contextLength else {
@@ -257,6 +263,10 @@ extension Model {
         }
         if case .all = selection, !counts.allSatisfy({ $0 == counts[0] }) {
             throw TransformerError.raggedLogits(rows: counts)
+        }
+        if let backend {
+            return try backendForward(backend, tokens: nil, residuals: residuals, startLayers: startLayers,
+                                      caches: &caches, hooks: hooks, logits: selection, commit: true, context: context)
         }
         let layout = BatchLayout(starts: caches.map(\.length), counts: counts, startLayers: startLayers)
         guard layout.keys <= c.contextLength else {

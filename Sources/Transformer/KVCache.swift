@@ -11,6 +11,10 @@ public struct KVCache: Sendable, Equatable {
     public let kvDim: Int
     var keys: [[Float]]     // L × [length, H_kv·d_head]   after RoPE
     var values: [[Float]]   // L × [length, H_kv·d_head]
+    /// For a model run by a `ForwardBackend`, which keeps no keys and values here: the tokens of
+    /// the sequence (past `length` too, in a cache cut for a resumed pass) and every write hooks
+    /// made to its rows, replayed when the backend runs the sequence again. Nil for the own runtime.
+    var replay: BackendReplay?
 
     /// An empty cache for `config`.
     public init(config: ModelConfig) {
@@ -19,9 +23,20 @@ public struct KVCache: Sendable, Equatable {
         values = Array(repeating: [], count: config.layerCount)
     }
 
+    /// An empty cache for a model run by a backend: it records tokens and writes, not keys and values.
+    init(config: ModelConfig, replaying: Bool) {
+        self.init(config: config)
+        if replaying { replay = BackendReplay() }
+    }
+
     /// Drops every position from `newLength` on, so the sequence can be continued differently.
     public mutating func truncate(to newLength: Int) {
         let n = max(0, min(length, newLength))
+        if replay != nil {
+            replay?.truncate(to: n, fromLayer: 0)
+            length = n
+            return
+        }
         for l in keys.indices {
             keys[l].removeLast(keys[l].count - n * kvDim)
             values[l].removeLast(values[l].count - n * kvDim)
@@ -35,6 +50,11 @@ public struct KVCache: Sendable, Equatable {
     /// below `layer`. Until that pass runs, the layers below hold more positions than `length`.
     public mutating func truncate(to newLength: Int, fromLayer layer: Int) {
         let n = max(0, min(length, newLength))
+        if replay != nil {
+            replay?.truncate(to: n, fromLayer: layer)
+            length = n
+            return
+        }
         for l in keys.indices where l >= layer {
             keys[l].removeLast(keys[l].count - n * kvDim)
             values[l].removeLast(values[l].count - n * kvDim)
@@ -43,12 +63,16 @@ public struct KVCache: Sendable, Equatable {
     }
 
     /// Positions held in layer `layer` (equal to `length` except in a cache cut with `truncate(to:fromLayer:)`).
-    public func positions(layer: Int) -> Int { keys[layer].count / kvDim }
+    public func positions(layer: Int) -> Int {
+        if let replay { return layer < replay.cutLayer ? replay.tokens.count : length }
+        return keys[layer].count / kvDim
+    }
 
     /// True when layers `layer` and up hold `length` positions and those below `length + rows`: the
     /// shape a pass resuming at block `layer` with `rows` new rows needs.
     func isReady(toResumeAt layer: Int, rows: Int) -> Bool {
-        keys.indices.allSatisfy { l in
+        if let replay { return replay.tokens.count >= length + rows }
+        return keys.indices.allSatisfy { l in
             let expected = (l < layer ? length + rows : length) * kvDim
             return keys[l].count == expected && values[l].count == expected
         }

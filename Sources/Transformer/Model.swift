@@ -18,16 +18,19 @@ public final class Model: @unchecked Sendable {
     let localRopeFrequencies: [Float]
     /// Scratch buffers kept between forward passes.
     let runStates = RunStateStore()
+    /// Where the forward pass runs when not in this process's own runtime (llama.cpp), else nil.
+    public let backend: ForwardBackend?
 
     /// Opens and loads the GGUF file at `path`.
-    public convenience init(path: String) throws {
+    public convenience init(path: String, backend: ForwardBackend? = nil) throws {
         let start = Date()
         let file = try GGUFFile(path: path)
-        try self.init(file: file, started: start)
+        try self.init(file: file, started: start, backend: backend)
     }
 
     /// Loads the model held by an opened GGUF file.
-    public init(file: GGUFFile, started: Date = Date()) throws {
+    public init(file: GGUFFile, started: Date = Date(), backend: ForwardBackend? = nil) throws {
+        self.backend = backend
         configureBLASThreads()
         config = try ModelConfig(gguf: file)
         weights = try Weights(file: file, config: config)
@@ -40,7 +43,7 @@ public final class Model: @unchecked Sendable {
     public var activationBytes: Int { runStates.keptBytes }
 
     /// An empty KV cache for one sequence.
-    public func makeCache() -> KVCache { KVCache(config: config) }
+    public func makeCache() -> KVCache { KVCache(config: config, replaying: backend != nil) }
 
     /// The default model's location: `$PERISCOPE_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf`,
     /// with `PERISCOPE_HOME` defaulting to `~/.cache/periscope`.

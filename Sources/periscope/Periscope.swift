@@ -9,5 +9,5 @@ struct Periscope: ParsableCommand {
         abstract: "A Jupyter kernel for looking inside language models.",
         version: PeriscopeVersion.current,
         subcommands: [KernelSubcommand.self, InstallSubcommand.self, RunSubcommand.self, ModelsSubcommand.self,
-                      LexiconSubcommand.self, LSPSubcommand.self])
+                      LexiconSubcommand.self, LSPSubcommand.self, LlamaWorkerSubcommand.self])
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LlamaCpp
 import Transformer
 
 /// `load "name-or-path"`: loads a GGUF model (or reuses the resident copy) and makes it current.
@@ -6,28 +7,43 @@ enum LoadCommand {
     static let spec = CommandSpec(
         name: "load",
         group: .models,
-        synopsis: "load \"name-or-path\"",
-        description: "Loads a model and makes it the current one. Shows its model card: architecture, sizes, parameters, quantisation, memory, load time. `\"smollm2\"` names the bundled default, SmolLM2-135M-Instruct, kept in $PERISCOPE_HOME/models (default ~/.cache/periscope/models; `make model` fetches it); any other text is the path of a GGUF file. Loading a file that is already resident reuses it.",
+        synopsis: "load \"name-or-path\" [on local | on [\"host:port\", …]]",
+        description: "Loads a model and makes it the current one. Shows its model card: architecture, sizes, parameters, quantisation, memory, load time. `\"smollm2\"` names the bundled default, SmolLM2-135M-Instruct, kept in $PERISCOPE_HOME/models (default ~/.cache/periscope/models; `make model` fetches it); any other text is the path of a GGUF file. Loading a file that is already resident reuses it. `on [\"host:port\", …]` runs the model in llama.cpp with its layers split across those `ggml-rpc-server`s (unauthenticated and unencrypted: keep them on loopback or a private network); `on local` runs it in llama.cpp on this machine, for comparison. Hook points map to llama.cpp's tensors (resid_pre from block 1, resid_mid, attn_out, mlp_out, resid_post, ln_final); gradients and attention patterns need Periscope's own runtime.",
         positionals: [Parameter("model", .string, required: true, summary: "a known model name (`smollm2`) or a .gguf path",
                                 completions: { _, _ in ModelCatalog.entries.map { quoted($0.name) } })],
+        keywords: [Parameter("on", .value, summary: "`local` or a list of \"host:port\" RPC servers: run the model in llama.cpp there")],
         example: "m = load \"smollm2\"",
         run: { arguments, context in
             let store = context.session.models
             let (name, path) = try store.resolve(arguments.string("model") ?? "", range: arguments.range(of: "model"))
+            if arguments.has("on") {
+                let endpoints = try placement(arguments)
+                for e in endpoints {
+                    let host = (try? Endpoint.parse(e).host) ?? e
+                    if !Endpoint.isLocalOrPrivate(host) {
+                        context.warn("warning: \(e) is neither loopback nor a private address; ggml-rpc-server has no authentication or encryption, so anyone who reaches it can run code on it and read the model.\n")
+                    }
+                }
+                let loaded = try readInBackground(name: name + "@llama.cpp", task: context.task) {
+                    try ModelStore.read(name: name + "@llama.cpp", path: path, endpoints: endpoints)
+                }
+                store.add(loaded)
+                return .object(ModelValue(loaded))
+            }
             if let resident = store.model(atPath: path) {
                 store.use(resident)
                 return .object(ModelValue(resident, reused: true))
             }
-            let loaded = try readInBackground(name: name, path: path, task: context.task)
+            let loaded = try readInBackground(name: name, task: context.task) { try ModelStore.read(name: name, path: path) }
             store.add(loaded)
             return .object(ModelValue(loaded))
         })
 
     /// Reads the model on another thread while this one keeps the progress bar moving and watches
     /// for an interrupt; an interrupted load is abandoned (its result is dropped when it ends).
-    static func readInBackground(name: String, path: String, task: TaskContext) throws -> LoadedModel {
+    static func readInBackground(name: String, task: TaskContext, read: @escaping @Sendable () throws -> LoadedModel) throws -> LoadedModel {
         let box = ResultBox()
-        let thread = Thread { box.set(Result { try ModelStore.read(name: name, path: path) }) }
+        let thread = Thread { box.set(Result { try read() }) }
         thread.stackSize = 8 << 20
         thread.start()
         let start = Date()
@@ -38,6 +54,34 @@ enum LoadCommand {
             // The length of a load is unknown in advance: approach 1 without reaching it.
             task.report(1 - exp(-elapsed / 1.5), String(format: "loading %@ (%.1f s)", name, elapsed))
             Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
+    /// The servers `on` names: `local` (none: llama.cpp in this machine's process) or a list of
+    /// "host:port" strings.
+    static func placement(_ arguments: BoundArguments) throws -> [String] {
+        let range = arguments.range(of: "on")
+        switch arguments.value("on") {
+        case .symbol("local")?, .string("local")?:
+            return []
+        case .list(let items)?:
+            var endpoints: [String] = []
+            for item in items {
+                guard case .string(let text) = item else {
+                    throw CommandError.failed("`on` takes `local` or a list of \"host:port\" strings, e.g. `on [\"127.0.0.1:50052\"]`.", range: range)
+                }
+                do { _ = try Endpoint.parse(text) } catch { throw CommandError.failed("\(error)", range: range) }
+                endpoints.append(text)
+            }
+            guard !endpoints.isEmpty else {
+                throw CommandError.failed("`on []` names no server; give `local` or at least one \"host:port\".", range: range)
+            }
+            return endpoints
+        case .string(let text)?:
+            do { _ = try Endpoint.parse(text) } catch { throw CommandError.failed("\(error)", range: range) }
+            return [text]
+        default:
+            throw CommandError.failed("`on` takes `local` or a list of \"host:port\" strings, e.g. `on [\"127.0.0.1:50052\"]`.", range: range)
         }
     }
 

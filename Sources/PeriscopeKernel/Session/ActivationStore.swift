@@ -173,6 +173,8 @@ extension Session {
         let keepable = Session.estimatedBytes(record, tokens: prompt.ids.count, config: model.config)
             + model.config.vocabularySize * MemoryLayout<Float>.size <= activations.budgetBytes
         if existing == nil, !keepable { record = points ?? [.lnFinalNormalized] }
+        // A model run by llama.cpp records the points its graph names; the others stay uncached.
+        if let backend = model.model.backend { record = record.filter { backend.tensorName(for: $0) != nil } }
         let result = try model.model.run(tokens: prompt.ids, cache: record, logits: .last, context: context)
         var tensors: [HookPoint: Tensor] = [:]
         for (point, tensor) in result.activations.tensors {

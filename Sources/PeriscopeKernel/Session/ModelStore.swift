@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import LlamaCpp
 import PeriscopeLanguage
 import Transformer
 
@@ -10,8 +11,11 @@ import Transformer
 public final class LoadedModel: @unchecked Sendable {
     /// The name the session knows it by: `smollm2` or `gemma3-270m` for the bundled models, else the file's stem.
     public let name: String
-    /// The absolute, symlink-resolved path of the GGUF file (the model's identity in the session).
+    /// The model's identity in the session: the absolute, symlink-resolved path of the GGUF file,
+    /// followed by ` on …` for a model run by llama.cpp (so its runs and caches stay its own).
     public let path: String
+    /// The GGUF file's path.
+    public var filePath: String { model.file.path }
     public let model: Model
     public let tokenizer: Tokenizer
     /// Wall-clock seconds `load` took (mapping the file, reading the norms, building the tokenizer).
@@ -202,6 +206,19 @@ public final class ModelStore {
         let model = try Model(file: file, started: start)
         let tokenizer = try Tokenizer(gguf: file)
         return LoadedModel(name: name, path: path, model: model, tokenizer: tokenizer,
+                           loadSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// Reads a GGUF file for its configuration, tokenizer and read-out weights (mapped, not read)
+    /// and starts llama.cpp on it, in-process (`endpoints` empty) or across RPC servers.
+    public static func read(name: String, path: String, endpoints: [String]) throws -> LoadedModel {
+        let start = Date()
+        let file = try GGUFFile(path: path)
+        let config = try ModelConfig(gguf: file)
+        let backend = try LlamaCppBackend(path: path, architecture: config.architecture, endpoints: endpoints)
+        let model = try Model(file: file, started: start, backend: backend)
+        let tokenizer = try Tokenizer(gguf: file)
+        return LoadedModel(name: name, path: path + " on " + backend.placement, model: model, tokenizer: tokenizer,
                            loadSeconds: Date().timeIntervalSince(start))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LlamaCpp
 import Rendering
 import Transformer
 
@@ -46,8 +47,18 @@ public struct ModelValue: ValueContent, Sendable {
             ("tokenizer", "\(vocab.algorithm.rawValue) (pre \(vocab.preTokenizer))" + (vocab.chatTemplate == nil ? "" : ", chat template")),
             ("resident memory", memory),
             ("load time", load),
-            ("path", loaded.path),
-        ], kind: "model")
+            ("path", loaded.filePath),
+        ] + runsOn, kind: "model")
+    }
+
+    /// Where the forward pass runs: Periscope's own runtime, or llama.cpp and each layer range's server.
+    private var runsOn: [(String, String)] {
+        guard let backend = loaded.model.backend as? LlamaCppBackend else { return [("runs on", "Periscope's own runtime")] }
+        if backend.layout.isEmpty { return [("runs on", "llama.cpp in a worker process on this machine (CPU)")] }
+        return [("runs on", "llama.cpp across \(backend.endpoints.count) RPC server(s) (unauthenticated, unencrypted)")]
+            + backend.layout.map { place in
+                ("layers " + (place.layers.map { "\($0.lowerBound)–\($0.upperBound)" } ?? "none"), place.server)
+            }
     }
 
     public func render() -> MimeBundle {

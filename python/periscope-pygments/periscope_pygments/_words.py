@@ -52,6 +52,7 @@ KEYWORDS = (
     'method',
     'minus',
     'noise',
+    'on',
     'position',
     'positions',
     'ridge',

@@ -1,0 +1,211 @@
+import Foundation
+
+// MARK: - Forward backends
+//
+// A model's forward pass may run elsewhere (llama.cpp in-process or across RPC servers). The
+// analyses never see the difference: `Model.forward` hands the pass to the backend, and the
+// backend hands each hooked activation back so the same `HookSet` reads and rewrites it. Only the
+// points the backend can name are reachable; the others are refused with the reason.
+
+/// Runs whole sequences of a model elsewhere, exposing named intermediate tensors to a callback.
+public protocol ForwardBackend: AnyObject {
+    /// Where the model runs, for errors and the model card (e.g. "2 RPC servers").
+    var placement: String { get }
+    /// The backend's name of the tensor a hook point sees, or nil when it cannot reach it.
+    func tensorName(for point: HookPoint) -> String?
+    /// Why `point` cannot be reached (attention patterns are not exposed, say).
+    func unreachableReason(for point: HookPoint) -> String
+    /// Runs `sequences` (each from position 0) in one batch. For each tensor in `observe`, as the
+    /// pass computes it, calls `tensor(name, rows)` with the rows of every sequence one after the
+    /// other (`[Σ lengths, width]`); the callback may rewrite them (returning true) and the pass
+    /// continues from what it wrote. Returns the logits of each sequence's positions
+    /// `logitsFrom[b]...` one sequence after the other (none for a nil entry).
+    func evaluate(sequences: [[Int]], observe: Set<String>, logitsFrom: [Int?],
+                  tensor: (String, UnsafeMutableBufferPointer<Float>) throws -> Bool) throws -> [Float]
+}
+
+/// One row written into a tensor of a backend's pass, kept so the pass can be run again alike.
+struct RecordedWrite: Equatable, Sendable {
+    var tensor: String
+    /// The first block whose computation reads the tensor (what a cut from a layer keeps or drops).
+    var feedsLayer: Int
+    var position: Int
+    var row: [Float]
+}
+
+/// What a backend needs to run a sequence again: its tokens and the writes made to its rows.
+struct BackendReplay: Equatable, Sendable {
+    var tokens: [Int] = []
+    var writes: [RecordedWrite] = []
+    /// Layers below this one hold every token (a cache cut for a resumed pass); `Int.max` when whole.
+    var cutLayer: Int = .max
+
+    mutating func truncate(to n: Int, fromLayer layer: Int) {
+        if layer == 0 { tokens.removeLast(max(0, tokens.count - n)) } else { cutLayer = layer }
+        writes.removeAll { $0.position >= n && $0.feedsLayer >= layer }
+    }
+}
+
+/// Errors of a pass run by a backend.
+public enum BackendError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// A hook point the backend's graph does not expose.
+    case unreachableHook(point: String, placement: String, reason: String)
+    /// A gradient was asked of a model whose forward pass runs in a backend.
+    case noGradients(placement: String)
+    /// A resumed pass whose cache does not hold the tokens of its new rows.
+    case missingTokens(sequence: Int, needed: Int, held: Int)
+
+    public var description: String {
+        switch self {
+        case .unreachableHook(let point, let placement, let reason):
+            return "\(point) cannot be read or written on a model run by llama.cpp (\(placement)): \(reason)."
+        case .noGradients(let placement):
+            return "Gradients need the backward pass of Periscope's own runtime, and this model runs in llama.cpp (\(placement)), which computes no gradients; load the model without `on` for this verb."
+        case .missingTokens(let sequence, let needed, let held):
+            return "Resumed sequence \(sequence) needs the tokens of \(needed) positions but its cache holds \(held)."
+        }
+    }
+}
+
+// MARK: - Model over a backend
+
+extension Model {
+    /// The block that reads a hook point's tensor first: a block's own points feed that block,
+    /// `resid_post` of block l feeds block l + 1.
+    private static func feedsLayer(_ point: HookPoint) -> Int {
+        switch point {
+        case .embed: return 0
+        case .residPost(let l): return l + 1
+        case .lnFinalNormalized: return Int.max
+        default: return point.layer ?? 0
+        }
+    }
+
+    /// The forward pass run by `backend`: every sequence in one batch from position 0, with its
+    /// recorded tokens and writes replayed; its new rows `start..<start + T` are shown to the hooks
+    /// (at blocks from `startLayers[b]` on) as one batch view, like the own runtime's; a resumed
+    /// sequence's rows are written at `resid_pre` of its start layer first. Same contract as the
+    /// own runtime's `forward`: caches grow by the new rows.
+    func backendForward(_ backend: ForwardBackend, tokens: [[Int]]?, residuals: [[Float]]?, startLayers: [Int],
+                        caches: inout [KVCache], hooks: HookSet?, logits selection: LogitsSelection,
+                        commit: Bool, context: TaskContext) throws -> Tensor {
+        let c = config, d = c.modelDim, vocab = c.vocabularySize
+        let batch = caches.count
+        // Hook points grouped by the backend tensor they see, in forward order.
+        var pointsByTensor: [String: [HookPoint]] = [:]
+        let hooked = Set(hooks?.points ?? [])
+        for point in HookPoint.all(layers: c.layerCount) where hooked.contains(point) {
+            guard let name = backend.tensorName(for: point) else {
+                throw BackendError.unreachableHook(point: point.name, placement: backend.placement,
+                                                   reason: backend.unreachableReason(for: point))
+            }
+            pointsByTensor[name, default: []].append(point)
+        }
+        // Each sequence: its tokens from 0, its new rows, the writes to replay.
+        var sequences: [[Int]] = [], starts: [Int] = [], counts: [Int] = [], pending: [[RecordedWrite]] = []
+        for b in 0..<batch {
+            let replay = caches[b].replay ?? BackendReplay()
+            let start = caches[b].length
+            var writes = replay.writes   // a cut cache keeps those of the layers below the cut
+            if let residuals {
+                let count = residuals[b].count / d
+                guard replay.tokens.count >= start + count else {
+                    throw BackendError.missingTokens(sequence: b, needed: start + count, held: replay.tokens.count)
+                }
+                sequences.append(Array(replay.tokens[0..<start + count]))
+                counts.append(count)
+                // The resumed rows enter block `startLayer` as its resid_pre.
+                let l = startLayers[b]
+                let point: HookPoint = l == 0 ? .embed : .residPost(l - 1)
+                guard let name = backend.tensorName(for: point) else {
+                    throw BackendError.unreachableHook(point: point.name, placement: backend.placement,
+                                                       reason: backend.unreachableReason(for: point))
+                }
+                for t in 0..<count {
+                    writes.append(RecordedWrite(tensor: name, feedsLayer: l, position: start + t,
+                                                row: Array(residuals[b][t * d..<(t + 1) * d])))
+                }
+            } else {
+                let new = tokens?[b] ?? []
+                sequences.append(Array(replay.tokens.prefix(start)) + new)
+                counts.append(new.count)
+            }
+            starts.append(start)
+            pending.append(writes)
+        }
+        let firstRows = rowOffsets(sequences.map(\.count))        // [B + 1] first row of each sequence
+        let observe = Set(pending.joined().map(\.tensor)).union(pointsByTensor.keys)
+        // What this pass adds to each sequence's record: its resumed rows, then what hooks change.
+        var recorded = (0..<batch).map { b in Array(pending[b].dropFirst(caches[b].replay?.writes.count ?? 0)) }
+        let logitsFrom: [Int?] = (0..<batch).map { b in
+            switch selection {
+            case .all: return starts[b]
+            case .last: return starts[b] + counts[b] - 1
+            case .none: return nil
+            }
+        }
+        let logits = try backend.evaluate(sequences: sequences, observe: observe, logitsFrom: logitsFrom) { name, data in
+            try context.checkCancelled()
+            let width = data.count / max(firstRows[batch], 1)
+            var changed = false
+            // Replayed and resumed rows first: each sequence as it was, then its new state.
+            for b in 0..<batch {
+                for w in pending[b] where w.tensor == name && w.row.count == width {
+                    let at = (firstRows[b] + w.position) * width
+                    for i in 0..<width { data[at + i] = w.row[i] }
+                    changed = true
+                }
+            }
+            guard let points = pointsByTensor[name], let hooks else { return changed }
+            for point in points {
+                // The sequences that have joined by this point's block (a prefix: start layers never decrease).
+                let level = point == .embed ? 0 : (point.layer ?? Int.max)
+                let joined = startLayers.firstIndex { $0 > level } ?? batch
+                guard joined > 0 else { continue }
+                let shape = point.shape(config: c, keys: (0..<joined).map { starts[$0] + counts[$0] }.max() ?? 0)
+                guard shape.reduce(1, *) == width else {
+                    throw BackendError.unreachableHook(point: point.name, placement: backend.placement,
+                                                       reason: "its tensor holds \(width) numbers per position, not \(shape.reduce(1, *))")
+                }
+                // The new rows of the joined sequences, packed the way the own runtime lays out a batch.
+                let packedRows = rowOffsets(Array(counts[0..<joined]))
+                var packed = [Float](repeating: 0, count: packedRows[joined] * width)
+                for b in 0..<joined {
+                    let from = (firstRows[b] + starts[b]) * width
+                    for i in 0..<counts[b] * width { packed[packedRows[b] * width + i] = data[from + i] }
+                }
+                let before = packed
+                try packed.withUnsafeMutableBufferPointer { buffer in
+                    try hooks.run(ActivationView(point: point, shape: shape, startPositions: Array(starts[0..<joined]),
+                                                 counts: Array(counts[0..<joined]), base: buffer.baseAddress!))
+                }
+                for b in 0..<joined {
+                    for t in 0..<counts[b] {
+                        let row = packedRows[b] * width + t * width
+                        guard packed[row..<row + width] != before[row..<row + width] else { continue }
+                        let at = (firstRows[b] + starts[b] + t) * width
+                        for i in 0..<width { data[at + i] = packed[row + i] }
+                        recorded[b].append(RecordedWrite(tensor: name, feedsLayer: Self.feedsLayer(point),
+                                                         position: starts[b] + t, row: Array(packed[row..<row + width])))
+                        changed = true
+                    }
+                }
+            }
+            return changed
+        }
+        if commit {
+            for b in 0..<batch {
+                var replay = caches[b].replay ?? BackendReplay()
+                replay.tokens = sequences[b]
+                replay.cutLayer = .max
+                replay.writes += recorded[b]
+                caches[b].replay = replay
+                caches[b].commit(rows: counts[b])
+            }
+        }
+        let rows = logitsFrom.enumerated().map { b, from in from.map { sequences[b].count - $0 } ?? 0 }
+        let perSequence = rows.max() ?? 0
+        guard rows.allSatisfy({ $0 == perSequence }) else { throw TransformerError.raggedLogits(rows: rows) }
+        return Tensor(shape: [batch, perSequence, vocab], data: logits)
+    }
+}

@@ -91,7 +91,7 @@ test: setup
 # of two -sanitize= flags swiftc keeps only the last, which dropped the coverage instrumentation.
 FUZZ_TARGETS := FuzzGGUF FuzzWire FuzzLanguage FuzzTokenizer FuzzCSV FuzzWriters
 FUZZ_SECONDS ?= 600
-fuzz-build: deps
+fuzz-build: deps llama
 	for t in $(FUZZ_TARGETS); do \
 		PERISCOPE_FUZZ=1 swift build -c debug --scratch-path .build-fuzz --product $$t \
 			-Xswiftc -sanitize=fuzzer,address -Xswiftc -O -Xswiftc -enable-testing -Xswiftc -use-ld=lld || exit 1; \

@@ -10,9 +10,12 @@ let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(con
 // x86-64 CPU. Their dequantisation must round exactly like the GGUF reader's, hence no contraction.
 let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-ffp-contract=off"])]
 // libllama and the ggml RPC backend come from scripts/build_llama.sh (`make` runs it before
-// `swift build`) in .build-llama/lib; the binaries find them there by rpath.
+// `swift build`) in .build-llama/lib; the binaries find them there by rpath. A checkout where that
+// build has not run yet builds without the llama.cpp backend (`load … on` then says so).
 let llamaLib = Context.packageDirectory + "/.build-llama/lib"
 let llamaLink: [LinkerSetting] = [.unsafeFlags(["-L" + llamaLib, "-Xlinker", "-rpath", "-Xlinker", llamaLib])]
+let hasLlama = FileManager.default.fileExists(atPath: Context.packageDirectory + "/.build-llama/include/llama.h")
+    && FileManager.default.fileExists(atPath: llamaLib + "/libllama.so")
 
 let package = Package(
     name: "Periscope",
@@ -38,18 +41,16 @@ let package = Package(
         .target(name: "CKernels", cSettings: kernelFlags),
         .target(name: "Transformer", dependencies: ["GGUF", "COpenBLAS", "CKernels"], swiftSettings: optimised),
         .target(name: "Interpretability", dependencies: ["Transformer", "COpenBLAS"], swiftSettings: optimised),
-        .systemLibrary(name: "CLlama"),
-        .target(name: "LlamaCpp", dependencies: ["CLlama", "Transformer"], linkerSettings: llamaLink),
 
         .target(name: "Rendering", dependencies: ["JSONText"]),
         .target(name: "PeriscopeLanguage"),
         .target(name: "PeriscopeKernel", dependencies: [
             "JupyterProtocol", "JupyterKernel", "GGUF", "Transformer", "Interpretability",
-            "Rendering", "PeriscopeLanguage", "LlamaCpp",
+            "Rendering", "PeriscopeLanguage",
         ]),
         .target(name: "PeriscopeLSP", dependencies: ["PeriscopeKernel", "PeriscopeLanguage", "JupyterProtocol"]),
         .executableTarget(name: "periscope", dependencies: [
-            "PeriscopeKernel", "PeriscopeLSP", "JupyterZMQ", "LlamaCpp",
+            "PeriscopeKernel", "PeriscopeLSP", "JupyterZMQ",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -67,6 +68,14 @@ let package = Package(
         .testTarget(name: "PeriscopeLSPTests", dependencies: ["PeriscopeLSP"]),
     ]
 )
+
+if hasLlama {
+    package.targets.append(.systemLibrary(name: "CLlama"))
+    package.targets.append(.target(name: "LlamaCpp", dependencies: ["CLlama", "Transformer"], linkerSettings: llamaLink))
+    for target in package.targets where target.name == "PeriscopeKernel" || target.name == "periscope" {
+        target.dependencies.append("LlamaCpp")
+    }
+}
 
 // libFuzzer targets, one per surface that reads outside input (Fuzz/). Only `make fuzz` declares
 // them (PERISCOPE_FUZZ=1), building with -sanitize=fuzzer,address into its own scratch path; libFuzzer

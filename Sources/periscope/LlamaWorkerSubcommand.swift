@@ -1,3 +1,4 @@
+#if canImport(LlamaCpp)
 import ArgumentParser
 import LlamaCpp
 
@@ -12,3 +13,4 @@ struct LlamaWorkerSubcommand: ParsableCommand {
         throw ExitCode(status)
     }
 }
+#endif

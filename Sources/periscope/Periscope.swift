@@ -8,6 +8,13 @@ struct Periscope: ParsableCommand {
         commandName: "periscope",
         abstract: "A Jupyter kernel for looking inside language models.",
         version: PeriscopeVersion.current,
-        subcommands: [KernelSubcommand.self, InstallSubcommand.self, RunSubcommand.self, ModelsSubcommand.self,
-                      LexiconSubcommand.self, LSPSubcommand.self, LlamaWorkerSubcommand.self])
+        subcommands: subcommands)
+
+    #if canImport(LlamaCpp)
+    static let subcommands: [ParsableCommand.Type] = [KernelSubcommand.self, InstallSubcommand.self, RunSubcommand.self,
+        ModelsSubcommand.self, LexiconSubcommand.self, LSPSubcommand.self, LlamaWorkerSubcommand.self]
+    #else
+    static let subcommands: [ParsableCommand.Type] = [KernelSubcommand.self, InstallSubcommand.self, RunSubcommand.self,
+        ModelsSubcommand.self, LexiconSubcommand.self, LSPSubcommand.self]
+    #endif
 }

@@ -1,5 +1,7 @@
 import Foundation
+#if canImport(LlamaCpp)
 import LlamaCpp
+#endif
 import Transformer
 
 /// `load "name-or-path"`: loads a GGUF model (or reuses the resident copy) and makes it current.
@@ -17,6 +19,10 @@ enum LoadCommand {
             let store = context.session.models
             let (name, path) = try store.resolve(arguments.string("model") ?? "", range: arguments.range(of: "model"))
             if arguments.has("on") {
+                #if !canImport(LlamaCpp)
+                throw CommandError.failed("This build has no llama.cpp backend: run `make llama` (it builds libllama into .build-llama/), then build again.",
+                                          range: arguments.range(of: "on"))
+                #else
                 let endpoints = try placement(arguments)
                 for e in endpoints {
                     let host = (try? Endpoint.parse(e).host) ?? e
@@ -29,6 +35,7 @@ enum LoadCommand {
                 }
                 store.add(loaded)
                 return .object(ModelValue(loaded))
+                #endif
             }
             if let resident = store.model(atPath: path) {
                 store.use(resident)
@@ -57,6 +64,7 @@ enum LoadCommand {
         }
     }
 
+    #if canImport(LlamaCpp)
     /// The servers `on` names: `local` (none: llama.cpp in this machine's process) or a list of
     /// "host:port" strings.
     static func placement(_ arguments: BoundArguments) throws -> [String] {
@@ -84,6 +92,8 @@ enum LoadCommand {
             throw CommandError.failed("`on` takes `local` or a list of \"host:port\" strings, e.g. `on [\"127.0.0.1:50052\"]`.", range: range)
         }
     }
+
+    #endif
 
     /// The background load's outcome, handed across threads.
     final class ResultBox: @unchecked Sendable {

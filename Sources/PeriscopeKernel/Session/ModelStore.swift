@@ -1,6 +1,8 @@
 import Foundation
 import GGUF
+#if canImport(LlamaCpp)
 import LlamaCpp
+#endif
 import PeriscopeLanguage
 import Transformer
 
@@ -212,6 +214,9 @@ public final class ModelStore {
     /// Reads a GGUF file for its configuration, tokenizer and read-out weights (mapped, not read)
     /// and starts llama.cpp on it, in-process (`endpoints` empty) or across RPC servers.
     public static func read(name: String, path: String, endpoints: [String]) throws -> LoadedModel {
+        #if !canImport(LlamaCpp)
+        throw CommandError.failed("This build has no llama.cpp backend: run `make llama` (it builds libllama into .build-llama/), then build again.", range: nil)
+        #else
         let start = Date()
         let file = try GGUFFile(path: path)
         let config = try ModelConfig(gguf: file)
@@ -220,6 +225,7 @@ public final class ModelStore {
         let tokenizer = try Tokenizer(gguf: file)
         return LoadedModel(name: name, path: path + " on " + backend.placement, model: model, tokenizer: tokenizer,
                            loadSeconds: Date().timeIntervalSince(start))
+        #endif
     }
 }
 

@@ -1,5 +1,7 @@
 import Foundation
+#if canImport(LlamaCpp)
 import LlamaCpp
+#endif
 import Rendering
 import Transformer
 
@@ -53,12 +55,16 @@ public struct ModelValue: ValueContent, Sendable {
 
     /// Where the forward pass runs: Periscope's own runtime, or llama.cpp and each layer range's server.
     private var runsOn: [(String, String)] {
+        #if canImport(LlamaCpp)
         guard let backend = loaded.model.backend as? LlamaCppBackend else { return [("runs on", "Periscope's own runtime")] }
         if backend.layout.isEmpty { return [("runs on", "llama.cpp in a worker process on this machine (CPU)")] }
         return [("runs on", "llama.cpp across \(backend.endpoints.count) RPC server(s) (unauthenticated, unencrypted)")]
             + backend.layout.map { place in
                 ("layers " + (place.layers.map { "\($0.lowerBound)–\($0.upperBound)" } ?? "none"), place.server)
             }
+        #else
+        return [("runs on", "Periscope's own runtime")]
+        #endif
     }
 
     public func render() -> MimeBundle {

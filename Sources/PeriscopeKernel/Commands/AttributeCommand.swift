@@ -26,23 +26,17 @@ enum AttributeCommand {
         run: { arguments, context in
             let model = try context.session.currentModel(range: arguments.headRange)
             guard let prompt = try arguments.prompt("p", session: context.session, model: model) else { return nil }
-            let answer = try VerbArguments.singleToken(arguments.string("answer") ?? "", keyword: "answer", model: model,
-                                                     range: arguments.range(of: "answer"))
-            let against = try arguments.string("against").map {
-                try VerbArguments.singleToken($0, keyword: "against", model: model, range: arguments.range(of: "against"))
-            }
-            if let against, against == answer {
-                throw CommandError.sameAnswerAndAgainst(range: arguments.range(of: "against"))
-            }
+            let tokens = try VerbArguments.answer(arguments, model: model)
+            let answer = tokens.answer
             let method = arguments.word("method") ?? "occlusion"
             if method != "integrated_gradients", arguments.has("steps") {
                 throw CommandError.inapplicableKeyword("steps", appliesTo: "`method integrated_gradients`", range: arguments.range(of: "steps"))
             }
             if let gradientMethod = GradientAttributionMethod(rawValue: method) {
-                return try gradientAttribution(arguments, context: context, model: model, prompt: prompt, answer: answer,
-                                               against: against, method: gradientMethod)
+                return try gradientAttribution(arguments, context: context, model: model, prompt: prompt, tokens: tokens,
+                                               method: gradientMethod)
             }
-            if against != nil {
+            if tokens.against != nil {
                 throw CommandError.failed("Occlusion scores log p(answer); `against` needs a gradient method (e.g. `method saliency`).",
                                           range: arguments.range(of: "against"))
             }
@@ -89,7 +83,8 @@ enum AttributeCommand {
     // MARK: - Gradient methods
 
     static func gradientAttribution(_ arguments: BoundArguments, context: CommandContext, model: LoadedModel, prompt: PromptValue,
-                                    answer: Int, against: Int?, method: GradientAttributionMethod) throws -> Value {
+                                    tokens: AnswerTokens, method: GradientAttributionMethod) throws -> Value {
+        let (answer, against) = (tokens.answer, tokens.against)
         let steps = arguments.int("steps") ?? 32
         guard steps >= 1, steps <= 1024 else {
             throw CommandError.outOfRange(what: "steps", value: steps, valid: "1..1024", range: arguments.range(of: "steps"))
@@ -108,9 +103,9 @@ enum AttributeCommand {
             throw CommandError.failed("`baseline` is `zero` or a token given as a string (e.g. `baseline \" the\"`), not \(withArticle(other.typeName)).",
                                       range: arguments.range(of: "baseline"))
         }
-        let metric: GradientMetric = against.map { .logitDifference(answer: answer, against: $0) } ?? .logProbability(answer: answer)
+        let metric = tokens.gradientMetric
         let (result, notes) = try CommandError.catching(at: arguments.headRange) {
-            let notes = try ResultNotes.answers([("answer", answer)] + (against.map { [("against", $0)] } ?? []),
+            let notes = try ResultNotes.answers(tokens.labelled,
                                                 prompt: prompt, model: model, task: context.task)
             return (try GradientAttribution.attribute(model: model.model, prompt: prompt.ids, metric: metric, method: method,
                                                       steps: steps, baseline: baseline, context: context.task), notes)

@@ -22,22 +22,16 @@ enum GradientCommand {
         run: { arguments, context in
             let model = try context.session.currentModel(range: arguments.headRange)
             guard let prompt = try arguments.prompt("p", session: context.session, model: model) else { return nil }
-            let answer = try VerbArguments.singleToken(arguments.string("answer") ?? "", keyword: "answer", model: model,
-                                                     range: arguments.range(of: "answer"))
-            let against = try arguments.string("against").map {
-                try VerbArguments.singleToken($0, keyword: "against", model: model, range: arguments.range(of: "against"))
-            }
-            if let against, against == answer {
-                throw CommandError.sameAnswerAndAgainst(range: arguments.range(of: "against"))
-            }
+            let tokens = try VerbArguments.answer(arguments, model: model)
+            let (answer, against) = (tokens.answer, tokens.against)
             let point = try ExportCommand.hookPoint(arguments.string("hook") ?? "", model: model, range: arguments.range(of: "hook"))
             if point == .attnScores(point.layer ?? 0) || point == .pattern(point.layer ?? 0) {
                 throw CommandError.failed("\(point.name) has no gradient here: the backward pass recomputes attention patterns row by row and never holds them whole. Ask at attn.hook_z, attn.hook_q, attn.hook_k or attn.hook_v.",
                                           range: arguments.range(of: "hook"))
             }
-            let metric: GradientMetric = against.map { .logitDifference(answer: answer, against: $0) } ?? .logProbability(answer: answer)
+            let metric = tokens.gradientMetric
             let notes = try CommandError.catching(at: arguments.headRange) {
-                try ResultNotes.answers([("answer", answer)] + (against.map { [("against", $0)] } ?? []), prompt: prompt, model: model,
+                try ResultNotes.answers(tokens.labelled, prompt: prompt, model: model,
                                         task: context.task)
             }
             let (value, tensor) = try CommandError.catching(at: arguments.headRange) { () throws -> (Double, Tensor) in

@@ -37,7 +37,7 @@ enum TraceCommand {
             guard let clean = try arguments.prompt("clean", session: context.session, model: model) else { return nil }
             let request = try makeRequest(arguments, clean: clean, model: model, session: context.session)
             let (data, answerNotes) = try CommandError.catching(at: arguments.headRange) {
-                let notes = try ResultNotes.answers([("answer", request.answer)] + (request.against.map { [("against", $0)] } ?? []),
+                let notes = try ResultNotes.answers(request.tokens.labelled,
                                                     prompt: clean, model: model, task: context.task)
                 return (try compute(request, model: model, session: context.session, task: context.task), notes)
             }
@@ -57,8 +57,9 @@ enum TraceCommand {
         var std: Double
         var samples: Int
         var seed: Int
-        var answer: Int
-        var against: Int?
+        var tokens: AnswerTokens
+        var answer: Int { tokens.answer }
+        var against: Int? { tokens.against }
         var hook: String
         var method: String
         var layers: [Int]
@@ -107,14 +108,7 @@ enum TraceCommand {
                 try CausalTracing.subjectPositions(subject, in: clean.ids, tokenizer: model.tokenizer)
             }
         }
-        let answer = try VerbArguments.singleToken(arguments.string("answer") ?? "", keyword: "answer", model: model,
-                                                 range: arguments.range(of: "answer"))
-        let against = try arguments.string("against").map {
-            try VerbArguments.singleToken($0, keyword: "against", model: model, range: arguments.range(of: "against"))
-        }
-        if let against, against == answer {
-            throw CommandError.sameAnswerAndAgainst(range: arguments.range(of: "against"))
-        }
+        let tokens = try VerbArguments.answer(arguments, model: model)
         let std = arguments.float("std") ?? 3
         guard std > 0, std.isFinite else {
             throw CommandError.numberOutOfRange(what: "std", value: std, valid: "a positive number of embedding standard deviations",
@@ -133,7 +127,7 @@ enum TraceCommand {
             throw CommandError.outOfRange(what: "window", value: window, valid: "1..\(model.config.layerCount)", range: arguments.range(of: "window"))
         }
         return Request(clean: clean, corrupt: corrupt, subject: subject, subjectPositions: subjectPositions, std: std,
-                       samples: samples, seed: seed, answer: answer, against: against,
+                       samples: samples, seed: seed, tokens: tokens,
                        hook: hook, method: method,
                        layers: try VerbArguments.layers(arguments, model: model),
                        positions: try VerbArguments.positions(arguments, "positions", prompt: clean), window: window)
@@ -156,8 +150,7 @@ enum TraceCommand {
     }
 
     static func compute(_ request: Request, model: LoadedModel, session: Session, task: TaskContext) throws -> Data {
-        let metric: PatchingMetric = request.against.map { .logitDifference(answer: request.answer, against: $0) }
-            ?? .probability(answer: request.answer)
+        let metric = request.tokens.patchingMetric
         let hook = HookSite(rawValue: request.hook) ?? .residPre
         if request.hook == "heads", let corrupt = request.corrupt {
             let heads = request.method == "attribution"

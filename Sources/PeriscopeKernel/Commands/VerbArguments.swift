@@ -6,6 +6,25 @@ import Transformer
 
 // MARK: - Arguments checked against the model
 
+/// The tokens a metric scores: log p(answer) or p(answer), or the logit difference answer − against.
+struct AnswerTokens: Equatable {
+    var answer: Int
+    var against: Int?
+
+    /// Each token with its keyword, for the notes that flag an improbable answer.
+    var labelled: [(String, Int)] { [("answer", answer)] + (against.map { [("against", $0)] } ?? []) }
+
+    /// The metric a gradient is taken of.
+    var gradientMetric: GradientMetric {
+        against.map { .logitDifference(answer: answer, against: $0) } ?? .logProbability(answer: answer)
+    }
+
+    /// The metric activation patching measures.
+    var patchingMetric: PatchingMetric {
+        against.map { .logitDifference(answer: answer, against: $0) } ?? .probability(answer: answer)
+    }
+}
+
 /// The checks the analysis verbs share: each reads one argument, checks it against the loaded
 /// model (or the prompt) before any model work, and throws an error at that argument's line and
 /// column when it does not fit.
@@ -19,6 +38,19 @@ enum VerbArguments {
                                            ids: ids.map(Int.init), spacedIsOneToken: spaced.count == 1, range: range)
         }
         return Int(id)
+    }
+
+    /// `answer "tok" [against "tok2"]`, each one token of the model; `against` must differ from
+    /// `answer`, or the logit difference would be 0 whatever the model does.
+    static func answer(_ arguments: BoundArguments, model: LoadedModel) throws -> AnswerTokens {
+        let answer = try singleToken(arguments.string("answer") ?? "", keyword: "answer", model: model, range: arguments.range(of: "answer"))
+        let against = try arguments.string("against").map {
+            try singleToken($0, keyword: "against", model: model, range: arguments.range(of: "against"))
+        }
+        if let against, against == answer {
+            throw CommandError.sameAnswerAndAgainst(range: arguments.range(of: "against"))
+        }
+        return AnswerTokens(answer: answer, against: against)
     }
 
     /// The layers of a `layers` argument (all when absent), checked against the model.

@@ -8,44 +8,20 @@ import XCTest
 /// The steering and analysis verbs (direction, steer, similarity, dataset, probe, attribute,
 /// compare, stability, project, export of a Vector) through the interpreter, as notebook cells run them.
 final class AnalysisVerbsTests: XCTestCase {
-    nonisolated(unsafe) static var shared: PeriscopeInterpreter?
-
     var interpreter: PeriscopeInterpreter!
 
     override func setUpWithError() throws {
-        let home = ProcessInfo.processInfo.environment["PERISCOPE_HOME"]
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/periscope")
-        let path = (home as NSString).appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("the default model is missing at \(path); `make model` fetches it")
-        }
-        if Self.shared == nil {
-            let interpreter = PeriscopeInterpreter()
-            let outcome = interpreter.execute(ExecuteRequest(code: """
-                load "smollm2"
-                love = direction ["Love", "I adore you"] minus ["Hate", "I despise you"] layer 6
-                calm = direction "Calm" minus "Angry" layer 6
-                """), io: RecordingIO())
-            XCTAssertEqual(outcome, .ok)
-            Self.shared = interpreter
-        }
-        interpreter = Self.shared
+        interpreter = try DefaultModelSession.interpreter(for: Self.self, setup: """
+            load "smollm2"
+            love = direction ["Love", "I adore you"] minus ["Hate", "I despise you"] layer 6
+            calm = direction "Calm" minus "Angry" layer 6
+            """)
     }
 
     // MARK: Helpers
 
     private func payload(_ code: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
-        let io = RecordingIO()
-        let outcome = interpreter.execute(ExecuteRequest(code: code), io: io)
-        XCTAssertEqual(outcome, .ok, "\(code)", file: file, line: line)
-        for case .result(let data) in io.outputs {
-            let text = try XCTUnwrap(data["application/vnd.periscope.v1+json"]?.serialized(), file: file, line: line)
-            XCTAssertNotNil(data["text/plain"], file: file, line: line)
-            XCTAssertNil(data["application/json"], file: file, line: line)
-            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], file: file, line: line)
-        }
-        XCTFail("no execute_result for \(code)", file: file, line: line)
-        return [:]
+        try interpreter.payload(code, file: file, line: line)
     }
 
     /// The payload of the first part of a combined result (`{"kind":"group","items":[…]}`).
@@ -54,12 +30,7 @@ final class AnalysisVerbsTests: XCTestCase {
     }
 
     private func errorMessage(_ code: String, file: StaticString = #filePath, line: UInt = #line) -> String {
-        let outcome = interpreter.execute(ExecuteRequest(code: code), io: RecordingIO())
-        guard case .error(_, let value, _) = outcome else {
-            XCTFail("expected an error from \(code)", file: file, line: line)
-            return ""
-        }
-        return value
+        interpreter.errorMessage(code, file: file, line: line)
     }
 
     // MARK: Steering

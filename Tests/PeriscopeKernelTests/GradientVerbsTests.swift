@@ -7,50 +7,24 @@ import XCTest
 /// The gradient verbs through the interpreter, as notebook cells run them: `attribute … method`,
 /// `gradient` (with show, export and similarity), `trace … method attribution` and `hook heads`.
 final class GradientVerbsTests: XCTestCase {
-    nonisolated(unsafe) static var shared: PeriscopeInterpreter?
-
     var interpreter: PeriscopeInterpreter!
 
     override func setUpWithError() throws {
-        let home = ProcessInfo.processInfo.environment["PERISCOPE_HOME"]
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/periscope")
-        let path = (home as NSString).appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("the default model is missing at \(path); `make model` fetches it")
-        }
-        if Self.shared == nil {
-            let interpreter = PeriscopeInterpreter()
-            let outcome = interpreter.execute(ExecuteRequest(code: """
-                load "smollm2"
-                p = prompt "The Eiffel Tower is in the city of"
-                q = prompt "The Colosseum is in the city of"
-                """), io: RecordingIO())
-            XCTAssertEqual(outcome, .ok)
-            Self.shared = interpreter
-        }
-        interpreter = Self.shared
+        interpreter = try DefaultModelSession.interpreter(for: Self.self, setup: """
+            load "smollm2"
+            p = prompt "The Eiffel Tower is in the city of"
+            q = prompt "The Colosseum is in the city of"
+            """)
     }
 
+    /// The vnd JSON of the result, or of its first part when it is a group.
     private func payload(_ code: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
-        let io = RecordingIO()
-        let outcome = interpreter.execute(ExecuteRequest(code: code), io: io)
-        XCTAssertEqual(outcome, .ok, "\(code)", file: file, line: line)
-        for case .result(let data) in io.outputs {
-            let text = try XCTUnwrap(data["application/vnd.periscope.v1+json"]?.serialized(), file: file, line: line)
-            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], file: file, line: line)
-            return ((json["items"] as? [Any])?.first as? [String: Any]) ?? json
-        }
-        XCTFail("no execute_result for \(code)", file: file, line: line)
-        return [:]
+        let json = try interpreter.payload(code, file: file, line: line)
+        return ((json["items"] as? [Any])?.first as? [String: Any]) ?? json
     }
 
     private func errorMessage(_ code: String, file: StaticString = #filePath, line: UInt = #line) -> String {
-        let outcome = interpreter.execute(ExecuteRequest(code: code), io: RecordingIO())
-        guard case .error(_, let value, _) = outcome else {
-            XCTFail("expected an error from \(code)", file: file, line: line)
-            return ""
-        }
-        return value
+        interpreter.errorMessage(code, file: file, line: line)
     }
 
     func testSaliencyAndInputTimesGradientScoreEveryToken() throws {

@@ -7,33 +7,15 @@ import XCTest
 /// The interpretability verbs (lens, attention, patch, patchscope, trace) on the default model,
 /// through the interpreter exactly as a notebook cell runs them.
 final class InterpVerbsTests: XCTestCase {
-    /// One interpreter with the model loaded, shared by the tests (loading takes a few seconds).
-    nonisolated(unsafe) static var shared: PeriscopeInterpreter?
-
-    static var modelPath: String {
-        let home = ProcessInfo.processInfo.environment["PERISCOPE_HOME"]
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/periscope")
-        return (home as NSString).appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
-    }
-
     var interpreter: PeriscopeInterpreter!
 
     override func setUpWithError() throws {
-        guard FileManager.default.fileExists(atPath: Self.modelPath) else {
-            throw XCTSkip("the default model is missing at \(Self.modelPath); `make model` fetches it")
-        }
-        if Self.shared == nil {
-            let interpreter = PeriscopeInterpreter()
-            let outcome = interpreter.execute(ExecuteRequest(code: """
-                m = load "smollm2"
-                p = prompt "The Eiffel Tower is in the city of"
-                clean = prompt "The capital of France is"
-                corrupt = prompt "The capital of Italy is"
-                """), io: RecordingIO())
-            XCTAssertEqual(outcome, .ok)
-            Self.shared = interpreter
-        }
-        interpreter = Self.shared
+        interpreter = try DefaultModelSession.interpreter(for: Self.self, setup: """
+            m = load "smollm2"
+            p = prompt "The Eiffel Tower is in the city of"
+            clean = prompt "The capital of France is"
+            corrupt = prompt "The capital of Italy is"
+            """)
     }
 
     // MARK: Helpers
@@ -47,26 +29,12 @@ final class InterpVerbsTests: XCTestCase {
 
     /// The vnd JSON of the cell's execute_result, parsed.
     func payload(_ code: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
-        let (outcome, io) = run(code)
-        XCTAssertEqual(outcome, .ok, "\(code)", file: file, line: line)
-        for case .result(let data) in io.outputs {
-            let text = try XCTUnwrap(data["application/vnd.periscope.v1+json"]?.serialized(), file: file, line: line)
-            XCTAssertNil(data["application/json"], file: file, line: line)
-            XCTAssertNotNil(data["text/plain"], file: file, line: line)
-            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], file: file, line: line)
-        }
-        XCTFail("no execute_result for \(code)", file: file, line: line)
-        return [:]
+        try interpreter.payload(code, file: file, line: line)
     }
 
     /// The error message of a failing cell.
     func errorMessage(_ code: String, file: StaticString = #filePath, line: UInt = #line) -> String {
-        let (outcome, _) = run(code)
-        guard case .error(_, let value, _) = outcome else {
-            XCTFail("expected an error from \(code)", file: file, line: line)
-            return ""
-        }
-        return value
+        interpreter.errorMessage(code, file: file, line: line)
     }
 
     // MARK: Errors

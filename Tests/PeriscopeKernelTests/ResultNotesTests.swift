@@ -7,30 +7,16 @@ import XCTest
 /// Results that say what they rest on (the attention sink, an improbable answer), text that shows
 /// the whole result, and every result leaving the notebook through `export`.
 final class ResultNotesTests: XCTestCase {
-    nonisolated(unsafe) static var shared: PeriscopeInterpreter?
-
     var interpreter: PeriscopeInterpreter!
     var folder: URL!
 
     override func setUpWithError() throws {
-        let home = ProcessInfo.processInfo.environment["PERISCOPE_HOME"]
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/periscope")
-        let path = (home as NSString).appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("the default model is missing at \(path); `make model` fetches it")
-        }
-        if Self.shared == nil {
-            let interpreter = PeriscopeInterpreter()
-            let outcome = interpreter.execute(ExecuteRequest(code: """
-                load "smollm2"
-                single = direction "Love" minus "Hate" layer 12
-                context = direction ["I feel love", "We love it"] minus ["I feel hate", "We hate it"] layer 12
-                moods = dataset [["I loved this movie", "pos"], ["We hated the food", "neg"], ["She loved the book", "pos"], ["They hated the trip", "neg"], ["He loved the song", "pos"], ["My friend hated the game", "neg"], ["We loved the city", "pos"], ["She hated the weather", "neg"], ["They loved the food", "pos"], ["I hated this movie", "neg"], ["He loved the trip", "pos"], ["We hated the book", "neg"]]
-                """), io: RecordingIO())
-            XCTAssertEqual(outcome, .ok)
-            Self.shared = interpreter
-        }
-        interpreter = Self.shared
+        interpreter = try DefaultModelSession.interpreter(for: Self.self, setup: """
+            load "smollm2"
+            single = direction "Love" minus "Hate" layer 12
+            context = direction ["I feel love", "We love it"] minus ["I feel hate", "We hate it"] layer 12
+            moods = dataset [["I loved this movie", "pos"], ["We hated the food", "neg"], ["She loved the book", "pos"], ["They hated the trip", "neg"], ["He loved the song", "pos"], ["My friend hated the game", "neg"], ["We loved the city", "pos"], ["She hated the weather", "neg"], ["They loved the food", "pos"], ["I hated this movie", "neg"], ["He loved the trip", "pos"], ["We hated the book", "neg"]]
+            """)
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("periscope-results-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     }
@@ -43,16 +29,7 @@ final class ResultNotesTests: XCTestCase {
 
     /// The result's text/plain and vnd JSON.
     private func result(_ code: String, file: StaticString = #filePath, line: UInt = #line) throws -> (text: String, json: [String: Any]) {
-        let io = RecordingIO()
-        let outcome = interpreter.execute(ExecuteRequest(code: code), io: io)
-        XCTAssertEqual(outcome, .ok, "\(code)", file: file, line: line)
-        for case .result(let data) in io.outputs {
-            let text = try XCTUnwrap(data["application/vnd.periscope.v1+json"]?.serialized(), file: file, line: line)
-            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], file: file, line: line)
-            return (data["text/plain"]?.stringValue ?? "", json)
-        }
-        XCTFail("no execute_result for \(code)", file: file, line: line)
-        return ("", [:])
+        try interpreter.result(code, file: file, line: line)
     }
 
     private func notes(_ json: [String: Any]) -> [String] {
@@ -61,12 +38,7 @@ final class ResultNotesTests: XCTestCase {
     }
 
     private func errorMessage(_ code: String, file: StaticString = #filePath, line: UInt = #line) -> String {
-        let outcome = interpreter.execute(ExecuteRequest(code: code), io: RecordingIO())
-        guard case .error(_, let value, _) = outcome else {
-            XCTFail("expected an error from \(code)", file: file, line: line)
-            return ""
-        }
-        return value
+        interpreter.errorMessage(code, file: file, line: line)
     }
 
     private func path(_ name: String) -> String { folder.appendingPathComponent(name).path }

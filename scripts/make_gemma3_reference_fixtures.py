@@ -9,18 +9,17 @@ greedy continuation. One prompt is longer than the 512-token sliding window, so 
 window and the two RoPE bases are checked far from position 0.
 
 Usage (from the repository root, with the reference venv):
-    HF_HUB_OFFLINE=1 python scripts/make_gemma3_reference_fixtures.py
+    HF_HUB_OFFLINE=1 $PERISCOPE_HOME/refvenv/bin/python scripts/make_gemma3_reference_fixtures.py
 
 Output: Tests/TransformerTests/Fixtures/gemma3/reference.json (metadata, ids, top-k, norms) and
 reference.bin (little-endian float32 arrays addressed by offsets in the JSON), ~1 MB together.
 """
-import json
-import os
 import sys
 
 import numpy as np
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from reference_fixtures import Fixture, capture_block_outputs, load_model
 
 MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
 PROMPTS = [
@@ -44,44 +43,18 @@ GENERATE = 10
 
 
 def main() -> None:
-    home = os.environ.get("PERISCOPE_HOME", os.path.expanduser("~/.cache/periscope"))
-    model_dir = os.path.join(home, "models")
-    if not os.path.exists(os.path.join(model_dir, MODEL_NAME)):
-        sys.exit(f"{MODEL_NAME} not found in {model_dir}; run `make model` first")
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
+    tok, model = load_model(MODEL_NAME, eager=True)
     torch.set_grad_enabled(False)
-    tok = AutoTokenizer.from_pretrained(model_dir, gguf_file=MODEL_NAME)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, gguf_file=MODEL_NAME, dtype=torch.float32,
-                                                 attn_implementation="eager")
-    model.eval()
     cfg = model.config
     print(type(model).__name__, {k: getattr(cfg, k, None) for k in [
         "head_dim", "sliding_window", "layer_types", "rope_parameters", "rope_theta", "rope_local_base_freq",
         "query_pre_attn_scalar", "final_logit_softcapping", "attn_logit_softcapping", "hidden_activation",
         "rms_norm_eps", "tie_word_embeddings"]}, file=sys.stderr)
 
-    captured = {}
-
-    def make_hook(index):
-        def hook(_module, _inputs, output):
-            hidden = output[0] if isinstance(output, (tuple, list)) else output
-            captured[index] = hidden.detach().clone()
-        return hook
-
     layers = model.model.layers
-    for i, layer in enumerate(layers):
-        layer.register_forward_hook(make_hook(i))
-
-    out_dir = os.path.join(os.path.dirname(__file__), "..", "Tests", "TransformerTests", "Fixtures", "gemma3")
-    os.makedirs(out_dir, exist_ok=True)
-    blob = bytearray()
-
-    def put(array: np.ndarray) -> dict:
-        array = np.ascontiguousarray(array, dtype="<f4")
-        entry = {"offset": len(blob), "shape": list(array.shape)}
-        blob.extend(array.tobytes())
-        return entry
+    captured = capture_block_outputs(layers)
+    fixture = Fixture("gemma3")
+    put = fixture.put
 
     cases = []
     for text in PROMPTS + [LONG_PROMPT]:
@@ -118,18 +91,12 @@ def main() -> None:
         })
         print(repr(text[:40]), t, "tokens ->", repr(tok.decode(gen[0, t:])), file=sys.stderr)
 
-    meta = {
+    fixture.write({
         "model": MODEL_NAME,
         "generator": "scripts/make_gemma3_reference_fixtures.py",
         "torch": torch.__version__,
         "cases": cases,
-    }
-    with open(os.path.join(out_dir, "reference.json"), "w") as f:
-        json.dump(meta, f)
-    with open(os.path.join(out_dir, "reference.bin"), "wb") as f:
-        f.write(bytes(blob))
-    print(f"wrote {len(blob)} bytes of float32 data for {len(cases)} prompts", file=sys.stderr)
-
+    })
 
 if __name__ == "__main__":
     main()

@@ -17,13 +17,12 @@ Usage (from the repository root):
 Output: Tests/TransformerTests/Fixtures/gradients/reference.json and reference.bin (little-endian
 float32 arrays addressed by offsets in the JSON).
 """
-import json
-import os
 import sys
 
 import numpy as np
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from reference_fixtures import Fixture, load_model
 
 MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # (prompt, answer, against or None, layers whose resid_pre gradient is stored)
@@ -36,15 +35,7 @@ IG_CASE = ("The Eiffel Tower is in the city of", " Paris", 8)
 
 
 def main() -> None:
-    home = os.environ.get("PERISCOPE_HOME", os.path.expanduser("~/.cache/periscope"))
-    model_dir = os.path.join(home, "models")
-    if not os.path.exists(os.path.join(model_dir, MODEL_NAME)):
-        sys.exit(f"{MODEL_NAME} not found in {model_dir}; run `make model` first")
-    torch.set_num_threads(1)
-    tok = AutoTokenizer.from_pretrained(model_dir, gguf_file=MODEL_NAME)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, gguf_file=MODEL_NAME, dtype=torch.float32,
-                                                 attn_implementation="eager")
-    model.eval()
+    tok, model = load_model(MODEL_NAME, eager=True)
     for p in model.parameters():
         p.requires_grad_(False)
     layers = model.model.layers
@@ -95,15 +86,8 @@ def main() -> None:
         logp = torch.log_softmax(last, dim=-1)[:, answer]
         return logp if kind == "log_probability" else logp.exp()
 
-    out_dir = os.path.join(os.path.dirname(__file__), "..", "Tests", "TransformerTests", "Fixtures", "gradients")
-    os.makedirs(out_dir, exist_ok=True)
-    blob = bytearray()
-
-    def put(array) -> dict:
-        array = np.ascontiguousarray(np.asarray(array), dtype="<f4")
-        entry = {"offset": len(blob), "shape": list(array.shape)}
-        blob.extend(array.tobytes())
-        return entry
+    fixture = Fixture("gradients")
+    put = fixture.put
 
     gradient_cases = []
     for text, answer_text, against_text, which in GRADIENT_CASES:
@@ -168,16 +152,10 @@ def main() -> None:
     }
     print(f"IG: sum {scores.sum():.4f} vs change {at_input - at_baseline:.4f}", file=sys.stderr)
 
-    meta = {
+    fixture.write({
         "model": MODEL_NAME, "generator": "scripts/make_gradient_fixtures.py", "torch": torch.__version__,
         "gradients": gradient_cases, "patching": patching, "integratedGradients": integrated,
-    }
-    with open(os.path.join(out_dir, "reference.json"), "w") as f:
-        json.dump(meta, f)
-    with open(os.path.join(out_dir, "reference.bin"), "wb") as f:
-        f.write(bytes(blob))
-    print(f"wrote {len(blob)} bytes of float32 data", file=sys.stderr)
-
+    })
 
 if __name__ == "__main__":
     main()

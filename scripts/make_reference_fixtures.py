@@ -6,18 +6,17 @@ writes, for a handful of prompts, the token ids (from HF's own tokenizer, so the
 depend on our tokenizer), the residual stream after every block, logits, and a greedy continuation.
 
 Usage (from the repository root):
-    HF_HUB_OFFLINE=1 ~/.cache/periscope/refvenv/bin/python scripts/make_reference_fixtures.py
+    HF_HUB_OFFLINE=1 $PERISCOPE_HOME/refvenv/bin/python scripts/make_reference_fixtures.py
 
 Output: Tests/TransformerTests/Fixtures/forward/reference.json (metadata, ids, top-k) and
 reference.bin (little-endian float32 arrays addressed by offsets in the JSON).
 """
-import json
-import os
 import sys
 
 import numpy as np
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from reference_fixtures import Fixture, capture_block_outputs, load_model
 
 MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PROMPTS = [
@@ -40,38 +39,12 @@ GENERATE = 10
 
 
 def main() -> None:
-    home = os.environ.get("PERISCOPE_HOME", os.path.expanduser("~/.cache/periscope"))
-    model_dir = os.path.join(home, "models")
-    if not os.path.exists(os.path.join(model_dir, MODEL_NAME)):
-        sys.exit(f"{MODEL_NAME} not found in {model_dir}; run `make model` first")
-    torch.manual_seed(0)
+    tok, model = load_model(MODEL_NAME)
     torch.set_grad_enabled(False)
-    tok = AutoTokenizer.from_pretrained(model_dir, gguf_file=MODEL_NAME)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, gguf_file=MODEL_NAME, dtype=torch.float32)
-    model.eval()
-
-    # Capture each block's output (resid_post) directly, independent of how hidden_states is assembled.
-    captured = {}
-
-    def make_hook(index):
-        def hook(_module, _inputs, output):
-            hidden = output[0] if isinstance(output, (tuple, list)) else output
-            captured[index] = hidden.detach().clone()
-        return hook
-
     layers = model.model.layers
-    for i, layer in enumerate(layers):
-        layer.register_forward_hook(make_hook(i))
-
-    out_dir = os.path.join(os.path.dirname(__file__), "..", "Tests", "TransformerTests", "Fixtures", "forward")
-    os.makedirs(out_dir, exist_ok=True)
-    blob = bytearray()
-
-    def put(array: np.ndarray) -> dict:
-        array = np.ascontiguousarray(array, dtype="<f4")
-        entry = {"offset": len(blob), "shape": list(array.shape)}
-        blob.extend(array.tobytes())
-        return entry
+    captured = capture_block_outputs(layers)
+    fixture = Fixture("forward")
+    put = fixture.put
 
     cases = []
     for text in PROMPTS + [LONG_PROMPT]:
@@ -103,18 +76,12 @@ def main() -> None:
         })
         print(text, ids, "->", tok.decode(gen[0, len(ids):]), file=sys.stderr)
 
-    meta = {
+    fixture.write({
         "model": MODEL_NAME,
         "generator": "scripts/make_reference_fixtures.py",
         "torch": torch.__version__,
         "cases": cases,
-    }
-    with open(os.path.join(out_dir, "reference.json"), "w") as f:
-        json.dump(meta, f)
-    with open(os.path.join(out_dir, "reference.bin"), "wb") as f:
-        f.write(bytes(blob))
-    print(f"wrote {len(blob)} bytes of float32 data for {len(cases)} prompts", file=sys.stderr)
-
+    })
 
 if __name__ == "__main__":
     main()

@@ -67,8 +67,8 @@ public enum AttributionPatching {
                                                     points: points, context: context)
         var effects: [HookPoint: [Double]] = [:]
         for point in points {
-            guard let a = pass.clean[point]?.data, let a2 = pass.corrupt[point]?.data,
-                  let g = pass.gradients[point]?.data else { continue }
+            guard let a = pass.cleanActivations[point]?.data, let a2 = pass.corruptActivations[point]?.data,
+                  let g = pass.gradientActivations[point]?.data else { continue }
             effects[point] = (0..<g.count).map { Double(a[$0] - a2[$0]) * Double(g[$0]) }
         }
         return (pass.cleanValue, pass.corruptValue, effects)
@@ -108,24 +108,17 @@ final class FirstOrderPass: @unchecked Sendable {
         var recorded: Set<HookPoint>
     }
 
-    /// What a caller reads: the metrics and the three caches.
-    struct View {
-        var cleanValue: Double, corruptValue: Double
-        var clean: ActivationCache, corrupt: ActivationCache, gradients: ActivationCache
-    }
-
     private var last: Passes?
     private let lock = NSLock()
 
     func passes(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, points: [HookPoint],
-                context: TaskContext) throws -> View {
+                context: TaskContext) throws -> Passes {
         lock.lock()
         defer { lock.unlock() }
         if let p = last, p.model === model, p.clean == clean, p.corrupt == corrupt, p.metric == metric,
            p.recorded.isSuperset(of: points) {
             context.report(1, "clean and corrupt runs, kept from the last cell")
-            return View(cleanValue: p.cleanValue, corruptValue: p.corruptValue, clean: p.cleanActivations,
-                        corrupt: p.corruptActivations, gradients: p.gradientActivations)
+            return p
         }
         last = nil
         let every = Self.everySite(model.config)
@@ -133,8 +126,7 @@ final class FirstOrderPass: @unchecked Sendable {
         let recorded = bytes <= Self.sharedBudget ? Array(Set(every).union(points)) : points
         let p = try run(model: model, clean: clean, corrupt: corrupt, metric: metric, points: recorded, context: context)
         last = p
-        return View(cleanValue: p.cleanValue, corruptValue: p.corruptValue, clean: p.cleanActivations,
-                    corrupt: p.corruptActivations, gradients: p.gradientActivations)
+        return p
     }
 
     /// Forgets the kept passes (a model unloaded, or memory wanted back).

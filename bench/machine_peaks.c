@@ -1,6 +1,6 @@
 // The machine's ceilings for the model benchmark: memory read bandwidth (both cores streaming a
 // buffer far larger than the caches) and F32 multiply-add peak (independent FMA chains in
-// registers), printed as JSON. Built and run by bench/run.py:  cc -O2 -pthread machine_peaks.c
+// registers), printed as JSON. Built and run by bench/run.py:  clang -O2 -pthread machine_peaks.c
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -16,6 +16,14 @@ typedef uint16_t vh16 __attribute__((ext_vector_type(16)));
 typedef uint8_t vb16 __attribute__((ext_vector_type(16)));
 typedef int8_t vsb16 __attribute__((ext_vector_type(16)));
 
+// 256 activations as 8-bit integers: x ≈ d·q, with the sum of each 16 quants for the blocks'
+// minimums and offsets.
+typedef struct {
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16];
+} pk_q8_block;
+
 // Dequantisation rounds like the GGUF reader (multiply, then add); only the products fuse.
 #pragma clang fp contract(off)
 // Helpers that pass 16-lane vectors are always inlined, so their ABI never matters.
@@ -69,7 +77,37 @@ typedef int8_t vsb16 __attribute__((ext_vector_type(16)));
 #undef FUSED
 #pragma clang attribute pop
 
+// 8-bit activations against K-quant blocks (kernels_q8.h): plain C, AVX2, AVX-512 VNNI.
+#define KQ(name) name##_q8portable
+#define Q8_ISA 0
+#include "kernels_q8.h"
+#undef KQ
+#undef Q8_ISA
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#define KQ(name) name##_q8avx2
+#define Q8_ISA 1
+#include "kernels_q8.h"
+#undef KQ
+#undef Q8_ISA
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+#define KQ(name) name##_q8vnni
+#define Q8_ISA 2
+#include "kernels_q8.h"
+#undef KQ
+#undef Q8_ISA
+#pragma clang attribute pop
+
 #include <cpuid.h>
+
+// AVX-512 VNNI (vpdpbusd), which the AVX-512 level does not require.
+static int detect_vnni(void) {
+    unsigned a, b, c, d;
+    if (pk_best_level() < PK_AVX512 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (c >> 11) & 1;
+}
 
 static uint64_t xgetbv0(void) {
     uint32_t lo, hi;
@@ -94,6 +132,7 @@ static int detect_level(void) {
 }
 #else
 static int detect_level(void) { return PK_PORTABLE; }
+static int detect_vnni(void) { return 0; }
 #endif
 
 int pk_best_level(void) {
@@ -203,5 +242,49 @@ void pk_attention_values(int level, float *z, const float *p, const float *value
 #endif
     default: attention_values_portable ARGS; break;
     }
+#undef ARGS
+}
+
+// MARK: - 8-bit activations
+
+size_t pk_q8_row_bytes(int cols) { return (size_t)(cols / 256) * sizeof(pk_q8_block); }
+
+int pk_q8_supports(int type) { return type == 12 || type == 14; }
+
+void pk_quantize_q8(const float *x, int cols, int n, void *out) {
+    pk_q8_block *y = (pk_q8_block *)out;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < cols / 256; j++, y++) {
+            const float *v = x + (size_t)i * cols + 256 * j;
+            float amax = 0;
+            for (int k = 0; k < 256; k++) { float a = v[k] < 0 ? -v[k] : v[k]; amax = a > amax ? a : amax; }
+            memset(y, 0, sizeof *y);
+            if (!(amax > 0)) continue;
+            float iscale = 127.0f / amax;
+            for (int k = 0; k < 256; k++) {
+                float q = __builtin_rintf(iscale * v[k]);
+                y->qs[k] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+            }
+            for (int g = 0; g < 16; g++) {
+                int s = 0;
+                for (int k = 0; k < 16; k++) s += y->qs[16 * g + k];
+                y->bsums[g] = (int16_t)s;
+            }
+            y->d = amax / 127.0f;
+        }
+}
+
+void pk_product_q8(int level, int type, const void *w, size_t row_bytes, int cols, int rows,
+                   const void *xq, int n, float *out, size_t out_stride) {
+    static int vnni = -1;
+    if (vnni < 0) vnni = detect_vnni();
+#define ARGS (type, (const uint8_t *)w, row_bytes, cols, rows, (const pk_q8_block *)xq, n, out, out_stride)
+    int use = usable(level);
+#if defined(__x86_64__)
+    if (use == PK_AVX512 && vnni) { product_q8vnni ARGS; return; }
+    if (use >= PK_AVX2) { product_q8avx2 ARGS; return; }
+#endif
+    (void)use;
+    product_q8portable ARGS;
 #undef ARGS
 }

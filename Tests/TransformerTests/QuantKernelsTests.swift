@@ -104,6 +104,66 @@ final class QuantKernelsTests: XCTestCase {
         }
     }
 
+    /// 8-bit activations against Q4_K and Q6_K blocks: the quantised row keeps every value within
+    /// half a step, the integer product equals the F32 product of the dequantised weights and the
+    /// quantised activations within F32 rounding, stays within the quantisation's own bound of the
+    /// exact product, and every level returns the portable path's bits.
+    func testIntegerActivationsAtEveryLevel() {
+        let blockBytes = pk_q8_row_bytes(256)
+        for type in [GGMLType.q4_K, .q6_K] {
+            for (rows, cols) in [(1, 256), (13, 768), (37, 512)] {
+                let data = Self.randomRows(type, rows: rows, cols: cols, seed: UInt64(type.rawValue) * 77 + UInt64(rows))
+                let rowBytes = data.count / rows
+                var w = [Float](repeating: 0, count: rows * cols)
+                data.withUnsafeBytes { d in w.withUnsafeMutableBufferPointer { e in
+                    for r in 0..<rows { dequantize(type, from: d.baseAddress! + r * rowBytes, to: e.baseAddress! + r * cols, count: cols) }
+                } }
+                for n in [1, 3, 5] {
+                    let x: [Float] = (0..<(n * cols)).map { i in Float(sin(Double(i) * 0.61 + Double(n))) * Float(1 + i % 7) }
+                    var xq = [UInt8](repeating: 0, count: n * pk_q8_row_bytes(Int32(cols)))
+                    x.withUnsafeBufferPointer { xp in xq.withUnsafeMutableBytes { pk_quantize_q8(xp.baseAddress!, Int32(cols), Int32(n), $0.baseAddress!) } }
+                    // Block layout: the F32 scale, 256 signed quants, 16 sums of 16 quants.
+                    var xd = [Float](repeating: 0, count: n * cols), step = xd
+                    xq.withUnsafeBytes { raw in
+                        for b in 0..<(n * cols / 256) {
+                            let base = b * blockBytes
+                            let d = raw.loadUnaligned(fromByteOffset: base, as: Float.self)
+                            for g in 0..<16 {
+                                var sum = 0
+                                for k in 0..<16 {
+                                    let q = Int(raw.load(fromByteOffset: base + 4 + 16 * g + k, as: Int8.self))
+                                    xd[256 * b + 16 * g + k] = d * Float(q); step[256 * b + 16 * g + k] = d
+                                    sum += q
+                                }
+                                XCTAssertEqual(Int(raw.loadUnaligned(fromByteOffset: base + 260 + 2 * g, as: Int16.self)), sum)
+                            }
+                        }
+                    }
+                    for j in x.indices { XCTAssertLessThanOrEqual(abs(x[j] - xd[j]), step[j] * 0.5001, "quantised value \(j)") }
+                    let exact = Self.reference(w, rows: rows, cols: cols, x, n: n)
+                    let onQuantised = Self.reference(w, rows: rows, cols: cols, xd, n: n)
+                    var portable: [Float] = []
+                    for level in Self.levels {
+                        var out = [Float](repeating: .nan, count: n * rows)
+                        data.withUnsafeBytes { d in xq.withUnsafeBytes { q in out.withUnsafeMutableBufferPointer { o in
+                            pk_product_q8(level, Int32(type.rawValue), d.baseAddress!, rowBytes, Int32(cols), Int32(rows),
+                                          q.baseAddress!, Int32(n), o.baseAddress!, rows)
+                        } } }
+                        let what = "\(type.name) level \(level) \(rows)×\(cols) n \(n)"
+                        for i in 0..<n { for r in 0..<rows {
+                            let j = i * rows + r
+                            XCTAssertLessThan(abs(Double(out[j]) - onQuantised.out[j]), 1e-6 * onQuantised.scale[j] + 1e-30, what)
+                            var bound = 0.0
+                            for k in 0..<cols { bound += abs(Double(w[r * cols + k])) * Double(step[i * cols + k]) * 0.5 }
+                            XCTAssertLessThanOrEqual(abs(Double(out[j]) - exact.out[j]), bound + 1e-6 * exact.scale[j], what)
+                        } }
+                        if level == 0 { portable = out } else { XCTAssertEqual(out.map(\.bitPattern), portable.map(\.bitPattern), what) }
+                    }
+                }
+            }
+        }
+    }
+
     /// The `matmul` door on the model's matrices (Q4_1 and Q8_0), decode and batch sizes, against
     /// double precision over the dequantised rows.
     func testMatmulOnModelMatricesMatchesDequantiseThenMultiply() throws {

@@ -48,4 +48,19 @@ void pk_attention_scores(int level, float *row, const float *q, const float *key
 void pk_attention_values(int level, float *z, const float *p, const float *values, size_t stride, int count,
                          int head_dim);
 
+/// Bytes of one activation row of `cols` values (a multiple of 256) quantised to 8 bits.
+size_t pk_q8_row_bytes(int cols);
+
+/// Whether `pk_product_q8` multiplies blocks of `type` (Q4_K, Q6_K).
+int pk_q8_supports(int type);
+
+/// Quantises n rows of `cols` floats (a multiple of 256) to 8 bits per value, a scale per 256
+/// (round to nearest, largest magnitude to ±127), into `out` (n·pk_q8_row_bytes(cols) bytes).
+void pk_quantize_q8(const float *x, int cols, int n, void *out);
+
+/// out[i·out_stride + r] = Σ_k W[r][k] · xq_i[k] with integer sums inside each block: llama.cpp's
+/// arithmetic, about 1e-3 relative error against the F32 product. Every level returns the same bits.
+void pk_product_q8(int level, int type, const void *w, size_t row_bytes, int cols, int rows,
+                   const void *xq, int n, float *out, size_t out_stride);
+
 #endif

@@ -29,6 +29,16 @@ extension WeightMatrix {
         }
     }
 
+    /// Whether the integer kernels multiply this matrix by 8-bit activations.
+    var takesIntegerActivations: Bool { pk_q8_supports(Int32(type.rawValue)) != 0 && cols % 256 == 0 }
+
+    /// Rows `range` of out[n, rows] = xq[n, cols] · Wᵀ with `xq` the activations quantised by
+    /// `pk_quantize_q8`.
+    func integerProduct(_ out: UnsafeMutablePointer<Float>, _ xq: UnsafeRawPointer, n: Int, rows range: Range<Int>) {
+        pk_product_q8(kernelConfiguration.level, Int32(type.rawValue), quantised + range.lowerBound * bytesPerRow,
+                      bytesPerRow, Int32(cols), Int32(range.count), xq, Int32(n), out + range.lowerBound, rows)
+    }
+
     /// Rows `range` of out[n, rows] = x[n, cols] · Wᵀ, dequantising `chunk` rows at a time into `scratch`.
     func product(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int, rows range: Range<Int>,
                  chunk: Int, scratch: UnsafeMutablePointer<Float>) {
@@ -85,8 +95,25 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
     }
     let scratchFloats = ws.map { chunkRows($0) * $0.cols }.max() ?? 0
     nonisolated(unsafe) let outputs = outs
+    // 8-bit activations, when chosen, are quantised once per product and read by every task. Only
+    // decode products take them: batches go faster through the F32 register tiles, where one
+    // dequantised chunk serves every activation row.
+    let cols = ws[0].cols
+    let integer = config.integerActivations && !batch && ws.contains { $0.takesIntegerActivations }
+    let quantisedRowBytes = integer ? pk_q8_row_bytes(Int32(cols)) : 0
+    let xq = integer ? ScratchPool.shared.take(floats: (n * quantisedRowBytes + 3) / 4) : nil
+    defer { if let xq { ScratchPool.shared.give(back: xq) } }
+    if let xq {
+        nonisolated(unsafe) let target = UnsafeMutableRawPointer(xq.pointer)
+        pk_quantize_q8(x, Int32(cols), Int32(n), target)
+    }
+    nonisolated(unsafe) let quantisedX = xq.map { UnsafeRawPointer($0.pointer) }
     WorkerPool.shared.run(tasks.count) { t in
         let task = tasks[t], w = ws[task.matrix]
+        if let quantisedX, w.takesIntegerActivations {
+            w.integerProduct(outputs[task.matrix], quantisedX, n: n, rows: task.rows)
+            return
+        }
         let buffer = ScratchPool.shared.take(floats: scratchFloats)
         defer { ScratchPool.shared.give(back: buffer) }
         w.product(outputs[task.matrix], x, n: n, rows: task.rows, chunk: chunkRows(w), scratch: buffer.pointer)

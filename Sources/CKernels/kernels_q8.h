@@ -1,0 +1,190 @@
+// Integer products of K-quant weights and 8-bit activations, included once per instruction set by
+// kernels.c with:
+//   KQ(name)  the name with the path's suffix
+//   Q8_ISA    0 plain C, 1 AVX2 (vpmaddubsw), 2 AVX-512 VNNI (vpdpbusd)
+// Within a 256-value block every path sums the same integers exactly, and the block's floats are
+// combined in one order everywhere, so all paths return the same bits.
+
+#if Q8_ISA > 0
+#include <immintrin.h>
+#endif
+
+static inline __attribute__((always_inline)) float KQ(h2f)(const uint8_t *p) {
+    uint16_t h; memcpy(&h, p, 2);
+    uint32_t bits = (uint32_t)(h & 0x7FFF) << 13, scaled;
+    float f; memcpy(&f, &bits, 4); f *= 0x1p112f; memcpy(&scaled, &f, 4);
+    uint32_t mag = (h & 0x7C00) == 0x7C00 ? (bits | 0x7F800000u) : scaled;
+    mag |= (uint32_t)(h & 0x8000) << 16;
+    memcpy(&f, &mag, 4);
+    return f;
+}
+
+#if Q8_ISA == 1
+static inline __attribute__((always_inline)) int32_t KQ(hsum8)(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+#endif
+
+// Σ q·y over one Q4_K block (values 64p…64p+31 are the low nibbles of qs[32p…], the next 32 the
+// high ones), each 32 weighted by its 6-bit scale sc[s].
+static inline __attribute__((always_inline)) int32_t KQ(isum_q4k)(const uint8_t *qs, const int8_t *y, const int *sc) {
+#if Q8_ISA == 0
+    int32_t isum = 0;
+    for (int p = 0; p < 4; p++) {
+        int32_t lo = 0, hi = 0;
+        for (int i = 0; i < 32; i++) {
+            lo += (qs[32 * p + i] & 15) * y[64 * p + i];
+            hi += (qs[32 * p + i] >> 4) * y[64 * p + 32 + i];
+        }
+        isum += sc[2 * p] * lo + sc[2 * p + 1] * hi;
+    }
+    return isum;
+#elif Q8_ISA == 1
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256i acc = _mm256_setzero_si256();
+    for (int p = 0; p < 4; p++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * p));
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        __m256i y0 = _mm256_loadu_si256((const __m256i *)(y + 64 * p));
+        __m256i y1 = _mm256_loadu_si256((const __m256i *)(y + 64 * p + 32));
+        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y0), _mm256_set1_epi16((short)sc[2 * p]));
+        __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y1), _mm256_set1_epi16((short)sc[2 * p + 1]));
+        acc = _mm256_add_epi32(acc, _mm256_add_epi32(p0, p1));
+    }
+    return KQ(hsum8)(acc);
+#else
+    // One 64-byte vector holds both halves: the 32 bytes twice, the upper copy shifted by 4.
+    const __m512i m4 = _mm512_set1_epi8(15), shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
+    __m512i acc = _mm512_setzero_si512();
+    for (int p = 0; p < 4; p++) {
+        __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * p)));
+        __m512i w = _mm512_and_si512(_mm512_srlv_epi64(q, shift), m4);
+        __m512i dp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, _mm512_loadu_si512(y + 64 * p));
+        __m512i scale = _mm512_inserti64x4(_mm512_set1_epi32(sc[2 * p]), _mm256_set1_epi32(sc[2 * p + 1]), 1);
+        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dp, scale));
+    }
+    return _mm512_reduce_add_epi32(acc);
+#endif
+}
+
+static float KQ(dot_q4k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
+    float sum = 0;
+    for (int j = 0; j < blocks; j++, b += 144, y++) {
+        // The twelve bytes of 6-bit scales and minimums, four at a time: bytes 0–3 hold scales
+        // 0–3 and the top bits of scales 4–7, bytes 4–7 the same for the minimums, bytes 8–11
+        // the low nibbles of scales and minimums 4–7.
+        uint32_t a, c, e;
+        memcpy(&a, b + 4, 4); memcpy(&c, b + 8, 4); memcpy(&e, b + 12, 4);
+        uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
+        uint32_t mw[2] = {c & 0x3F3F3F3Fu, ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u)};
+        const uint8_t *scb = (const uint8_t *)sw, *mb = (const uint8_t *)mw;
+        int sc[8];
+        int32_t mins = 0;
+        for (int s = 0; s < 8; s++) {
+            sc[s] = scb[s];
+            mins += mb[s] * (y->bsums[2 * s] + y->bsums[2 * s + 1]);
+        }
+        int32_t isum = KQ(isum_q4k)(b + 16, y->qs, sc);
+        float d = KQ(h2f)(b) * y->d, dmin = KQ(h2f)(b + 2) * y->d;
+        sum += d * (float)isum - dmin * (float)mins;
+    }
+    return sum;
+}
+
+// Σ sc_g · Σ q·y over one Q6_K block with q the unsigned 6-bit quants (0…63); the caller
+// subtracts 32·Σ sc_g·bsum_g. Values 128h + 32k + i take the low bits from
+// ql[64h + 32(k mod 2) + i] (nibble k div 2) and the high two from qh[32h + i] (bits 2k).
+static inline __attribute__((always_inline)) int32_t KQ(isum_q6k)(const uint8_t *ql, const uint8_t *qh,
+                                                                   const int8_t *scales, const int8_t *y) {
+#if Q8_ISA == 0
+    int32_t isum = 0;
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 4; k++)
+            for (int half = 0; half < 2; half++) {
+                int32_t s = 0;
+                for (int i = 16 * half; i < 16 * half + 16; i++) {
+                    int q = ((ql[64 * h + 32 * (k % 2) + i] >> (4 * (k / 2))) & 15) | (((qh[32 * h + i] >> (2 * k)) & 3) << 4);
+                    s += q * y[128 * h + 32 * k + i];
+                }
+                isum += scales[8 * h + 2 * k + half] * s;
+            }
+    return isum;
+#elif Q8_ISA == 1
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    __m256i acc = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)(ql + 64 * h));
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * h + 32));
+        __m256i hb = _mm256_loadu_si256((const __m256i *)(qh + 32 * h));
+        __m256i lows[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
+                           _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
+        for (int k = 0; k < 4; k++) {
+            __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * k), m2), 4);
+            __m256i w = _mm256_or_si256(lows[k], high);
+            __m256i yv = _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * k));
+            int g = 8 * h + 2 * k;
+            __m256i scale = _mm256_set_m128i(_mm_set1_epi16(scales[g + 1]), _mm_set1_epi16(scales[g]));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, yv), scale));
+        }
+    }
+    return KQ(hsum8)(acc);
+#else
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    const __m512i shiftA = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0), shiftB = _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4);
+    const __m128i spreadA = _mm_set_epi8(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    const __m128i spreadB = _mm_set_epi8(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4);
+    __m512i acc = _mm512_setzero_si512();
+    for (int h = 0; h < 2; h++) {
+        // k = 0, 1 take the low nibbles of 64 bytes of ql and qh's bits 0 and 2; k = 2, 3 the high
+        // nibbles and bits 4 and 6.
+        __m512i l = _mm512_loadu_si512(ql + 64 * h);
+        __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qh + 32 * h)));
+        __m512i wA = _mm512_or_si512(_mm512_and_si512(l, m4),
+                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(hb, shiftA), m2), 4));
+        __m512i wB = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(hb, shiftB), m2), 4));
+        // Each 32-bit lane sums 4 neighbouring values, so lanes 4g…4g+3 share the scale of group g.
+        __m128i s8 = _mm_loadl_epi64((const __m128i *)(scales + 8 * h));
+        __m512i scaleA = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(s8, spreadA));
+        __m512i scaleB = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(s8, spreadB));
+        __m512i dA = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wA, _mm512_loadu_si512(y + 128 * h));
+        __m512i dB = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wB, _mm512_loadu_si512(y + 128 * h + 64));
+        acc = _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_mullo_epi32(dA, scaleA), _mm512_mullo_epi32(dB, scaleB)));
+    }
+    return _mm512_reduce_add_epi32(acc);
+#endif
+}
+
+static float KQ(dot_q6k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
+    float sum = 0;
+    for (int j = 0; j < blocks; j++, b += 210, y++) {
+        const int8_t *scales = (const int8_t *)(b + 192);
+        int32_t offset = 0;
+        for (int g = 0; g < 16; g++) offset += scales[g] * y->bsums[g];
+        int32_t isum = KQ(isum_q6k)(b, b + 128, scales, y->qs) - 32 * offset;
+        sum += (KQ(h2f)(b + 208) * y->d) * (float)isum;
+    }
+    return sum;
+}
+
+// out[i·os + r] = W_r · x_i for `rows` weight rows and n quantised activation rows. A few weight
+// rows at a time stay in L1 while every activation row passes over them.
+static void KQ(product)(int type, const uint8_t *w, size_t row_bytes, int cols, int rows, const pk_q8_block *x,
+                        int n, float *out, size_t os) {
+    const int blocks = cols / 256;
+    int chunk = (int)(16384 / row_bytes);
+    if (chunk < 1) chunk = 1;
+    for (int r0 = 0; r0 < rows; r0 += chunk) {
+        int r1 = r0 + chunk < rows ? r0 + chunk : rows;
+        for (int i = 0; i < n; i++) {
+            const pk_q8_block *xi = x + (size_t)i * blocks;
+            for (int r = r0; r < r1; r++) {
+                const uint8_t *b = w + (size_t)r * row_bytes;
+                out[(size_t)i * os + r] = type == 12 ? KQ(dot_q4k)(b, xi, blocks) : KQ(dot_q6k)(b, xi, blocks);
+            }
+        }
+    }
+}

@@ -15,13 +15,12 @@ Usage (from the repository root, with the reference venv):
 Output: Tests/TransformerTests/Fixtures/gemma3/gradients.json and gradients.bin (little-endian
 float32 arrays addressed by offsets in the JSON).
 """
-import json
-import os
 import sys
 
 import numpy as np
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from reference_fixtures import Fixture, load_model
 
 MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
 SENTENCES = [
@@ -40,15 +39,7 @@ CASES = [
 
 
 def main() -> None:
-    home = os.environ.get("PERISCOPE_HOME", os.path.expanduser("~/.cache/periscope"))
-    model_dir = os.path.join(home, "models")
-    if not os.path.exists(os.path.join(model_dir, MODEL_NAME)):
-        sys.exit(f"{MODEL_NAME} not found in {model_dir}; run `make model` first")
-    torch.set_num_threads(1)
-    tok = AutoTokenizer.from_pretrained(model_dir, gguf_file=MODEL_NAME)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, gguf_file=MODEL_NAME, dtype=torch.float32,
-                                                 attn_implementation="eager")
-    model.eval()
+    tok, model = load_model(MODEL_NAME, eager=True)
     for p in model.parameters():
         p.requires_grad_(False)
     layers = model.model.layers
@@ -72,16 +63,8 @@ def main() -> None:
     for i, layer in enumerate(layers):
         layer.register_forward_pre_hook(pre_hook(i), with_kwargs=True)
 
-    out_dir = os.path.join(os.path.dirname(__file__), "..", "Tests", "TransformerTests", "Fixtures", "gemma3")
-    os.makedirs(out_dir, exist_ok=True)
-    blob = bytearray()
-
-    def put(array) -> dict:
-        array = np.ascontiguousarray(np.asarray(array), dtype="<f4")
-        entry = {"offset": len(blob), "shape": list(array.shape)}
-        blob.extend(array.tobytes())
-        return entry
-
+    fixture = Fixture("gemma3", stem="gradients")
+    put = fixture.put
     cases = []
     for text, answer_text, against_text, which, where in CASES:
         ids = tok(text)["input_ids"]
@@ -114,11 +97,7 @@ def main() -> None:
 
     meta = {"model": MODEL_NAME, "generator": "scripts/make_gemma3_gradient_fixtures.py", "torch": torch.__version__,
             "gradients": cases}
-    with open(os.path.join(out_dir, "gradients.json"), "w") as f:
-        json.dump(meta, f)
-    with open(os.path.join(out_dir, "gradients.bin"), "wb") as f:
-        f.write(bytes(blob))
-    print(f"wrote {len(blob)} bytes of float32 data", file=sys.stderr)
+    fixture.write(meta)
 
 
 if __name__ == "__main__":

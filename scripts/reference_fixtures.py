@@ -3,7 +3,7 @@ transformers (PyTorch, CPU, float32), capturing each block's output, and writing
 JSON index plus one little-endian float32 blob.
 
 The generators (make_reference_fixtures.py, make_gemma3_reference_fixtures.py,
-make_gradient_fixtures.py) import it from this folder; they run with the reference venv
+make_gradient_fixtures.py, make_gemma3_gradient_fixtures.py) import it from this folder; they run with the reference venv
 (`make refvenv`), never in `make test`.
 """
 import json
@@ -52,11 +52,13 @@ def capture_block_outputs(layers) -> dict:
 
 
 class Fixture:
-    """A fixture folder's reference.json (metadata; arrays by offset and shape) and reference.bin
-    (their float32 data, little-endian, one after another)."""
+    """A fixture folder's STEM.json (metadata; arrays by offset and shape) and STEM.bin (their
+    float32 data, little-endian, one after another); STEM is "reference" unless a folder holds
+    several fixtures."""
 
-    def __init__(self, folder: str):
+    def __init__(self, folder: str, stem: str = "reference"):
         self.out_dir = os.path.join(FIXTURES, folder)
+        self.stem = stem
         self.blob = bytearray()
 
     def put(self, array) -> dict:
@@ -68,8 +70,8 @@ class Fixture:
 
     def write(self, meta: dict) -> None:
         os.makedirs(self.out_dir, exist_ok=True)
-        with open(os.path.join(self.out_dir, "reference.json"), "w") as f:
+        with open(os.path.join(self.out_dir, f"{self.stem}.json"), "w") as f:
             json.dump(meta, f)
-        with open(os.path.join(self.out_dir, "reference.bin"), "wb") as f:
+        with open(os.path.join(self.out_dir, f"{self.stem}.bin"), "wb") as f:
             f.write(bytes(self.blob))
         print(f"wrote {len(self.blob)} bytes of float32 data to {os.path.normpath(self.out_dir)}", file=sys.stderr)

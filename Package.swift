@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "PeriscopeLanguage"),
         .target(name: "PeriscopeKernel", dependencies: [
             "JupyterProtocol", "JupyterKernel", "GGUF", "Transformer", "Interpretability",
-            "Rendering", "PeriscopeLanguage",
+            "Rendering", "PeriscopeLanguage", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "PeriscopeLSP", dependencies: ["PeriscopeKernel", "PeriscopeLanguage", "JupyterProtocol"]),
         .executableTarget(name: "periscope", dependencies: [

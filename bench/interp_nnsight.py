@@ -49,7 +49,7 @@ MODELS = {
 MODEL_FILE, ADD_BOS, LENS_PROMPT = MODELS["smollm2"]
 SOURCE = "The Eiffel Tower is in the city of"
 SOURCE_POSITION = 3                     # " Tower"
-IDENTITY = "cat -> cat; 1135 -> 1135; hello -> hello; ? ->"
+IDENTITY = "cat -> cat; 1135 -> 1135; hello -> hello; ?"
 NEW_TOKENS = 5
 # 10 tokens each.
 CLEAN = "The Eiffel Tower is located in the city of"

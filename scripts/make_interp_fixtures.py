@@ -9,14 +9,14 @@ holding for a few prompts:
 - the logit lens (final RMSNorm + lm_head on each block's output, i.e. `resid_post`): top-1 id,
   its probability and the runner-up's probability, per layer x position;
 - attention patterns (query x key probabilities) of every head at two layers;
-- the identity-Patchscope sweep: for each source layer L, `resid_post` of block L at the source
+- two identity-Patchscope sweeps (a subject token, and a factual prompt's last token): for each source layer L, `resid_post` of block L at the source
   position written into the target's `resid_post` of block L at the placeholder during the prompt
   pass, then 5 greedy tokens where later steps see the patch only through the KV cache;
 - activation patching for a clean/corrupt pair: restore the clean activation (resid_pre, attn_out,
   mlp_out) at each (layer, position) into the corrupt run; p(answer), normalised, and the logit
   difference answer - against.
 
-Run:  HF_HUB_OFFLINE=1 ~/.cache/periscope/refvenv/bin/python scripts/make_interp_fixtures.py
+Run:  HF_HUB_OFFLINE=1 $PERISCOPE_HOME/refvenv/bin/python scripts/make_interp_fixtures.py  (`make refvenv` makes it)
 The model is read from $PERISCOPE_HOME/models (default ~/.cache/periscope/models).
 """
 import json
@@ -42,8 +42,11 @@ ATTENTION_LAYERS = [0, 15]
 
 PATCHSCOPE_SOURCE = "The Eiffel Tower is in the city of"
 PATCHSCOPE_SOURCE_POSITION = 3  # " Tower"
-IDENTITY_TARGET = "cat -> cat; 1135 -> 1135; hello -> hello; ? ->"
+IDENTITY_TARGET = "cat -> cat; 1135 -> 1135; hello -> hello; ?"
 PATCHSCOPE_NEW_TOKENS = 5
+# The paper's next-token reading: the last position of a factual prompt through the identity
+# target (placeholder last) names the answer from a middle layer on.
+NEXT_TOKEN_SOURCE = "The Colosseum is located in the city of"
 
 CLEAN = "The Eiffel Tower is in the city of"
 CORRUPT = "The Colosseum is in the city of"
@@ -131,9 +134,10 @@ def resid_post_all(model, ids):
     return captured
 
 
-def patched_greedy(model, target_ids, layer, position, vector, new_tokens):
+def patched_greedy(model, target_ids, layer, position, vector, new_tokens, first_probs=None):
     """Greedy generation with `vector` written into resid_post of `layer` at `position` during the
-    prompt pass only; later steps see the patch through the KV cache."""
+    prompt pass only; later steps see the patch through the KV cache. Appends p(first token) to
+    `first_probs` when given."""
     def hook(_module, _args, output):
         hidden = output[0] if isinstance(output, tuple) else output
         if hidden.shape[1] > position:  # the prompt pass, not a one-token decode step
@@ -146,6 +150,8 @@ def patched_greedy(model, target_ids, layer, position, vector, new_tokens):
         handle.remove()
         for _ in range(new_tokens):
             next_id = int(out.logits[0, -1].argmax())
+            if first_probs is not None and not generated:
+                first_probs.append(float(torch.softmax(out.logits[0, -1].double(), -1)[next_id]))
             generated.append(next_id)
             if len(generated) == new_tokens:
                 break
@@ -153,21 +159,23 @@ def patched_greedy(model, target_ids, layer, position, vector, new_tokens):
     return generated
 
 
-def patchscope_sweep(model, tokenizer):
-    source_ids = ids_of(tokenizer, PATCHSCOPE_SOURCE)
+def patchscope_sweep(model, tokenizer, source=PATCHSCOPE_SOURCE, source_position=PATCHSCOPE_SOURCE_POSITION):
+    source_ids = ids_of(tokenizer, source)
+    source_position = source_position % len(source_ids)
     target_ids = ids_of(tokenizer, IDENTITY_TARGET)
     # The placeholder is "?": its last token in the target prompt.
     prefix_ids = ids_of(tokenizer, IDENTITY_TARGET[: IDENTITY_TARGET.rindex("?") + 1])
     placeholder = len(prefix_ids) - 1
     assert target_ids[: len(prefix_ids)] == prefix_ids
     source_states = resid_post_all(model, source_ids)
+    first_probs = []
     generated = [patched_greedy(model, target_ids, layer, placeholder,
-                                source_states[layer][PATCHSCOPE_SOURCE_POSITION], PATCHSCOPE_NEW_TOKENS)
+                                source_states[layer][source_position], PATCHSCOPE_NEW_TOKENS, first_probs)
                  for layer in range(len(model.model.layers))]
-    return {"source": PATCHSCOPE_SOURCE, "source_ids": source_ids,
-            "source_position": PATCHSCOPE_SOURCE_POSITION,
+    return {"source": source, "source_ids": source_ids,
+            "source_position": source_position,
             "target": IDENTITY_TARGET, "target_ids": target_ids, "placeholder_position": placeholder,
-            "new_tokens": PATCHSCOPE_NEW_TOKENS, "generated": generated,
+            "new_tokens": PATCHSCOPE_NEW_TOKENS, "generated": generated, "first_prob": r(first_probs),
             "generated_text": [tokenizer.decode(g) for g in generated]}
 
 
@@ -261,6 +269,8 @@ def main():
                              "layers": attention(model, attention_ids, ATTENTION_LAYERS)}
     fixtures["patchscope"] = patchscope_sweep(model, tokenizer)
     print("patchscope:", fixtures["patchscope"]["generated_text"], file=sys.stderr)
+    fixtures["patchscope_next_token"] = patchscope_sweep(model, tokenizer, NEXT_TOKEN_SOURCE, -1)
+    print("patchscope (next token):", fixtures["patchscope_next_token"]["generated_text"], file=sys.stderr)
     fixtures["patching"] = activation_patching(model, tokenizer)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(fixtures, separators=(",", ":")))

@@ -31,9 +31,10 @@ TOUR = [
            "tokens they attend to, one panel per head."),
     ("code", "attention p layer 5"),
     ("md", "**A Patchscope** writes the last token's hidden state into another prompt and lets the model say "
-           "what it holds; with `attribute \"The city of x\"` it reads \" Paris\" out several layers before "
-           "the logit lens does."),
-    ("code", 'patchscope p position -1 target attribute "The city of x" layers 10..29 generate 3'),
+           "what it holds. The identity target \"cat -> cat; 1135 -> 1135; hello -> hello; ?\" ends with the "
+           "placeholder, so the model's next token there is its reading of the patched state: compare the layer "
+           "at which \" Paris\" appears here with the logit lens above."),
+    ("code", "patchscope p position -1 target identity layers 10..29 generate 3"),
     ("md", "**`trace`** (activation patching) runs a corrupted prompt, restores one clean activation at a "
            "time and measures how much of p(\" Paris\") comes back (0 = corrupt, 1 = clean), locating "
            "where the fact travels."),
@@ -221,6 +222,40 @@ ATTRIBUTION = [
 ]
 
 
+PATCHSCOPES = [
+    ("md", "# Patchscopes on small models\n\nGhandeharioun et al. (2024), *Patchscopes*, read a hidden state by "
+           "writing it into another prompt that asks the model to say what it holds. This notebook walks "
+           "through the paper's experiments on SmolLM2-135M-Instruct (30 layers) and, for the cross-model "
+           "ones, Gemma 3 270M. These models are far smaller than the paper's, and the notebook says where "
+           "an effect does not show at this size."),
+    ("code", 'm = load "smollm2"'),
+    ("md", "## Next-token read-outs (§4.1)\n\n`lenses` reads every position of some texts at every layer three "
+           "ways and counts how often each read-out names the token the model itself predicts there "
+           "(precision@1): the logit lens, the tuned lens (an affine translator per layer, fitted once on the "
+           "built-in text sample and kept in the model cache), and the identity Patchscope "
+           "(\"cat -> cat; 1135 -> 1135; hello -> hello; ?\", the state written at the final \"?\"). The paper "
+           "found the identity Patchscope ahead of the logit lens in early and middle layers."),
+    ("code", 'lenses ["The Eiffel Tower is in the city of Paris.", "Water freezes at zero degrees Celsius.", '
+             '"She opened the door and stepped into the garden.", "The capital of Italy is Rome.", '
+             '"My brother plays the guitar in a small band.", "The train leaves at nine in the morning."]'),
+    ("md", "One prompt, layer by layer: the identity Patchscope against the logit lens at the last token."),
+    ("code", 'c = prompt "The Colosseum is located in the city of"\n'
+             'patchscope c position -1 target identity generate 2'),
+    ("code", "lens c positions -1 top 3"),
+    ("md", "## Entity description (§4.2)\n\nThe paper's few-shot description prompt (\"Syria: Country in the "
+           "Middle East, …, x\") reads what a subject's last token holds. At 135M parameters the descriptions "
+           "are short and often generic; the point is where the subject's identity becomes readable."),
+    ("code", 'patchscope "Leonardo da Vinci" position -1 target description layers 0..29 generate 6'),
+    ("md", "## Attribute extraction (§4.3)\n\nAn attribute template asks one question of the patched subject."),
+    ("code", 'patchscope "The Eiffel Tower" position -1 target attribute "The country of x is" layers 0..20 generate 2'),
+    ("md", "## Maps between layers and models (§4.4)\n\n`fit map` fits an affine map between two residual "
+           "streams by ridge least squares on the built-in text sample and reports its held-out R² and cosine. "
+           "Between two layers of one model:"),
+    ("code", "M = fit map m layer 6 to m layer 12\nM"),
+    ("code", 'patch source "The Eiffel Tower is in the city of" layer 6 position -1 into identity layer 12 map M generate 3'),
+]
+
+
 def build(cells):
     nb = new_notebook(metadata={"kernelspec": KERNELSPEC, "language_info": LANGUAGE})
     for kind, text in cells:
@@ -236,7 +271,8 @@ def main():
     nbformat.write(build(STEERING), out / "steering.ipynb")
     nbformat.write(build(PROBING), out / "probing.ipynb")
     nbformat.write(build(ATTRIBUTION), out / "attribution.ipynb")
-    print("wrote examples/steering.ipynb, examples/probing.ipynb, examples/attribution.ipynb")
+    nbformat.write(build(PATCHSCOPES), out / "patchscopes.ipynb")
+    print("wrote examples/steering.ipynb, examples/probing.ipynb, examples/attribution.ipynb, examples/patchscopes.ipynb")
 
 
 if __name__ == "__main__":

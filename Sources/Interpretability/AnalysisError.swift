@@ -53,6 +53,8 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
     case onlySinkPositions(positions: [Int])
     /// Too little text to fit an affine map.
     case notEnoughFitData(samples: Int, needed: Int)
+    /// States of one width patched into a model of another, with no map between them.
+    case widthsNeedMap(source: Int, target: Int)
 
     public var description: String {
         switch self {
@@ -114,6 +116,9 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
                 + "instead of \"Love\"), or name the sink with `positions 0` to perturb it anyway."
         case .notEnoughFitData(let samples, let needed):
             return "Fitting the affine map needs at least \(needed) token positions of text but got \(samples); give more or longer texts."
+        case .widthsNeedMap(let source, let target):
+            return "The source states have \(source) numbers but the target model's have \(target); two models of different widths "
+                + "need a map between them: add `map fit`, or fit one with `M = fit map m1 layer L to m2 layer L2` and add `map M`."
         }
     }
 
@@ -134,12 +139,15 @@ public enum NumberDomain: Sendable, Equatable {
     case nonNegative
     /// Strictly between 0 and 1 (a share).
     case openUnitInterval
+    /// Above 0 and at most 1 (a share that may be everything).
+    case shareUpToOne
 
     var phrase: String {
         switch self {
         case .positive: return "greater than 0"
         case .nonNegative: return "0 or more"
         case .openUnitInterval: return "strictly between 0 and 1"
+        case .shareUpToOne: return "above 0 and at most 1"
         }
     }
 }

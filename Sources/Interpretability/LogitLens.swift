@@ -27,8 +27,8 @@ public enum LogitLens {
     /// Runs `prompt` once, keeping the residual stream at `hook` for the selected cells, and reads
     /// each out. `layers` and `positions` default to all; negative positions count from the end.
     public static func run(model: Model, prompt: [Int], layers: [Int]? = nil, positions: [Int]? = nil,
-                           top k: Int = 1, hook: HookSite = .residPost, tokenizer: Tokenizer? = nil,
-                           context: TaskContext = .none) throws -> LogitLensResult {
+                           top k: Int = 1, hook: HookSite = .residPost, tuned: TunedLens? = nil,
+                           tokenizer: Tokenizer? = nil, context: TaskContext = .none) throws -> LogitLensResult {
         let c = model.config
         try Check.prompt(prompt)
         let layers = layers ?? Array(0..<c.layerCount)
@@ -60,6 +60,16 @@ public enum LogitLens {
         try model.run(prompt, hooks: hooks, through: deepest,
                           context: context.stage(0, of: 2, label: "forward pass"))
 
+        // A tuned lens first translates each layer's states into the last layer's basis.
+        if let tuned {
+            guard tuned.layerCount == c.layerCount, tuned.width == d, hook == .residPost else {
+                throw AnalysisError.mapMismatch(reason: "a tuned lens reads resid_post of a model with \(tuned.layerCount) layers of \(tuned.width) numbers")
+            }
+            for (i, l) in layers.enumerated() {
+                let range = (i * positions.count * d)..<((i + 1) * positions.count * d)
+                states.replaceSubrange(range, with: tuned.translate(Array(states[range]), rows: positions.count, layer: l))
+            }
+        }
         // Read out all cells at once: Model.topTokens chunks the unembedding itself.
         let rows = layers.count * positions.count
         let flat = try model.topTokens(ofResiduals: states, rows: rows, k: k, tokenizer: tokenizer,

@@ -19,8 +19,10 @@ public struct PatchscopeTarget: Sendable, Equatable {
     }
 
     /// The identity prompt: few-shot "repeat the token", so the model says what the state encodes.
+    /// The placeholder is the last token, as in the paper's next-token experiments: the patched
+    /// state's own next-token reading continues the text, and a sweep resumes one row per layer.
     public static let identity = PatchscopeTarget(
-        name: "identity", text: "cat -> cat; 1135 -> 1135; hello -> hello; ? ->", placeholder: "?")
+        name: "identity", text: "cat -> cat; 1135 -> 1135; hello -> hello; ?", placeholder: "?")
 
     /// The paper's few-shot entity-description prompt, placeholder "x".
     public static let description = PatchscopeTarget(
@@ -77,6 +79,8 @@ public struct PatchscopeTarget: Sendable, Equatable {
 public enum TargetLayer: Sendable, Equatable {
     case same
     case fixed(Int)
+    /// One target layer per source layer (e.g. the same depth in a model with fewer layers).
+    case each([Int])
 }
 
 /// How the patched target run is decoded.
@@ -134,32 +138,48 @@ public enum Patchscope {
     /// `map`) into `resid_post` of `targetLayer` (default: the same) at `targetPosition` of `target`.
     public static func patch(model: Model, source: [Int], sourceLayer: Int, sourcePosition: Int, target: [Int],
                              targetLayer: Int? = nil, targetPosition: Int, decoding: PatchscopeDecoding = .generate(5),
-                             map: AffineMap? = nil, stopTokens: Set<Int> = [], tokenizer: Tokenizer? = nil,
-                             context: TaskContext = .none) throws -> PatchscopeResult {
+                             map: AffineMap? = nil, sourceModel: Model? = nil, stopTokens: Set<Int> = [],
+                             tokenizer: Tokenizer? = nil, context: TaskContext = .none) throws -> PatchscopeResult {
         try sweep(model: model, source: source, sourcePosition: sourcePosition, sourceLayers: [sourceLayer],
                   target: target, targetPosition: targetPosition, targetLayer: targetLayer.map { .fixed($0) } ?? .same,
-                  decoding: decoding, map: map, stopTokens: stopTokens, tokenizer: tokenizer, context: context)
+                  decoding: decoding, map: map, sourceModel: sourceModel, stopTokens: stopTokens, tokenizer: tokenizer,
+                  context: context)
     }
 
     /// One patch per source layer, batched. Negative positions count from the end.
+    ///
+    /// `sourceModel` (default `model`) runs the source prompt; `model` runs the target. `map`
+    /// applies to every row, `maps` gives one per source layer (in the order of `sourceLayers`);
+    /// states of another width need one.
     public static func sweep(model: Model, source: [Int], sourcePosition: Int, sourceLayers: [Int]? = nil,
                              target: [Int], targetPosition: Int, targetLayer: TargetLayer = .same,
                              decoding: PatchscopeDecoding = .generate(5), map: AffineMap? = nil,
+                             maps: [AffineMap]? = nil, sourceModel: Model? = nil,
                              stopTokens: Set<Int> = [], tokenizer: Tokenizer? = nil,
                              context: TaskContext = .none) throws -> PatchscopeResult {
         let c = model.config
+        let sourceModel = sourceModel ?? model
+        let sc = sourceModel.config
         try Check.prompt(source)
         try Check.prompt(target)
-        let layers = sourceLayers ?? Array(0..<c.layerCount)
-        try Check.layers(layers, c)
+        let layers = sourceLayers ?? Array(0..<sc.layerCount)
+        try Check.layers(layers, sc)
         let sp = try Check.position(sourcePosition, count: source.count, role: "source")
         let tp = try Check.position(targetPosition, count: target.count, role: "target")
         let targetLayers: [Int]
         switch targetLayer {
-        case .same: targetLayers = layers
+        case .same:
+            targetLayers = layers
+            if sourceModel !== model { try Check.layers(targetLayers, c) }
         case .fixed(let l):
             try Check.layer(l, c)
             targetLayers = layers.map { _ in l }
+        case .each(let ls):
+            guard ls.count == layers.count else {
+                throw AnalysisError.intOutOfRange(name: "target layers", value: ls.count, lowest: layers.count, highest: layers.count)
+            }
+            try Check.layers(ls, c)
+            targetLayers = ls
         }
         let steps: Int, k: Int
         switch decoding {
@@ -175,14 +195,22 @@ public enum Patchscope {
         guard target.count + steps - 1 <= c.contextLength else {
             throw TransformerError.contextOverflow(needed: target.count + steps - 1, contextLength: c.contextLength)
         }
-        if let map {
-            guard map.inputDim == c.modelDim, map.outputDim == c.modelDim else {
-                throw AnalysisError.mapMismatch(reason: "it maps \(map.inputDim) to \(map.outputDim) numbers but this model's states have \(c.modelDim)")
+        let rowMaps: [AffineMap]? = maps ?? map.map { m in layers.map { _ in m } }
+        if let rowMaps {
+            guard rowMaps.count == layers.count else {
+                throw AnalysisError.intOutOfRange(name: "maps", value: rowMaps.count, lowest: layers.count, highest: layers.count)
             }
-            for (s, t) in zip(layers, targetLayers) where map.sourceLayer != s || map.targetLayer != t {
-                throw AnalysisError.mapMismatch(reason: "it was fitted from layer \(map.sourceLayer) to layer \(map.targetLayer), "
-                    + "but this patch reads layer \(s) and writes layer \(t); fit a map for those layers")
+            for (m, (s, t)) in zip(rowMaps, zip(layers, targetLayers)) {
+                guard m.inputDim == sc.modelDim, m.outputDim == c.modelDim else {
+                    throw AnalysisError.mapMismatch(reason: "it maps \(m.inputDim) to \(m.outputDim) numbers but the source states have \(sc.modelDim) and the target's \(c.modelDim)")
+                }
+                guard m.sourceLayer == s, m.targetLayer == t else {
+                    throw AnalysisError.mapMismatch(reason: "it was fitted from layer \(m.sourceLayer) to layer \(m.targetLayer), "
+                        + "but this patch reads layer \(s) and writes layer \(t); fit a map for those layers")
+                }
             }
+        } else if sc.modelDim != c.modelDim {
+            throw AnalysisError.widthsNeedMap(source: sc.modelDim, target: c.modelDim)
         }
 
         // 1. The source prompt once, up to the deepest layer read: resid_post at the source position.
@@ -196,35 +224,20 @@ public enum Patchscope {
             }
         }
         let stages = 2 + (layers.count + maxBatch - 1) / maxBatch
-        try model.run(source, hooks: sourceHooks, through: layers.max() ?? 0,
-                          context: context.stage(0, of: stages, label: "source prompt"))
-        let vectors: [[Float]] = layers.map { l in
-            let state = sourceStates[l] ?? [Float](repeating: 0, count: d)
-            return map?.apply(state) ?? state
+        try sourceModel.run(source, hooks: sourceHooks, through: layers.max() ?? 0,
+                            context: context.stage(0, of: stages, label: "source prompt"))
+        let vectors: [[Float]] = layers.enumerated().map { i, l in
+            let state = sourceStates[l] ?? [Float](repeating: 0, count: sc.modelDim)
+            return rowMaps?[i].apply(state) ?? state
         }
 
         // 2. The target once, unpatched: its KV cache, and resid_post of each target layer at the
         //    rows from the placeholder on. A variant patched at layer L equals this run up to block L,
         //    so it resumes at block L + 1 from those rows, the placeholder's replaced (neither
         //    the target's prefix nor the layers below the patch are computed again).
-        let suffixCount = target.count - tp
-        var targetStates: [Int: [Float]] = [:]                       // layer → [suffixCount, d_model]
-        let targetHooks = HookSet()
-        for l in Set(targetLayers) {
-            targetHooks.add(.residPost(l)) { view in
-                var rows: [Float] = []
-                rows.reserveCapacity(suffixCount * d)
-                for p in tp..<target.count {
-                    guard let t = view.windowRow(batch: 0, absolutePosition: p) else { continue }
-                    rows += view.row(batch: 0, position: t)
-                }
-                targetStates[l] = rows
-            }
-        }
-        var targetCaches = [model.makeCache()]
-        _ = try model.forward([target], caches: &targetCaches, hooks: targetHooks, logits: .none,
-                              context: context.stage(1, of: stages, label: "target prompt"))
-        let targetCache = targetCaches[0]
+        let (targetCache, targetStates) = try ResumedBatch.record(
+            model: model, ids: target, position: tp, layers: Set(targetLayers),
+            context: context.stage(1, of: stages, label: "target prompt"))          // layer → [target.count − tp, d_model]
 
         // 3. The variants in batches, in order of target layer (a resumed batch joins block by block):
         //    the patched prompt rows, then greedy steps through the cache.
@@ -279,6 +292,6 @@ public enum Patchscope {
         }
         return PatchscopeResult(sourceIDs: source, sourceTokens: source.map { TokenScore.label($0, tokenizer) }, sourcePosition: sp,
                                 targetIDs: target, targetTokens: target.map { TokenScore.label($0, tokenizer) }, targetPosition: tp,
-                                decoding: decoding, mapped: map != nil, rows: rows.compactMap { $0 })
+                                decoding: decoding, mapped: rowMaps != nil, rows: rows.compactMap { $0 })
     }
 }

@@ -31,6 +31,30 @@ struct ResumedBatch {
         caches.append(cache)
     }
 
+    /// Runs `ids` once, unpatched, for variants that change row `position`: its KV cache and, for
+    /// each of `layers`, `resid_post` of the rows `position...` (`[ids.count − position, d_model]`),
+    /// which a variant patched at layer L resumes from at block L + 1.
+    static func record(model: Model, ids: [Int], position: Int, layers: Set<Int>,
+                       context: TaskContext) throws -> (cache: KVCache, rows: [Int: [Float]]) {
+        let d = model.config.modelDim
+        var rows: [Int: [Float]] = [:]
+        let hooks = HookSet()
+        for l in layers {
+            hooks.add(.residPost(l)) { view in
+                var out: [Float] = []
+                out.reserveCapacity((ids.count - position) * d)
+                for p in position..<ids.count {
+                    guard let t = view.windowRow(batch: 0, absolutePosition: p) else { continue }
+                    out += view.row(batch: 0, position: t)
+                }
+                rows[l] = out
+            }
+        }
+        var caches = [model.makeCache()]
+        _ = try model.forward([ids], caches: &caches, hooks: hooks, logits: .none, context: context)
+        return (caches[0], rows)
+    }
+
     /// Runs every sequence through one resumed pass (`Model.forward(residuals:startLayers:)`).
     mutating func run(model: Model, hooks: HookSet? = nil, logits: LogitsSelection = .last,
                       context: TaskContext) throws -> Tensor {

@@ -51,6 +51,8 @@ public struct CommandTable: Sendable {
             AttentionCommand.spec,
             PatchCommand.spec,
             PatchscopeCommand.spec,
+            FitCommand.spec,
+            LensesCommand.spec,
             TraceCommand.spec,
             DirectionCommand.spec,
             SteerCommand.spec,

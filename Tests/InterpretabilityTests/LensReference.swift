@@ -25,6 +25,7 @@ struct LensReference: Decodable {
         let new_tokens: Int
         let generated: [[Int]]   // [source layer][token]
         let generated_text: [String]
+        let first_prob: [Float]  // [source layer] p(first generated token)
     }
     struct HookMatrices: Decodable {
         let prob: [[Double]]
@@ -46,6 +47,8 @@ struct LensReference: Decodable {
     let lens: [Lens]
     let attention: Attention
     let patchscope: Patchscope
+    /// The last token of a factual prompt through the identity target: its next-token reading.
+    let patchscope_next_token: Patchscope
     let patching: Patching
 
     static let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

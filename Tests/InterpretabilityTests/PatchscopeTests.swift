@@ -22,6 +22,30 @@ final class PatchscopeTests: XCTestCase {
         XCTAssertEqual(result.rows[0].first?.id, reference.generated[0][0])
     }
 
+    /// The paper's next-token reading: the last token of "The Colosseum is located in the city of"
+    /// through the identity target decodes what the reference decodes at every layer, " Rome" from
+    /// a middle layer on, with the reference's probabilities.
+    func testIdentityNextTokenSweepMatchesReference() throws {
+        let (model, tokenizer) = try AnalysisFixture.load()
+        let reference = try LensReference.load().patchscope_next_token
+        let target = try PatchscopeTarget.identity.tokenize(with: tokenizer)
+        XCTAssertEqual(target.ids, reference.target_ids)
+        XCTAssertEqual(target.placeholderPosition, reference.placeholder_position)
+        let result = try Patchscope.sweep(model: model, source: reference.source_ids, sourcePosition: -1,
+                                          target: target.ids, targetPosition: reference.placeholder_position,
+                                          decoding: .generate(reference.new_tokens), tokenizer: tokenizer)
+        var mismatched: [Int] = []
+        for (l, row) in result.rows.enumerated() {
+            if row.generatedIDs != reference.generated[l] { mismatched.append(l) }
+            XCTAssertEqual(Double(row.first?.probability ?? -1), Double(reference.first_prob[l]), accuracy: 2e-3, "layer \(l)")
+        }
+        XCTAssertEqual(mismatched, [], "layers whose generation differs from the reference")
+        let rome = try AnalysisFixture.token(" Rome")
+        let romeLayers = result.rows.filter { $0.generatedIDs.first == rome }.map(\.sourceLayer)
+        XCTAssertEqual(romeLayers, Array((romeLayers.first ?? 0)...29), "once read, \" Rome\" stays")
+        XCTAssertLessThan(romeLayers.first ?? 30, 29, "the identity Patchscope reads the answer before the last layer")
+    }
+
     /// Batching is exact: a sweep's row equals the single patch at that layer; a different
     /// target layer changes the answer.
     func testSweepRowEqualsSinglePatch() throws {
@@ -51,7 +75,7 @@ final class PatchscopeTests: XCTestCase {
         let identity = try PatchscopeTarget.identity.tokenize(with: tokenizer)
         let position = try XCTUnwrap(identity.placeholderPosition)
         XCTAssertEqual(tokenizer.piece(Int32(identity.ids[position])).trimmingCharacters(in: .whitespaces), "?")
-        XCTAssertEqual(position, identity.ids.count - 2, "\"?\" is followed only by \" ->\"")
+        XCTAssertEqual(position, identity.ids.count - 1, "the placeholder is the last token, as in the paper's next-token prompt")
 
         let attribute = try PatchscopeTarget.attribute().tokenize(with: tokenizer)
         XCTAssertEqual(attribute.placeholderPosition, attribute.ids.count - 1)

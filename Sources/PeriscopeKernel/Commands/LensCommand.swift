@@ -3,21 +3,22 @@ import Interpretability
 import Rendering
 import Transformer
 
-/// `lens p [layers R] [positions S] [top K] [hook H]`: the logit lens.
+/// `lens p [layers R] [positions S] [top K] [hook H] [tuned]`: the logit lens, or the tuned lens.
 enum LensCommand {
     static let hooks = ["resid_post", "resid_pre", "resid_mid"]
 
     static let spec = CommandSpec(
         name: "lens",
         group: .lenses,
-        synopsis: "lens p [layers R] [positions S] [top K] [hook H]",
-        description: "The logit lens: reads the residual stream (default `resid_post`) of each selected layer and position through the final norm and the unembedding, as if the model stopped there. Shows a heatmap, layers × positions, each cell the top-1 token coloured by its probability. With one position and `top` above 1, a table of the top-K tokens per layer instead. Layers and positions default to all. The data carries the top-K ids, tokens and probabilities of every cell.",
+        synopsis: "lens p [layers R] [positions S] [top K] [hook H] [tuned]",
+        description: "The logit lens: reads the residual stream (default `resid_post`) of each selected layer and position through the final norm and the unembedding, as if the model stopped there. Shows a heatmap, layers × positions, each cell the top-1 token coloured by its probability. With one position and `top` above 1, a table of the top-K tokens per layer instead. Layers and positions default to all. The data carries the top-K ids, tokens and probabilities of every cell. With `tuned`, each layer is first read through its affine translator to the last layer's `resid_post` (a tuned lens): fitted once per model file by ridge least squares on the built-in text sample (one forward pass per eight sentences, then one solve per layer) and kept in the model cache under `tuned/`, keyed by the file's SHA-256, so later sessions read it back.",
         positionals: [Parameter("p", .prompt, required: true, summary: "the prompt")],
         keywords: [
             Parameter("layers", .layers, summary: "which layers (default all)"),
             Parameter("positions", .positions, summary: "which token positions (default all)"),
             Parameter("top", .int, summary: "how many tokens per cell (default 1; 5 when one position is given)"),
             Parameter("hook", .choice(hooks, allowsInt: false), summary: "which residual stream: resid_post (default), resid_pre or resid_mid"),
+            Parameter("tuned", .flag, summary: "read each layer through its tuned-lens translator first"),
         ],
         example: "lens \"The Eiffel Tower is in the city of\" layers 10..29 positions -3..-1",
         run: { arguments, context in
@@ -31,11 +32,16 @@ enum LensCommand {
             guard k >= 1, k <= min(vocab, 100) else {
                 throw CommandError.outOfRange(what: "top", value: k, valid: "1..\(min(vocab, 100))", range: arguments.range(of: "top"))
             }
+            let tuned = arguments.flag("tuned")
+            if tuned, hook != "resid_post" {
+                throw CommandError.failed("The tuned lens reads `resid_post` (its translators map each block's output); drop `hook \(hook)` or `tuned`.",
+                                          range: arguments.range(of: "hook"))
+            }
             let cells = try CommandError.catching(at: arguments.headRange) {
-                try compute(model: model, prompt: prompt, layers: layers, positions: positions, k: k, hook: hook,
+                try compute(model: model, prompt: prompt, layers: layers, positions: positions, k: k, hook: hook, tuned: tuned,
                             session: context.session, task: context.task)
             }
-            return render(cells, prompt: prompt, model: model, hook: hook, k: k)
+            return render(cells, prompt: prompt, model: model, hook: tuned ? "tuned" : hook, k: k)
         })
 
     // MARK: - Data
@@ -52,8 +58,16 @@ enum LensCommand {
 
     /// Runs the logit lens (the prompt's cached activations are reused when present).
     static func compute(model: LoadedModel, prompt: PromptValue, layers: [Int], positions: [Int], k: Int, hook: String,
-                        session: Session, task: TaskContext) throws -> Cells {
+                        tuned: Bool = false, session: Session, task: TaskContext) throws -> Cells {
         let residual = HookSite(rawValue: hook) ?? .residPost
+        if tuned {
+            let lens = try session.tunedLenses.lens(for: model, task: task.stage(0, of: 2, label: "tuned lens"))
+            let scores = try LogitLens.run(model: model.model, prompt: prompt.ids, layers: layers, positions: positions, top: k,
+                                           tuned: lens, context: task.stage(1, of: 2, label: "read-out")).cells
+            return Cells(layers: layers, positions: positions,
+                         ids: scores.map { row in row.map { cell in cell.map(\.id) } },
+                         probs: scores.map { row in row.map { cell in cell.map { Double($0.probability) } } })
+        }
         let scores: [[[TokenScore]]]
         let key = ActivationKey(modelPath: model.path, tokens: prompt.ids)
         let cachedTensors = session.activations.lookup(key).map { run in layers.compactMap { run[residual.point($0)] } } ?? []
@@ -89,8 +103,8 @@ enum LensCommand {
             ("probs", .array(cells.probs.map { row in .array(row.map { .nums($0) }) })),
         ])
         let extra: [(String, JSONOut)] = [
-            ("analysis", .string("logit_lens")),
-            ("hook", .string(hook)),
+            ("analysis", .string(hook == "tuned" ? "tuned_lens" : "logit_lens")),
+            ("hook", .string(hook == "tuned" ? "resid_post" : hook)),
             ("layers", .array(cells.layers.map { .int($0) })),
             ("positions", .array(cells.positions.map { .int($0) })),
             ("k", .int(k)),
@@ -98,7 +112,7 @@ enum LensCommand {
             ("prompt", VerbResults.promptJSON(prompt)),
             ("model", .string(model.name)),
         ]
-        let title = "Logit lens (\(hook)) — \(prompt.summary)"
+        let title = (hook == "tuned" ? "Tuned lens" : "Logit lens (\(hook))") + " — \(prompt.summary)"
 
         if cells.positions.count == 1, k > 1, let position = cells.positions.first {
             var columns: [Table.Column] = [.init("layer", alignment: .right)]

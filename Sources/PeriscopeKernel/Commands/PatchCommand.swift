@@ -4,38 +4,47 @@ import PeriscopeLanguage
 import Rendering
 import Transformer
 
-/// `patch source S layer L position I into T [target_layer L2] [target_position I2] [generate N | top K] [map M]`:
+/// `patch source S [model m1] layer L position I into T [model m2] [layer L2] [position I2] [generate N | top K] [map M | map fit]`:
 /// one general Patchscope.
 enum PatchCommand {
     static let spec = CommandSpec(
         name: "patch",
         group: .patching,
-        synopsis: "patch source S layer L position I into T [layer L2] [position I2] [generate N | top K] [map fit]",
-        description: "The general Patchscope: takes the hidden state (`resid_post` of block L) of the source prompt at position I, optionally maps it with an affine map fitted from layer L to the target layer (`map fit`, least squares on a built-in text sample), writes it into the run of the target T at block L2 (`layer` after `into`, also spelt `target_layer`; default L) and position I2 (`position` after `into`, also spelt `target_position`; default the placeholder of a preset, else the last token), and decodes: `generate N` tokens (default 5; later tokens see the patch through the KV cache) or the `top K` next tokens. T is a prompt or a preset: `identity`, `description` or `attribute \"The capital city of x\"`.",
+        synopsis: "patch source S [model m1] layer L position I into T [model m2] [layer L2] [position I2] [generate N | top K] [map M | map fit]",
+        description: "The general Patchscope: takes the hidden state (`resid_post` of block L) of the source prompt at position I, run on model m1 (default the current model), optionally maps it (`map M`: a Map from `fit map`; `map fit`: one fitted now from layer L to the target layer on the built-in text sample, kept for the session), writes it into the run of the target T on model m2 (`model` after `into`; default m1) at block L2 (`layer` after `into`, also spelt `target_layer`; default L) and position I2 (`position` after `into`, also spelt `target_position`; default the placeholder of a preset, else the last token), and decodes: `generate N` tokens (default 5; later tokens see the patch through the KV cache) or the `top K` next tokens. T is a prompt or a preset: `identity`, `description` or `attribute \"The capital city of x\"`. Two models of different widths need a map.",
         positionals: [
             Parameter("text", .string, summary: "the template after `into attribute`, e.g. \"The capital city of x\""),
         ],
         keywords: [
             Parameter("source", .prompt, required: true, summary: "the source prompt"),
+            Parameter("model", .name, summary: "the source model: a Model variable or a loaded model's name (default the current model)"),
             Parameter("layer", .int, required: true, summary: "the source layer"),
             Parameter("position", .positions, summary: "the source token (default -1, the last)"),
             Parameter("into", .name, required: true, summary: "the target: a prompt, identity, description or attribute \"…x…\"",
                       completions: { _, _ in PatchTarget.presets }),
+            Parameter("target_model", .name, summary: "the target model (`model` after `into`; default the source model)"),
             Parameter("target_layer", .int, summary: "the target layer (default: the source layer)"),
             Parameter("target_position", .positions, summary: "the target token (default: the preset's placeholder, else the last token)"),
             Parameter("generate", .int, summary: "decode N tokens (default 5)"),
             Parameter("top", .int, summary: "show the top K next tokens instead of generating"),
-            Parameter("map", .choice(["fit"], allowsInt: false), summary: "`fit`: map the state with an affine map fitted from the source to the target layer"),
+            Parameter("map", .name, summary: "a Map variable, or `fit` to fit one from the source to the target layer on the built-in text sample"),
         ],
         example: "patch source \"The Eiffel Tower\" layer 8 position -1 into attribute \"The capital city of x\" generate 6",
-        renamesAfter: ["into": ["layer": "target_layer", "position": "target_position"]],
+        renamesAfter: ["into": ["layer": "target_layer", "position": "target_position", "model": "target_model"]],
         run: { arguments, context in
-            let model = try context.session.currentModel(range: arguments.headRange)
+            let current = try context.session.currentModel(range: arguments.headRange)
+            let model = try VerbArguments.model(arguments, "model", session: context.session, fallback: current)
+            let targetModel = try VerbArguments.model(arguments, "target_model", session: context.session, fallback: model)
             guard let source = try arguments.prompt("source", session: context.session, model: model),
                   let layer = try VerbArguments.layer(arguments, "layer", model: model) else { return nil }
             let position = try VerbArguments.position(arguments, "position", prompt: source)
-            let target = try PatchTarget.resolve(arguments, keyword: "into", session: context.session, model: model)
-            let targetLayer = try VerbArguments.layer(arguments, "target_layer", model: model) ?? layer
+            let target = try PatchTarget.resolve(arguments, keyword: "into", session: context.session, model: targetModel)
+            let targetLayer = try VerbArguments.layer(arguments, "target_layer", model: targetModel) ?? layer
+            if !arguments.has("target_layer"), layer >= targetModel.config.layerCount {
+                throw CommandError.outOfRange(what: "layer", value: layer,
+                                              valid: "0..\(targetModel.config.layerCount - 1) in \(targetModel.name); give the target layer after `into`",
+                                              range: arguments.range(of: "layer"))
+            }
             var targetPosition: Int?
             if arguments.has("target_position") {
                 guard case .prompt(let prompt) = target else {
@@ -55,16 +64,20 @@ enum PatchCommand {
                 top = k
             }
             let steps = try PatchscopeCommand.generateCount(arguments, default: 5)
+            let map = try MapChoice.read(arguments, session: context.session, source: model, target: targetModel,
+                                         pairs: [(layer, targetLayer)])
             let request = Request(source: source, layer: layer, position: position, target: target, targetLayer: targetLayer,
-                                  targetPosition: targetPosition, steps: steps, top: top, fitMap: arguments.word("map") == "fit")
+                                  targetPosition: targetPosition, steps: steps, top: top, map: map)
             let (result, resolved, notes) = try CommandError.catching(at: arguments.range(of: "into")) {
-                let (result, resolved) = try compute(request, model: model, task: context.task)
+                let (result, resolved) = try compute(request, model: model, targetModel: targetModel, session: context.session,
+                                                     task: context.task)
                 let notes = try ResultNotes.patch(model: model, source: source, sourcePosition: position, sourceLayers: [layer],
-                                                  target: resolved, atPlaceholder: target.isPreset && targetPosition == nil,
+                                                  target: resolved, targetModel: targetModel,
+                                                  atPlaceholder: target.isPreset && targetPosition == nil,
                                                   targetLayers: [targetLayer], task: context.task)
                 return (result, resolved, notes)
             }
-            return VerbResults.noting(render(result, target: resolved, request: request, model: model), notes)
+            return VerbResults.noting(render(result, target: resolved, request: request, model: targetModel), notes)
         })
 
     /// A checked `patch`.
@@ -78,41 +91,22 @@ enum PatchCommand {
         var steps: Int
         /// `top K` instead of generating.
         var top: Int?
-        var fitMap: Bool
+        var map: MapChoice
     }
 
     /// Fits the affine map if asked, then runs the one patch.
-    static func compute(_ request: Request, model: LoadedModel, task: TaskContext) throws -> (PatchscopeResult, ResolvedTarget) {
-        let target = try request.target.resolved(position: request.targetPosition, model: model)
-        var map: AffineMap?
-        if request.fitMap {
-            let texts = fitTexts.map { model.tokenizer.encode($0).map(Int.init) }
-            map = try AffineMap.fit(model: model.model, texts: texts, sourceLayer: request.layer, targetLayer: request.targetLayer,
-                                    context: TaskContext(isCancelled: { task.isCancelled }))
-        }
-        let result = try Patchscope.patch(model: model.model, source: request.source.ids, sourceLayer: request.layer,
+    static func compute(_ request: Request, model: LoadedModel, targetModel: LoadedModel, session: Session,
+                        task: TaskContext) throws -> (PatchscopeResult, ResolvedTarget) {
+        let target = try request.target.resolved(position: request.targetPosition, model: targetModel)
+        let maps = try request.map.maps(session: session, source: model, target: targetModel,
+                                        pairs: [(request.layer, request.targetLayer)], task: task)
+        let result = try Patchscope.patch(model: targetModel.model, source: request.source.ids, sourceLayer: request.layer,
                                           sourcePosition: request.position, target: target.ids, targetLayer: request.targetLayer,
                                           targetPosition: target.position,
-                                          decoding: request.top.map { .top($0) } ?? .generate(request.steps), map: map,
-                                          tokenizer: model.tokenizer, context: task)
+                                          decoding: request.top.map { .top($0) } ?? .generate(request.steps), map: maps?.first,
+                                          sourceModel: model.model, tokenizer: targetModel.tokenizer, context: task)
         return (result, target)
     }
-
-    /// The text `map fit` fits on: plain sentences of varied topics (a few hundred token positions).
-    static let fitTexts = [
-        "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France.",
-        "Water boils at one hundred degrees Celsius at sea level, and freezes at zero.",
-        "She opened the old wooden door slowly and stepped into the quiet, dusty library.",
-        "The stock market rose sharply on Tuesday after the central bank held interest rates steady.",
-        "Photosynthesis turns sunlight, water and carbon dioxide into sugar and oxygen in green plants.",
-        "Leonardo da Vinci painted the Mona Lisa, which now hangs in the Louvre museum.",
-        "To make bread, mix flour, water, salt and yeast, then let the dough rise for an hour.",
-        "The football match ended in a draw after both teams scored twice in the second half.",
-        "Mount Everest, on the border between Nepal and China, is the highest mountain on Earth.",
-        "Python and Swift are programming languages used to write software for many platforms.",
-        "In 1969 the Apollo 11 mission landed the first humans on the surface of the Moon.",
-        "The children laughed as the small brown dog chased its tail around the garden.",
-    ]
 
     // MARK: - Rendering
 

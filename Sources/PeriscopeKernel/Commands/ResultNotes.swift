@@ -92,8 +92,10 @@ extension ResultNotes {
 
     /// Notes for a patch that reads the source at, or writes the target at, a massive-activation
     /// position (for a preset target whose placeholder is the first token, the placeholder itself).
+    /// Each side is measured on its own model (`targetModel`, when the patch crosses models).
     static func patch(model: LoadedModel, source: PromptValue, sourcePosition: Int, sourceLayers: [Int],
-                      target: ResolvedTarget, atPlaceholder: Bool, targetLayers: [Int], task: TaskContext) throws -> [String] {
+                      target: ResolvedTarget, targetModel: LoadedModel? = nil, atPlaceholder: Bool, targetLayers: [Int],
+                      task: TaskContext) throws -> [String] {
         let profile = try profile(model)
         var notes: [String] = []
         let sourceRMS = try RMSScan.run(model: model.model, prompt: source.ids, layers: sourceLayers, context: task)
@@ -103,11 +105,13 @@ extension ResultNotes {
                          + "\(layerList(read.map(\.layer))) (\(size(r, profile: profile))): that state is nearly the same whatever the token, "
                          + "so it carries little about the source. Read a later position.")
         }
-        let targetRMS = try RMSScan.run(model: model.model, prompt: target.ids, layers: targetLayers, context: task)
-        let written = profile.readings(rms: targetRMS, layers: targetLayers).filter { $0.position == target.position }
+        let targetModel = targetModel ?? model
+        let targetProfile = targetModel === model ? profile : try self.profile(targetModel)
+        let targetRMS = try RMSScan.run(model: targetModel.model, prompt: target.ids, layers: targetLayers, context: task)
+        let written = targetProfile.readings(rms: targetRMS, layers: targetLayers).filter { $0.position == target.position }
         if let r = written.max(by: { $0.ratio < $1.ratio }) {
             notes.append("The target position \(target.position)\(atPlaceholder ? " (the placeholder of \(target.name))" : "") is the attention sink at "
-                         + "\(layerList(written.map(\.layer))) (\(size(r, profile: profile))): patching it replaces the state every later "
+                         + "\(layerList(written.map(\.layer))) (\(size(r, profile: targetProfile))): patching it replaces the state every later "
                          + "token attends to, so the output shows a broken sink more than the patched state. Put a few words before "
                          + "the placeholder (e.g. \"Tell me about x\"), or pick a later `position`.")
         }

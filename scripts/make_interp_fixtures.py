@@ -16,7 +16,8 @@ holding for a few prompts:
   mlp_out) at each (layer, position) into the corrupt run; p(answer), normalised, and the logit
   difference answer - against.
 
-Run:  HF_HUB_OFFLINE=1 $PERISCOPE_HOME/refvenv/bin/python scripts/make_interp_fixtures.py  (`make refvenv` makes it)
+Run:  HF_HUB_OFFLINE=1 $PERISCOPE_HOME/refvenv/bin/python scripts/make_interp_fixtures.py [--patchscope-only]
+(`make refvenv` makes the venv.)
 The model is read from $PERISCOPE_HOME/models (default ~/.cache/periscope/models).
 """
 import json
@@ -260,6 +261,14 @@ def activation_patching(model, tokenizer):
 def main():
     torch.set_num_threads(2)
     tokenizer, model = load()
+    if "--patchscope-only" in sys.argv:
+        # Recomputes only the Patchscope sweeps, keeping the other sections of the file as they are.
+        fixtures = json.loads(OUT.read_text())
+        fixtures["patchscope"] = patchscope_sweep(model, tokenizer)
+        fixtures["patchscope_next_token"] = patchscope_sweep(model, tokenizer, NEXT_TOKEN_SOURCE, -1)
+        print("patchscope (next token):", fixtures["patchscope_next_token"]["generated_text"], file=sys.stderr)
+        OUT.write_text(json.dumps(fixtures, separators=(",", ":")))
+        return
     fixtures = {"model": MODEL_FILE, "lens": [], "attention": {}}
     for prompt in LENS_PROMPTS:
         ids = ids_of(tokenizer, prompt)

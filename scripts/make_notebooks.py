@@ -271,8 +271,8 @@ def main():
     nbformat.write(build(STEERING), out / "steering.ipynb")
     nbformat.write(build(PROBING), out / "probing.ipynb")
     nbformat.write(build(ATTRIBUTION), out / "attribution.ipynb")
-    nbformat.write(build(PATCHSCOPES), out / "patchscopes.ipynb")
-    print("wrote examples/steering.ipynb, examples/probing.ipynb, examples/attribution.ipynb, examples/patchscopes.ipynb")
+    print("wrote examples/steering.ipynb, examples/probing.ipynb, examples/attribution.ipynb")
+    # PATCHSCOPES is a draft: it is written to examples/ once its cells are checked on both models.
 
 
 if __name__ == "__main__":

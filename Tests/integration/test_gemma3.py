@@ -209,3 +209,44 @@ def test_gradient_verbs(session):
     assert len(saliency["scores"]) == t and max(saliency["scores"]) > 0
     trace = result(kc, 'trace clean corrupt answer " Tokyo" hook resid_pre layers all method attribution')
     assert trace["shape"][0] == LAYERS
+
+
+CROSS_TEXTS = [
+    "The river runs past the old mill and under a stone bridge.",
+    "Her grandmother kept bees behind the house for forty years.",
+    "A cold wind came down from the hills before the first snow.",
+    "He bought two loaves of bread and a jar of honey at the market.",
+    "The orchestra tuned their instruments while the hall filled up.",
+    "Most of the island is covered by a thick tropical forest.",
+    "The lawyer read the contract twice before she signed it.",
+    "Trains to the coast leave every hour from the central station.",
+    "The museum's new wing displays paintings from the last century.",
+    "Our neighbour fixed the fence after the storm knocked it down.",
+    "The recipe calls for butter, sugar, three eggs and some flour.",
+    "Astronomers watched the comet for weeks as it neared the sun.",
+]
+
+
+@pytest.mark.parametrize("src,src_layer,dst,dst_layer,src_width,dst_width",
+                         [("s", 20, "g", 12, 576, 640), ("g", 12, "s", 20, 640, 576)],
+                         ids=["smollm2->gemma3", "gemma3->smollm2"])
+def test_cross_model_map_and_patch(session, src, src_layer, dst, dst_layer, src_width, dst_width):
+    """A map between the two bundled models (576 and 640 numbers wide) fits on the texts given,
+    reports held-out scores, and carries a patch across; without a map the widths are refused."""
+    _, kc = session
+    texts = ", ".join(f'"{t}"' for t in CROSS_TEXTS)
+    fitted = result(kc, f"X = fit map {src} layer {src_layer} to {dst} layer {dst_layer} on [{texts}] split 0.75\nX")
+    assert (fitted["input_dim"], fitted["output_dim"]) == (src_width, dst_width)
+    assert fitted["forward_passes"] == 2 * len(CROSS_TEXTS)
+    assert fitted["held_out"] > 0 and fitted["pairs"] > fitted["held_out"]
+    assert 0 < fitted["r2"] < 1, fitted["r2"]          # better than the held-out mean, short of perfect
+    assert 0 < fitted["mean_cosine"] <= 1
+    source = '"The Colosseum is located in the city of"'
+    patched = result(kc, f"patch source {source} model {src} layer {src_layer} position -1 "
+                         f"into identity model {dst} layer {dst_layer} map X top 3")
+    assert patched["mapped"] is True and len(patched["ids"]) == 3
+    assert patched["model"] == {"s": "smollm2", "g": "gemma3-270m"}[dst]
+    reply, _ = run_cell(kc, f"patch source {source} model {src} layer {src_layer} position -1 into identity model {dst} layer {dst_layer}")
+    assert reply["content"]["status"] == "error"
+    message = reply["content"]["evalue"]
+    assert str(src_width) in message and str(dst_width) in message and "map" in message, message

@@ -52,7 +52,7 @@ enum LensesCommand {
         let caption = result.methods.indices.map { "\(result.methods[$0].rawValue) \(firstAbove($0))" }.joined(separator: "; ")
         let table = Table(title: title, columns: columns, rows: rows, caption: caption, kind: "lenses")
         var bundle = MimeBundle.combining([chart.mimeBundle, table.mimeBundle])
-        bundle.data[MimeBundle.periscopeJSON] = JSONOut.object([
+        bundle.json = JSONOut.object([
             ("kind", .string("group")),
             ("items", .array([chart.json, table.json])),
             ("analysis", .string("lenses")),
@@ -62,7 +62,7 @@ enum LensesCommand {
             ("positions", .int(result.positions)),
             ("texts", .int(result.texts)),
             ("model", .string(model.name)),
-        ]).serialized()
+        ])
         return .result(RenderedResult(typeName: "Lenses", summary: "lenses over \(result.texts) texts, \(result.layers.count) layers",
                                       bundle: bundle))
     }

@@ -39,7 +39,7 @@ public struct MapValue: ValueContent, Sendable {
             ("cost", "\(forwardPasses) forward passes, \(NumberFormat.fixed(2).format(seconds)) s"),
         ], kind: "map")
         var bundle = card.mimeBundle
-        bundle.data[MimeBundle.periscopeJSON] = appending(card.json, [
+        bundle.json = appending(card.json, [
             ("source_model", .string(sourceModel)), ("target_model", .string(targetModel)),
             ("source_layer", .int(map.sourceLayer)), ("target_layer", .int(map.targetLayer)),
             ("input_dim", .int(map.inputDim)), ("output_dim", .int(map.outputDim)),
@@ -47,7 +47,7 @@ public struct MapValue: ValueContent, Sendable {
             ("r2", .num(map.explainedVariance)), ("mean_cosine", .num(map.meanCosine)),
             ("ridge", .num(map.ridge)), ("lambda", .num(map.lambda)), ("toward_identity", .bool(map.towardIdentity)),
             ("forward_passes", .int(forwardPasses)), ("seconds", .num(seconds)),
-        ]).serialized()
+        ])
         return bundle
     }
 }

@@ -6,6 +6,10 @@
 /// (`completeness`, `wordAtCursor`) can still read the rest of a half-typed cell.
 struct Lexer {
     private let scalars: [Unicode.Scalar]
+    /// The cell's UTF-8 bytes, and where each scalar starts in them (plus the end): a token's text
+    /// is one slice of bytes, not a string built scalar by scalar.
+    private let utf8: [UInt8]
+    private let utf8Offsets: [Int]
     private var index = 0
     private var line = 1
     private var column = 1
@@ -15,6 +19,16 @@ struct Lexer {
 
     init(_ source: String) {
         scalars = Array(source.unicodeScalars)
+        utf8 = Array(source.utf8)
+        var offsets: [Int] = []
+        offsets.reserveCapacity(scalars.count + 1)
+        var offset = 0
+        for scalar in scalars {
+            offsets.append(offset)
+            offset += UTF8.width(scalar)
+        }
+        offsets.append(offset)
+        utf8Offsets = offsets
     }
 
     /// All tokens of `source`, ending with `.endOfInput`.
@@ -50,9 +64,7 @@ struct Lexer {
     }
 
     private func text(from start: SourceLocation) -> String {
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: scalars[start.offset..<index])
-        return String(view)
+        String(decoding: utf8[utf8Offsets[start.offset]..<utf8Offsets[index]], as: UTF8.self)
     }
 
     private func token(_ kind: Token.Kind, from start: SourceLocation) -> Token {

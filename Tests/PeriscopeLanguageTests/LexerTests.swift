@@ -40,6 +40,18 @@ final class LexerTests: XCTestCase {
         XCTAssertEqual(tokens[7].range.start, loc(2, 8, 17))
     }
 
+    /// Offsets count Unicode scalars while the text is sliced from UTF-8: scalars of one to four
+    /// bytes, and a combining accent (two scalars, one character), must not shift either.
+    func testTokenTextAndOffsetsAcrossMultibyteScalars() {
+        let tokens = Lexer.tokenize("café = \"😀e\u{301}\" # ü\nx 'ß' ✓").tokens
+        XCTAssertEqual(tokens.map(\.text), ["café", "=", "\"😀e\u{301}\"", "\n", "x", "'ß'", "✓", ""])
+        XCTAssertEqual(tokens[0].range, SourceRange(start: loc(1, 1, 0), end: loc(1, 5, 4)))
+        XCTAssertEqual(tokens[2].range, SourceRange(start: loc(1, 8, 7), end: loc(1, 13, 12)))
+        XCTAssertEqual(tokens[2].kind, .string("😀e\u{301}"))
+        XCTAssertEqual(tokens[5].range, SourceRange(start: loc(2, 3, 19), end: loc(2, 6, 22)))
+        XCTAssertEqual(tokens[6].range.start, loc(2, 7, 23))
+    }
+
     func testLexerKeepsGoingAfterAnError() {
         let tokens = Lexer.tokenize("x 1.2.3 y").tokens
         guard case .invalid(let error, let atEnd) = tokens[1].kind else { return XCTFail("expected an invalid token") }

@@ -66,6 +66,13 @@ let package = Package(
         .testTarget(name: "PeriscopeLanguageTests", dependencies: ["PeriscopeLanguage"]),
         .testTarget(name: "PeriscopeKernelTests", dependencies: ["PeriscopeKernel"]),
         .testTarget(name: "PeriscopeLSPTests", dependencies: ["PeriscopeLSP"]),
+
+        // The fuzz harnesses' entry functions, one per surface that reads outside input: libFuzzer
+        // runs them in the fuzz executables below, the smoke test over the seeds in every test run.
+        .target(name: "FuzzTargets", dependencies: [
+            "GGUF", "JupyterProtocol", "PeriscopeLanguage", "PeriscopeKernel", "Transformer", "Interpretability",
+        ], path: "Fuzz/FuzzTargets"),
+        .testTarget(name: "FuzzSmokeTests", dependencies: ["FuzzTargets"]),
     ]
 )
 
@@ -77,21 +84,13 @@ if hasLlama {
     }
 }
 
-// libFuzzer targets, one per surface that reads outside input (Fuzz/). Only `make fuzz` declares
-// them (PERISCOPE_FUZZ=1), building with -sanitize=fuzzer,address into its own scratch path; libFuzzer
+// The libFuzzer executables, one per harness in FuzzTargets (Fuzz/). Only `make fuzz` declares them
+// (PERISCOPE_FUZZ=1), building with -sanitize=fuzzer,address into its own scratch path; libFuzzer
 // runs them (Fuzz/FuzzDriver).
 if ProcessInfo.processInfo.environment["PERISCOPE_FUZZ"] != nil {
-    let fuzzTargets: [(String, [Target.Dependency])] = [
-        ("FuzzGGUF", ["GGUF"]),
-        ("FuzzWire", ["JupyterProtocol"]),
-        ("FuzzLanguage", ["PeriscopeLanguage", "PeriscopeKernel"]),
-        ("FuzzTokenizer", ["GGUF", "Transformer"]),
-        ("FuzzCSV", ["Interpretability"]),
-        ("FuzzWriters", ["GGUF", "PeriscopeKernel"]),
-    ]
     package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"))
-    for (name, dependencies) in fuzzTargets {
-        package.targets.append(.executableTarget(name: name, dependencies: dependencies + ["FuzzDriver"], path: "Fuzz/\(name)"))
+    for name in ["FuzzGGUF", "FuzzWire", "FuzzLanguage", "FuzzTokenizer", "FuzzCSV", "FuzzWriters"] {
+        package.targets.append(.executableTarget(name: name, dependencies: ["FuzzTargets", "FuzzDriver"], path: "Fuzz/\(name)"))
     }
 }
 

@@ -1,3 +1,4 @@
 import FuzzDriver
+import FuzzTargets
 
-runFuzzer { data, count in fuzzCSV(data, count) }
+runFuzzer { data, count in FuzzTarget.csv.run(data, count) }

@@ -1,3 +1,4 @@
 import FuzzDriver
+import FuzzTargets
 
-runFuzzer { data, count in fuzzGGUF(data, count) }
+runFuzzer { data, count in FuzzTarget.gguf.run(data, count) }

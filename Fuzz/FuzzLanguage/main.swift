@@ -1,3 +1,4 @@
 import FuzzDriver
+import FuzzTargets
 
-runFuzzer { data, count in fuzzLanguage(data, count) }
+runFuzzer { data, count in FuzzTarget.language.run(data, count) }

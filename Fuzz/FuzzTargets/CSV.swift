@@ -1,17 +1,18 @@
 import Foundation
 import Interpretability
 
-// libFuzzer target: a CSV data set (`dataset "file.csv"`), as text.
+// A CSV data set (`dataset "file.csv"`), as text. What parses has a text and a label per row
+// and at least one row.
 
-func fuzzCSV(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    guard let start = data else { return 0 }
-    guard let text = String(bytes: UnsafeBufferPointer(start: start, count: count), encoding: .utf8) else { return 0 }
+func fuzzCSV(_ input: UnsafeBufferPointer<UInt8>) -> FuzzOutcome {
+    guard let text = String(bytes: input, encoding: .utf8) else { return .refused }
     do {
         let dataset = try LabelledDataset.parse(csv: text, source: "fuzz.csv")
-        precondition(dataset.texts.count == dataset.labels.count && dataset.count > 0)
+        precondition(dataset.texts.count == dataset.labels.count && dataset.count > 0, "a data set without rows")
         _ = dataset.classCounts
+        return .accepted
     } catch {
         _ = String(describing: error)
+        return .refused
     }
-    return 0
 }

@@ -2,45 +2,36 @@ import Foundation
 import GGUF
 import Transformer
 
-// libFuzzer target: text through the two tokenizers read from real GGUF vocabularies, a
-// byte-level BPE one (SmolLM2) and a SentencePiece one with byte fallback (Gemma 3, or the tiny
-// SentencePiece fixture), named by PERISCOPE_FUZZ_BPE and PERISCOPE_FUZZ_SPM. The first input
-// byte picks the tokenizer and the options; the rest is the text. The ids must decode, and the
-// input's bytes as ids must decode too.
+// Text through the tokenizers read from real GGUF vocabularies: a byte-level BPE one (SmolLM2)
+// and a SentencePiece one with byte fallback (Gemma 3, or the tiny SentencePiece fixture). The
+// first input byte picks the tokenizer and the options; the rest is the text. The ids must be in
+// the vocabulary and decode, and the input's bytes read as ids (in range or not, as a client
+// could send them) must decode too.
 
-private func tokenizer(_ variable: String) -> Tokenizer? {
-    guard let path = ProcessInfo.processInfo.environment[variable], !path.isEmpty else { return nil }
-    do {
-        return try Tokenizer(vocabulary: TokenizerVocabulary(gguf: GGUFFile(path: path)))
-    } catch {
-        FileHandle.standardError.write(Data("\(variable)=\(path): \(error)\n".utf8))
-        exit(2)
-    }
+nonisolated(unsafe) private var tokenizers: [Tokenizer] = []
+
+/// Reads the vocabularies once, before any input: under the sanitizer that takes seconds, which
+/// libFuzzer would otherwise charge to the first input as a hang.
+public func loadFuzzTokenizers(paths: [String]) throws {
+    tokenizers = try paths.map { try Tokenizer(vocabulary: TokenizerVocabulary(gguf: GGUFFile(path: $0))) }
 }
 
-nonisolated(unsafe) private let tokenizers: [Tokenizer] = {
-    let found = [tokenizer("PERISCOPE_FUZZ_BPE"), tokenizer("PERISCOPE_FUZZ_SPM")].compactMap { $0 }
-    if found.isEmpty {
-        FileHandle.standardError.write(Data("set PERISCOPE_FUZZ_BPE and/or PERISCOPE_FUZZ_SPM to GGUF files\n".utf8))
-        exit(2)
-    }
-    return found
-}()
-
-/// Reads both vocabularies before fuzzing starts: under the sanitizer that takes seconds, which
-/// libFuzzer would otherwise charge to the first input as a hang.
-func loadFuzzTokenizers() { _ = tokenizers.count }
-
-func fuzzTokenizer(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    guard let start = data else { return 0 }
-    guard count > 0 else { return 0 }
-    let options = start[0]
+func fuzzTokenizer(_ input: UnsafeBufferPointer<UInt8>) -> FuzzOutcome {
+    precondition(!tokenizers.isEmpty, "loadFuzzTokenizers first")
+    guard let options = input.first else { return .refused }
     let tokenizer = tokenizers[Int(options & 1) % tokenizers.count]
-    let body = UnsafeBufferPointer(start: start + 1, count: count - 1)
+    let body = UnsafeBufferPointer(rebasing: input.dropFirst())
     let text = String(decoding: body, as: UTF8.self)
     let ids = tokenizer.encode(text, addSpecial: options & 2 != 0, parseSpecial: options & 4 != 0)
-    _ = tokenizer.decode(ids)
-    // Arbitrary ids, in range and out of it, as a client could send them.
+    precondition(ids.allSatisfy { $0 >= 0 && Int($0) < tokenizer.vocabularySize }, "an id outside the vocabulary")
+    let decoded = tokenizer.decode(ids)
+    // Byte-level BPE loses nothing: plain text (no special tokens added or parsed) comes back,
+    // unless a byte has no token of its own and became the unknown token (SmolLM2 has none for
+    // 0x04, 0x06, 0x13, 0x14, 0x16 and 0x1D).
+    if tokenizer.vocabulary.algorithm == .bytePairEncoding, options & 6 == 0,
+       !ids.contains(where: { $0 == tokenizer.vocabulary.unknownID }) {
+        precondition(Array(decoded.utf8) == Array(text.utf8), "BPE text does not decode to itself")
+    }
     var raw: [Int32] = []
     var i = 0
     while i + 4 <= body.count {
@@ -48,5 +39,5 @@ func fuzzTokenizer(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         i += 4
     }
     _ = tokenizer.decode(raw)
-    return 0
+    return .accepted
 }

@@ -1,7 +1,7 @@
 import Foundation
 import JupyterProtocol
 
-// libFuzzer target: the Jupyter wire codec and the JSON decoder. The input is split into frames at
+// The Jupyter wire codec and the JSON decoder. The input is split into frames at
 // each "\n--\n"; decoding uses an empty key (unsigned, as Jupyter allows) so the JSON frames are
 // reached, and a signed codec so the signature check is too.
 
@@ -29,21 +29,23 @@ private func finiteOrNull(_ value: JSONValue) -> JSONValue {
     }
 }
 
-func fuzzWire(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    guard let start = data else { return 0 }
-    let data = Data(bytes: start, count: count)
+func fuzzWire(_ input: UnsafeBufferPointer<UInt8>) -> FuzzOutcome {
+    let data = Data(buffer: input)
+    var outcome = FuzzOutcome.refused
     // The whole input as one JSON document: what parses must serialise and parse back equal,
     // except that non-finite numbers (NaN, Infinity, 1e400) are written as null.
     if let value = try? JSONValue.parse(data) {
         let again = try? JSONValue.parse(value.serializedData())
         precondition(again == finiteOrNull(value), "JSON round trip changed the value")
+        outcome = .accepted
     }
     let parts = frames(data)
     if let message = try? unsigned.decode(parts) {
         // A decoded message re-encodes and decodes to itself.
         let back = try? unsigned.decode(unsigned.encode(message))
         precondition(back?.header.msgID == message.header.msgID, "wire round trip lost the header")
+        outcome = .accepted
     }
     _ = try? signed.decode(parts)
-    return 0
+    return outcome
 }

@@ -2,17 +2,20 @@ import Foundation
 import GGUF
 import PeriscopeKernel
 
-// libFuzzer target: what the .npy and control-vector writers are given (a shape and float values
+// What the .npy and control-vector writers are given (a shape and float values
 // from a run, a layer number, an architecture name). The input's first bytes are the shape and
 // the layer, the rest the values' bit patterns (NaN and infinities included). Each file written
 // in memory must read back to the same values.
 
-func fuzzWriters(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    guard let start = data else { return 0 }
-    guard count >= 3 else { return 0 }
-    let bytes = UnsafeBufferPointer(start: start, count: count)
+private let scratch: String = {
+    let dir = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+    return "\(dir)/periscope-fuzz-writers-\(getpid()).gguf"
+}()
+
+func fuzzWriters(_ bytes: UnsafeBufferPointer<UInt8>) -> FuzzOutcome {
+    guard bytes.count >= 3 else { return .refused }
     let rank = Int(bytes[0] % 4)
-    guard count >= 2 + rank else { return 0 }
+    guard bytes.count >= 2 + rank else { return .refused }
     var shape = (0..<rank).map { Int(bytes[1 + $0] % 17) }
     let layer = Int(bytes[1 + rank])
     let payload = bytes[(2 + rank)...]
@@ -30,22 +33,21 @@ func fuzzWriters(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         precondition(body.elementsEqual(values.withUnsafeBytes { Data($0) }), "npy values differ")
     }
 
-    guard !values.isEmpty else { return 0 }  // a direction always has values
+    guard !values.isEmpty else { return .refused }  // a direction always has values
     var writer = GGUFWriter(architecture: "controlvector")
     writer.add("controlvector.model_hint", .string(String(decoding: payload.prefix(16), as: UTF8.self)))
     writer.add("controlvector.layer_count", .uint32(1))
     writer.addTensor(name: "direction.\(layer + 1)", dims: [values.count], values: values)
-    guard let encoded = try? writer.encoded() else { return 0 }
-    let path = "/dev/shm/periscope-fuzz-writers-\(getpid()).gguf"
-    guard FileManager.default.createFile(atPath: path, contents: Data(encoded)) else { return 0 }
-    defer { unlink(path) }
+    guard let encoded = try? writer.encoded() else { return .refused }
+    guard FileManager.default.createFile(atPath: scratch, contents: Data(encoded)) else { return .refused }
+    defer { unlink(scratch) }
     do {
-        let file = try GGUFFile(path: path)
+        let file = try GGUFFile(path: scratch)
         guard let tensor = file.tensor(named: "direction.\(layer + 1)") else { preconditionFailure("tensor lost") }
         let back = try file.dequantize(tensor)
         precondition(back.map(\.bitPattern) == values.map(\.bitPattern), "control vector values differ")
     } catch {
         preconditionFailure("a control vector we wrote does not read back: \(error)")
     }
-    return 0
+    return .accepted
 }

@@ -1,3 +1,4 @@
 import FuzzDriver
+import FuzzTargets
 
-runFuzzer { data, count in fuzzWire(data, count) }
+runFuzzer { data, count in FuzzTarget.wire.run(data, count) }

@@ -1,3 +1,4 @@
 import FuzzDriver
+import FuzzTargets
 
-runFuzzer { data, count in fuzzWriters(data, count) }
+runFuzzer { data, count in FuzzTarget.writers.run(data, count) }

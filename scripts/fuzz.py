@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,7 @@ OUT = ROOT / "build" / "fuzz"
 REGRESSIONS = ROOT / "Tests" / "FuzzRegressions"
 HOME = pathlib.Path(os.environ.get("PERISCOPE_HOME", pathlib.Path.home() / ".cache" / "periscope"))
 TARGETS = ["FuzzGGUF", "FuzzWire", "FuzzLanguage", "FuzzTokenizer", "FuzzCSV", "FuzzWriters"]
-MAX_LEN = {"FuzzGGUF": 65536, "FuzzTokenizer": 4096}
+MAX_LEN = {"FuzzGGUF": 65536, "FuzzTokenizer": 4096, "FuzzLanguage": 4096}
 
 
 def tokenizer_env():
@@ -77,7 +78,7 @@ def make_seeds():
         text = json.loads(line)["text"].encode()
         put(CORPUS / "FuzzTokenizer", f"bpe{i}", b"\x00" + text)
         put(CORPUS / "FuzzTokenizer", f"spm{i}", b"\x07" + text)
-    for i, csv in enumerate(['text,label\n"I loved it",pos\nI hated it,neg\n', 'Label,TEXT\r\npos,"a ""quoted""\nline"\r\n',
+    for i, csv in enumerate(['text,label\n"I loved it",pos\nI hated it,neg\n', 'Label,TEXT\r\npos,"a ""quoted""\nline"\r\nneg,b\r\n',
                              "text,label,extra\nx,y\n", "sentence,score\n1,2\n"]):
         put(CORPUS / "FuzzCSV", f"csv{i}", csv)
     put(CORPUS / "FuzzWriters", "vector", bytes([5, 3, 6]) + b"\x00\x00\x80\x3f" * 3 + b"\x00\x00\xc0\x7f")
@@ -120,22 +121,69 @@ def corpus_dirs(target, writable):
     return dirs
 
 
+def timed_out_input(log):
+    """The input libFuzzer saved when it stopped for the 1 s limit, or None for any other stop."""
+    if "ERROR: libFuzzer: timeout" not in log:
+        return None
+    found = re.search(r"Test unit written to (\S+)", log)
+    return pathlib.Path(found.group(1)) if found else None
+
+
+def cpu_seconds_per_run(target, path):
+    """CPU time (user + system) of one run of `path` in a fresh process: eleven runs less one,
+    over ten, so the start-up (reading vocabularies, the sanitizer's set-up) cancels out."""
+    env = {**os.environ, **tokenizer_env(), "ASAN_OPTIONS": "detect_leaks=1:allocator_may_return_null=1"}
+
+    def cpu(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([str(BUILD / target), f"-runs={repeats}", str(path)], env=env, capture_output=True, timeout=600)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+    return max(cpu(11) - cpu(1), 0.0) / 10
+
+
 def run(seconds, targets):
+    """Each target for `seconds` of wall time. libFuzzer's 1 s limit is wall time, so on a shared
+    machine a process that waits for a core can stop on an ordinary input. Such an input is run
+    again in a fresh process and its CPU time measured: when one run takes under a second of CPU it
+    was not a hang; it is kept in build/fuzz/starved/ (its CPU time in runs.jsonl) and fuzzing goes
+    on. Anything else (a crash, a leak, an input that needs a second of CPU) fails the run."""
     total, failed = 0, []
     for target in targets:
-        code, runs, elapsed, log = libfuzzer(target, [f"-max_total_time={int(seconds)}", *corpus_dirs(target, True)],
-                                             timeout=seconds + 300)
+        started = time.monotonic()
+        runs, starved, cov, first_cov, code, log = 0, [], None, None, 0, ""
+        while (left := seconds - (time.monotonic() - started)) >= 10:
+            code, executed, _, log = libfuzzer(target, [f"-max_total_time={int(left)}", *corpus_dirs(target, True)],
+                                               timeout=left + 300)
+            runs += executed
+            cov = coverage(log) or cov
+            first_cov = first_cov or cov
+            slow = timed_out_input(log) if code != 0 else None
+            if slow is None:
+                break
+            cpu = cpu_seconds_per_run(target, slow)
+            if cpu >= 1.0:
+                print(f"{target}: {slow.name} takes {cpu:.2f} s of CPU a run: a hang", flush=True)
+                break
+            (OUT / "starved").mkdir(parents=True, exist_ok=True)
+            slow.rename(OUT / "starved" / slow.name)
+            starved.append({"input": slow.name, "cpu_seconds": round(cpu, 4)})
+            code = 0
+        elapsed = time.monotonic() - started
         total += runs
-        cov = coverage(log)
+        cov = (first_cov[0], cov[1]) if first_cov and cov else None
         print(f"{target}: {runs} inputs in {elapsed:.0f} s ({runs / max(elapsed, 1e-9):.0f}/s), "
               f"coverage {'none: not instrumented' if cov is None else f'{cov[0]} -> {cov[1]}'}"
+              f"{f', {len(starved)} stops for a core (not hangs)' if starved else ''}"
               f"{'' if code == 0 else ' FAILED'}", flush=True)
         if code != 0 or cov is None:
             failed.append(target)
             print("\n".join(log.splitlines()[-30:]))
         with open(OUT / "runs.jsonl", "a") as f:
             f.write(json.dumps({"target": target, "inputs": runs, "seconds": round(elapsed, 1), "ok": code == 0,
-                                "coverage": cov, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
+                                "coverage": cov, "starved": starved,
+                                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
     print(f"total: {total} inputs")
     return not failed
 

@@ -58,6 +58,7 @@ def verb_cells(tmp):
         ' ["Great fun", "pos"], ["Terrible", "neg"], ["So good", "pos"], ["So bad", "neg"]]',
         "probe d layers 2..3 split 0.5 seed 1",
         'attribute "The capital city of France is" answer " Paris"',
+        'gradient p answer " Paris" hook "blocks.5.hook_resid_pre"',
         'compare "The capital of France is" "The capital of Italy is" top 3',
         'stability "The capital city of France is" layers 0..1 samples 2',
         'project ["cat", "dog", "car", "bus"] layer 10',

@@ -46,9 +46,16 @@ def verb_cells(tmp):
         "generate p max 4",
         "cache",
         "lens p layers 20..29 positions -2..-1",
+        "lens p layers 0..3 tuned",
+        'lenses ["The Eiffel Tower is in the city of Paris", "Water boils at one hundred degrees"] layers 0..3',
         "attention p layer 5 head 3",
         'patch source "The Eiffel Tower" layer 8 position -1 into "The capital city of x" generate 2',
         "patchscope p position -1 target identity layers 0..5 generate 2",
+        'M = fit map m1 layer 6 to m2 layer 8 on ["The cat sat on the mat and looked out of the window at the rain",'
+        ' "Paris is the capital of France and the largest city in the country",'
+        ' "Water boils at one hundred degrees Celsius at the level of the sea",'
+        ' "I like green tea in the morning and black coffee after lunch"] ridge 1',
+        'patch source "The Eiffel Tower" model m1 layer 6 position -1 into "The capital city of x" model m2 layer 8 map M generate 2',
         'trace p "The Colosseum is in the city of" answer " Paris" layers 0..3',
         'love = direction ["Love", "I adore you"] minus ["Hate", "I despise you"] layer 6',
         'joy = direction ["Joy", "What fun"] minus ["Sorrow", "How sad"] layer 6',

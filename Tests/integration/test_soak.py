@@ -1,8 +1,17 @@
 """A short soak run (soak.py; `make soak` runs the long one)."""
 import json
+import re
 
 from conftest import ROOT, requires_model
-from soak import Soak
+from soak import Soak, verb_cells
+
+
+def test_soak_sends_every_verb(tmp_path):
+    """Every verb of the README's table heads some cell of the run (`load` heads the warm-up)."""
+    verbs = set(re.findall(r"^\| `([a-z]+)` \|", (ROOT / "README.md").read_text(), flags=re.M))
+    assert len(verbs) > 25, verbs
+    heads = {"load"} | {re.sub(r"^\w+ = ", "", code).split()[0] for code in verb_cells(tmp_path)}
+    assert verbs <= heads, f"verbs the soak never sends: {sorted(verbs - heads)}"
 
 
 @requires_model()

@@ -77,6 +77,8 @@ public enum AttributionPatching {
     static func check(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, layers: [Int]?, positions: [Int]?,
                       tokenizer: Tokenizer?) throws -> ([Int], [Int]) {
         let c = model.config
+        // Refused before any pass: the first-order passes record points a backend may not reach.
+        if let backend = model.backend { throw BackendError.noGradients(placement: backend.placement) }
         try Check.prompt(clean)
         try Check.prompt(corrupt)
         guard clean.count == corrupt.count else {

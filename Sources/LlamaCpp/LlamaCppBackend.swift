@@ -22,16 +22,23 @@ public final class LlamaCppBackend: ForwardBackend {
     private var lost = false
     private let lock = NSLock()
 
-    public var placement: String {
+    public var placement: String { Self.placement(endpoints: endpoints) }
+
+    /// Where a model on `endpoints` runs, in words (part of its path in the session).
+    public static func placement(endpoints: [String]) -> String {
         endpoints.isEmpty ? "libllama in-process" : "\(endpoints.count) RPC server\(endpoints.count == 1 ? "" : "s"): " + endpoints.joined(separator: ", ")
     }
 
+    /// True while the worker runs and no pass has found it gone (it holds its servers).
+    public var isAlive: Bool { lock.lock(); defer { lock.unlock() }; return !lost && process.isRunning }
+
     /// Starts a worker and loads the GGUF file at `path` there, across `endpoints` (none: this
-    /// machine's CPU). Each endpoint is checked to answer before llama.cpp connects to it.
+    /// machine's CPU). Each endpoint must answer llama.cpp's handshake with this build's protocol
+    /// version before llama.cpp connects to it.
     public init(path: String, architecture: String, endpoints: [String], contextLength: Int = 4096) throws {
         self.endpoints = endpoints
         self.architecture = architecture
-        for endpoint in endpoints { try Endpoint.checkReachable(endpoint) }
+        for endpoint in endpoints { try Endpoint.handshake(endpoint) }
         signal(SIGPIPE, SIG_IGN)   // a dead worker's pipe must give an error, not end the kernel
         let executable = ProcessInfo.processInfo.environment["PERISCOPE_LLAMA_WORKER"]
             ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -106,10 +113,12 @@ public final class LlamaCppBackend: ForwardBackend {
 
     public func tensorName(for point: HookPoint) -> String? {
         let gemma = architecture.hasPrefix("gemma")
+        // The stream entering block 0: Gemma's embeddings after the √d_model scale.
+        let embedded = gemma ? "inp_scaled" : "inp_embd"
         switch point {
         case .residPost(let l): return "l_out-\(l)"
-        case .residPre(let l) where l > 0: return "l_out-\(l - 1)"
-        case .embed where !gemma: return "inp_embd"
+        case .residPre(let l): return l == 0 ? embedded : "l_out-\(l - 1)"
+        case .embed: return embedded
         case .lnFinalNormalized: return "result_norm"
         case .residMid(let l): return gemma ? "sa_out-\(l)" : "ffn_inp-\(l)"
         case .attnOut(let l): return gemma ? "attn_post_norm-\(l)" : "attn_out-\(l)"
@@ -125,7 +134,7 @@ public final class LlamaCppBackend: ForwardBackend {
         case .q, .k, .v:
             return "its query, key and value tensors are laid out per head after RoPE and are not mapped; load the model without `on`"
         default:
-            return "the llama.cpp backend maps only resid_pre (from block 1), resid_mid, attn_out, mlp_out and resid_post; load the model without `on` for the others"
+            return "the llama.cpp backend maps only hook_embed, resid_pre, resid_mid, attn_out, mlp_out, resid_post and ln_final; load the model without `on` for the others"
         }
     }
 

@@ -40,8 +40,17 @@ struct BackendReplay: Equatable, Sendable {
     /// Layers below this one hold every token (a cache cut for a resumed pass); `Int.max` when whole.
     var cutLayer: Int = .max
 
+    /// Drops every position from `n` on: the sequence continues differently.
+    mutating func truncate(to n: Int) {
+        tokens.removeLast(max(0, tokens.count - n))
+        cutLayer = .max
+        writes.removeAll { $0.position >= n }
+    }
+
+    /// Drops positions from `n` on in layers `layer` and up. The tokens stay (even for layer 0):
+    /// the pass resumed there runs them again beneath the rows it writes.
     mutating func truncate(to n: Int, fromLayer layer: Int) {
-        if layer == 0 { tokens.removeLast(max(0, tokens.count - n)) } else { cutLayer = layer }
+        cutLayer = min(cutLayer, layer)
         writes.removeAll { $0.position >= n && $0.feedsLayer >= layer }
     }
 }

@@ -33,7 +33,7 @@ public struct KVCache: Sendable, Equatable {
     public mutating func truncate(to newLength: Int) {
         let n = max(0, min(length, newLength))
         if replay != nil {
-            replay?.truncate(to: n, fromLayer: 0)
+            replay?.truncate(to: n)
             length = n
             return
         }

@@ -10,7 +10,7 @@ enum LoadCommand {
         name: "load",
         group: .models,
         synopsis: "load \"name-or-path\" [on local | on [\"host:port\", …]]",
-        description: "Loads a model and makes it the current one. Shows its model card: architecture, sizes, parameters, quantisation, memory, load time. `\"smollm2\"` names the bundled default, SmolLM2-135M-Instruct, kept in $PERISCOPE_HOME/models (default ~/.cache/periscope/models; `make model` fetches it); any other text is the path of a GGUF file. Loading a file that is already resident reuses it. `on [\"host:port\", …]` runs the model in llama.cpp with its layers split across those `ggml-rpc-server`s (unauthenticated and unencrypted: keep them on loopback or a private network); `on local` runs it in llama.cpp on this machine, for comparison. Hook points map to llama.cpp's tensors (resid_pre from block 1, resid_mid, attn_out, mlp_out, resid_post, ln_final); gradients and attention patterns need Periscope's own runtime.",
+        description: "Loads a model and makes it the current one. Shows its model card: architecture, sizes, parameters, quantisation, memory, load time. `\"smollm2\"` names the bundled default, SmolLM2-135M-Instruct, kept in $PERISCOPE_HOME/models (default ~/.cache/periscope/models; `make model` fetches it); any other text is the path of a GGUF file. Loading a file that is already resident reuses it. `on [\"host:port\", …]` runs the model in llama.cpp with its layers split across those `ggml-rpc-server`s (unauthenticated and unencrypted: keep them on loopback or a private network); `on local` runs it in llama.cpp on this machine, for comparison. Hook points map to llama.cpp's tensors (hook_embed, resid_pre, resid_mid, attn_out, mlp_out, resid_post, ln_final; `hooks` lists each tensor name); gradients and attention patterns need Periscope's own runtime. A ggml-rpc-server serves one client at a time: each split model needs servers of its own.",
         positionals: [Parameter("model", .string, required: true, summary: "a known model name (`smollm2`) or a .gguf path",
                                 completions: { _, _ in ModelCatalog.entries.map { quoted($0.name) } })],
         keywords: [Parameter("on", .value, summary: "`local` or a list of \"host:port\" RPC servers: run the model in llama.cpp there")],
@@ -29,6 +29,18 @@ enum LoadCommand {
                     if !Endpoint.isLocalOrPrivate(host) {
                         context.warn("warning: \(e) is neither loopback nor a private address; ggml-rpc-server has no authentication or encryption, so anyone who reaches it can run code on it and read the model.\n")
                     }
+                }
+                // The same file on the same servers is the resident model; a server another
+                // model holds would never answer this one (one client at a time).
+                if let resident = store.model(atPath: path + " on " + LlamaCppBackend.placement(endpoints: endpoints)),
+                   (resident.model.backend as? LlamaCppBackend)?.isAlive == true {
+                    store.use(resident)
+                    return .object(ModelValue(resident, reused: true))
+                }
+                for other in store.models {
+                    guard let backend = other.model.backend as? LlamaCppBackend, backend.isAlive,
+                          let shared = backend.endpoints.first(where: endpoints.contains) else { continue }
+                    throw LlamaCppError.serverInUse(endpoint: shared, model: other.name)
                 }
                 let loaded = try readInBackground(name: name + "@llama.cpp", task: context.task) {
                     try ModelStore.read(name: name + "@llama.cpp", path: path, endpoints: endpoints)

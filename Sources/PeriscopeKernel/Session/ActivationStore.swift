@@ -159,22 +159,25 @@ extension Session {
     /// the budget pushed out.
     public func cachedRun(_ prompt: PromptValue, model: LoadedModel, points: [HookPoint]? = nil,
                           context: TaskContext, evicted: inout [CachedRun]) throws -> CachedRun {
-        let wanted = points ?? Session.defaultCachedPoints(layers: model.config.layerCount)
+        // A model run by llama.cpp caches, of the standard set, the points its graph names; a point
+        // asked for by name that it cannot reach is refused by the pass with the reason.
+        let backend = model.model.backend
+        let standard = Session.defaultCachedPoints(layers: model.config.layerCount)
+            .filter { point in backend.map { $0.tensorName(for: point) != nil } ?? true }
+        let wanted = points ?? standard
         let key = ActivationKey(modelPath: model.path, tokens: prompt.ids)
         if let hit = activations.lookup(key), wanted.allSatisfy({ hit[$0] != nil }) { return hit }
 
         let existing = activations.peek(key)
         let missing = existing.map { run in wanted.filter { run[$0] == nil } } ?? []
         var record = existing == nil
-            ? Array(Set(wanted + Session.defaultCachedPoints(layers: model.config.layerCount)))
+            ? Array(Set(wanted + standard))
             : missing
         // A run that cannot fit the budget anyway records only what the caller asked for (the final
         // norm's output for the default set), so a long prompt does not allocate gigabytes of patterns to drop.
         let keepable = Session.estimatedBytes(record, tokens: prompt.ids.count, config: model.config)
             + model.config.vocabularySize * MemoryLayout<Float>.size <= activations.budgetBytes
         if existing == nil, !keepable { record = points ?? [.lnFinalNormalized] }
-        // A model run by llama.cpp records the points its graph names; the others stay uncached.
-        if let backend = model.model.backend { record = record.filter { backend.tensorName(for: $0) != nil } }
         let result = try model.model.run(tokens: prompt.ids, cache: record, logits: .last, context: context)
         var tensors: [HookPoint: Tensor] = [:]
         for (point, tensor) in result.activations.tensors {

@@ -1,0 +1,64 @@
+import Foundation
+import XCTest
+@testable import Transformer
+
+/// What a model run by a backend keeps of a sequence instead of keys and values: its tokens and the
+/// rows hooks wrote, replayed on the next pass. Cutting it (a new continuation, or a pass resumed at
+/// a block) must keep exactly what that next pass needs, which no server is needed to check.
+final class BackendReplayTests: XCTestCase {
+    static let tiny = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/tiny")
+
+    /// A replaying cache of 6 tokens with writes at positions 2 and 4, feeding blocks 1 and 3.
+    func recorded() throws -> KVCache {
+        let config = try Model(path: Self.tiny.appendingPathComponent("tiny-llama.gguf").path).config
+        var cache = KVCache(config: config, replaying: true)
+        cache.replay?.tokens = [10, 11, 12, 13, 14, 15]
+        cache.replay?.writes = [
+            RecordedWrite(tensor: "l_out-0", feedsLayer: 1, position: 2, row: [1]),
+            RecordedWrite(tensor: "l_out-2", feedsLayer: 3, position: 4, row: [2]),
+            RecordedWrite(tensor: "l_out-0", feedsLayer: 1, position: 4, row: [3]),
+        ]
+        cache.commit(rows: 6)
+        return cache
+    }
+
+    func testContinuingDifferentlyDropsTheTokensAndWritesPastTheCut() throws {
+        var cache = try recorded()
+        cache.truncate(to: 3)
+        XCTAssertEqual(cache.length, 3)
+        XCTAssertEqual(cache.replay?.tokens, [10, 11, 12])
+        XCTAssertEqual(cache.replay?.writes.map(\.row), [[1]])
+        XCTAssertEqual(cache.replay?.cutLayer, .max)
+        XCTAssertEqual(cache.positions(layer: 0), 3)
+    }
+
+    func testACutAtABlockKeepsTheTokensAndTheWritesBelowIt() throws {
+        var cache = try recorded()
+        cache.truncate(to: 3, fromLayer: 2)
+        XCTAssertEqual(cache.length, 3)
+        // The resumed pass runs every token again; the layers below the cut still hold all six.
+        XCTAssertEqual(cache.replay?.tokens, [10, 11, 12, 13, 14, 15])
+        XCTAssertEqual(cache.positions(layer: 1), 6)
+        XCTAssertEqual(cache.positions(layer: 2), 3)
+        // Position 4's write into block 3 is past the cut; its write into block 1 is below it.
+        XCTAssertEqual(cache.replay?.writes.map(\.row), [[1], [3]])
+        XCTAssertTrue(cache.isReady(toResumeAt: 2, rows: 3))
+        XCTAssertFalse(cache.isReady(toResumeAt: 2, rows: 4))
+    }
+
+    func testACutAtBlockZeroStillHoldsTheTokensOfTheResumedRows() throws {
+        // Patching the stream entering block 0 resumes there: the tokens must survive the cut.
+        var cache = try recorded()
+        cache.truncate(to: 4, fromLayer: 0)
+        XCTAssertEqual(cache.replay?.tokens.count, 6)
+        XCTAssertEqual(cache.positions(layer: 0), 4)
+        XCTAssertEqual(cache.replay?.writes.map(\.row), [[1]])
+        XCTAssertTrue(cache.isReady(toResumeAt: 0, rows: 2))
+    }
+
+    func testAnOwnRuntimeCacheHasNoReplay() throws {
+        let config = try Model(path: Self.tiny.appendingPathComponent("tiny-llama.gguf").path).config
+        XCTAssertNil(KVCache(config: config).replay)
+        XCTAssertNotNil(KVCache(config: config, replaying: true).replay)
+    }
+}

@@ -113,8 +113,9 @@ public final class LlamaCppBackend: ForwardBackend {
 
     public func tensorName(for point: HookPoint) -> String? {
         let gemma = architecture.hasPrefix("gemma")
-        // The stream entering block 0: Gemma's embeddings after the √d_model scale.
-        let embedded = gemma ? "inp_scaled" : "inp_embd"
+        // The stream entering block 0: the looked-up embeddings (`inp_embd` is the unused input
+        // of embeddings given as vectors), on Gemma after the √d_model scale.
+        let embedded = gemma ? "inp_scaled" : "embd"
         switch point {
         case .residPost(let l): return "l_out-\(l)"
         case .residPre(let l): return l == 0 ? embedded : "l_out-\(l - 1)"

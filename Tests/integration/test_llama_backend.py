@@ -163,11 +163,14 @@ def test_smollm2_split_matches_own_runtime(servers, session):
     assert split["mode"] == "top" and split["ids"][0] == own["ids"][0], (own["tokens"], split["tokens"])
     assert_probs_close(own["probs"], split["probs"])
 
-    # Activation patching (exact): every restored mlp_out written into the corrupt run.
+    # Activation patching (exact): every restored mlp_out written into the corrupt run, and the
+    # stream entering the first blocks (block 0's is the embeddings, `embd`).
     ok(kc, 'clean = prompt "The capital of France is"\ncorrupt = prompt "The capital of Italy is"')
-    own, split = both(kc, 'trace clean corrupt answer " Paris" hook mlp_out layers 0..29', "values")
-    worst = max(abs(x - y) for ro, rs in zip(own["values"], split["values"]) for x, y in zip(ro, rs))
-    assert worst < 0.05, worst
+    for code in ['trace clean corrupt answer " Paris" hook mlp_out layers 0..29',
+                 'trace clean corrupt answer " Paris" hook resid_pre layers 0..2']:
+        own, split = both(kc, code, "values")
+        worst = max(abs(x - y) for ro, rs in zip(own["values"], split["values"]) for x, y in zip(ro, rs))
+        assert worst < 0.05, (code, worst)
 
 
 def test_verbs_over_the_backend_match_own_runtime(session):
@@ -230,8 +233,8 @@ def test_what_llama_cpp_cannot_give_is_refused_with_the_reason(session):
     template = part(kc, "hooks", "tensors")
     template = dict(zip(template["names"], template["tensors"]))
     assert template["blocks.{l}.hook_resid_post"] == "l_out-{l}"
-    assert template["blocks.{l}.hook_resid_pre"] == "l_out-{l-1}, block 0: inp_embd"
-    assert template["hook_embed"] == "inp_embd" and template["blocks.{l}.attn.hook_z"] is None
+    assert template["blocks.{l}.hook_resid_pre"] == "l_out-{l-1}, block 0: embd"
+    assert template["hook_embed"] == "embd" and template["blocks.{l}.attn.hook_z"] is None
 
     message = error(kc, "attention p layer 3 head 0")
     assert "hook_pattern" in message and "llama.cpp" in message and "without `on`" in message, message

@@ -13,7 +13,9 @@ typedef float vf4 __attribute__((ext_vector_type(4)));
 typedef int32_t vi16 __attribute__((ext_vector_type(16)));
 typedef uint32_t vu16 __attribute__((ext_vector_type(16)));
 typedef uint16_t vh16 __attribute__((ext_vector_type(16)));
+typedef _Float16 vhf16 __attribute__((ext_vector_type(16)));
 typedef uint8_t vb16 __attribute__((ext_vector_type(16)));
+typedef uint8_t vb8 __attribute__((ext_vector_type(8)));
 typedef int8_t vsb16 __attribute__((ext_vector_type(16)));
 
 // 256 activations as 8-bit integers: x ≈ d·q, with the sum of each 16 quants for the blocks'
@@ -36,6 +38,7 @@ typedef struct {
 #define TR 4
 #define TW 2
 #define FUSED 0
+#define F16C 0
 #include "kernels_impl.h"
 #undef KN
 #undef VF
@@ -43,6 +46,7 @@ typedef struct {
 #undef TR
 #undef TW
 #undef FUSED
+#undef F16C
 
 #if defined(__x86_64__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi,bmi2"))), apply_to = function)
@@ -52,6 +56,7 @@ typedef struct {
 #define TR 4
 #define TW 3
 #define FUSED 1
+#define F16C 1
 #include "kernels_impl.h"
 #undef KN
 #undef VF
@@ -59,6 +64,7 @@ typedef struct {
 #undef TR
 #undef TW
 #undef FUSED
+#undef F16C
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c,bmi,bmi2"))), apply_to = function)
@@ -68,6 +74,7 @@ typedef struct {
 #define TR 4
 #define TW 4
 #define FUSED 1
+#define F16C 1
 #include "kernels_impl.h"
 #undef KN
 #undef VF
@@ -75,6 +82,7 @@ typedef struct {
 #undef TR
 #undef TW
 #undef FUSED
+#undef F16C
 #pragma clang attribute pop
 
 // 8-bit activations against K-quant blocks (kernels_q8.h): plain C, AVX2, AVX-512 VNNI.

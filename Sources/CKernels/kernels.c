@@ -26,6 +26,9 @@ typedef struct {
     int16_t bsums[16];
 } pk_q8_block;
 
+// Bytes ahead of the block being multiplied that decode products on K-quant rows prefetch.
+#define PREFETCH_AHEAD 2048
+
 // Dequantisation rounds like the GGUF reader (multiply, then add); only the products fuse.
 #pragma clang fp contract(off)
 // Helpers that pass 16-lane vectors are always inlined, so their ABI never matters.

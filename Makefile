@@ -22,7 +22,7 @@ all: build
 deps:
 	@scripts/install_deps.sh
 
-# libllama and ggml-rpc-server (the llama.cpp backend), built once from the pinned llama-cpp-python
+# libllama and ggml-rpc-server (the llama.cpp backend) and llama-completion (a test's reference), built once from the pinned llama-cpp-python
 # sdist into .build-llama/ (a few minutes on 2 cores); the Swift package links them from there.
 llama: deps venv
 	PYTHON=$(PY) scripts/build_llama.sh

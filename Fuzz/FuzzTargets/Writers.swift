@@ -37,13 +37,13 @@ func fuzzWriters(_ bytes: UnsafeBufferPointer<UInt8>) -> FuzzOutcome {
     var writer = GGUFWriter(architecture: "controlvector")
     writer.add("controlvector.model_hint", .string(String(decoding: payload.prefix(16), as: UTF8.self)))
     writer.add("controlvector.layer_count", .uint32(1))
-    writer.addTensor(name: "direction.\(layer + 1)", dims: [values.count], values: values)
+    writer.addTensor(name: "direction.\(layer)", dims: [values.count], values: values)
     guard let encoded = try? writer.encoded() else { return .refused }
     guard FileManager.default.createFile(atPath: scratch, contents: Data(encoded)) else { return .refused }
     defer { unlink(scratch) }
     do {
         let file = try GGUFFile(path: scratch)
-        guard let tensor = file.tensor(named: "direction.\(layer + 1)") else { preconditionFailure("tensor lost") }
+        guard let tensor = file.tensor(named: "direction.\(layer)") else { preconditionFailure("tensor lost") }
         let back = try file.dequantize(tensor)
         precondition(back.map(\.bitPattern) == values.map(\.bitPattern), "control vector values differ")
     } catch {

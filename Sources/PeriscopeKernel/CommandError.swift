@@ -76,6 +76,9 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     case nothingToExport(typeName: String, format: String, range: SourceRange?)
     /// A probe used as a direction whose data set has `labels` labels, not two.
     case probeNotADirection(labels: Int, range: SourceRange?)
+    /// A Vector at block 0's output exported as a llama.cpp control vector, which llama.cpp never
+    /// applies there (its control vectors start at block 1).
+    case controlVectorAtLayerZero(range: SourceRange?)
     /// A keyword given where it has no effect: it `appliesTo` only another method or mode.
     case inapplicableKeyword(String, appliesTo: String, range: SourceRange?)
     /// A file that cannot be written.
@@ -118,7 +121,7 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
              .backwardRange(_, _, _, let r), .notOnePosition(_, _, let r), .textNotInPrompt(_, let r),
              .vectorWidth(_, _, _, let r), .contextFull(_, _, let r), .wrongExtension(_, _, _, _, let r),
              .cannotWrite(_, _, _, let r), .exportedWhole(_, let r), .nothingToExport(_, _, let r),
-             .probeNotADirection(_, let r), .inapplicableKeyword(_, _, let r), .notRecorded(_, let r), .analysis(_, let r), .dataset(_, let r), .npy(_, let r),
+             .probeNotADirection(_, let r), .controlVectorAtLayerZero(let r), .inapplicableKeyword(_, _, let r), .notRecorded(_, let r), .analysis(_, let r), .dataset(_, let r), .npy(_, let r),
              .modelNotCached(_, _, _, _, let r), .unknownModelFile(_, _, _, _, let r), .badDataRow(_, _, let r), .badDataLabel(_, _, let r):
             return r
         case .interrupted:
@@ -165,6 +168,7 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         case .exportedWhole: return "exported-whole"
         case .nothingToExport: return "nothing-to-export"
         case .probeNotADirection: return "not-a-direction"
+        case .controlVectorAtLayerZero: return "control-vector-layer-zero"
         case .inapplicableKeyword: return "inapplicable-keyword"
         case .notRecorded: return "not-recorded"
         case .modelNotCached: return "model-not-cached"
@@ -266,6 +270,8 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(what) holds no \(format == "npy" ? "numbers" : "table") to export; `export` writes heatmaps, tables and charts."
         case .probeNotADirection(let labels, _):
             return "A probe over \(labels) labels has one weight vector per label, so it is no single direction; probe a data set with two labels to use it as a Vector."
+        case .controlVectorAtLayerZero:
+            return "llama.cpp adds a control vector `direction.L` to the output of block L and never to block 0's, so a Vector at layer 0 cannot be a control vector; export it to .npy, or take the direction at layer 1 or later."
         case .inapplicableKeyword(let keyword, let appliesTo, _):
             return "`\(keyword)` only applies to \(appliesTo); remove it or use that."
         case .notRecorded(let hook, _):

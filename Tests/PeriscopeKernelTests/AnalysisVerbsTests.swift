@@ -70,17 +70,23 @@ final class AnalysisVerbsTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("love.gguf").path
         let json = try payload("export love to \(quoted(path))")
-        XCTAssertEqual(json["tensor"] as? String, "direction.7")
+        XCTAssertEqual(json["tensor"] as? String, "direction.6")
         let file = try GGUFFile(path: path)
         XCTAssertEqual(file.metadata["general.architecture"]?.string, "controlvector")
         XCTAssertEqual(file.metadata["controlvector.model_hint"]?.string, "llama")
         XCTAssertEqual(file.metadata["controlvector.layer_count"]?.int, 1)
-        let tensor = try XCTUnwrap(file.tensor(named: "direction.7"))
+        let tensor = try XCTUnwrap(file.tensor(named: "direction.6"))
         let values = try file.dequantize(tensor)
         let expected = try XCTUnwrap(try payload("love")["values"] as? [Double])
         XCTAssertEqual(values.count, 576)
         for i in [0, 100, 575] { XCTAssertEqual(Double(values[i]), expected[i], accuracy: 1e-4 * max(1, abs(expected[i]))) }
         XCTAssertTrue(errorMessage("export love to \"love.txt\"").contains(".gguf"))
+        // llama.cpp has no control-vector slot at block 0: refused, with nothing written.
+        let zeroPath = dir.appendingPathComponent("zero.gguf").path
+        XCTAssertEqual(try payload("zero = direction \"Calm\" minus \"Angry\" layer 0\nzero")["layer"] as? Int, 0)
+        XCTAssertTrue(errorMessage("export zero to \(quoted(zeroPath))").contains("never to block 0"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: zeroPath))
+        XCTAssertEqual(try payload("zero")["layer"] as? Int, 0, "the vector survives the refused export")
     }
 
     // MARK: Data sets and probes

@@ -96,6 +96,8 @@ final class CommandErrorTests: XCTestCase {
              "Cannot write the file to /nowhere/x.csv: No such file or directory. Check that the folder exists and that you may write there."),
             (.probeNotADirection(labels: 3, range: at),
              "A probe over 3 labels has one weight vector per label, so it is no single direction; probe a data set with two labels to use it as a Vector."),
+            (.controlVectorAtLayerZero(range: at),
+             "llama.cpp adds a control vector `direction.L` to the output of block L and never to block 0's, so a Vector at layer 0 cannot be a control vector; export it to .npy, or take the direction at layer 1 or later."),
             (.inapplicableKeyword("steps", appliesTo: "`method integrated_gradients`", range: at),
              "`steps` only applies to `method integrated_gradients`; remove it or use that."),
         ]

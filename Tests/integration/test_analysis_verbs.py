@@ -40,7 +40,7 @@ def test_control_vector_reads_back_with_gguf(kernel, tmp_path):
     assert field("general.architecture") == "controlvector"
     assert field("controlvector.model_hint") == "llama"
     assert field("controlvector.layer_count") == 1
-    assert [t.name for t in reader.tensors] == ["direction.7"]    # llama.cpp counts layers from 1
+    assert [t.name for t in reader.tensors] == ["direction.6"]    # llama.cpp adds direction.N to block N's output
     tensor = reader.tensors[0]
     assert tensor.tensor_type == gguf.GGMLQuantizationType.F32
     data = np.asarray(tensor.data, dtype=np.float32).reshape(-1)

@@ -3,6 +3,7 @@ loaded, and every verb run on Gemma. Numbers that a reference gives are checked 
 committed transformers dump (Tests/TransformerTests/Fixtures/gemma3/reference.json, written by
 scripts/make_gemma3_reference_fixtures.py on the same GGUF)."""
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ GEMMA_PATH = PERISCOPE_HOME / "models" / "gemma-3-270m-q4_k_m.gguf"
 REFERENCE = ROOT / "Tests" / "TransformerTests" / "Fixtures" / "gemma3" / "reference.json"
 LAYERS = 18
 SLOW = 600
+COMPLETION = ROOT / ".build-llama" / "bin" / "llama-completion"
 
 pytestmark = pytest.mark.skipif(not (GEMMA_PATH.exists() and MODEL_PATH.exists()),
                                 reason="bundled models missing: run `make model`")
@@ -196,8 +198,40 @@ def test_export_npy_and_control_vector(session, tmp_path):
     reader = gguf.GGUFReader(str(path))
     hint = reader.fields["controlvector.model_hint"]
     assert bytes(hint.parts[hint.data[0]]).decode() == "gemma3"
-    assert [t.name for t in reader.tensors] == ["direction.7"]
+    assert [t.name for t in reader.tensors] == ["direction.6"]
     assert np.asarray(reader.tensors[0].data).size == 640
+
+
+def llama_completion(prompt, tokens, control_vector=None):
+    """llama.cpp's greedy continuation of `prompt` on the Gemma file, the control vector (path,
+    scale) applied by llama.cpp's own loader when given."""
+    command = [str(COMPLETION), "-m", str(GEMMA_PATH), "-p", prompt, "-n", str(tokens), "--temp", "0",
+               "-t", "2", "--no-warmup", "--no-display-prompt", "--simple-io", "-no-cnv", "--seed", "1"]
+    if control_vector:
+        command += ["--control-vector-scaled", f"{control_vector[0]}:{control_vector[1]}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.rstrip("\n")     # it ends its output with a line break of its own
+
+
+@pytest.mark.skipif(not COMPLETION.exists(), reason="llama-completion not built: run `make llama`")
+def test_llama_cpp_steers_with_the_exported_control_vector_as_steer_does(session, tmp_path):
+    """The exported control vector means in llama.cpp what the vector means to `steer`: llama.cpp's
+    greedy continuation with the file applied is ours with the vector added at the same layer,
+    and both differ from the unsteered one. (Written one layer off, as direction.5 or .7, the
+    file gives other continuations at these scales; at scales 0.5 and 2 the two runtimes' greedy
+    paths part at a near-tie a few tokens in, so the test uses 1 and 3.)"""
+    _, kc = session
+    prompt, n = "I think dogs are", 8
+    ok(kc, 'w = direction ["Love", "I adore you"] minus ["Hate", "I despise you"] layer 6')
+    path = tmp_path / "w.gguf"
+    all_payloads(kc, f'export w to "{path}"')
+    steer = result(kc, f'steer "{prompt}" with w layer 6 scales [0, 1, 3] generate {n}')
+    plain, *steered = (text.rstrip("\n") for text in steer["continuations"])
+    assert llama_completion(prompt, n) == plain
+    for scale, ours in zip((1, 3), steered):
+        assert ours != plain
+        assert llama_completion(prompt, n, (path, scale)) == ours, scale
 
 
 def test_gradient_verbs(session):

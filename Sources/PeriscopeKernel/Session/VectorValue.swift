@@ -52,13 +52,14 @@ struct VectorValue: ValueContent {
 extension VectorValue {
     /// Writes the vector as a llama.cpp control vector: GGUF with `general.architecture =
     /// controlvector`, `controlvector.model_hint` (the architecture), `controlvector.layer_count` and
-    /// one F32 tensor `direction.{L+1}` (llama.cpp numbers control-vector layers from 1, so the
-    /// output of block L is direction L+1), usable with `llama-cli --control-vector file.gguf`.
+    /// one F32 tensor `direction.{L}`, usable with `llama-cli --control-vector file.gguf`.
+    /// llama.cpp adds `direction.N` to `l_out-N`, the output of block N counted from 0, which is
+    /// `blocks.N.hook_resid_post`; it has no slot for block 0 (its loader rejects `direction.0`).
     func writeControlVector(to path: String) throws {
         var writer = GGUFWriter(architecture: "controlvector")
         writer.add("controlvector.model_hint", .string(architecture))
         writer.add("controlvector.layer_count", .uint32(1))
-        writer.addTensor(name: "direction.\(vector.layer + 1)", dims: [vector.values.count], values: vector.values)
+        writer.addTensor(name: "direction.\(vector.layer)", dims: [vector.values.count], values: vector.values)
         try writer.write(to: path)
     }
 
@@ -92,13 +93,14 @@ extension VectorValue {
             throw CommandError.wrongExtension(what: "A Vector", format: "a llama.cpp control vector or a NumPy vector", ext: ".gguf or .npy",
                                               example: "love.gguf", range: arguments.range(of: "to"))
         }
+        guard vector.layer > 0 else { throw CommandError.controlVectorAtLayerZero(range: arguments.range(of: "to")) }
         let path = ModelCatalog.canonicalPath(destination)
         do {
             try writeControlVector(to: path)
         } catch {
             throw CommandError.cannotWrite(what: "control vector", path: path, reason: "\(error)", range: arguments.range(of: "to"))
         }
-        let tensor = "direction.\(vector.layer + 1)"
+        let tensor = "direction.\(vector.layer)"
         let card = Card(title: "Exported control vector", [
             ("vector", vector.label), ("file", path), ("tensor", "\(tensor) [\(vector.values.count)] float32"),
             ("model hint", architecture), ("use", "llama-cli -m model.gguf --control-vector \((path as NSString).lastPathComponent)"),

@@ -76,6 +76,11 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     case nothingToExport(typeName: String, format: String, range: SourceRange?)
     /// A probe used as a direction whose data set has `labels` labels, not two.
     case probeNotADirection(labels: Int, range: SourceRange?)
+    /// A clean and a corrupt prompt of different lengths (their visible tokens), so positions
+    /// do not line up for activation patching.
+    case promptLengthMismatch(clean: [String], corrupt: [String], range: SourceRange?)
+    /// A `trace` option (`method attribution`, `hook heads`) that needs a corrupt prompt, given with `noise`.
+    case needsCorruptPrompt(option: String, range: SourceRange?)
     /// A Vector at block 0's output exported as a llama.cpp control vector, which llama.cpp never
     /// applies there (its control vectors start at block 1).
     case controlVectorAtLayerZero(range: SourceRange?)
@@ -121,7 +126,7 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
              .backwardRange(_, _, _, let r), .notOnePosition(_, _, let r), .textNotInPrompt(_, let r),
              .vectorWidth(_, _, _, let r), .contextFull(_, _, let r), .wrongExtension(_, _, _, _, let r),
              .cannotWrite(_, _, _, let r), .exportedWhole(_, let r), .nothingToExport(_, _, let r),
-             .probeNotADirection(_, let r), .controlVectorAtLayerZero(let r), .inapplicableKeyword(_, _, let r), .notRecorded(_, let r), .analysis(_, let r), .dataset(_, let r), .npy(_, let r),
+             .probeNotADirection(_, let r), .controlVectorAtLayerZero(let r), .promptLengthMismatch(_, _, let r), .needsCorruptPrompt(_, let r), .inapplicableKeyword(_, _, let r), .notRecorded(_, let r), .analysis(_, let r), .dataset(_, let r), .npy(_, let r),
              .modelNotCached(_, _, _, _, let r), .unknownModelFile(_, _, _, _, let r), .badDataRow(_, _, let r), .badDataLabel(_, _, let r):
             return r
         case .interrupted:
@@ -169,6 +174,8 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         case .nothingToExport: return "nothing-to-export"
         case .probeNotADirection: return "not-a-direction"
         case .controlVectorAtLayerZero: return "control-vector-layer-zero"
+        case .promptLengthMismatch: return "prompt-length-mismatch"
+        case .needsCorruptPrompt: return "needs-corrupt-prompt"
         case .inapplicableKeyword: return "inapplicable-keyword"
         case .notRecorded: return "not-recorded"
         case .modelNotCached: return "model-not-cached"
@@ -270,6 +277,11 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(what) holds no \(format == "npy" ? "numbers" : "table") to export; `export` writes heatmaps, tables and charts."
         case .probeNotADirection(let labels, _):
             return "A probe over \(labels) labels has one weight vector per label, so it is no single direction; probe a data set with two labels to use it as a Vector."
+        case .promptLengthMismatch(let clean, let corrupt, _):
+            let show = { (tokens: [String]) in tokens.map { "[\($0)]" }.joined() }
+            return "The clean prompt has \(clean.count) tokens but the corrupt prompt has \(corrupt.count); activation patching needs the same length so that positions line up. Clean: \(show(clean)); corrupt: \(show(corrupt)). Change the corrupt prompt (e.g. pick a subject with as many tokens; `tokens p` shows them) until both have \(clean.count) tokens."
+        case .needsCorruptPrompt(let option, _):
+            return "Causal tracing restores noised runs exactly, layer by position; `\(option)` needs a corrupt prompt instead of `noise`."
         case .controlVectorAtLayerZero:
             return "llama.cpp adds a control vector `direction.L` to the output of block L and never to block 0's, so a Vector at layer 0 cannot be a control vector; export it to .npy, or take the direction at layer 1 or later."
         case .inapplicableKeyword(let keyword, let appliesTo, _):

@@ -93,6 +93,13 @@ final class GradientVerbsTests: XCTestCase {
 
     func testArgumentErrorsSayWhatToDo() {
         XCTAssertTrue(errorMessage("attribute p answer \" Paris\" method saliency steps 8").contains("integrated_gradients"))
+        XCTAssertTrue(errorMessage("attribute p answer \" Paris\" against \" Rome\"").contains("`against` only applies to gradient methods"))
+        XCTAssertTrue(errorMessage("attribute p answer \" Paris\" baseline zero").contains("`baseline` of `attribute` expects a token given as a string for occlusion"))
+        XCTAssertTrue(errorMessage("attribute p answer \" Paris\" method saliency baseline \" the\"").contains("`baseline` only applies to `method integrated_gradients` and occlusion"))
+        let badBaseline = errorMessage("attribute p answer \" Paris\" method integrated_gradients baseline 3")
+        XCTAssertTrue(badBaseline.contains("`baseline` of `attribute` expects"), badBaseline)
+        XCTAssertTrue(errorMessage("trace p answer \" Paris\"").contains("`trace` needs a corrupt prompt after the clean one"))
+        XCTAssertTrue(errorMessage("trace p q answer \" Paris\" hook heads positions 0..1").contains("Give either `hook heads`"))
         XCTAssertTrue(errorMessage("attribute p answer \" Paris\" against \" Rome\"").contains("gradient method"))
         XCTAssertTrue(errorMessage("attribute p answer \" Paris\" method integrated_gradients steps 0").contains("steps"))
         XCTAssertTrue(errorMessage("attribute p answer \" Paris\" method saliency baseline \" the\"").contains("baseline"))

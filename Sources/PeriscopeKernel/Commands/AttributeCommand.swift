@@ -37,12 +37,13 @@ enum AttributeCommand {
                                                method: gradientMethod)
             }
             if tokens.against != nil {
-                throw CommandError.failed("Occlusion scores log p(answer); `against` needs a gradient method (e.g. `method saliency`).",
-                                          range: arguments.range(of: "against"))
+                throw CommandError.inapplicableKeyword("against", appliesTo: "gradient methods such as `method saliency` (occlusion scores log p(answer))",
+                                                       range: arguments.range(of: "against"))
             }
             if case .symbol(let word)? = arguments.value("baseline") {
-                throw CommandError.failed("Occlusion replaces tokens with a baseline token given as a string, e.g. `baseline \" the\"`; `\(word)` is not one.",
-                                          range: arguments.range(of: "baseline"))
+                throw CommandError.typeMismatch(parameter: "baseline", verb: "attribute",
+                                                expected: "a token given as a string for occlusion (e.g. `baseline \" the\"`)",
+                                                given: "the word `\(word)`", range: arguments.range(of: "baseline"))
             }
             let baseline = try VerbArguments.singleToken(arguments.string("baseline") ?? " the", keyword: "baseline", model: model,
                                                        range: arguments.range(of: "baseline"))
@@ -95,13 +96,14 @@ enum AttributeCommand {
         case .symbol("zero")?: break
         case .string(let text)?:
             guard method == .integratedGradients else {
-                throw CommandError.failed("Only integrated gradients take a baseline; \(method.rawValue) reads the gradient at the prompt itself.",
-                                          range: arguments.range(of: "baseline"))
+                throw CommandError.inapplicableKeyword("baseline", appliesTo: "`method integrated_gradients` and occlusion (\(method.rawValue) reads the gradient at the prompt itself)",
+                                                       range: arguments.range(of: "baseline"))
             }
             baseline = .token(try VerbArguments.singleToken(text, keyword: "baseline", model: model, range: arguments.range(of: "baseline")))
         case let other?:
-            throw CommandError.failed("`baseline` is `zero` or a token given as a string (e.g. `baseline \" the\"`), not \(withArticle(other.typeName)).",
-                                      range: arguments.range(of: "baseline"))
+            throw CommandError.typeMismatch(parameter: "baseline", verb: "attribute",
+                                            expected: "`zero` or a token given as a string (e.g. `baseline \" the\"`)",
+                                            given: withArticle(other.typeName), range: arguments.range(of: "baseline"))
         }
         let metric = tokens.gradientMetric
         let (result, notes) = try CommandError.catching(at: arguments.headRange) {

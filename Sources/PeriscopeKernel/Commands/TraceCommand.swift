@@ -73,29 +73,25 @@ enum TraceCommand {
         let subject = arguments.string("noise")
         switch (corrupt, subject) {
         case (nil, nil):
-            throw CommandError.failed("`trace` needs a corrupt prompt after the clean one, or `noise \"subject\"` for causal tracing; e.g. `trace clean corrupt answer \" Paris\"`.",
-                                      range: arguments.headRange)
+            throw CommandError.missingArgument(parameter: "a corrupt prompt after the clean one, or `noise \"subject\"` for causal tracing",
+                                               verb: "trace", synopsis: spec.synopsis, range: arguments.headRange)
         case (.some, .some):
             throw CommandError.conflictingArguments("a corrupt prompt", "`noise \"subject\"`", range: arguments.range(of: "noise"))
         default:
             break
         }
         if let corrupt, corrupt.ids.count != clean.ids.count {
-            let show = { (p: PromptValue) in p.tokens.map { "[\(visibleToken($0))]" }.joined() }
-            throw CommandError.failed(
-                "The clean prompt has \(clean.ids.count) tokens but the corrupt prompt has \(corrupt.ids.count); activation patching needs the same length so that positions line up. Clean: \(show(clean)); corrupt: \(show(corrupt)). Change the corrupt prompt (e.g. pick a subject with as many tokens; `tokens p` shows them) until both have \(clean.ids.count) tokens.",
-                range: arguments.range(of: "corrupt"))
+            throw CommandError.promptLengthMismatch(clean: clean.tokens.map(visibleToken), corrupt: corrupt.tokens.map(visibleToken), range: arguments.range(of: "corrupt"))
         }
         let method = arguments.word("method") ?? "exact"
         let hook = arguments.word("hook") ?? "resid_pre"
         if corrupt == nil, method == "attribution" || hook == "heads" {
             let name = method == "attribution" ? "method" : "hook"
-            throw CommandError.failed("Causal tracing restores noised runs exactly, layer by position; `\(name) \(name == "method" ? method : hook)` needs a corrupt prompt instead of `noise`.",
-                                      range: arguments.range(of: name))
+            throw CommandError.needsCorruptPrompt(option: "\(name) \(name == "method" ? method : hook)", range: arguments.range(of: name))
         }
         if hook == "heads", arguments.has("positions") {
-            throw CommandError.failed("`hook heads` restores each head at every position at once; drop `positions`.",
-                                      range: arguments.range(of: "positions"))
+            throw CommandError.conflictingArguments("`hook heads` (each head at every position at once)", "`positions`",
+                                                    range: arguments.range(of: "positions"))
         }
         if corrupt != nil {
             for name in ["std", "samples", "seed", "window"] where arguments.has(name) {

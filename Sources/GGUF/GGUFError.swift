@@ -39,6 +39,8 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable, Sendable {
     case misalignedOffset(path: String, offset: Int, tensor: String, alignment: Int)
     /// A tensor's data runs past the end of the file.
     case tensorPastEnd(path: String, offset: Int, tensor: String, byteCount: Int, fileSize: Int)
+    /// A shape whose size in bytes does not fit in an Int (no file holds it).
+    case tensorTooLarge(path: String, offset: Int, tensor: String, dims: [Int], type: String)
     /// A row range asked of `dequantizeRows` is outside the tensor.
     case rowsOutOfRange(path: String, offset: Int, tensor: String, rows: Range<Int>, rowCount: Int)
     /// The writer's alignment is not a power of two.
@@ -95,6 +97,8 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(path): tensor \"\(tensor)\" data at offset \(offset) is not aligned to \(alignment) bytes. The file is corrupt."
         case .tensorPastEnd(let path, let offset, let tensor, let byteCount, let fileSize):
             return "\(path): tensor \"\(tensor)\" needs \(byteCount) bytes at offset \(offset), past the end of the file (\(fileSize) bytes). The download is probably incomplete; fetch the file again."
+        case .tensorTooLarge(let path, let offset, let tensor, let dims, let type):
+            return "\(path): tensor \"\(tensor)\" described at offset \(offset) has an invalid shape: \(dims.map(String.init).joined(separator: " × ")) values of \(type) need more bytes than any file can hold."
         case .rowsOutOfRange(let path, let offset, let tensor, let rows, let rowCount):
             return "\(path): rows \(rows.lowerBound)..<\(rows.upperBound) of tensor \"\(tensor)\" (data at offset \(offset)) are out of range; it has \(rowCount) rows."
         case .writerAlignment(let path, let alignment):

@@ -274,13 +274,17 @@ public final class GGUFFile: @unchecked Sendable {
         var tensors = [GGUFTensorInfo]()
         tensors.reserveCapacity(raws.count)
         for r in raws {
+            // The element count fits an Int (checked above), its size in bytes need not.
             let blocks = r.dims.reduce(1, *) / r.type.blockSize
-            let byteCount = blocks * r.type.bytesPerBlock
+            let (byteCount, tooLarge) = blocks.multipliedReportingOverflow(by: r.type.bytesPerBlock)
+            guard !tooLarge else {
+                throw GGUFError.tensorTooLarge(path: path, offset: r.at, tensor: r.name, dims: r.dims, type: r.type.name)
+            }
             guard r.relative % UInt64(alignment) == 0 else {
                 throw GGUFError.misalignedOffset(path: path, offset: dataOffset &+ Int(clamping: r.relative),
                                                  tensor: r.name, alignment: alignment)
             }
-            guard r.relative <= UInt64(size), dataOffset + Int(r.relative) + byteCount <= size else {
+            guard r.relative <= UInt64(size), byteCount <= size - (dataOffset + Int(r.relative)) else {
                 throw GGUFError.tensorPastEnd(path: path, offset: dataOffset &+ Int(clamping: r.relative),
                                               tensor: r.name, byteCount: byteCount, fileSize: size)
             }

@@ -167,6 +167,25 @@ final class ErrorTests: XCTestCase {
         guard case .tensorPastEnd = openError(path2) else { return XCTFail("expected tensorPastEnd") }
     }
 
+    /// Found by FuzzGGUF (Tests/FuzzRegressions/FuzzGGUF/crash-size-overflow-24c4f171): dimensions
+    /// each within bounds and an element count that fits, but a size in bytes that does not; it
+    /// wrapped (to 0 here) and passed the past-the-end check.
+    func testTensorWhoseByteSizeOverflows() throws {
+        var bytes = try Fixture.bytes("metadata.gguf")
+        let fields = try tensorFields("u", dims: 2, in: bytes)
+        let dims = fields.type - 16
+        patch(&bytes, at: dims, UInt64(1) << 40)
+        patch(&bytes, at: dims + 8, UInt64(1) << 22)
+        patch(&bytes, at: fields.type, GGMLType.f32.rawValue)
+        let path = try write(bytes)
+        guard case .tensorTooLarge(path, _, "u", [1 << 40, 1 << 22], "F32") = openError(path) else {
+            return XCTFail("expected tensorTooLarge, got \(String(describing: openError(path)))")
+        }
+        let input = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("FuzzRegressions/FuzzGGUF/crash-size-overflow-24c4f171")
+        guard case .tensorTooLarge = openError(input.path) else { return XCTFail("the fuzzer's input opens") }
+    }
+
     func testMisalignedTensor() throws {
         var bytes = try Fixture.bytes("metadata.gguf")
         let fields = try tensorFields("u", dims: 2, in: bytes)
@@ -228,6 +247,7 @@ final class ErrorTests: XCTestCase {
             .duplicateName(path: p, offset: 80, name: "w"),
             .misalignedOffset(path: p, offset: 97, tensor: "w", alignment: 32),
             .tensorPastEnd(path: p, offset: 96, tensor: "w", byteCount: 10, fileSize: 100),
+            .tensorTooLarge(path: p, offset: 80, tensor: "w", dims: [1 << 40, 1 << 22], type: "F32"),
             .rowsOutOfRange(path: p, offset: 96, tensor: "w", rows: 0..<5, rowCount: 3),
             .writerAlignment(path: p, alignment: 48), .alignmentMismatch(path: p, metadata: "uint32(64)", writer: 32),
             .tensorAddedTwice(path: p, tensor: "t"), .badDims(path: p, tensor: "t", dims: [0], maximum: 4),

@@ -14,6 +14,9 @@ public final class LlamaCppBackend: ForwardBackend {
     }
 
     public let endpoints: [String]
+    public let maxSequences = LlamaWorker.maxSequences
+    /// The context's length: one pass holds every position of its sequences.
+    public let maxPositions: Int
     public let architecture: String
     public private(set) var layout: [Placement] = []
     private let process: Process
@@ -38,6 +41,7 @@ public final class LlamaCppBackend: ForwardBackend {
     public init(path: String, architecture: String, endpoints: [String], contextLength: Int = 4096) throws {
         self.endpoints = endpoints
         self.architecture = architecture
+        maxPositions = contextLength
         for endpoint in endpoints { try Endpoint.handshake(endpoint) }
         signal(SIGPIPE, SIG_IGN)   // a dead worker's pipe must give an error, not end the kernel
         let executable = ProcessInfo.processInfo.environment["PERISCOPE_LLAMA_WORKER"]

@@ -15,6 +15,9 @@ public protocol ForwardBackend: AnyObject {
     func tensorName(for point: HookPoint) -> String?
     /// Why `point` cannot be reached (attention patterns are not exposed, say).
     func unreachableReason(for point: HookPoint) -> String
+    /// The most sequences and positions (summed over them) one `evaluate` takes.
+    var maxSequences: Int { get }
+    var maxPositions: Int { get }
     /// Runs `sequences` (each from position 0) in one batch. For each tensor in `observe`, as the
     /// pass computes it, calls `tensor(name, rows)` with the rows of every sequence one after the
     /// other (`[Σ lengths, width]`); the callback may rewrite them (returning true) and the pass
@@ -90,6 +93,23 @@ extension Model {
         }
     }
 
+    /// Consecutive ranges of a batch whose sequences (of `rows` positions each, replayed from 0)
+    /// fit one backend pass; a sequence longer than a pass holds gets a range of its own (the
+    /// backend then refuses it with its limit).
+    static func passGroups(rows: [Int], maxSequences: Int, maxPositions: Int) -> [Range<Int>] {
+        var groups: [Range<Int>] = [], start = 0, positions = 0
+        for (b, n) in rows.enumerated() {
+            if b > start && (b - start == maxSequences || positions + n > maxPositions) {
+                groups.append(start..<b)
+                start = b
+                positions = 0
+            }
+            positions += n
+        }
+        if start < rows.count { groups.append(start..<rows.count) }
+        return groups
+    }
+
     /// The forward pass run by `backend`: every sequence in one batch from position 0, with its
     /// recorded tokens and writes replayed; its new rows `start..<start + T` are shown to the hooks
     /// (at blocks from `startLayers[b]` on) as one batch view, like the own runtime's; a resumed
@@ -100,6 +120,28 @@ extension Model {
                         commit: Bool, context: TaskContext) throws -> Tensor {
         let c = config, d = c.modelDim, vocab = c.vocabularySize
         let batch = caches.count
+        // A batch beyond what one backend pass takes runs in consecutive passes when no hook sees
+        // it (hooks are shown one view of the whole batch, as the own runtime shows them).
+        if batch > 1, hooks?.points.isEmpty ?? true {
+            let groups = Self.passGroups(rows: (0..<batch).map { b in
+                caches[b].length + (residuals.map { $0[b].count / d } ?? tokens?[b].count ?? 0)
+            }, maxSequences: backend.maxSequences, maxPositions: backend.maxPositions)
+            if groups.count > 1 {
+                var data: [Float] = [], perSequence: [Int] = []
+                for group in groups {
+                    var part = Array(caches[group])
+                    let logits = try backendForward(backend, tokens: tokens.map { Array($0[group]) },
+                                                    residuals: residuals.map { Array($0[group]) },
+                                                    startLayers: Array(startLayers[group]), caches: &part, hooks: nil,
+                                                    logits: selection, commit: commit, context: context)
+                    caches.replaceSubrange(group, with: part)
+                    data += logits.data
+                    perSequence.append(logits.shape[1])
+                }
+                guard perSequence.allSatisfy({ $0 == perSequence[0] }) else { throw TransformerError.raggedLogits(rows: perSequence) }
+                return Tensor(shape: [batch, perSequence[0], vocab], data: data)
+            }
+        }
         // Hook points grouped by the backend tensor they see, in forward order.
         var pointsByTensor: [String: [HookPoint]] = [:]
         let hooked = Set(hooks?.points ?? [])

@@ -56,6 +56,16 @@ final class BackendReplayTests: XCTestCase {
         XCTAssertTrue(cache.isReady(toResumeAt: 0, rows: 2))
     }
 
+    func testABatchBeyondOnePassIsSplitIntoConsecutivePasses() {
+        // 130 restorations of 10 positions: 64 sequences a pass.
+        XCTAssertEqual(Model.passGroups(rows: Array(repeating: 10, count: 130), maxSequences: 64, maxPositions: 4096),
+                       [0..<64, 64..<128, 128..<130])
+        // Positions bound first; a sequence longer than a pass stands alone (the backend refuses it).
+        XCTAssertEqual(Model.passGroups(rows: [3000, 1000, 100, 5000, 1], maxSequences: 64, maxPositions: 4096),
+                       [0..<2, 2..<3, 3..<4, 4..<5])
+        XCTAssertEqual(Model.passGroups(rows: [5, 5], maxSequences: 64, maxPositions: 4096), [0..<2])
+    }
+
     func testAnOwnRuntimeCacheHasNoReplay() throws {
         let config = try Model(path: Self.tiny.appendingPathComponent("tiny-llama.gguf").path).config
         XCTAssertNil(KVCache(config: config).replay)

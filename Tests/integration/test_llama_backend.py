@@ -141,6 +141,11 @@ def assert_probs_close(own, split):
         assert abs(x - y) < PROB_TOLERANCE, (own, split)
 
 
+def probability(run, x):
+    """p(answer) of a trace cell from its normalised effect."""
+    return run["corrupt_metric"] + x * (run["clean_metric"] - run["corrupt_metric"])
+
+
 def test_smollm2_split_matches_own_runtime(servers, session):
     _, (a, b, _, _) = servers
     _, kc = session
@@ -166,11 +171,18 @@ def test_smollm2_split_matches_own_runtime(servers, session):
     # Activation patching (exact): every restored mlp_out written into the corrupt run, and the
     # stream entering the first blocks (block 0's is the embeddings, `embd`).
     ok(kc, 'clean = prompt "The capital of France is"\ncorrupt = prompt "The capital of Italy is"')
-    for code in ['trace clean corrupt answer " Paris" hook mlp_out layers 0..29',
-                 'trace clean corrupt answer " Paris" hook resid_pre layers 0..2']:
-        own, split = both(kc, code, "values")
-        worst = max(abs(x - y) for ro, rs in zip(own["values"], split["values"]) for x, y in zip(ro, rs))
-        assert worst < 0.05, (code, worst)
+    # Ten layers × nine differing positions restored at the stream's entry: more sequences than one
+    # llama.cpp pass takes (64), so they run in two.
+    ok(kc, 'clean9 = prompt "The Eiffel Tower is located in the city of"\n'
+           'corrupt9 = prompt "The Colosseum is located in the city of"')
+    own, split = both(kc, 'trace clean corrupt answer " Paris" hook mlp_out layers 0..29', "values")
+    worst = max(abs(x - y) for ro, rs in zip(own["values"], split["values"]) for x, y in zip(ro, rs))
+    assert worst < 0.05, worst
+    # Compared as p(answer): the normalised effects differ by up to 0.11 there.
+    own, split = both(kc, 'trace clean9 corrupt9 answer " Paris" hook resid_pre layers 0..9', "values")
+    worst = max(abs(probability(own, x) - probability(split, y))
+                for ro, rs in zip(own["values"], split["values"]) for x, y in zip(ro, rs))
+    assert worst < PROB_TOLERANCE, worst
 
 
 def test_verbs_over_the_backend_match_own_runtime(session):
@@ -274,8 +286,6 @@ def test_gemma3_split_matches_own_runtime(servers, session):
     # p(answer): normalised by the clean p (0.248 against 0.277) they differ by up to 0.24 where
     # restoring lifts p past the clean run's (1.98 against 1.83 at layer 13).
     ok(kc, 'jc = prompt "The capital of Japan is"\nfc = prompt "The capital of France is"')
-    def probability(run, x):
-        return run["corrupt_metric"] + x * (run["clean_metric"] - run["corrupt_metric"])
     for hook in ["resid_pre", "attn_out"]:
         own, split = both(kc, f'trace jc fc answer " Tokyo" hook {hook} layers all', "values", own="g", split="gr")
         worst = max(abs(probability(own, x) - probability(split, y))

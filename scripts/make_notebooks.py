@@ -226,9 +226,9 @@ PATCHSCOPES = [
     ("md", "# Patchscopes on small models\n\nGhandeharioun et al. (2024), *Patchscopes*, read a hidden state by "
            "writing it into another prompt that asks the model to say what it holds. This notebook walks "
            "through the paper's experiments on SmolLM2-135M-Instruct (30 layers) and, for the cross-model "
-           "ones, Gemma 3 270M. These models are far smaller than the paper's, and the notebook says where "
-           "an effect does not show at this size."),
-    ("code", 'm = load "smollm2"'),
+           "ones, Gemma 3 270M (18 layers). These models are far smaller than the paper's, and the notebook "
+           "says where an effect does not show at this size. The last model loaded is the current one."),
+    ("code", 'g = load "gemma3-270m"\nm = load "smollm2"'),
     ("md", "## Next-token read-outs (§4.1)\n\n`lenses` reads every position of some texts at every layer three "
            "ways and counts how often each read-out names the token the model itself predicts there "
            "(precision@1): the logit lens, the tuned lens (an affine translator per layer, fitted once on the "
@@ -238,21 +238,39 @@ PATCHSCOPES = [
     ("code", 'lenses ["The Eiffel Tower is in the city of Paris.", "Water freezes at zero degrees Celsius.", '
              '"She opened the door and stepped into the garden.", "The capital of Italy is Rome.", '
              '"My brother plays the guitar in a small band.", "The train leaves at nine in the morning."]'),
+    ("md", "On these 54 positions the identity Patchscope names the model's next token more often than the logit lens at every layer from 1 to 28 (at layer 23, 0.89 against 0.35), as the paper found; at layer 0 the logit lens is slightly ahead (0.17 against 0.11). The tuned lens leads both up to layer 10; from layer 11 on the identity Patchscope is at least as good as the tuned lens. Six short texts are a small sample: read the curves' order, not their third decimal."),
     ("md", "One prompt, layer by layer: the identity Patchscope against the logit lens at the last token."),
     ("code", 'c = prompt "The Colosseum is located in the city of"\n'
              'patchscope c position -1 target identity generate 2'),
     ("code", "lens c positions -1 top 3"),
+    ("md", "The identity Patchscope says \" Rome\" from layer 23 on; the logit lens ranks it first only at the last layer, 29 (second at 28). Below layer 23 the patched state reads as other cities (Venice, Prague, San Francisco) or as the prompt's own examples (\" hello\")."),
     ("md", "## Entity description (§4.2)\n\nThe paper's few-shot description prompt (\"Syria: Country in the "
-           "Middle East, …, x\") reads what a subject's last token holds. At 135M parameters the descriptions "
-           "are short and often generic; the point is where the subject's identity becomes readable."),
+           "Middle East, …, x\") reads what a subject's last token holds."),
     ("code", 'patchscope "Leonardo da Vinci" position -1 target description layers 0..29 generate 6'),
+    ("md", "Through layer 13 the description is \"Italian artist\" (layer 0 says \"Italian city-state\"); from layer 14 it drifts (an Italian-American actor, the Italian word for art, a Roman god), and from layer 19 on it is no description of him at all. At 135M parameters the subject's identity is readable early and lost in the last third of the model, where the state is about the next token rather than the subject."),
     ("md", "## Attribute extraction (§4.3)\n\nAn attribute template asks one question of the patched subject."),
-    ("code", 'patchscope "The Eiffel Tower" position -1 target attribute "The country of x is" layers 0..20 generate 2'),
-    ("md", "## Maps between layers and models (§4.4)\n\n`fit map` fits an affine map between two residual "
-           "streams by ridge least squares on the built-in text sample and reports its held-out R² and cosine. "
-           "Between two layers of one model:"),
-    ("code", "M = fit map m layer 6 to m layer 12\nM"),
-    ("code", 'patch source "The Eiffel Tower is in the city of" layer 6 position -1 into identity layer 12 map M generate 3'),
+    ("code", 'patchscope "The Eiffel Tower" position -1 target attribute "The country of x is" layers 0..29 generate 2'),
+    ("md", "No layer names France: the model completes the template generically (\" a classic\", \" a circle\"). This effect of the paper does not show on SmolLM2-135M with this template: the patched subject state is not read as a country."),
+    ("md", "## Cross-model patching (§4.4)\n\nA second model can read the first one's states through an affine map. "
+           "`fit map` fits one by ridge least squares on the built-in text sample (pairs of tokens of the same "
+           "text that end at the same character, since the two tokenizers differ) and reports its held-out R² "
+           "and mean cosine. SmolLM2's layer 24 into Gemma 3's layer 12:"),
+    ("code", "MG = fit map m layer 24 to g layer 12\nMG"),
+    ("code", 'patch source c layer 24 position -1 into identity model g layer 12 map MG generate 3'),
+    ("code", 'patch source "The Eiffel Tower is located in the city of" layer 24 position -1 into identity model g layer 12 map MG generate 3'),
+    ("md", "And the other way, Gemma 3's layer 12 read by SmolLM2 at layer 24:"),
+    ("code", "GM = fit map g layer 12 to m layer 24\nGM"),
+    ("code", 'patch source c model g layer 12 position -1 into identity model m layer 24 map GM generate 3'),
+    ("code", 'patch source "The Eiffel Tower is located in the city of" model g layer 12 position -1 into identity model m layer 24 map GM generate 3'),
+    ("md", "Both directions read the city: SmolLM2's state, mapped into Gemma 3, makes Gemma say \" Rome\" and \" Paris\", and Gemma's state, mapped into SmolLM2, makes SmolLM2 say them too. The maps are far from exact (held-out R² 0.35 and 0.54; the mean cosine, above 0.9, is flattered by the large shared direction of the residual stream), yet they carry the entity the next token needs."),
+    ("md", "## Multi-hop correction (§4.5)\n\nThe paper fixes two-hop questions a model gets wrong by patching the "
+           "first hop's state into the second hop's prompt. First the two-hop question and its first hop:"),
+    ("code", 'run "The capital city of the country where the Colosseum is located is" top 3'),
+    ("code", 'run "The Colosseum is located in the country of" top 3'),
+    ("md", "Then the correction: the first hop's last state, at every layer, written over the placeholder of the "
+           "second hop's template."),
+    ("code", 'patchscope "The Colosseum is located in the country of" position -1 target attribute "The capital city of x is" layers 0..29 generate 3'),
+    ("md", "There is nothing to correct here: SmolLM2 answers the two-hop question itself (\" Rome\", p = 0.39), and the correction does not show at this size: no layer's patched state makes the second hop's template say \" Rome\" (it says \"not a country\", \"a city of\", \"y\"). The paper's multi-hop result needs a model that reads an attribute template off a patched state, which the attribute section above shows SmolLM2 does not."),
 ]
 
 
@@ -272,7 +290,8 @@ def main():
     nbformat.write(build(PROBING), out / "probing.ipynb")
     nbformat.write(build(ATTRIBUTION), out / "attribution.ipynb")
     print("wrote examples/steering.ipynb, examples/probing.ipynb, examples/attribution.ipynb")
-    # PATCHSCOPES is a draft: it is written to examples/ once its cells are checked on both models.
+    nbformat.write(build(PATCHSCOPES), out / "patchscopes.ipynb")
+    print("wrote examples/patchscopes.ipynb")
 
 
 if __name__ == "__main__":

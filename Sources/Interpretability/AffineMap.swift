@@ -347,8 +347,9 @@ public struct PairedRuns: Sendable {
     public var targetStates: [Int: [[Float]]]
     /// Per text, the (source position, target position) pairs.
     public var alignment: [[(Int, Int)]]
-    /// Forward passes run to collect the states.
+    /// Forward passes run to collect the states, and the tokens they read (both sides).
     public var forwardPasses: Int
+    public var tokens: Int
 
     /// Runs `texts` through both sides. `sameModel` shares one pass per text.
     public static func collect(source: Model, sourceTokenizer: Tokenizer, sourceLayers: [Int],
@@ -366,7 +367,7 @@ public struct PairedRuns: Sendable {
                                                     context: context)
             return PairedRuns(sourceWidth: source.config.modelDim, targetWidth: source.config.modelDim,
                               sourceStates: states, targetStates: states, alignment: alignment,
-                              forwardPasses: texts.count)
+                              forwardPasses: texts.count, tokens: sourceIDs.reduce(0) { $0 + $1.count })
         }
         let sourceStates = try StateCollector.collect(model: source, texts: sourceIDs, layers: sourceLayers,
                                                       context: context.stage(0, of: 2, label: "source model"))
@@ -374,7 +375,7 @@ public struct PairedRuns: Sendable {
                                                       context: context.stage(1, of: 2, label: "target model"))
         return PairedRuns(sourceWidth: source.config.modelDim, targetWidth: target.config.modelDim,
                           sourceStates: sourceStates, targetStates: targetStates, alignment: alignment,
-                          forwardPasses: 2 * texts.count)
+                          forwardPasses: 2 * texts.count, tokens: (sourceIDs + targetIDs).reduce(0) { $0 + $1.count })
     }
 
     /// The pairs of one source layer and one target layer.

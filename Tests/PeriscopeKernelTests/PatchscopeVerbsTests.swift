@@ -29,6 +29,10 @@ extension InterpVerbsTests {
         let pairs = try XCTUnwrap(json["pairs"] as? Int), heldOut = try XCTUnwrap(json["held_out"] as? Int)
         XCTAssertGreaterThan(pairs, 3 * heldOut / 2)
         XCTAssertGreaterThan(heldOut, 0)
+        // One model, one tokenizer without BOS: every token but each text's first makes a pair.
+        XCTAssertEqual(json["tokens"] as? Int, pairs + heldOut + 12)
+        XCTAssertNotNil(json["forward_seconds"] as? Double)
+        XCTAssertNotNil(json["solve_seconds"] as? Double)
         let r2 = try XCTUnwrap(json["r2"] as? Double), cosine = try XCTUnwrap(json["mean_cosine"] as? Double)
         XCTAssertGreaterThan(r2, 0.3)
         XCTAssertLessThan(r2, 1)

@@ -71,3 +71,72 @@ def test_probing_notebook_prose_matches_its_numbers():
     assert 6 <= first <= 10, acc
     assert all(a >= 0.9 for layer, a in acc.items() if layer >= 12), acc
     assert all(t >= 0.999 for layer, t in zip(facts["layers"], facts["train_accuracy"]) if layer >= 1)
+
+
+def periscope_results(path):
+    """(cell source, Periscope JSON) for every display of an executed notebook, in order."""
+    results = []
+    for cell in executed(path).cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {}).get("application/vnd.periscope.v1+json")
+            if data:
+                results.append((cell.source, data))
+    return results
+
+
+@requires_model()
+def test_patchscopes_notebook_prose_matches_its_numbers():
+    """examples/patchscopes.ipynb says which of the paper's effects show on these models; its
+    verdicts must be what its outputs show."""
+    results = periscope_results(ROOT / "examples" / "patchscopes.ipynb")
+    by = lambda prefix: [d for source, d in results if source.startswith(prefix)]
+
+    # §4.1: identity ahead of the logit lens at layers 1..28 (behind at 0); tuned lens ahead of
+    # both up to layer 10; identity at least as good as the tuned lens from 11 on.
+    (lenses,) = by("lenses")
+    p = dict(zip(lenses["methods"], lenses["precision"]))
+    logit, tuned, identity = p["logit lens"], p["tuned lens"], p["identity Patchscope"]
+    assert lenses["layers"] == list(range(30)) and lenses["positions"] == 54
+    assert logit[0] > identity[0]
+    assert all(identity[l] > logit[l] for l in range(1, 29)), (identity, logit)
+    assert all(tuned[l] > max(identity[l], logit[l]) for l in range(0, 11)), (tuned, identity, logit)
+    assert all(identity[l] >= tuned[l] for l in range(11, 30)), (identity, tuned)
+    assert identity[23] >= 0.85 and logit[23] <= 0.4
+
+    # The Colosseum: " Rome" from layer 23 on through the identity target, only at 29 through the lens.
+    sweep = by("c = prompt")[0]
+    firsts = [tokens[0] for tokens in sweep["tokens"]]
+    assert [l for l, t in zip(sweep["layers"], firsts) if t == " Rome"] == list(range(23, 30)), firsts
+    assert " hello" in firsts[:15]
+    (lens,) = by("lens c")
+    top1 = [layer[0][0] for layer in lens["top"]["tokens"]]
+    assert [l for l, t in enumerate(top1) if t == " Rome"] == [29], top1
+    assert lens["top"]["tokens"][28][0][1] == " Rome"
+
+    # Description: "Italian artist" through layer 13, nothing of him from 19 on.
+    (description,) = by('patchscope "Leonardo')
+    texts = description["texts"]
+    assert "Italian city-state" in texts[0]
+    assert all("Italian artist" in t for t in texts[1:14]), texts
+    assert all("Italian" in t and "artist" not in t for t in texts[14:18]), texts
+    assert all("Italian" not in t and "Leonardo" not in t and "artist" not in t for t in texts[19:]), texts
+
+    # Attribute: no layer names France.
+    (attribute,) = by('patchscope "The Eiffel Tower"')
+    assert not any("France" in t for t in attribute["texts"]), attribute["texts"]
+
+    # Cross-model, both directions: the city comes out; R² as quoted.
+    maps = [d for source, d in results if d.get("kind") == "map"]
+    assert [(m["source_model"], m["target_model"]) for m in maps] == [("smollm2", "gemma3-270m"), ("gemma3-270m", "smollm2")]
+    assert [round(m["r2"], 2) for m in maps] == [0.35, 0.54]
+    assert all(m["mean_cosine"] > 0.9 for m in maps)
+    patches = [d for source, d in results if source.startswith("patch source")]
+    assert [(d["model"], d["mapped"], d["tokens"][0]) for d in patches] == [
+        ("gemma3-270m", True, " Rome"), ("gemma3-270m", True, " Paris"), ("smollm2", True, " Rome"), ("smollm2", True, " Paris")]
+
+    # Multi-hop: answered already (" Rome", 0.39), and no layer's patch says Rome.
+    two_hop, first_hop = by("run ")
+    assert two_hop["top"]["tokens"][0] == " Rome" and round(two_hop["top"]["probs"][0], 2) == 0.39
+    assert first_hop["top"]["tokens"][0] == " Italy"
+    (multihop,) = by('patchscope "The Colosseum')
+    assert not any("Rome" in t for t in multihop["texts"]), multihop["texts"]

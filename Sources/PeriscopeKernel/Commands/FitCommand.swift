@@ -50,17 +50,18 @@ enum FitCommand {
             if split < 1, texts.texts.count < 2 {
                 throw CommandError.failed("With one text nothing can be held out; give more texts or `split 1`.", range: arguments.range(of: "on"))
             }
-            let start = Date()
-            let (map, passes) = try CommandError.catching(at: arguments.headRange) {
+            let (map, runs, forwardSeconds, solveSeconds) = try CommandError.catching(at: arguments.headRange) {
+                let start = Date()
                 let runs = try PairedRuns.collect(source: source.model, sourceTokenizer: source.tokenizer, sourceLayers: [layer],
                                                   target: target.model, targetTokenizer: target.tokenizer, targetLayers: [targetLayer],
                                                   texts: texts.texts, context: context.task.stage(0, of: 2, label: "forward passes"))
+                let solving = Date()
                 let map = try runs.fit(sourceLayer: layer, targetLayer: targetLayer, ridge: ridge, split: split,
                                        context: context.task.stage(1, of: 2, label: "solve"))
-                return (map, runs.forwardPasses)
+                return (map, runs, solving.timeIntervalSince(start), Date().timeIntervalSince(solving))
             }
             return .object(MapValue(map: map, sourceModel: source.name, sourcePath: source.path, targetModel: target.name,
-                                    targetPath: target.path, textsLabel: texts.label, forwardPasses: passes,
-                                    seconds: Date().timeIntervalSince(start)))
+                                    targetPath: target.path, textsLabel: texts.label, forwardPasses: runs.forwardPasses,
+                                    tokens: runs.tokens, forwardSeconds: forwardSeconds, solveSeconds: solveSeconds))
         })
 }

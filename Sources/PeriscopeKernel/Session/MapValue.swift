@@ -17,7 +17,11 @@ public struct MapValue: ValueContent, Sendable {
     /// Where the texts came from ("the built-in text sample", "3 texts").
     public var textsLabel: String
     public var forwardPasses: Int
-    public var seconds: Double
+    /// Tokens the forward passes read.
+    public var tokens: Int
+    /// Time spent in the forward passes and in the least-squares solve (with its scoring).
+    public var forwardSeconds: Double
+    public var solveSeconds: Double
 
     public var typeName: String { "Map" }
     public var summary: String {
@@ -36,7 +40,8 @@ public struct MapValue: ValueContent, Sendable {
             ("R²", "\(f3.format(map.explainedVariance)) (\(scoredOn))"),
             ("mean cosine", "\(f3.format(map.meanCosine)) (\(scoredOn))"),
             ("ridge", "\(NumberFormat.general.format(map.ridge)) (λ = \(NumberFormat.general.format(map.lambda)); shrinks toward \(map.towardIdentity ? "W = I" : "W = 0"))"),
-            ("cost", "\(forwardPasses) forward passes, \(NumberFormat.fixed(2).format(seconds)) s"),
+            ("cost", "\(forwardPasses) forward passes over \(tokens) tokens in \(NumberFormat.fixed(2).format(forwardSeconds)) s; "
+                + "solve \(NumberFormat.fixed(2).format(solveSeconds)) s"),
         ], kind: "map")
         var bundle = card.mimeBundle
         bundle.json = appending(card.json, [
@@ -46,7 +51,8 @@ public struct MapValue: ValueContent, Sendable {
             ("pairs", .int(map.samples)), ("held_out", .int(map.heldOut)),
             ("r2", .num(map.explainedVariance)), ("mean_cosine", .num(map.meanCosine)),
             ("ridge", .num(map.ridge)), ("lambda", .num(map.lambda)), ("toward_identity", .bool(map.towardIdentity)),
-            ("forward_passes", .int(forwardPasses)), ("seconds", .num(seconds)),
+            ("forward_passes", .int(forwardPasses)), ("tokens", .int(tokens)),
+            ("forward_seconds", .num(forwardSeconds)), ("solve_seconds", .num(solveSeconds)),
         ])
         return bundle
     }

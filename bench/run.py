@@ -9,6 +9,10 @@
           once and cached under $PERISCOPE_HOME/bench). Peers run in the reference venv
           ($PERISCOPE_REFVENV, default ~/.cache/periscope/refvenv; `make refvenv` makes it).
   interp  logit lens, identity Patchscope sweep, activation patching vs nnsight (bench/interp_nnsight.py).
+  lenses  `lenses` (logit lens, tuned lens, identity Patchscope against the model's own next token,
+          every layer and position) over LENSES_PROMPTS sentences of the built-in text sample vs
+          the same experiment written for nnsight (bench/lenses_nnsight.py); both sides read the
+          same tuned lens, and their precision curves are compared.
   analysis  a probe over all 30 layers on 200 short examples (goal: within 10 s; no peer).
   gradients saliency of a 32-token prompt and integrated gradients with 32 steps vs torch autograd
           (bench/gradients_torch.py); attribution patching of every layer × position × {resid_pre,
@@ -333,6 +337,56 @@ def bench_interp(repeats, model="smollm2"):
     return {f"interp_{model}" if gemma else "interp": {"periscope": ours, "nnsight": theirs}}
 
 
+def sample_sentences(n):
+    """The first n sentences of the built-in text sample (Sources/Interpretability/TextSample.swift)."""
+    import re
+    source = (ROOT / "Sources" / "Interpretability" / "TextSample.swift").read_text()
+    return [json.loads(m) for m in re.findall(r'^\s+("(?:[^"\\]|\\.)*"),$', source, re.M)][:n]
+
+
+def bench_lenses(repeats, prompts):
+    """`lenses` over `prompts` sentences, Periscope vs bench/lenses_nnsight.py, medians."""
+    import tempfile
+    texts = sample_sentences(prompts)
+    k = Kernel("periscope")
+    k.cell('m = load "smollm2"')
+    cell = "lenses " + json.dumps(texts)
+    k.cell(cell)  # warm-up; fits the tuned lens into the model cache if it is not there yet
+    times, last = [], None
+    for _ in range(repeats):
+        dt, _, out = k.cell(cell)
+        times.append(dt)
+        last = vnd(out)
+    k.close()
+    ours = {"median_s": statistics.median(times), "runs_s": times}
+    theirs = {}
+    py = REFVENV / "bin" / "python"
+    if py.exists():
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write("\n".join(texts))
+        out = subprocess.run([str(py), str(ROOT / "bench" / "lenses_nnsight.py"), "--texts", f.name,
+                              "--runs", str(max(1, min(repeats, 3)))], capture_output=True, text=True)
+        os.unlink(f.name)
+        if out.returncode == 0:
+            theirs = json.loads(out.stdout.strip().splitlines()[-1])
+        else:
+            print(f"  nnsight failed: {out.stderr.strip().splitlines()[-3:]}")
+    print(f"\n## lenses over {len(texts)} prompts (smollm2): Periscope vs nnsight (seconds, medians)")
+    print("| workload | periscope | nnsight | ratio | target |")
+    print("|---|---|---|---|---|")
+    a, b = ours["median_s"], theirs.get("median_s")
+    ratio = f"{a / b:.3f}" if b else "—"
+    their = f"{b:.2f}" if b else "—"
+    print(f"| lenses, {len(texts)} prompts, 30 layers x 3 read-outs | {a:.2f} | {their} | {ratio} | ≤ 0.1 |")
+    if theirs.get("precision") and last:
+        ours_p = dict(zip(last["methods"], last["precision"]))
+        gaps = {m: max(abs(a - b) for a, b in zip(ours_p[m], theirs["precision"][m])) for m in ours_p}
+        print("largest per-layer precision gap (Periscope vs nnsight): "
+              + ", ".join(f"{m} {g:.3f}" for m, g in gaps.items()))
+        ours["precision"] = ours_p
+    return {"lenses": {"periscope": ours, "nnsight": theirs}}
+
+
 def probe_examples(n=200):
     """n short labelled sentences, two classes (positive / negative), generated deterministically."""
     import random
@@ -452,7 +506,8 @@ def bench_gradients(repeats):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--parts", default="kernel,model,interp,analysis,gradients,model-gemma,interp-gemma")
+    ap.add_argument("--parts", default="kernel,model,interp,lenses,analysis,gradients,model-gemma,interp-gemma")
+    ap.add_argument("--lenses-prompts", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cells", type=int, default=200)
     a = ap.parse_args()
@@ -464,6 +519,8 @@ def main():
         results.update(bench_model(a.repeats))
     if "interp" in parts:
         results.update(bench_interp(a.repeats))
+    if "lenses" in parts:
+        results.update(bench_lenses(a.repeats, a.lenses_prompts))
     if "model-gemma" in parts:
         results.update(bench_gemma_model(a.repeats))
     if "interp-gemma" in parts:

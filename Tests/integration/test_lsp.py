@@ -151,7 +151,7 @@ def test_session_through_every_request(client):
     hover = client.request("textDocument/hover", at(4, 3))["result"]
     assert hover["range"] == rng(4, 0, 4, 10)
     assert hover["contents"]["kind"] == "markdown"
-    assert "patchscope S position I" in hover["contents"]["value"]
+    assert "patchscope S [model m1] position I" in hover["contents"]["value"]
     keyword = client.request("textDocument/hover", at(1, 19))["result"]
     assert "how many tokens" in keyword["contents"]["value"]
 

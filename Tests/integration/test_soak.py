@@ -28,4 +28,7 @@ def test_short_soak(tmp_path):
     assert not report["failures"], report["failures"]
     assert report["requests"] == report["replies"]
     assert report["by_kind"].get("bad cell") and report["by_kind"].get("beyond budget")
-    assert all(g < 5 for g in report["memory_growth_percent"]), report["memory_curves"]
+    # Too short for the long run's first-against-last measure: memory must stay within 5% of what
+    # the warm-up already reached (`make soak` holds the run's own growth under 5% over half an hour).
+    assert report["memory_over_warm_up_percent"], report
+    assert all(g < 5 for g in report["memory_over_warm_up_percent"]), (report["warm_up_peaks_mib"], report["memory_curves"])

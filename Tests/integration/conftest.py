@@ -1,5 +1,6 @@
 """Shared set-up for the integration tests: they drive the installed `periscope` kernelspec
 through real Jupyter clients (jupyter_client over libzmq), exactly as JupyterLab would."""
+import json
 import os
 import pathlib
 
@@ -56,6 +57,21 @@ def collect_iopub(kc, msg_id, timeout=TIMEOUT):
         if kind in ("status", "execute_input"):
             continue
         outputs.append(msg)
+
+
+VND = "application/vnd.periscope.v1+json"
+
+
+def displayed_payloads(outputs):
+    """Every Periscope payload among a cell's iopub `outputs` (display_data and execute_result),
+    in order, each followed by the items it groups."""
+    found = []
+    for m in outputs:
+        if m["msg_type"] in ("display_data", "execute_result") and VND in m["content"]["data"]:
+            payload = m["content"]["data"][VND]
+            payload = json.loads(payload) if isinstance(payload, str) else payload
+            found += [payload] + list(payload.get("items", []))
+    return found
 
 
 def requires_model():

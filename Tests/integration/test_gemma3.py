@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from jupyter_client.manager import start_new_kernel
 
-from conftest import MODEL_PATH, PERISCOPE_HOME, ROOT, run_cell
+from conftest import MODEL_PATH, PERISCOPE_HOME, ROOT, VND, displayed_payloads, run_cell
 
-VND = "application/vnd.periscope.v1+json"
 GEMMA_PATH = PERISCOPE_HOME / "models" / "gemma-3-270m-q4_k_m.gguf"
 REFERENCE = ROOT / "Tests" / "TransformerTests" / "Fixtures" / "gemma3" / "reference.json"
 LAYERS = 18
@@ -63,13 +62,7 @@ def all_payloads(kc, code, timeout=SLOW):
     """Every vnd payload the cell displays (display_data and execute_result), in order."""
     reply, outputs = run_cell(kc, code, timeout=timeout)
     assert reply["content"]["status"] == "ok", (code, reply["content"].get("evalue"))
-    found = []
-    for m in outputs:
-        if m["msg_type"] in ("display_data", "execute_result") and VND in m["content"]["data"]:
-            payload = m["content"]["data"][VND]
-            payload = json.loads(payload) if isinstance(payload, str) else payload
-            found += [payload] + list(payload.get("items", []))
-    return found
+    return displayed_payloads(outputs)
 
 
 def part(kc, code, key):

@@ -4,7 +4,6 @@ prompts; the verbs llama.cpp cannot serve are refused with the reason; an unreac
 busy one, one of another protocol version and one killed mid-cell give clear errors and the kernel
 keeps every other model and variable. The servers are the ones `make` builds into
 .build-llama/bin; they are stopped by pid."""
-import json
 import math
 import os
 import signal
@@ -17,9 +16,8 @@ import time
 import pytest
 from jupyter_client.manager import start_new_kernel
 
-from conftest import PERISCOPE_HOME, ROOT, collect_iopub, requires_model, run_cell
+from conftest import PERISCOPE_HOME, ROOT, collect_iopub, displayed_payloads, requires_model, run_cell
 
-VND = "application/vnd.periscope.v1+json"
 SERVER = ROOT / ".build-llama" / "bin" / "ggml-rpc-server"
 GEMMA_PATH = PERISCOPE_HOME / "models" / "gemma-3-270m-q4_k_m.gguf"
 
@@ -110,13 +108,7 @@ def payloads(kc, code):
     """Every vnd payload the cell displays (items of a group too), in order."""
     content, outputs = cell(kc, code)
     assert content["status"] == "ok", (code, content.get("evalue"))
-    found = []
-    for m in outputs:
-        if m["msg_type"] in ("display_data", "execute_result") and VND in m["content"]["data"]:
-            payload = m["content"]["data"][VND]
-            payload = json.loads(payload) if isinstance(payload, str) else payload
-            found += [payload] + list(payload.get("items", []))
-    return found
+    return displayed_payloads(outputs)
 
 
 def part(kc, code, key):

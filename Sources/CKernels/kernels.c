@@ -34,6 +34,18 @@ typedef struct {
 // Helpers that pass 16-lane vectors are always inlined, so their ABI never matters.
 #pragma clang diagnostic ignored "-Wpsabi"
 
+// Binary16 bits to float, exactly (the GGUF reader's arithmetic: shift into place, ×2¹¹², and
+// keep infinities and NaNs). Plain scalar C, so one definition serves every level below.
+static inline __attribute__((always_inline)) float h2f(const uint8_t *p) {
+    uint16_t h; memcpy(&h, p, 2);
+    uint32_t bits = (uint32_t)(h & 0x7FFF) << 13, scaled;
+    float f; memcpy(&f, &bits, 4); f *= 0x1p112f; memcpy(&scaled, &f, 4);
+    uint32_t mag = (h & 0x7C00) == 0x7C00 ? (bits | 0x7F800000u) : scaled;
+    mag |= (uint32_t)(h & 0x8000) << 16;
+    memcpy(&f, &mag, 4);
+    return f;
+}
+
 // Portable: 8-lane vectors, a 4×2 tile (16 registers on SSE2).
 #define KN(name) name##_portable
 #define VF vf8

@@ -28,18 +28,6 @@ static inline __attribute__((always_inline)) float KN(hsum)(VF v) {
     return s;
 }
 
-// Binary16 bits to float, exactly (the GGUF reader's arithmetic: shift into place, ×2¹¹², and
-// keep infinities and NaNs).
-static inline __attribute__((always_inline)) float KN(h2f)(const uint8_t *p) {
-    uint16_t h; memcpy(&h, p, 2);
-    uint32_t bits = (uint32_t)(h & 0x7FFF) << 13, scaled;
-    float f; memcpy(&f, &bits, 4); f *= 0x1p112f; memcpy(&scaled, &f, 4);
-    uint32_t mag = (h & 0x7C00) == 0x7C00 ? (bits | 0x7F800000u) : scaled;
-    mag |= (uint32_t)(h & 0x8000) << 16;
-    memcpy(&f, &mag, 4);
-    return f;
-}
-
 static inline __attribute__((always_inline)) vf16 KN(h2f16)(const uint8_t *p) {
 #if F16C
     vhf16 h; memcpy(&h, p, 32);
@@ -56,12 +44,12 @@ static inline __attribute__((always_inline)) vf16 KN(h2f16)(const uint8_t *p) {
 }
 
 // An F16 value as a float: one vcvtph2ps where the level has F16C (exact, as the conversion
-// always is), the bit arithmetic above otherwise.
+// always is), h2f's bit arithmetic otherwise.
 static inline __attribute__((always_inline)) float KN(half)(const uint8_t *p) {
 #if F16C
     _Float16 h; memcpy(&h, p, 2); return (float)h;
 #else
-    return KN(h2f)(p);
+    return h2f(p);
 #endif
 }
 
@@ -257,7 +245,7 @@ static float KN(dot1)(int type, const uint8_t *b, int cols, const float *x, cons
         for (; k < cols; k++) {
             float w;
             if (type == 0) memcpy(&w, b + 4 * k, 4);
-            else if (type == 1) w = KN(h2f)(b + 2 * k);
+            else if (type == 1) w = h2f(b + 2 * k);
             else { uint16_t h; memcpy(&h, b + 2 * k, 2); uint32_t u = (uint32_t)h << 16; memcpy(&w, &u, 4); }
             tail += w * x[k];
         }

@@ -9,16 +9,6 @@
 #include <immintrin.h>
 #endif
 
-static inline __attribute__((always_inline)) float KQ(h2f)(const uint8_t *p) {
-    uint16_t h; memcpy(&h, p, 2);
-    uint32_t bits = (uint32_t)(h & 0x7FFF) << 13, scaled;
-    float f; memcpy(&f, &bits, 4); f *= 0x1p112f; memcpy(&scaled, &f, 4);
-    uint32_t mag = (h & 0x7C00) == 0x7C00 ? (bits | 0x7F800000u) : scaled;
-    mag |= (uint32_t)(h & 0x8000) << 16;
-    memcpy(&f, &mag, 4);
-    return f;
-}
-
 #if Q8_ISA == 1
 static inline __attribute__((always_inline)) int32_t KQ(hsum8)(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -88,7 +78,7 @@ static float KQ(dot_q4k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
             mins += mb[s] * (y->bsums[2 * s] + y->bsums[2 * s + 1]);
         }
         int32_t isum = KQ(isum_q4k)(b + 16, y->qs, sc);
-        float d = KQ(h2f)(b) * y->d, dmin = KQ(h2f)(b + 2) * y->d;
+        float d = h2f(b) * y->d, dmin = h2f(b + 2) * y->d;
         sum += d * (float)isum - dmin * (float)mins;
     }
     return sum;
@@ -165,7 +155,7 @@ static float KQ(dot_q6k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
         int32_t offset = 0;
         for (int g = 0; g < 16; g++) offset += scales[g] * y->bsums[g];
         int32_t isum = KQ(isum_q6k)(b, b + 128, scales, y->qs) - 32 * offset;
-        sum += (KQ(h2f)(b + 208) * y->d) * (float)isum;
+        sum += (h2f(b + 208) * y->d) * (float)isum;
     }
     return sum;
 }

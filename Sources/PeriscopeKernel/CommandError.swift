@@ -1,6 +1,10 @@
 import Interpretability
+#if canImport(LlamaCpp)
+import LlamaCpp
+#endif
 import PeriscopeLanguage
 import Rendering
+import Transformer
 
 /// Everything that can go wrong while binding or running a statement. Each case carries the facts
 /// (the name, the value, the valid range, the nearest valid words); `description` alone turns them
@@ -38,8 +42,8 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     case reservedName(String, isVerb: Bool, range: SourceRange)
     /// No model is loaded yet.
     case noModel(range: SourceRange?)
-    /// `use NAME` where no loaded model has that name.
-    case unknownModel(String, suggestions: [String], loaded: [String], range: SourceRange?)
+    /// A model name that is neither a loaded model's name (`loaded`) nor a Model variable (`variables`).
+    case unknownModel(String, suggestions: [String], loaded: [String], variables: [String], range: SourceRange?)
     /// A hook name that is not a hook point of `model`.
     case unknownHook(String, model: String, suggestions: [String], range: SourceRange?)
     /// A prompt with no text, or whose text (`text`) has no tokens.
@@ -104,6 +108,41 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     case analysis(AnalysisError, range: SourceRange?)
     /// A data set that cannot be read or used.
     case dataset(DatasetError, range: SourceRange?)
+    /// `load ""`: no model name or path at all.
+    case emptyModelName(range: SourceRange?)
+    /// `load … on` in a build without the llama.cpp backend.
+    case noLlamaBackend(range: SourceRange?)
+    /// A file that must be read and cannot be (`what` it is, and `purpose`, what for).
+    case cannotRead(what: String, path: String, purpose: String, range: SourceRange?)
+    /// `chat` (or `system`) on a model whose chat template cannot be applied.
+    case chatTemplate(model: String, TokenizerError, range: SourceRange?)
+    /// A texts argument (`on`) that holds no text once blank ones are dropped.
+    case noText(parameter: String, range: SourceRange?)
+    /// A fit that holds texts out for scoring (`split` below 1) given a single text.
+    case nothingHeldOut(split: Double, parameter: String, range: SourceRange?)
+    /// A patch between two models of different residual widths without a map. The target model
+    /// is always named in the cell (by default it is the source model); the source model may be
+    /// the current one by default (`sourceByDefault`).
+    case widthMismatch(source: String, sourceWidth: Int, sourceByDefault: Bool, target: String, targetWidth: Int, range: SourceRange?)
+    /// `map M` whose Map was fitted between other models than the patch reads and writes.
+    case mapModels(map: String, fittedSource: String, fittedTarget: String, source: String, target: String, range: SourceRange?)
+    /// `map M` whose Map was fitted between other layers than the patch reads and writes.
+    case mapLayers(map: String, fittedSource: Int, fittedTarget: Int, source: Int, target: Int, range: SourceRange?)
+    /// A gradient asked at an attention pattern or score hook, which the backward pass never holds whole.
+    case noGradient(hook: String, range: SourceRange?)
+    /// `lens … tuned` with a `hook` other than `resid_post`, the only one the tuned lens reads.
+    case tunedLensHook(String, range: SourceRange?)
+    /// A second string after a Patchscope target other than `attribute` (`keyword` is `into` or
+    /// `target`); `targetIsPrompt` when the target itself was a string.
+    case strayTemplate(text: String, keyword: String, targetIsPrompt: Bool, range: SourceRange?)
+    /// `clear WORD` for a word other than `cache`, the only thing `clear` clears.
+    case notClearable(String, range: SourceRange?)
+    /// An `attribute` template without its placeholder word.
+    case noPlaceholder(text: String, placeholder: Character, range: SourceRange?)
+    #if canImport(LlamaCpp)
+    /// A llama.cpp placement (a server address, a server) that cannot be used.
+    case llamaCpp(LlamaCppError, range: SourceRange?)
+    #endif
     /// A failure particular to one verb, already phrased as a sentence.
     case failed(String, range: SourceRange?)
     /// The user interrupted the command.
@@ -120,7 +159,7 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         case .reservedName(_, _, let r):
             return r
         case .outOfRange(_, _, _, let r), .failed(_, let r), .numberOutOfRange(_, _, _, let r),
-             .conflictingArguments(_, _, let r), .sameAnswerAndAgainst(let r), .noModel(let r), .unknownModel(_, _, _, let r), .unknownHook(_, _, _, let r),
+             .conflictingArguments(_, _, let r), .sameAnswerAndAgainst(let r), .noModel(let r), .unknownModel(_, _, _, _, let r), .unknownHook(_, _, _, let r),
              .emptyPrompt(_, let r), .notAPrompt(_, let r), .notOneToken(_, _, _, _, _, let r), .tooFewItems(_, _, _, _, _, let r),
              .wrongItem(_, _, _, let r), .countMismatch(_, _, _, _, _, let r), .emptySelection(_, _, let r),
              .backwardRange(_, _, _, let r), .notOnePosition(_, _, let r), .textNotInPrompt(_, let r),
@@ -129,6 +168,15 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
              .probeNotADirection(_, let r), .controlVectorAtLayerZero(let r), .promptLengthMismatch(_, _, let r), .needsCorruptPrompt(_, let r), .inapplicableKeyword(_, _, let r), .notRecorded(_, let r), .analysis(_, let r), .dataset(_, let r), .npy(_, let r),
              .modelNotCached(_, _, _, _, let r), .unknownModelFile(_, _, _, _, let r), .badDataRow(_, _, let r), .badDataLabel(_, _, let r):
             return r
+        case .emptyModelName(let r), .noLlamaBackend(let r), .cannotRead(_, _, _, let r), .chatTemplate(_, _, let r),
+             .noText(_, let r), .nothingHeldOut(_, _, let r), .widthMismatch(_, _, _, _, _, let r), .mapModels(_, _, _, _, _, let r),
+             .mapLayers(_, _, _, _, _, let r), .noGradient(_, let r), .tunedLensHook(_, let r), .strayTemplate(_, _, _, let r),
+             .noPlaceholder(_, _, let r), .notClearable(_, let r):
+            return r
+        #if canImport(LlamaCpp)
+        case .llamaCpp(_, let r):
+            return r
+        #endif
         case .interrupted:
             return nil
         }
@@ -184,6 +232,22 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         case .npy: return "npy"
         case .analysis: return "analysis"
         case .dataset: return "dataset"
+        case .emptyModelName: return "missing-argument"
+        case .noLlamaBackend: return "no-llama-backend"
+        case .cannotRead: return "cannot-read"
+        case .chatTemplate: return "chat-template"
+        case .noText: return "no-text"
+        case .nothingHeldOut: return "nothing-held-out"
+        case .widthMismatch: return "width-mismatch"
+        case .mapModels, .mapLayers: return "map-mismatch"
+        case .noGradient: return "no-gradient"
+        case .tunedLensHook: return "inapplicable-keyword"
+        case .strayTemplate: return "unexpected-argument"
+        case .noPlaceholder: return "no-placeholder"
+        case .notClearable: return "unknown-choice"
+        #if canImport(LlamaCpp)
+        case .llamaCpp: return "llama-cpp"
+        #endif
         case .failed: return "failed"
         case .interrupted: return "interrupted"
         }
@@ -225,9 +289,14 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
             return "`\(name)` is " + (isVerb ? "the name of a command" : "a reserved word") + "; choose another variable name."
         case .noModel:
             return "No model is loaded; run `load \"smollm2\"` (or `load \"path/to/model.gguf\"`) first."
-        case .unknownModel(let name, let suggestions, let loaded, _):
-            let list = loaded.isEmpty ? "no model is loaded yet; use `load` first." : "loaded: " + loaded.joined(separator: ", ") + "."
-            return "No loaded model is called \(quoted(name))" + hint(suggestions, otherwise: ";") + " " + list
+        case .unknownModel(let name, let suggestions, let loaded, let variables, _):
+            guard !loaded.isEmpty else {
+                return "No loaded model is called \(quoted(name))" + hint(suggestions, otherwise: ";")
+                    + " no model is loaded yet; use `load` first."
+            }
+            var known = "loaded: " + loaded.joined(separator: ", ")
+            if !variables.isEmpty { known += "; Model variables: " + variables.joined(separator: ", ") }
+            return "No loaded model or Model variable is called \(quoted(name))" + hint(suggestions, otherwise: ";") + " " + known + "."
         case .unknownHook(let name, let model, let suggestions, _):
             return "\(quoted(name)) is not a hook point of \(model)" + hint(suggestions, otherwise: ".")
                 + " Hook names look like \"blocks.3.hook_resid_post\"; `hooks` lists them all."
@@ -303,6 +372,43 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
             return "Row \(row) of the inline data set must be a pair [\"text\", \"label\"], but it is \(given)."
         case .badDataLabel(let row, let given, _):
             return "The label of row \(row) must be a string or an int, not \(given)."
+        case .emptyModelName:
+            return "`load` needs a model name or a GGUF path, e.g. `load \"smollm2\"`."
+        case .noLlamaBackend:
+            return "This build has no llama.cpp backend: run `make llama` (it builds libllama into .build-llama/), then build again."
+        case .cannotRead(let what, let path, let purpose, _):
+            return "Cannot read \(what) \(path) \(purpose); check that it exists and that you may read it."
+        case .chatTemplate(let model, let error, _):
+            return "`chat` cannot be used with \(model): \(error.description)"
+        case .noText(let parameter, _):
+            return "`\(parameter)` holds no text; give a list of sentences or a Dataset."
+        case .nothingHeldOut(let split, let parameter, _):
+            return "With one text in `\(parameter)` nothing can be held out to score the fit (`split \(formatFloat(split))`); give more texts, or `split 1` to fit on all of it unscored."
+        case .widthMismatch(let source, let sourceWidth, let sourceByDefault, let target, let targetWidth, _):
+            return "The source model \(source)\(sourceByDefault ? " (the current model, by default)" : "") has \(sourceWidth)-number states "
+                + "but the target model \(target) has \(targetWidth); "
+                + "a patch across two widths needs a map: add `map fit`, or fit one with `M = fit map \(source) layer L to \(target) layer L2` and add `map M`."
+        case .mapModels(let map, let fittedSource, let fittedTarget, let source, let target, _):
+            return "`\(map)` maps \(fittedSource) to \(fittedTarget), but this patch reads \(source) and writes \(target); "
+                + "fit one with `fit map \(source) layer L to \(target) layer L2`, or use `map fit`."
+        case .mapLayers(let map, let fittedSource, let fittedTarget, let source, let target, _):
+            return "`\(map)` was fitted from layer \(fittedSource) to layer \(fittedTarget), but this patch reads layer \(source) and writes layer \(target); "
+                + "fit one for those layers, or use `map fit`."
+        case .noGradient(let hook, _):
+            return "\(hook) has no gradient here: the backward pass recomputes attention patterns row by row and never holds them whole. Ask at attn.hook_z, attn.hook_q, attn.hook_k or attn.hook_v."
+        case .tunedLensHook(let hook, _):
+            return "The tuned lens reads `resid_post` (its translators map each block's output); drop `hook \(hook)` or `tuned`."
+        case .strayTemplate(let text, let keyword, let targetIsPrompt, _):
+            if targetIsPrompt { return "Only `\(keyword) attribute` takes a second string; remove \(quoted(text))." }
+            return "The string \(quoted(text)) has no place here; did you mean `\(keyword) attribute \(quoted(text))`?"
+        case .noPlaceholder(let text, let placeholder, _):
+            return "The target \(quoted(text)) has no placeholder \(placeholder); write \(placeholder) where the patched subject goes, e.g. \"The capital city of \(placeholder)\"."
+        case .notClearable(let word, _):
+            return "`clear` only clears the activation cache, not `\(word)`: write `clear cache` (everything) or `clear cache p` (one prompt)."
+        #if canImport(LlamaCpp)
+        case .llamaCpp(let error, _):
+            return error.description
+        #endif
         case .failed(let sentence, _):
             return sentence
         case .interrupted:

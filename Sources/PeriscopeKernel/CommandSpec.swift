@@ -183,6 +183,9 @@ public final class Session {
 
     /// Variable names, sorted, for completion and suggestions.
     public var variableNames: [String] { variables.keys.sorted() }
+
+    /// The names of the variables that hold a model, sorted (the words a `model` slot accepts besides loaded names).
+    var modelVariableNames: [String] { variableNames.filter { variables[$0]?.loadedModel != nil } }
 }
 
 // MARK: - Context

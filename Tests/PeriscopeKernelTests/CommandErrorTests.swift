@@ -1,5 +1,9 @@
 import Foundation
 import Interpretability
+import JupyterKernel
+#if canImport(LlamaCpp)
+import LlamaCpp
+#endif
 import PeriscopeLanguage
 import Rendering
 import Transformer
@@ -104,11 +108,92 @@ final class CommandErrorTests: XCTestCase {
              "llama.cpp adds a control vector `direction.L` to the output of block L and never to block 0's, so a Vector at layer 0 cannot be a control vector; export it to .npy, or take the direction at layer 1 or later."),
             (.inapplicableKeyword("steps", appliesTo: "`method integrated_gradients`", range: at),
              "`steps` only applies to `method integrated_gradients`; remove it or use that."),
+            (.unknownModel("gemma", suggestions: ["g"], loaded: ["smollm2", "gemma3-270m"], variables: ["g", "m"], range: at),
+             "No loaded model or Model variable is called \"gemma\"; did you mean `g`? loaded: smollm2, gemma3-270m; Model variables: g, m."),
+            (.unknownModel("m2", suggestions: [], loaded: ["smollm2"], variables: [], range: at),
+             "No loaded model or Model variable is called \"m2\"; loaded: smollm2."),
+            (.unknownModel("m2", suggestions: [], loaded: [], variables: [], range: at),
+             "No loaded model is called \"m2\"; no model is loaded yet; use `load` first."),
+            (.emptyModelName(range: at), "`load` needs a model name or a GGUF path, e.g. `load \"smollm2\"`."),
+            (.noLlamaBackend(range: at),
+             "This build has no llama.cpp backend: run `make llama` (it builds libllama into .build-llama/), then build again."),
+            (.cannotRead(what: "the model file", path: "/m/x.gguf", purpose: "to key its tuned lens", range: at),
+             "Cannot read the model file /m/x.gguf to key its tuned lens; check that it exists and that you may read it."),
+            (.chatTemplate(model: "tiny", .noChatTemplate, range: at),
+             "`chat` cannot be used with tiny: \(TokenizerError.noChatTemplate.description)"),
+            (.noText(parameter: "on", range: at), "`on` holds no text; give a list of sentences or a Dataset."),
+            (.nothingHeldOut(split: 0.8, parameter: "on", range: at),
+             "With one text in `on` nothing can be held out to score the fit (`split 0.8`); give more texts, or `split 1` to fit on all of it unscored."),
+            (.widthMismatch(source: "smollm2", sourceWidth: 576, sourceByDefault: true, target: "gemma3-270m", targetWidth: 640, range: at),
+             "The source model smollm2 (the current model, by default) has 576-number states but the target model gemma3-270m has 640; a patch across two widths needs a map: add `map fit`, or fit one with `M = fit map smollm2 layer L to gemma3-270m layer L2` and add `map M`."),
+            (.widthMismatch(source: "gemma3-270m", sourceWidth: 640, sourceByDefault: false, target: "smollm2", targetWidth: 576, range: at),
+             "The source model gemma3-270m has 640-number states but the target model smollm2 has 576; a patch across two widths needs a map: add `map fit`, or fit one with `M = fit map gemma3-270m layer L to smollm2 layer L2` and add `map M`."),
+            (.mapModels(map: "M", fittedSource: "smollm2", fittedTarget: "smollm2", source: "gemma3-270m", target: "smollm2", range: at),
+             "`M` maps smollm2 to smollm2, but this patch reads gemma3-270m and writes smollm2; fit one with `fit map gemma3-270m layer L to smollm2 layer L2`, or use `map fit`."),
+            (.mapLayers(map: "M", fittedSource: 4, fittedTarget: 8, source: 5, target: 8, range: at),
+             "`M` was fitted from layer 4 to layer 8, but this patch reads layer 5 and writes layer 8; fit one for those layers, or use `map fit`."),
+            (.noGradient(hook: "blocks.5.attn.hook_pattern", range: at),
+             "blocks.5.attn.hook_pattern has no gradient here: the backward pass recomputes attention patterns row by row and never holds them whole. Ask at attn.hook_z, attn.hook_q, attn.hook_k or attn.hook_v."),
+            (.tunedLensHook("attn_out", range: at),
+             "The tuned lens reads `resid_post` (its translators map each block's output); drop `hook attn_out` or `tuned`."),
+            (.strayTemplate(text: "of x", keyword: "into", targetIsPrompt: true, range: at),
+             "Only `into attribute` takes a second string; remove \"of x\"."),
+            (.strayTemplate(text: "of x", keyword: "target", targetIsPrompt: false, range: at),
+             "The string \"of x\" has no place here; did you mean `target attribute \"of x\"`?"),
+            (.notClearable("models", range: at),
+             "`clear` only clears the activation cache, not `models`: write `clear cache` (everything) or `clear cache p` (one prompt)."),
+            (.noPlaceholder(text: "The capital city", placeholder: "x", range: at),
+             "The target \"The capital city\" has no placeholder x; write x where the patched subject goes, e.g. \"The capital city of x\"."),
         ]
         for (error, sentence) in cases {
             XCTAssertEqual(error.description, sentence)
             XCTAssertEqual(error.range, at, "\(error) keeps its place in the cell")
         }
     }
-}
 
+    // MARK: Through a cell
+
+    /// Runs `code` in `interpreter`; it must fail with exactly `expected`'s sentence.
+    func assertCell(_ interpreter: PeriscopeInterpreter, _ code: String, raises expected: CommandError,
+                    file: StaticString = #filePath, line: UInt = #line) {
+        let outcome = interpreter.execute(ExecuteRequest(code: code), io: RecordingIO())
+        guard case .error(let name, let value, _) = outcome else {
+            return XCTFail("expected an error from \(code), got \(outcome)", file: file, line: line)
+        }
+        XCTAssertEqual(name, "CommandError", code, file: file, line: line)
+        XCTAssertEqual(value, expected.description, code, file: file, line: line)
+    }
+
+    /// Bad `load` and `clear` cells, which need no model, raise their cases through the kernel.
+    func testCellsWithoutAModelRaiseTheirCases() {
+        let interpreter = PeriscopeInterpreter()
+        assertCell(interpreter, "load \"  \"", raises: .emptyModelName(range: at))
+        assertCell(interpreter, "clear models", raises: .notClearable("models", range: at))
+        assertCell(interpreter, "use \"nosuch\"", raises: .unknownModel("nosuch", suggestions: [], loaded: [], variables: [], range: at))
+        // A path is taken as given, so `on` is checked before any file is read.
+        let path = "\"/nowhere/model.gguf\""
+        #if canImport(LlamaCpp)
+        assertCell(interpreter, "load \(path) on []",
+                   raises: .tooFewItems(parameter: "on", verb: "load", count: 0, needed: 1, items: "\"host:port\" servers", range: at))
+        assertCell(interpreter, "load \(path) on [\"127.0.0.1:50052\", 50053]",
+                   raises: .wrongItem(parameter: "on", expected: "\"host:port\" strings", given: "50053", range: at))
+        assertCell(interpreter, "load \(path) on [\"127.0.0.1\"]", raises: .llamaCpp(.badEndpoint("127.0.0.1"), range: at))
+        assertCell(interpreter, "load \(path) on \"host:0\"", raises: .llamaCpp(.badEndpoint("host:0"), range: at))
+        assertCell(interpreter, "load \(path) on all",
+                   raises: .unknownChoice("all", parameter: "on", verb: "load", valid: ["local", "[\"host:port\", …]"],
+                                          suggestions: [], range: at))
+        assertCell(interpreter, "load \(path) on 3",
+                   raises: .typeMismatch(parameter: "on", verb: "load",
+                                         expected: "`local` or a list of \"host:port\" strings, e.g. `on [\"127.0.0.1:50052\"]`",
+                                         given: "an int", range: at))
+        #else
+        assertCell(interpreter, "load \(path) on local", raises: .noLlamaBackend(range: at))
+        #endif
+    }
+
+    func testAnUnreadableModelFileCannotKeyATunedLens() {
+        assertThrows(.cannotRead(what: "the model file", path: "/nowhere/model.gguf", purpose: "to key its tuned lens", range: nil)) {
+            _ = try TunedLensStore.sha256(ofFile: "/nowhere/model.gguf")
+        }
+    }
+}

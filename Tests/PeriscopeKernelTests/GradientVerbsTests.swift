@@ -73,7 +73,8 @@ final class GradientVerbsTests: XCTestCase {
         let values = try XCTUnwrap(similarity["values"] as? [[Double]])
         XCTAssertEqual(values[0][0], 1, accuracy: 1e-6)
         XCTAssertLessThan(values[0][1], 1 - 1e-6)
-        XCTAssertTrue(errorMessage("gradient p answer \" Paris\" hook \"blocks.5.attn.hook_pattern\"").contains("hook_z"))
+        XCTAssertEqual(errorMessage("gradient p answer \" Paris\" hook \"blocks.5.attn.hook_pattern\""),
+                       CommandError.noGradient(hook: "blocks.5.attn.hook_pattern", range: nil).description)
         XCTAssertTrue(errorMessage("gradient p answer \" Paris\" hook \"blocks.50.hook_resid_pre\"").contains("out of range"))
     }
 

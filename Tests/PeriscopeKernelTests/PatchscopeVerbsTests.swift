@@ -1,5 +1,7 @@
 import Foundation
 import Interpretability
+import JupyterKernel
+import PeriscopeLanguage
 import XCTest
 @testable import PeriscopeKernel
 
@@ -41,9 +43,44 @@ extension InterpVerbsTests {
         let patched = try payload("patch source p layer 4 position -1 into identity layer 8 map M top 3")
         XCTAssertEqual(patched["mapped"] as? Bool, true)
         XCTAssertEqual(patched["target_layer"] as? Int, 8)
-        let message = errorMessage("patch source p layer 5 position -1 into identity layer 8 map M")
-        XCTAssertTrue(message.contains("fitted from layer 4 to layer 8"), message)
+        XCTAssertEqual(errorMessage("patch source p layer 5 position -1 into identity layer 8 map M"),
+                       CommandError.mapLayers(map: "M", fittedSource: 4, fittedTarget: 8, source: 5, target: 8, range: nil).description)
         XCTAssertTrue(errorMessage("patch source p layer 4 into identity layer 8 map p").contains("a Map"))
+    }
+
+    /// `fit map`'s own checks name the argument and its valid values, before any forward pass.
+    func testFitMapRejectsBadArguments() {
+        XCTAssertEqual(errorMessage("fit map m layer 4 to m layer 8 ridge -1"),
+                       CommandError.numberOutOfRange(what: "ridge", value: -1, valid: "0 or more", range: nil).description)
+        XCTAssertEqual(errorMessage("fit map m layer 4 to m layer 8 split 1.5"),
+                       CommandError.numberOutOfRange(what: "split", value: 1.5, valid: "above 0 and at most 1 (the share of the texts that fit the map)",
+                                                     range: nil).description)
+        XCTAssertEqual(errorMessage("fit map m layer 4 to m layer 8 on [\"  \", \"\"]"),
+                       CommandError.noText(parameter: "on", range: nil).description)
+        XCTAssertEqual(errorMessage("fit map m layer 4 to m layer 8 on \"One sentence only.\""),
+                       CommandError.nothingHeldOut(split: 0.8, parameter: "on", range: nil).description)
+        XCTAssertEqual(errorMessage("fit map mm layer 4 to m layer 8"),
+                       CommandError.unknownModel("mm", suggestions: ["m"], loaded: ["smollm2"], variables: ["m"], range: nil).description)
+    }
+
+    /// A Patchscope target's own checks: a preset takes no target position, only `attribute`
+    /// takes a template, and the template needs its placeholder.
+    func testPatchTargetsRejectStrayArguments() {
+        XCTAssertEqual(errorMessage("patch source p layer 4 into identity position 2"),
+                       CommandError.inapplicableKeyword("target_position", appliesTo: "a target prompt (a preset target is patched at its placeholder)",
+                                                        range: nil).description)
+        XCTAssertEqual(errorMessage("patch source p layer 4 into identity \"The capital of x\""),
+                       CommandError.strayTemplate(text: "The capital of x", keyword: "into", targetIsPrompt: false, range: nil).description)
+        XCTAssertEqual(errorMessage("patch source p layer 4 into \"The city of\" \"The capital of x\""),
+                       CommandError.strayTemplate(text: "The capital of x", keyword: "into", targetIsPrompt: true, range: nil).description)
+        XCTAssertEqual(errorMessage("patchscope p position -1 target attribute \"The capital city\" layers 3"),
+                       CommandError.noPlaceholder(text: "The capital city", placeholder: "x", range: nil).description)
+        XCTAssertEqual(errorMessage("patchscope p position -1 target attribute layers 3"),
+                       CommandError.missingValue(keyword: "target attribute", verb: "patchscope",
+                                                 expected: "a template with the placeholder x, e.g. \"The capital city of x\"",
+                                                 range: SourceRange(start: SourceLocation(line: 1, column: 1, offset: 0),
+                                                                    end: SourceLocation(line: 1, column: 1, offset: 0))).description)
+        XCTAssertEqual(errorMessage("lens p tuned hook resid_pre"), CommandError.tunedLensHook("resid_pre", range: nil).description)
     }
 
     /// `model` names the models on both sides; an unknown one is an error that lists the loaded ones.
@@ -68,3 +105,42 @@ extension InterpVerbsTests {
     }
 }
 
+/// Patching between SmolLM2 (576 numbers per state) and Gemma 3 270M (640): without a map the
+/// error names each side's model and width and how to fix it; a Map fitted for other models is
+/// refused. Only loads the models: every check runs before a forward pass.
+final class CrossModelPatchTests: XCTestCase {
+    var interpreter: PeriscopeInterpreter!
+
+    override func setUpWithError() throws {
+        let gemma = try XCTUnwrap(ModelCatalog.entry(named: "gemma3-270m"))
+        guard FileManager.default.fileExists(atPath: ModelCatalog.path(of: gemma)) else {
+            throw XCTSkip("Gemma 3 270M is not in the model cache; `make model` fetches it")
+        }
+        interpreter = try DefaultModelSession.interpreter(for: Self.self, setup: """
+            g = load "gemma3-270m"
+            m = load "smollm2"
+            p = prompt "The Eiffel Tower is in the city of"
+            """)
+    }
+
+    func testDifferentWidthsWithoutAMapNameBothSides() {
+        // The source is the current model (smollm2) by default; the target is named.
+        XCTAssertEqual(interpreter.errorMessage("patch source p layer 4 into identity model g"),
+                       CommandError.widthMismatch(source: "smollm2", sourceWidth: 576, sourceByDefault: true,
+                                                  target: "gemma3-270m", targetWidth: 640, range: nil).description)
+        // Both named, the other way round, in the sweep.
+        XCTAssertEqual(interpreter.errorMessage("patchscope p model g position -1 target identity model m layers 3"),
+                       CommandError.widthMismatch(source: "gemma3-270m", sourceWidth: 640, sourceByDefault: false,
+                                                  target: "smollm2", targetWidth: 576, range: nil).description)
+        // Left to default, the target is the source model: no map is needed.
+        XCTAssertNoThrow(try interpreter.payload("patch source p model g layer 4 into identity top 1"))
+    }
+
+    func testAMapFittedForOtherModelsIsRefused() {
+        let texts = (0..<6).map { "\"\(TextSample.sentences[$0])\"" }.joined(separator: ", ")
+        XCTAssertEqual(interpreter.execute(ExecuteRequest(code: "M = fit map m layer 4 to m layer 8 on [\(texts)] split 1"), io: RecordingIO()), .ok)
+        XCTAssertEqual(interpreter.errorMessage("patch source p model g layer 4 into identity model m layer 8 map M"),
+                       CommandError.mapModels(map: "M", fittedSource: "smollm2", fittedTarget: "smollm2", source: "gemma3-270m",
+                                              target: "smollm2", range: nil).description)
+    }
+}

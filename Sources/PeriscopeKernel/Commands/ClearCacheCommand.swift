@@ -11,9 +11,9 @@ enum ClearCacheCommand {
         ],
         example: "clear cache \"The Eiffel Tower is in\"",
         run: { arguments, context in
-            guard arguments.word("what") == "cache" else {
-                throw CommandError.failed("`clear` only clears the activation cache: write `clear cache` (everything) or `clear cache p` (one prompt).",
-                                          range: arguments.range(of: "what"))
+            let what = arguments.word("what") ?? arguments.value("what")?.sourceText ?? ""
+            guard what == "cache" else {
+                throw CommandError.notClearable(what, range: arguments.range(of: "what"))
             }
             let store = context.session.activations
             if arguments.has("p") {

@@ -39,16 +39,16 @@ enum FitCommand {
             }
             let ridge = arguments.float("ridge") ?? defaultRidge
             guard ridge >= 0, ridge.isFinite else {
-                throw CommandError.failed("`ridge` must be 0 or more; got \(formatFloat(ridge)).", range: arguments.range(of: "ridge"))
+                throw CommandError.numberOutOfRange(what: "ridge", value: ridge, valid: "0 or more", range: arguments.range(of: "ridge"))
             }
             let split = arguments.float("split") ?? defaultSplit
             guard split > 0, split <= 1 else {
-                throw CommandError.failed("`split` is the share of texts that fit the map: above 0 and at most 1; got \(formatFloat(split)).",
-                                          range: arguments.range(of: "split"))
+                throw CommandError.numberOutOfRange(what: "split", value: split, valid: "above 0 and at most 1 (the share of the texts that fit the map)",
+                                                    range: arguments.range(of: "split"))
             }
             let texts = try FitTexts.from(arguments, "on")
             if split < 1, texts.texts.count < 2 {
-                throw CommandError.failed("With one text nothing can be held out; give more texts or `split 1`.", range: arguments.range(of: "on"))
+                throw CommandError.nothingHeldOut(split: split, parameter: "on", range: arguments.range(of: "on"))
             }
             let (map, runs, forwardSeconds, solveSeconds) = try CommandError.catching(at: arguments.headRange) {
                 let start = Date()

@@ -26,8 +26,7 @@ enum GradientCommand {
             let (answer, against) = (tokens.answer, tokens.against)
             let point = try ExportCommand.hookPoint(arguments.string("hook") ?? "", model: model, range: arguments.range(of: "hook"))
             if point == .attnScores(point.layer ?? 0) || point == .pattern(point.layer ?? 0) {
-                throw CommandError.failed("\(point.name) has no gradient here: the backward pass recomputes attention patterns row by row and never holds them whole. Ask at attn.hook_z, attn.hook_q, attn.hook_k or attn.hook_v.",
-                                          range: arguments.range(of: "hook"))
+                throw CommandError.noGradient(hook: point.name, range: arguments.range(of: "hook"))
             }
             let metric = tokens.gradientMetric
             let notes = try CommandError.catching(at: arguments.headRange) {

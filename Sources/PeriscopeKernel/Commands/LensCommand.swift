@@ -34,8 +34,7 @@ enum LensCommand {
             }
             let tuned = arguments.flag("tuned")
             if tuned, hook != "resid_post" {
-                throw CommandError.failed("The tuned lens reads `resid_post` (its translators map each block's output); drop `hook \(hook)` or `tuned`.",
-                                          range: arguments.range(of: "hook"))
+                throw CommandError.tunedLensHook(hook, range: arguments.range(of: "hook"))
             }
             let cells = try CommandError.catching(at: arguments.headRange) {
                 try compute(model: model, prompt: prompt, layers: layers, positions: positions, k: k, hook: hook, tuned: tuned,

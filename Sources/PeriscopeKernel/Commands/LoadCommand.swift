@@ -2,6 +2,7 @@ import Foundation
 #if canImport(LlamaCpp)
 import LlamaCpp
 #endif
+import PeriscopeLanguage
 import Transformer
 
 /// `load "name-or-path"`: loads a GGUF model (or reuses the resident copy) and makes it current.
@@ -20,8 +21,7 @@ enum LoadCommand {
             let (name, path) = try store.resolve(arguments.string("model") ?? "", range: arguments.range(of: "model"))
             if arguments.has("on") {
                 #if !canImport(LlamaCpp)
-                throw CommandError.failed("This build has no llama.cpp backend: run `make llama` (it builds libllama into .build-llama/), then build again.",
-                                          range: arguments.range(of: "on"))
+                throw CommandError.noLlamaBackend(range: arguments.range(of: "on"))
                 #else
                 let endpoints = try placement(arguments)
                 for e in endpoints {
@@ -40,7 +40,7 @@ enum LoadCommand {
                 for other in store.models {
                     guard let backend = other.model.backend as? LlamaCppBackend, backend.isAlive,
                           let shared = backend.endpoints.first(where: endpoints.contains) else { continue }
-                    throw LlamaCppError.serverInUse(endpoint: shared, model: other.name)
+                    throw CommandError.llamaCpp(.serverInUse(endpoint: shared, model: other.name), range: arguments.range(of: "on"))
                 }
                 let loaded = try readInBackground(name: name + "@llama.cpp", task: context.task) {
                     try ModelStore.read(name: name + "@llama.cpp", path: path, endpoints: endpoints)
@@ -81,27 +81,34 @@ enum LoadCommand {
     /// "host:port" strings.
     static func placement(_ arguments: BoundArguments) throws -> [String] {
         let range = arguments.range(of: "on")
+        let expected = "`local` or a list of \"host:port\" strings, e.g. `on [\"127.0.0.1:50052\"]`"
+        // A server address as llama.cpp needs it, the error pointing at `on`.
+        func endpoint(_ text: String) throws -> String {
+            do { _ = try Endpoint.parse(text) } catch let error as LlamaCppError { throw CommandError.llamaCpp(error, range: range) }
+            return text
+        }
         switch arguments.value("on") {
         case .symbol("local")?, .string("local")?:
             return []
         case .list(let items)?:
-            var endpoints: [String] = []
-            for item in items {
+            let endpoints = try items.map { item -> String in
                 guard case .string(let text) = item else {
-                    throw CommandError.failed("`on` takes `local` or a list of \"host:port\" strings, e.g. `on [\"127.0.0.1:50052\"]`.", range: range)
+                    throw CommandError.wrongItem(parameter: "on", expected: "\"host:port\" strings", given: item.sourceText, range: range)
                 }
-                do { _ = try Endpoint.parse(text) } catch { throw CommandError.failed("\(error)", range: range) }
-                endpoints.append(text)
+                return try endpoint(text)
             }
             guard !endpoints.isEmpty else {
-                throw CommandError.failed("`on []` names no server; give `local` or at least one \"host:port\".", range: range)
+                throw CommandError.tooFewItems(parameter: "on", verb: arguments.verb, count: 0, needed: 1, items: "\"host:port\" servers", range: range)
             }
             return endpoints
         case .string(let text)?:
-            do { _ = try Endpoint.parse(text) } catch { throw CommandError.failed("\(error)", range: range) }
-            return [text]
-        default:
-            throw CommandError.failed("`on` takes `local` or a list of \"host:port\" strings, e.g. `on [\"127.0.0.1:50052\"]`.", range: range)
+            return [try endpoint(text)]
+        case .symbol(let word)?:
+            throw CommandError.unknownChoice(word, parameter: "on", verb: arguments.verb, valid: ["local", "[\"host:port\", …]"],
+                                             suggestions: suggestions(for: word, among: ["local"]), range: range)
+        case let value:
+            throw CommandError.typeMismatch(parameter: "on", verb: arguments.verb, expected: expected,
+                                            given: value.map { withArticle($0.typeName) } ?? "nothing", range: range)
         }
     }
 

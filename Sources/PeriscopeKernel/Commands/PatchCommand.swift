@@ -48,8 +48,8 @@ enum PatchCommand {
             var targetPosition: Int?
             if arguments.has("target_position") {
                 guard case .prompt(let prompt) = target else {
-                    throw CommandError.failed("A preset target is patched at its placeholder; `target_position` applies only to a target prompt. Remove it, or give the target as a prompt.",
-                                              range: arguments.range(of: "target_position"))
+                    throw CommandError.inapplicableKeyword("target_position", appliesTo: "a target prompt (a preset target is patched at its placeholder)",
+                                                           range: arguments.range(of: "target_position"))
                 }
                 targetPosition = try VerbArguments.position(arguments, "target_position", prompt: prompt)
             }

@@ -41,27 +41,24 @@ enum PatchTarget {
         case .symbol(let w)?: word = w
         case .string(let s)?:
             if text != nil {
-                throw CommandError.failed("Only `\(keyword) attribute` takes a second string; remove \(quoted(text ?? "")).",
-                                          range: arguments.range(of: "text"))
+                throw CommandError.strayTemplate(text: text ?? "", keyword: keyword, targetIsPrompt: true, range: arguments.range(of: "text"))
             }
             return .prompt(try PromptValue.make(text: s, model: model, range: arguments.range(of: keyword)))
         default: word = nil
         }
         if word != "attribute", let text {
-            throw CommandError.failed("The string \(quoted(text)) has no place here; did you mean `\(keyword) attribute \(quoted(text))`?",
-                                      range: arguments.range(of: "text"))
+            throw CommandError.strayTemplate(text: text, keyword: keyword, targetIsPrompt: false, range: arguments.range(of: "text"))
         }
         switch word {
         case nil, "identity"?: return .identity
         case "description"?: return .description
         case "attribute"?:
             guard let text else {
-                throw CommandError.failed("`\(keyword) attribute` needs its template with the placeholder x, e.g. `\(keyword) attribute \"The capital city of x\"`.",
-                                          range: arguments.range(of: keyword))
+                throw CommandError.missingValue(keyword: "\(keyword) attribute", verb: arguments.verb,
+                                                expected: "a template with the placeholder x, e.g. \"The capital city of x\"", range: arguments.range(of: keyword))
             }
             guard hasPlaceholder(text, "x") else {
-                throw CommandError.failed("The target \(quoted(text)) has no placeholder x; write x where the patched subject goes, e.g. \"The capital city of x\".",
-                                          range: arguments.range(of: "text"))
+                throw CommandError.noPlaceholder(text: text, placeholder: "x", range: arguments.range(of: "text"))
             }
             return .attribute(text)
         case let name?:

@@ -20,7 +20,9 @@ enum UseCommand {
             } else if case .string(let name)? = value {
                 guard let found = store.model(named: name) ?? store.model(atPath: ModelCatalog.canonicalPath(name)) else {
                     let loaded = store.models.map(\.name)
-                    throw CommandError.unknownModel(name, suggestions: suggestions(for: name, among: loaded), loaded: loaded, range: range)
+                    let variables = context.session.modelVariableNames
+                    throw CommandError.unknownModel(name, suggestions: suggestions(for: name, among: loaded + variables), loaded: loaded,
+                                                    variables: variables, range: range)
                 }
                 chosen = found
             } else {

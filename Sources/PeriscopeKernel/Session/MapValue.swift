@@ -116,7 +116,7 @@ struct FitTexts {
         }
         texts = texts.filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
         guard !texts.isEmpty else {
-            throw CommandError.failed("`\(name)` holds no text; give a list of sentences or a Dataset.", range: arguments.range(of: name))
+            throw CommandError.noText(parameter: name, range: arguments.range(of: name))
         }
         return FitTexts(texts: texts, label: texts.count == 1 ? "1 text" : "\(texts.count) texts")
     }
@@ -134,10 +134,9 @@ extension VerbArguments {
         let store = session.models
         if let model = store.model(named: word) { return model }
         let loaded = store.models.map(\.name)
-        let variables = session.variableNames.filter { session.variables[$0]?.loadedModel != nil }
-        let known = (variables + loaded).map { "`\($0)`" }.joined(separator: ", ")
-        throw CommandError.failed("`\(word)` is neither a Model variable nor a loaded model's name"
-            + (known.isEmpty ? "; load one with `m2 = load \"gemma3-270m\"`." : "; known: \(known)."), range: range)
+        let variables = session.modelVariableNames
+        throw CommandError.unknownModel(word, suggestions: suggestions(for: word, among: variables + loaded), loaded: loaded,
+                                        variables: variables, range: range)
     }
 }
 
@@ -211,9 +210,11 @@ enum MapChoice {
         let range = arguments.range(of: "map")
         guard let word = arguments.word("map") else {
             if source.config.modelDim != target.config.modelDim {
-                throw CommandError.failed("\(source.name) has \(source.config.modelDim)-number states and \(target.name) \(target.config.modelDim); "
-                    + "patching across two widths needs a map: add `map fit`, or fit one with `M = fit map \(source.name) layer L to \(target.name) layer L2` and add `map M`.",
-                    range: arguments.headRange)
+                // The target defaults to the source model, so only a named target can differ; the
+                // source may be the current model unnamed, which the user should see.
+                throw CommandError.widthMismatch(source: source.name, sourceWidth: source.config.modelDim,
+                                                 sourceByDefault: !arguments.has("model"), target: target.name,
+                                                 targetWidth: target.config.modelDim, range: arguments.range(of: "target_model"))
             }
             return .none
         }
@@ -226,12 +227,12 @@ enum MapChoice {
                                             given: "`\(word)` (\(withArticle(value.typeName)))", range: range)
         }
         guard map.sourcePath == source.path, map.targetPath == target.path else {
-            throw CommandError.failed("`\(word)` maps \(map.sourceModel) to \(map.targetModel), but this patch reads \(source.name) and writes \(target.name).",
-                                      range: range)
+            throw CommandError.mapModels(map: word, fittedSource: map.sourceModel, fittedTarget: map.targetModel,
+                                         source: source.name, target: target.name, range: range)
         }
         for (s, t) in pairs where map.map.sourceLayer != s || map.map.targetLayer != t {
-            throw CommandError.failed("`\(word)` was fitted from layer \(map.map.sourceLayer) to layer \(map.map.targetLayer), but this patch reads layer \(s) and writes layer \(t); "
-                + "fit one for those layers, or use `map fit`.", range: range)
+            throw CommandError.mapLayers(map: word, fittedSource: map.map.sourceLayer, fittedTarget: map.map.targetLayer,
+                                         source: s, target: t, range: range)
         }
         return .given(map)
     }

@@ -177,7 +177,7 @@ public final class ModelStore {
     public func resolve(_ nameOrPath: String, range: SourceRange?) throws -> (name: String, path: String) {
         let trimmed = nameOrPath.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else {
-            throw CommandError.failed("`load` needs a model name or a GGUF path, e.g. `load \"smollm2\"`.", range: range)
+            throw CommandError.emptyModelName(range: range)
         }
         if let entry = ModelCatalog.entry(named: trimmed) {
             let path = ModelCatalog.canonicalPath(ModelCatalog.path(of: entry))
@@ -215,7 +215,7 @@ public final class ModelStore {
     /// and starts llama.cpp on it, in-process (`endpoints` empty) or across RPC servers.
     public static func read(name: String, path: String, endpoints: [String]) throws -> LoadedModel {
         #if !canImport(LlamaCpp)
-        throw CommandError.failed("This build has no llama.cpp backend: run `make llama` (it builds libllama into .build-llama/), then build again.", range: nil)
+        throw CommandError.noLlamaBackend(range: nil)
         #else
         let start = Date()
         let file = try GGUFFile(path: path)

@@ -45,8 +45,8 @@ public struct PromptValue: ValueContent, Sendable, Equatable {
             let templated: String
             do {
                 templated = try model.tokenizer.applyChatTemplate(messages, addGenerationPrompt: true)
-            } catch {
-                throw CommandError.failed("`chat` cannot be used with \(model.name): \(error)", range: range)
+            } catch let error as TokenizerError {
+                throw CommandError.chatTemplate(model: model.name, error, range: range)
             }
             ids = model.tokenizer.encode(templated, addSpecial: false, parseSpecial: true)
         } else {

@@ -61,7 +61,7 @@ final class TunedLensStore {
     /// The SHA-256 of a file, read in 4 MiB pieces.
     static func sha256(ofFile path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw CommandError.failed("Cannot read the model file \(path) to key its tuned lens.", range: nil)
+            throw CommandError.cannotRead(what: "the model file", path: path, purpose: "to key its tuned lens", range: nil)
         }
         defer { try? handle.close() }
         var hasher = SHA256()

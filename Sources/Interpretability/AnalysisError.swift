@@ -10,12 +10,16 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
     case emptyPrompt
     /// A list of prompts that should hold at least one (e.g. "positive").
     case noPrompts(String)
-    /// A data set a probe cannot learn from (the reason is a sentence fragment).
-    case unusableDataset(String)
+    /// A probe given no rows to train on.
+    case noTrainingRows
+    /// A probe's data set with fewer than two classes (`found` of them).
+    case tooFewClasses(found: Int)
+    /// A probe's data set of `rows` rows, too few to hold any out for testing at the split asked for.
+    case noRowsHeldOut(rows: Int)
     /// A vector of the wrong width.
     case widthMismatch(expected: Int, found: Int)
-    /// A zero vector where a direction is needed (the payload is the full sentence).
-    case zeroVector(String)
+    /// A vector of all zeros in a cosine similarity, which needs a direction.
+    case zeroVector
     /// Clean and corrupt prompts must line up token for token.
     case lengthMismatch(clean: Int, corrupt: Int, cleanTokens: [String], corruptTokens: [String])
     /// The answer (or `against`) text is not exactly one token.
@@ -47,8 +51,13 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
     case layerNotRecorded(Int)
     /// Clean and corrupt runs score the answer the same, so nothing can be normalised.
     case noEffect(metric: String, value: Float)
-    /// An affine map fitted for other layers or another width.
-    case mapMismatch(reason: String)
+    /// An affine map from `input` to `output` numbers used between states of `source` and `target` numbers.
+    case mapWidths(input: Int, output: Int, source: Int, target: Int)
+    /// An affine map fitted between other layers than the patch reads and writes.
+    case mapLayers(fittedSource: Int, fittedTarget: Int, source: Int, target: Int)
+    /// A tuned lens fitted for a model of `lensLayers` layers of `lensWidth` numbers, used on a model of
+    /// `layers` layers of `width` numbers or at a hook other than `resid_post`.
+    case tunedLensMismatch(lensLayers: Int, lensWidth: Int, layers: Int, width: Int, hook: String)
     /// Every position of the prompt is a massive-activation position (a one-token prompt's only token).
     case onlySinkPositions(positions: [Int])
     /// Too little text to fit an affine map.
@@ -62,12 +71,16 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
             return "The prompt has no tokens; give some text."
         case .noPrompts(let which):
             return "No \(which) prompts were given; give at least one."
-        case .unusableDataset(let reason):
-            return "The dataset cannot be used: \(reason)"
+        case .noTrainingRows:
+            return "The dataset cannot be used: there are no training rows."
+        case .tooFewClasses(let found):
+            return "The dataset cannot be used: it has \(found == 1 ? "one label" : "\(found) labels"), and a probe needs at least two."
+        case .noRowsHeldOut(let rows):
+            return "The dataset cannot be used: its \(rows) rows are too few to hold any out for testing; add rows or lower `split`."
         case .widthMismatch(let expected, let found):
             return "A vector of \(found) numbers does not fit here, where \(expected) are needed; use vectors taken from this model's residual stream."
-        case .zeroVector(let sentence):
-            return sentence
+        case .zeroVector:
+            return "A vector of all zeros has no direction, so its cosine similarity is undefined."
         case .lengthMismatch(let clean, let corrupt, let cleanTokens, let corruptTokens):
             return "The clean prompt has \(clean) tokens \(Self.show(cleanTokens)) but the corrupt prompt has \(corrupt) "
                 + "\(Self.show(corruptTokens)); activation patching restores position by position, so both must have the "
@@ -108,8 +121,14 @@ public enum AnalysisError: Error, CustomStringConvertible, Sendable, Equatable {
         case .noEffect(let metric, let value):
             return "The clean and corrupt runs give the same \(metric) (\(value)), so there is no effect to localise; "
                 + "choose a corrupt prompt (or more noise) that changes the answer."
-        case .mapMismatch(let reason):
-            return "The affine map cannot be used here: \(reason)."
+        case .mapWidths(let input, let output, let source, let target):
+            return "The affine map cannot be used here: it maps \(input) to \(output) numbers but the source states have \(source) and the target's \(target)."
+        case .mapLayers(let fittedSource, let fittedTarget, let source, let target):
+            return "The affine map cannot be used here: it was fitted from layer \(fittedSource) to layer \(fittedTarget), "
+                + "but this patch reads layer \(source) and writes layer \(target); fit a map for those layers."
+        case .tunedLensMismatch(let lensLayers, let lensWidth, let layers, let width, let hook):
+            return "The tuned lens cannot be used here: it reads resid_post of a model with \(lensLayers) layers of \(lensWidth) numbers, "
+                + "but this lens reads \(hook) of a model with \(layers) layers of \(width) numbers."
         case .onlySinkPositions(let positions):
             return "Every position of the prompt (\(positions.map(String.init).joined(separator: ", "))) is the attention sink, "
                 + "whose state is nearly the same whatever the token; put a short context before the word (e.g. \"I feel love\" "

@@ -23,9 +23,9 @@ public struct LogisticProbe: Sendable {
     public static func train(features: [[Float]], labels: [Int], classCount: Int, l2: Double = 1e-2,
                              maxIterations: Int = 200) throws -> LogisticProbe {
         guard features.count == labels.count, !features.isEmpty else {
-            throw AnalysisError.unusableDataset("there are no training rows.")
+            throw AnalysisError.noTrainingRows
         }
-        guard classCount >= 2 else { throw AnalysisError.unusableDataset("it needs at least two classes.") }
+        guard classCount >= 2 else { throw AnalysisError.tooFewClasses(found: classCount) }
         if let bad = labels.first(where: { $0 < 0 || $0 >= classCount }) {
             throw AnalysisError.intOutOfRange(name: "label", value: bad, lowest: 0, highest: classCount - 1)
         }
@@ -319,7 +319,7 @@ public enum ProbeSweep {
         }
         let present = Set(labels)
         guard present.count >= 2 else {
-            throw AnalysisError.unusableDataset("every row has the same label; a probe needs at least two classes.")
+            throw AnalysisError.tooFewClasses(found: present.count)
         }
         guard l2 > 0, l2.isFinite else {
             throw AnalysisError.numberOutOfRange(name: "ridge", value: l2, domain: .positive, example: 0.01)
@@ -327,7 +327,7 @@ public enum ProbeSweep {
         let splits = try folds.map { try ProbeSplit.folds(labels: labels, classCount: classCount, k: $0, seed: seed) }
             ?? [try ProbeSplit.stratified(labels: labels, classCount: classCount, trainFraction: trainFraction, seed: seed)]
         guard splits.allSatisfy({ !$0.test.isEmpty && !$0.train.isEmpty }) else {
-            throw AnalysisError.unusableDataset("it has too few rows to hold any out for testing; add rows or lower `split`.")
+            throw AnalysisError.noRowsHeldOut(rows: labels.count)
         }
         // Reading the activations is most of the time: 80% of the progress bar.
         let reading = TaskContext(isCancelled: { context.isCancelled }, progress: { f, label in context.report(0.8 * f, label) })

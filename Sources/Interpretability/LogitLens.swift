@@ -63,7 +63,8 @@ public enum LogitLens {
         // A tuned lens first translates each layer's states into the last layer's basis.
         if let tuned {
             guard tuned.layerCount == c.layerCount, tuned.width == d, hook == .residPost else {
-                throw AnalysisError.mapMismatch(reason: "a tuned lens reads resid_post of a model with \(tuned.layerCount) layers of \(tuned.width) numbers")
+                throw AnalysisError.tunedLensMismatch(lensLayers: tuned.layerCount, lensWidth: tuned.width, layers: c.layerCount, width: d,
+                                                      hook: hook.rawValue)
             }
             for (i, l) in layers.enumerated() {
                 let range = (i * positions.count * d)..<((i + 1) * positions.count * d)

@@ -202,11 +202,10 @@ public enum Patchscope {
             }
             for (m, (s, t)) in zip(rowMaps, zip(layers, targetLayers)) {
                 guard m.inputDim == sc.modelDim, m.outputDim == c.modelDim else {
-                    throw AnalysisError.mapMismatch(reason: "it maps \(m.inputDim) to \(m.outputDim) numbers but the source states have \(sc.modelDim) and the target's \(c.modelDim)")
+                    throw AnalysisError.mapWidths(input: m.inputDim, output: m.outputDim, source: sc.modelDim, target: c.modelDim)
                 }
                 guard m.sourceLayer == s, m.targetLayer == t else {
-                    throw AnalysisError.mapMismatch(reason: "it was fitted from layer \(m.sourceLayer) to layer \(m.targetLayer), "
-                        + "but this patch reads layer \(s) and writes layer \(t); fit a map for those layers")
+                    throw AnalysisError.mapLayers(fittedSource: m.sourceLayer, fittedTarget: m.targetLayer, source: s, target: t)
                 }
             }
         } else if sc.modelDim != c.modelDim {

@@ -13,7 +13,7 @@ public enum Similarity {
             dot += x * y; na += x * x; nb += y * y
         }
         guard na > 0, nb > 0 else {
-            throw AnalysisError.zeroVector("A vector of all zeros has no direction, so its cosine similarity is undefined.")
+            throw AnalysisError.zeroVector
         }
         return dot / (na.squareRoot() * nb.squareRoot())
     }

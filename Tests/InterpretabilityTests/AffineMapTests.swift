@@ -112,7 +112,7 @@ final class AffineMapTests: XCTestCase {
                               weight: [Float](repeating: 0, count: d * (d + 1)), bias: [Float](repeating: 0, count: d + 1))
         XCTAssertThrowsError(try Patchscope.patch(model: model, source: source, sourceLayer: 3, sourcePosition: -1, target: source,
                                                   targetPosition: -1, map: wrong)) { error in
-            guard case .mapMismatch = error as? AnalysisError else { return XCTFail("\(error)") }
+            XCTAssertEqual(error as? AnalysisError, .mapWidths(input: d, output: d + 1, source: d, target: d))
         }
     }
 }

@@ -22,6 +22,9 @@ final class AnalysisErrorTests: XCTestCase {
         assertThrows(.numberOutOfRange(name: "split", value: 1.5, domain: .openUnitInterval, example: 0.7)) {
             _ = try ProbeSplit.stratified(labels: [0, 1, 0, 1], classCount: 2, trainFraction: 1.5, seed: 0)
         }
+        assertThrows(.noTrainingRows) { _ = try LogisticProbe.train(features: [], labels: [], classCount: 2) }
+        assertThrows(.tooFewClasses(found: 1)) { _ = try LogisticProbe.train(features: rows, labels: [0, 0, 0], classCount: 1) }
+        assertThrows(.zeroVector) { _ = try Similarity.cosine([1, 2], [0, 0]) }
     }
 
     // MARK: Wording
@@ -36,6 +39,17 @@ final class AnalysisErrorTests: XCTestCase {
             (.numberOutOfRange(name: "ridge", value: -0.25, domain: .nonNegative, example: nil), "`ridge` is -0.25, but it must be 0 or more."),
             (.tooFewVectors(count: 1, needed: 2), "There is 1 vector but at least 2 are needed; give more prompts."),
             (.labelCountMismatch(prompts: 4, labels: 3), "There are 4 prompts but 3 labels; give one label per prompt."),
+            (.noTrainingRows, "The dataset cannot be used: there are no training rows."),
+            (.tooFewClasses(found: 1), "The dataset cannot be used: it has one label, and a probe needs at least two."),
+            (.noRowsHeldOut(rows: 3),
+             "The dataset cannot be used: its 3 rows are too few to hold any out for testing; add rows or lower `split`."),
+            (.zeroVector, "A vector of all zeros has no direction, so its cosine similarity is undefined."),
+            (.mapWidths(input: 576, output: 640, source: 640, target: 576),
+             "The affine map cannot be used here: it maps 576 to 640 numbers but the source states have 640 and the target's 576."),
+            (.mapLayers(fittedSource: 4, fittedTarget: 12, source: 5, target: 12),
+             "The affine map cannot be used here: it was fitted from layer 4 to layer 12, but this patch reads layer 5 and writes layer 12; fit a map for those layers."),
+            (.tunedLensMismatch(lensLayers: 30, lensWidth: 576, layers: 30, width: 576, hook: "resid_pre"),
+             "The tuned lens cannot be used here: it reads resid_post of a model with 30 layers of 576 numbers, but this lens reads resid_pre of a model with 30 layers of 576 numbers."),
         ]
         for (error, sentence) in cases { XCTAssertEqual(error.description, sentence) }
     }

@@ -135,7 +135,7 @@ final class PatchscopeTests: XCTestCase {
         XCTAssertThrowsError(try Patchscope.patch(model: model, source: reference.source_ids, sourceLayer: 5,
                                                   sourcePosition: 0, target: reference.target_ids, targetLayer: 12,
                                                   targetPosition: 0, map: map)) { error in
-            XCTAssertTrue("\(error)".contains("fitted from layer 4 to layer 12"), "\(error)")
+            XCTAssertEqual(error as? AnalysisError, .mapLayers(fittedSource: 4, fittedTarget: 12, source: 5, target: 12))
         }
         XCTAssertThrowsError(try AffineMap.fit(model: model, texts: [Array(ids[0].prefix(10))], sourceLayer: 4, targetLayer: 12)) { error in
             guard case .notEnoughFitData = error as? AnalysisError else { return XCTFail("\(error)") }

@@ -15,7 +15,7 @@ public func serveKernel(connectionFile: String, interpreter: Interpreter,
     SignalInterrupts.shared.install()
     let connection: ConnectionInfo
     do { connection = try ConnectionInfo(contentsOfFile: connectionFile) } catch {
-        throw ZMQKernelError.connectionFile(error.description)
+        throw ZMQKernelError.connectionFile(error)
     }
     let server = try ZMQKernelServer(connection: connection)
     let core = KernelCore(interpreter: interpreter, server: server,

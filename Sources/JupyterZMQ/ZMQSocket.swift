@@ -1,9 +1,11 @@
 import CZeroMQ
 import Foundation
+import JupyterProtocol
 
 /// Why the ZeroMQ side of the kernel could not start or run.
 public enum ZMQKernelError: Error, CustomStringConvertible {
-    case connectionFile(String)
+    /// The connection file Jupyter passed cannot be used.
+    case connectionFile(ConnectionFileError)
     case context
     case socket(String)
     case bind(endpoint: String, reason: String)
@@ -12,7 +14,7 @@ public enum ZMQKernelError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .connectionFile(let detail): return detail
+        case .connectionFile(let error): return error.description
         case .context: return "ZeroMQ could not create a context; the process may be out of file descriptors."
         case .socket(let reason): return "ZeroMQ could not create a socket (\(reason))."
         case .bind(let endpoint, let reason):

@@ -247,6 +247,20 @@ final class ZMQServerTests: XCTestCase {
         XCTAssertEqual(fired.value, .restart, "the handler must hand the signal to the waiting thread")
     }
 
+    /// A connection file that cannot be read keeps its own case (with the path) inside the
+    /// server's error, and its sentence.
+    func testAnUnreadableConnectionFileKeepsItsCase() {
+        let path = NSTemporaryDirectory() + "periscope-no-such-kernel-\(getpid()).json"
+        XCTAssertThrowsError(try serveKernel(connectionFile: path, interpreter: TinyInterpreter())) { error in
+            guard case .connectionFile(let inner)? = error as? ZMQKernelError, case .unreadable(let named, _) = inner else {
+                return XCTFail("\(error)")
+            }
+            XCTAssertEqual(named, path)
+            XCTAssertEqual("\(error)", inner.description)
+            XCTAssertTrue(inner.description.hasPrefix("Cannot read the connection file \(path) ("), inner.description)
+        }
+    }
+
     func testBindFailureIsReportedClearly() throws {
         let first = try ZMQKernelServer(connection: ConnectionInfo(shellPort: 0, iopubPort: 0, stdinPort: 0, controlPort: 0, hbPort: 0))
         let taken = first.connection.shellPort

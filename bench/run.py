@@ -18,6 +18,9 @@
           (bench/gradients_torch.py); attribution patching of every layer × position × {resid_pre,
           attn_out, mlp_out} on a 64-token pair vs exact patching of the same grid, with the
           Spearman rank correlation between the two.
+  backend the llama.cpp backend: a prompt pass reading every layer, a Patchscope sweep and a trace
+          on the own runtime, libllama in-process and two RPC servers on loopback
+          (bench/llama_backend.py, which says what the network estimate assumes).
 
 The machines are noisy: every number is a median of several runs after a warm-up.
 """
@@ -32,6 +35,8 @@ import sys
 import time
 
 from jupyter_client.manager import KernelManager
+
+from llama_backend import bench_backend
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HOME = pathlib.Path(os.environ.get("PERISCOPE_HOME", pathlib.Path.home() / ".cache" / "periscope"))
@@ -506,7 +511,7 @@ def bench_gradients(repeats):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--parts", default="kernel,model,interp,lenses,analysis,gradients,model-gemma,interp-gemma")
+    ap.add_argument("--parts", default="kernel,model,interp,lenses,analysis,gradients,model-gemma,interp-gemma,backend")
     ap.add_argument("--lenses-prompts", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cells", type=int, default=200)
@@ -529,6 +534,8 @@ def main():
         results.update(bench_analysis(a.repeats))
     if "gradients" in parts:
         results.update(bench_gradients(a.repeats))
+    if "backend" in parts:
+        results.update(bench_backend(Kernel, PROMPT32, a.repeats))
     (ROOT / ".build").mkdir(exist_ok=True)
     (ROOT / ".build" / "bench-results.json").write_text(json.dumps(results, indent=2))
 

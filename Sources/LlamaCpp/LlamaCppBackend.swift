@@ -24,6 +24,17 @@ public final class LlamaCppBackend: ForwardBackend {
     private let logPath: String
     private var lost = false
     private let lock = NSLock()
+    private var counts = Traffic()
+
+    /// What the passes so far asked of the worker: each tensor shown is one synchronous read from
+    /// the server that computed it (a round trip on a network), each write one upload.
+    public struct Traffic: Sendable, Equatable {
+        public var passes = 0
+        public var tensorsRead = 0
+        public var tensorsWritten = 0
+    }
+
+    public var traffic: Traffic { lock.lock(); defer { lock.unlock() }; return counts }
 
     public var placement: String { Self.placement(endpoints: endpoints) }
 
@@ -157,6 +168,7 @@ public final class LlamaCppBackend: ForwardBackend {
         for name in observe.sorted() { request.put(name) }
         for from in logitsFrom { request.put(Int32(from ?? -1)) }
         guard channel.send(.evaluate, request) else { throw stopped() }
+        counts.passes += 1
         var hookError: Error?
         while true {
             guard let (tag, message) = try channel.receive() else { throw stopped() }
@@ -166,10 +178,12 @@ public final class LlamaCppBackend: ForwardBackend {
                 let name = try m.string()
                 let rows = Int(try m.int()), width = Int(try m.int())
                 var data = try m.floats()
+                counts.tensorsRead += 1
                 guard hookError == nil, rows * width == data.count else { channel.send(.abort); continue }
                 do {
                     let changed = try data.withUnsafeMutableBufferPointer { try tensor(name, $0) }
                     if changed {
+                        counts.tensorsWritten += 1
                         var answer = Payload()
                         data.withUnsafeBufferPointer { answer.put(floats: $0) }
                         guard channel.send(.write, answer) else { throw stopped() }

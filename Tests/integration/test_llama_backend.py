@@ -5,6 +5,7 @@ busy one, one of another protocol version and one killed mid-cell give clear err
 keeps every other model and variable. The servers are the ones `make` builds into
 .build-llama/bin; they are stopped by pid."""
 import math
+import re
 import os
 import signal
 import socket
@@ -147,6 +148,9 @@ def test_smollm2_split_matches_own_runtime(servers, session):
 
     own, split = both(kc, "run p top 5", "top")
     assert split["top"]["ids"][0] == own["top"]["ids"][0]
+    # The card counts what crossed to the servers: the run read every mapped point of 30 layers.
+    passes, read = map(int, re.search(r"passes so far\s+(\d+) \((\d+) tensors read", card(kc, "show r")).groups())
+    assert passes >= 1 and read >= 4 * 30, (passes, read)
     assert_probs_close(own["top"]["probs"], split["top"]["probs"])
 
     # The logit lens reads resid_post of every layer from the servers.

@@ -57,11 +57,13 @@ public struct ModelValue: ValueContent, Sendable {
     private var runsOn: [(String, String)] {
         #if canImport(LlamaCpp)
         guard let backend = loaded.model.backend as? LlamaCppBackend else { return [("runs on", "Periscope's own runtime")] }
-        if backend.layout.isEmpty { return [("runs on", "llama.cpp in a worker process on this machine (CPU)")] }
+        let t = backend.traffic
+        let passes = ("passes so far", "\(t.passes) (\(t.tensorsRead) tensors read, \(t.tensorsWritten) written back)")
+        if backend.layout.isEmpty { return [("runs on", "llama.cpp in a worker process on this machine (CPU)"), passes] }
         return [("runs on", "llama.cpp across \(backend.endpoints.count) RPC server(s) (unauthenticated, unencrypted)")]
             + backend.layout.map { place in
                 ("layers " + (place.layers.map { "\($0.lowerBound)–\($0.upperBound)" } ?? "none"), place.server)
-            }
+            } + [passes]
         #else
         return [("runs on", "Periscope's own runtime")]
         #endif

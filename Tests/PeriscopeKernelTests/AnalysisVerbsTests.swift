@@ -81,6 +81,11 @@ final class AnalysisVerbsTests: XCTestCase {
         XCTAssertEqual(values.count, 576)
         for i in [0, 100, 575] { XCTAssertEqual(Double(values[i]), expected[i], accuracy: 1e-4 * max(1, abs(expected[i]))) }
         XCTAssertTrue(errorMessage("export love to \"love.txt\"").contains(".gguf"))
+        // A folder that does not exist: the writer's reason once, inside one sentence.
+        let unwritable = dir.appendingPathComponent("no-such-folder/love.gguf").path
+        let message = errorMessage("export love to \(quoted(unwritable))")
+        XCTAssertTrue(message.hasPrefix("Cannot write the control vector to \(unwritable): "), message)
+        XCTAssertEqual(message.components(separatedBy: "Cannot write").count, 2, message)
         // llama.cpp has no control-vector slot at block 0: refused, with nothing written.
         let zeroPath = dir.appendingPathComponent("zero.gguf").path
         XCTAssertEqual(try payload("zero = direction \"Calm\" minus \"Angry\" layer 0\nzero")["layer"] as? Int, 0)

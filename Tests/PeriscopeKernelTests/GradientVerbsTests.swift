@@ -68,6 +68,11 @@ final class GradientVerbsTests: XCTestCase {
         let export = try payload("export g to \(quoted(path))")
         XCTAssertEqual(export["shape"] as? [Int], [9, 576])
         let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        // A folder that does not exist: the writer's own case, its reason said once.
+        let unwritable = NSTemporaryDirectory() + "periscope-no-such-folder-\(getpid())/g.npy"
+        let message = errorMessage("export g to \(quoted(unwritable))")
+        XCTAssertTrue(message.hasPrefix("Cannot write \(unwritable): "), message)
+        XCTAssertEqual(message.components(separatedBy: "Cannot write").count, 2, message)
         XCTAssertGreaterThan(size, 9 * 576 * 4)
         let similarity = try payload("similarity [g, h]")
         let values = try XCTUnwrap(similarity["values"] as? [[Double]])

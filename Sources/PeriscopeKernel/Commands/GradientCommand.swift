@@ -100,8 +100,8 @@ struct GradientValue: ValueContent {
         let path = ModelCatalog.canonicalPath(destination)
         do {
             try NpyWriter.write(shape: g.gradient.shape, values: g.gradient.data, to: path)
-        } catch {
-            throw CommandError.cannotWrite(what: "gradient", path: path, reason: "\(error)", range: arguments.range(of: "to"))
+        } catch let error as NpyError {
+            throw CommandError.npy(error, range: arguments.range(of: "to"))
         }
         let card = Card(title: "Exported gradient", [
             ("gradient", "\(g.metricName) at \(g.point.name)"), ("file", path),

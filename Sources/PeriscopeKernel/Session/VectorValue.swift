@@ -97,8 +97,8 @@ extension VectorValue {
         let path = ModelCatalog.canonicalPath(destination)
         do {
             try writeControlVector(to: path)
-        } catch {
-            throw CommandError.cannotWrite(what: "control vector", path: path, reason: "\(error)", range: arguments.range(of: "to"))
+        } catch GGUFError.writeFailed(_, let reason) {
+            throw CommandError.cannotWrite(what: "control vector", path: path, reason: reason, range: arguments.range(of: "to"))
         }
         let tensor = "direction.\(vector.layer)"
         let card = Card(title: "Exported control vector", [

@@ -387,10 +387,10 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         case .widthMismatch(let source, let sourceWidth, let sourceByDefault, let target, let targetWidth, _):
             return "The source model \(source)\(sourceByDefault ? " (the current model, by default)" : "") has \(sourceWidth)-number states "
                 + "but the target model \(target) has \(targetWidth); "
-                + "a patch across two widths needs a map: add `map fit`, or fit one with `M = fit map \(source) layer L to \(target) layer L2` and add `map M`."
+                + "a patch across two widths needs a map: add `map fit`, or fit one with `M = fit map \(asWord(source)) layer L to \(asWord(target)) layer L2` and add `map M`."
         case .mapModels(let map, let fittedSource, let fittedTarget, let source, let target, _):
             return "`\(map)` maps \(fittedSource) to \(fittedTarget), but this patch reads \(source) and writes \(target); "
-                + "fit one with `fit map \(source) layer L to \(target) layer L2`, or use `map fit`."
+                + "fit one with `fit map \(asWord(source)) layer L to \(asWord(target)) layer L2`, or use `map fit`."
         case .mapLayers(let map, let fittedSource, let fittedTarget, let source, let target, _):
             return "`\(map)` was fitted from layer \(fittedSource) to layer \(fittedTarget), but this patch reads layer \(source) and writes layer \(target); "
                 + "fit one for those layers, or use `map fit`."
@@ -416,6 +416,9 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// A model's name as a cell can write it: bare when it reads as a name, else quoted.
+func asWord(_ name: String) -> String { isName(name) ? name : quoted(name) }
 
 /// `; did you mean `x`?` (or `x` or `y`), or `otherwise` when there is no suggestion.
 func hint(_ suggestions: [String], otherwise: String) -> String {

@@ -296,3 +296,8 @@ func isIdentifierStart(_ c: Unicode.Scalar) -> Bool { c == "_" || c.properties.i
 func isIdentifierContinue(_ c: Unicode.Scalar) -> Bool {
     c == "_" || c.properties.isAlphabetic || c.properties.numericType != nil
 }
+
+/// Whether `word` reads as one name (`gemma3` does; `gemma3-270m` does not and must be quoted).
+public func isName(_ word: String) -> Bool {
+    Lexer.tokenize(word).tokens.map(\.kind) == [.identifier(word), .endOfInput]
+}

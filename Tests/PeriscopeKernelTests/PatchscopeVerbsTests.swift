@@ -123,7 +123,7 @@ final class CrossModelPatchTests: XCTestCase {
             """)
     }
 
-    func testDifferentWidthsWithoutAMapNameBothSides() {
+    func testDifferentWidthsWithoutAMapNameBothSides() throws {
         // The source is the current model (smollm2) by default; the target is named.
         XCTAssertEqual(interpreter.errorMessage("patch source p layer 4 into identity model g"),
                        CommandError.widthMismatch(source: "smollm2", sourceWidth: 576, sourceByDefault: true,
@@ -132,6 +132,14 @@ final class CrossModelPatchTests: XCTestCase {
         XCTAssertEqual(interpreter.errorMessage("patchscope p model g position -1 target identity model m layers 3"),
                        CommandError.widthMismatch(source: "gemma3-270m", sourceWidth: 640, sourceByDefault: false,
                                                   target: "smollm2", targetWidth: 576, range: nil).description)
+        // The fix the message suggests is a cell that runs as written (gemma3-270m is quoted).
+        let message = interpreter.errorMessage("patch source p layer 4 into identity model g")
+        let suggested = try XCTUnwrap(message.components(separatedBy: "`M = fit map ").dropFirst().first?.components(separatedBy: "`").first)
+        let texts = (0..<6).map { "\"\(TextSample.sentences[$0])\"" }.joined(separator: ", ")
+        let cell = "M = fit map " + suggested.replacingOccurrences(of: "layer L2", with: "layer 6").replacingOccurrences(of: "layer L", with: "layer 4")
+            + " on [\(texts)] split 1"
+        XCTAssertEqual(interpreter.execute(ExecuteRequest(code: cell), io: RecordingIO()), .ok, cell)
+        XCTAssertEqual(try interpreter.payload("M")["output_dim"] as? Int, 640)
         // Left to default, the target is the source model: no map is needed.
         XCTAssertNoThrow(try interpreter.payload("patch source p model g layer 4 into identity top 1"))
     }

@@ -14,6 +14,16 @@ final class LexerTests: XCTestCase {
         ])
     }
 
+    /// `isName` agrees with the lexer: a word is a name exactly when it lexes as one identifier.
+    func testIsNameAgreesWithTheLexer() {
+        for word in ["smollm2", "m", "_x", "gemma3-270m", "3m", "a.b", "été", ""] {
+            let one = kinds(word) == [.identifier(word), .endOfInput]
+            XCTAssertEqual(isName(word), one, word)
+        }
+        XCTAssertTrue(isName("smollm2"))
+        XCTAssertFalse(isName("gemma3-270m"))
+    }
+
     func testRangeIsNotAFloat() {
         XCTAssertEqual(kinds("0..29"), [.int(0), .dotDot, .int(29), .endOfInput])
         XCTAssertEqual(kinds("-3..-1"), [.int(-3), .dotDot, .int(-1), .endOfInput])

@@ -143,8 +143,8 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A llama.cpp placement (a server address, a server) that cannot be used.
     case llamaCpp(LlamaCppError, range: SourceRange?)
     #endif
-    /// A failure particular to one verb, already phrased as a sentence.
-    case failed(String, range: SourceRange?)
+    /// A probe that kept no weights at its best layer (none is trained without a layer).
+    case probeWithoutWeights(range: SourceRange?)
     /// The user interrupted the command.
     case interrupted
 
@@ -158,7 +158,7 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
             return r
         case .reservedName(_, _, let r):
             return r
-        case .outOfRange(_, _, _, let r), .failed(_, let r), .numberOutOfRange(_, _, _, let r),
+        case .outOfRange(_, _, _, let r), .probeWithoutWeights(let r), .numberOutOfRange(_, _, _, let r),
              .conflictingArguments(_, _, let r), .sameAnswerAndAgainst(let r), .noModel(let r), .unknownModel(_, _, _, _, let r), .unknownHook(_, _, _, let r),
              .emptyPrompt(_, let r), .notAPrompt(_, let r), .notOneToken(_, _, _, _, _, let r), .tooFewItems(_, _, _, _, _, let r),
              .wrongItem(_, _, _, let r), .countMismatch(_, _, _, _, _, let r), .emptySelection(_, _, let r),
@@ -248,7 +248,7 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         #if canImport(LlamaCpp)
         case .llamaCpp: return "llama-cpp"
         #endif
-        case .failed: return "failed"
+        case .probeWithoutWeights: return "not-a-direction"
         case .interrupted: return "interrupted"
         }
     }
@@ -409,8 +409,8 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
         case .llamaCpp(let error, _):
             return error.description
         #endif
-        case .failed(let sentence, _):
-            return sentence
+        case .probeWithoutWeights:
+            return "The probe kept no weights at any layer, so it has no direction to use; probe again with `layers` that select at least one layer."
         case .interrupted:
             return "Interrupted; the session, its variables and the model are unchanged."
         }

@@ -140,6 +140,8 @@ final class CommandErrorTests: XCTestCase {
              "Only `into attribute` takes a second string; remove \"of x\"."),
             (.strayTemplate(text: "of x", keyword: "target", targetIsPrompt: false, range: at),
              "The string \"of x\" has no place here; did you mean `target attribute \"of x\"`?"),
+            (.probeWithoutWeights(range: at),
+             "The probe kept no weights at any layer, so it has no direction to use; probe again with `layers` that select at least one layer."),
             (.notClearable("models", range: at),
              "`clear` only clears the activation cache, not `models`: write `clear cache` (everything) or `clear cache p` (one prompt)."),
             (.noPlaceholder(text: "The capital city", placeholder: "x", range: at),

@@ -170,7 +170,7 @@ struct ProbeValue: ValueContent {
             throw CommandError.probeNotADirection(labels: classes.count, range: range)
         }
         guard let best = report.best, best.weights.count == 2 else {
-            throw CommandError.failed("The probe kept no weights to use as a direction.", range: range)
+            throw CommandError.probeWithoutWeights(range: range)
         }
         var values = zip(best.weights[0], best.weights[1]).map { $0 - $1 }
         let norm = values.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()

@@ -1,15 +1,13 @@
 // Integer products of K-quant weights and 8-bit activations, included once per instruction set by
 // kernels.c with:
 //   KQ(name)  the name with the path's suffix
-//   Q8_ISA    0 plain C, 1 AVX2 (vpmaddubsw), 2 AVX-512 VNNI (vpdpbusd)
+//   Q8_ISA    0 plain C, 1 AVX2 (vpmaddubsw), 2 AVX-512 VNNI (vpmaddubsw, vpdpwssd)
 // Within a 256-value block every path sums the same integers exactly, and the block's floats are
 // combined in one order everywhere, so all paths return the same bits.
 
 #if Q8_ISA > 0
 #include <immintrin.h>
-#endif
 
-#if Q8_ISA == 1
 static inline __attribute__((always_inline)) int32_t KQ(hsum8)(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
@@ -18,6 +16,83 @@ static inline __attribute__((always_inline)) int32_t KQ(hsum8)(__m256i v) {
 }
 #endif
 
+#if Q8_ISA == 2
+// Word indices: words 8i…8i+7 of the result take word g + i of the source (i < 4).
+static inline __attribute__((always_inline)) __m512i KQ(groups4)(int g) {
+    return _mm512_setr_epi32(g * 0x10001, g * 0x10001, g * 0x10001, g * 0x10001,
+                             (g + 1) * 0x10001, (g + 1) * 0x10001, (g + 1) * 0x10001, (g + 1) * 0x10001,
+                             (g + 2) * 0x10001, (g + 2) * 0x10001, (g + 2) * 0x10001, (g + 2) * 0x10001,
+                             (g + 3) * 0x10001, (g + 3) * 0x10001, (g + 3) * 0x10001, (g + 3) * 0x10001);
+}
+
+// The same integers as the other paths, with fewer instructions: vpmaddubsw adds the weight ×
+// activation products in pairs (at most 2·63·127, so never saturating) and vpdpwssd weights each
+// pair by its sub-block's scale into 32-bit lanes, where vpdpbusd would need a 32-bit multiply
+// per scale. The minimums' and offsets' sums come from vpmaddwd over the 16-quant sums, and each
+// block's prefetch runs PREFETCH_AHEAD bytes ahead as in the F32 rows.
+static float KQ(dot_q4k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
+    const __m512i m4 = _mm512_set1_epi8(15), shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
+    const __m256i pairs = _mm256_setr_epi16(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    float sum = 0;
+    for (int j = 0; j < blocks; j++, b += 144, y++) {
+        for (int o = 0; o < 144; o += 64) __builtin_prefetch(b + PREFETCH_AHEAD + o);
+        uint32_t a, c, e;
+        memcpy(&a, b + 4, 4); memcpy(&c, b + 8, 4); memcpy(&e, b + 12, 4);
+        uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
+        uint32_t mw[2] = {c & 0x3F3F3F3Fu, ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u)};
+        __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sw)));
+        __m256i m16 = _mm256_permutexvar_epi16(pairs, _mm256_castsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mw))));
+        int32_t mins = KQ(hsum8)(_mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)y->bsums)));
+        __m512i acc = _mm512_setzero_si512();
+#pragma unroll
+        for (int p = 0; p < 4; p++) {
+            __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 16 + 32 * p)));
+            __m512i w = _mm512_and_si512(_mm512_srlv_epi64(q, shift), m4);
+            __m512i pr = _mm512_maddubs_epi16(w, _mm512_loadu_si512(y->qs + 64 * p));
+            __m512i idx = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * p)), _mm256_set1_epi16((short)(2 * p + 1)), 1);
+            acc = _mm512_dpwssd_epi32(acc, pr, _mm512_permutexvar_epi16(idx, sc16));
+        }
+        int32_t isum = _mm512_reduce_add_epi32(acc);
+        float d = h2f(b) * y->d, dmin = h2f(b + 2) * y->d;
+        sum += d * (float)isum - dmin * (float)mins;
+    }
+    return sum;
+}
+
+static float KQ(dot_q6k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    const __m512i shiftA = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0), shiftB = _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4);
+    float sum = 0;
+    for (int j = 0; j < blocks; j++, b += 210, y++) {
+        for (int o = 0; o < 210; o += 64) __builtin_prefetch(b + PREFETCH_AHEAD + o);
+        const uint8_t *ql = b, *qh = b + 128;
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
+        // The offset −32·Σ sc_g·bsum_g starts the lanes' sums, so one reduction serves both.
+        __m256i offset = _mm256_madd_epi16(_mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32)),
+                                           _mm256_loadu_si256((const __m256i *)y->bsums));
+        __m512i scz = _mm512_castsi256_si512(sc16);
+        __m512i acc = _mm512_zextsi256_si512(offset);
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            // k = 0, 1 take the low nibbles of 64 bytes of ql and qh's bits 0 and 2; k = 2, 3 the
+            // high nibbles and bits 4 and 6. Pair sums 8g…8g+7 then belong to scale group 8h + g.
+            __m512i l = _mm512_loadu_si512(ql + 64 * h);
+            __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qh + 32 * h)));
+            __m512i wA = _mm512_or_si512(_mm512_and_si512(l, m4),
+                                         _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(hb, shiftA), m2), 4));
+            __m512i wB = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                                         _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(hb, shiftB), m2), 4));
+            __m512i pA = _mm512_maddubs_epi16(wA, _mm512_loadu_si512(y->qs + 128 * h));
+            __m512i pB = _mm512_maddubs_epi16(wB, _mm512_loadu_si512(y->qs + 128 * h + 64));
+            acc = _mm512_dpwssd_epi32(acc, pA, _mm512_permutexvar_epi16(KQ(groups4)(8 * h), scz));
+            acc = _mm512_dpwssd_epi32(acc, pB, _mm512_permutexvar_epi16(KQ(groups4)(8 * h + 4), scz));
+        }
+        int32_t isum = _mm512_reduce_add_epi32(acc);
+        sum += (h2f(b + 208) * y->d) * (float)isum;
+    }
+    return sum;
+}
+#else
 // Σ q·y over one Q4_K block (values 64p…64p+31 are the low nibbles of qs[32p…], the next 32 the
 // high ones), each 32 weighted by its 6-bit scale sc[s].
 static inline __attribute__((always_inline)) int32_t KQ(isum_q4k)(const uint8_t *qs, const int8_t *y, const int *sc) {
@@ -45,18 +120,6 @@ static inline __attribute__((always_inline)) int32_t KQ(isum_q4k)(const uint8_t 
         acc = _mm256_add_epi32(acc, _mm256_add_epi32(p0, p1));
     }
     return KQ(hsum8)(acc);
-#else
-    // One 64-byte vector holds both halves: the 32 bytes twice, the upper copy shifted by 4.
-    const __m512i m4 = _mm512_set1_epi8(15), shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
-    __m512i acc = _mm512_setzero_si512();
-    for (int p = 0; p < 4; p++) {
-        __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * p)));
-        __m512i w = _mm512_and_si512(_mm512_srlv_epi64(q, shift), m4);
-        __m512i dp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, _mm512_loadu_si512(y + 64 * p));
-        __m512i scale = _mm512_inserti64x4(_mm512_set1_epi32(sc[2 * p]), _mm256_set1_epi32(sc[2 * p + 1]), 1);
-        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dp, scale));
-    }
-    return _mm512_reduce_add_epi32(acc);
 #endif
 }
 
@@ -121,30 +184,6 @@ static inline __attribute__((always_inline)) int32_t KQ(isum_q6k)(const uint8_t 
         }
     }
     return KQ(hsum8)(acc);
-#else
-    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
-    const __m512i shiftA = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0), shiftB = _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4);
-    const __m128i spreadA = _mm_set_epi8(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    const __m128i spreadB = _mm_set_epi8(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4);
-    __m512i acc = _mm512_setzero_si512();
-    for (int h = 0; h < 2; h++) {
-        // k = 0, 1 take the low nibbles of 64 bytes of ql and qh's bits 0 and 2; k = 2, 3 the high
-        // nibbles and bits 4 and 6.
-        __m512i l = _mm512_loadu_si512(ql + 64 * h);
-        __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qh + 32 * h)));
-        __m512i wA = _mm512_or_si512(_mm512_and_si512(l, m4),
-                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(hb, shiftA), m2), 4));
-        __m512i wB = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
-                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(hb, shiftB), m2), 4));
-        // Each 32-bit lane sums 4 neighbouring values, so lanes 4g…4g+3 share the scale of group g.
-        __m128i s8 = _mm_loadl_epi64((const __m128i *)(scales + 8 * h));
-        __m512i scaleA = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(s8, spreadA));
-        __m512i scaleB = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(s8, spreadB));
-        __m512i dA = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wA, _mm512_loadu_si512(y + 128 * h));
-        __m512i dB = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wB, _mm512_loadu_si512(y + 128 * h + 64));
-        acc = _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_mullo_epi32(dA, scaleA), _mm512_mullo_epi32(dB, scaleB)));
-    }
-    return _mm512_reduce_add_epi32(acc);
 #endif
 }
 
@@ -159,6 +198,7 @@ static float KQ(dot_q6k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
     }
     return sum;
 }
+#endif
 
 // out[i·os + r] = W_r · x_i for `rows` weight rows and n quantised activation rows. A few weight
 // rows at a time stay in L1 while every activation row passes over them.

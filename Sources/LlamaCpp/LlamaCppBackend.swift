@@ -143,14 +143,11 @@ public final class LlamaCppBackend: ForwardBackend {
         }
     }
 
-    public func unreachableReason(for point: HookPoint) -> String {
+    public func unreachableReason(for point: HookPoint) -> UnreachableReason {
         switch point {
-        case .pattern, .attnScores, .z:
-            return "llama.cpp's attention kernel does not expose the attention weights by a stable name; load the model without `on` for attention analyses"
-        case .q, .k, .v:
-            return "its query, key and value tensors are laid out per head after RoPE and are not mapped; load the model without `on`"
-        default:
-            return "the llama.cpp backend maps only hook_embed, resid_pre, resid_mid, attn_out, mlp_out, resid_post and ln_final; load the model without `on` for the others"
+        case .pattern, .attnScores, .z: return .attentionWeights
+        case .q, .k, .v: return .perHeadProjections
+        default: return .notMapped(mapped: ["hook_embed", "resid_pre", "resid_mid", "attn_out", "mlp_out", "resid_post", "ln_final"])
         }
     }
 

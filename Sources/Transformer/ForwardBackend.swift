@@ -14,7 +14,7 @@ public protocol ForwardBackend: AnyObject {
     /// The backend's name of the tensor a hook point sees, or nil when it cannot reach it.
     func tensorName(for point: HookPoint) -> String?
     /// Why `point` cannot be reached (attention patterns are not exposed, say).
-    func unreachableReason(for point: HookPoint) -> String
+    func unreachableReason(for point: HookPoint) -> UnreachableReason
     /// The most sequences and positions (summed over them) one `evaluate` takes.
     var maxSequences: Int { get }
     var maxPositions: Int { get }
@@ -58,10 +58,22 @@ struct BackendReplay: Equatable, Sendable {
     }
 }
 
+/// Why a backend cannot reach a hook point.
+public enum UnreachableReason: Sendable, Equatable {
+    /// Attention weights (patterns, scores, per-head outputs) have no stable tensor name in its attention kernel.
+    case attentionWeights
+    /// Queries, keys and values are laid out per head after RoPE and are not mapped.
+    case perHeadProjections
+    /// The backend maps only the hook points named in `mapped`.
+    case notMapped(mapped: [String])
+    /// The point's tensor holds `found` numbers per position where the hook point has `expected`.
+    case width(found: Int, expected: Int)
+}
+
 /// Errors of a pass run by a backend.
 public enum BackendError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A hook point the backend's graph does not expose.
-    case unreachableHook(point: String, placement: String, reason: String)
+    case unreachableHook(point: String, placement: String, reason: UnreachableReason)
     /// A gradient was asked of a model whose forward pass runs in a backend.
     case noGradients(placement: String)
     /// A resumed pass whose cache does not hold the tokens of its new rows.
@@ -70,7 +82,19 @@ public enum BackendError: Error, CustomStringConvertible, Equatable, Sendable {
     public var description: String {
         switch self {
         case .unreachableHook(let point, let placement, let reason):
-            return "\(point) cannot be read or written on a model run by llama.cpp (\(placement)): \(reason)."
+            let why: String
+            switch reason {
+            case .attentionWeights:
+                why = "llama.cpp's attention kernel does not expose the attention weights by a stable name; load the model without `on` for attention analyses"
+            case .perHeadProjections:
+                why = "its query, key and value tensors are laid out per head after RoPE and are not mapped; load the model without `on`"
+            case .notMapped(let mapped):
+                why = "the llama.cpp backend maps only " + (mapped.dropLast().joined(separator: ", ") + " and " + (mapped.last ?? ""))
+                    + "; load the model without `on` for the others"
+            case .width(let found, let expected):
+                why = "its tensor holds \(found) numbers per position, not \(expected)"
+            }
+            return "\(point) cannot be read or written on a model run by llama.cpp (\(placement)): \(why)."
         case .noGradients(let placement):
             return "Gradients need the backward pass of Periscope's own runtime, and this model runs in llama.cpp (\(placement)), which computes no gradients; load the model without `on` for this verb."
         case .missingTokens(let sequence, let needed, let held):
@@ -216,7 +240,7 @@ extension Model {
                 let shape = point.shape(config: c, keys: (0..<joined).map { starts[$0] + counts[$0] }.max() ?? 0)
                 guard shape.reduce(1, *) == width else {
                     throw BackendError.unreachableHook(point: point.name, placement: backend.placement,
-                                                       reason: "its tensor holds \(width) numbers per position, not \(shape.reduce(1, *))")
+                                                       reason: .width(found: width, expected: shape.reduce(1, *)))
                 }
                 // The new rows of the joined sequences, packed the way the own runtime lays out a batch.
                 let packedRows = rowOffsets(Array(counts[0..<joined]))

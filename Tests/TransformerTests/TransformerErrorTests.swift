@@ -102,4 +102,20 @@ final class TransformerErrorTests: XCTestCase {
             XCTAssertTrue(error.description.hasSuffix("."), "\(error.description) is a sentence")
         }
     }
+
+    /// A hook point a backend cannot reach: the point, where the model runs, why, and the way out.
+    func testBackendErrorsSayWhyAPointIsUnreachable() {
+        let hooks = ["hook_embed", "resid_pre", "resid_mid", "attn_out", "mlp_out", "resid_post", "ln_final"]
+        let cases: [(BackendError, String)] = [
+            (.unreachableHook(point: "blocks.3.attn.hook_pattern", placement: "2 RPC servers", reason: .attentionWeights),
+             "blocks.3.attn.hook_pattern cannot be read or written on a model run by llama.cpp (2 RPC servers): llama.cpp's attention kernel does not expose the attention weights by a stable name; load the model without `on` for attention analyses."),
+            (.unreachableHook(point: "blocks.3.attn.hook_q", placement: "this machine", reason: .perHeadProjections),
+             "blocks.3.attn.hook_q cannot be read or written on a model run by llama.cpp (this machine): its query, key and value tensors are laid out per head after RoPE and are not mapped; load the model without `on`."),
+            (.unreachableHook(point: "blocks.3.mlp.hook_post", placement: "this machine", reason: .notMapped(mapped: hooks)),
+             "blocks.3.mlp.hook_post cannot be read or written on a model run by llama.cpp (this machine): the llama.cpp backend maps only hook_embed, resid_pre, resid_mid, attn_out, mlp_out, resid_post and ln_final; load the model without `on` for the others."),
+            (.unreachableHook(point: "blocks.3.hook_resid_mid", placement: "this machine", reason: .width(found: 640, expected: 576)),
+             "blocks.3.hook_resid_mid cannot be read or written on a model run by llama.cpp (this machine): its tensor holds 640 numbers per position, not 576."),
+        ]
+        for (error, sentence) in cases { XCTAssertEqual(error.description, sentence) }
+    }
 }

@@ -74,6 +74,11 @@ def displayed_payloads(outputs):
     return found
 
 
+def payload_with(payloads, key):
+    """The first payload (or item of a composed one) among `payloads` that has `key`."""
+    return next(x for x in payloads if key in x)
+
+
 def requires_model():
     return pytest.mark.skipif(not MODEL_PATH.exists(), reason="default model missing: run `make model`")
 

@@ -20,10 +20,9 @@ import time
 from jupyter_client.manager import KernelManager
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from conftest import KERNEL_NAME, MODEL_PATH, ROOT  # noqa: E402
+from conftest import KERNEL_NAME, MODEL_PATH, ROOT, VND  # noqa: E402
 from test_bad_input import cell_cases, message_cases  # noqa: E402
 
-VND = "application/vnd.periscope.v1+json"
 BUDGET_MIB = 8
 SWEEP = "patchscope p position -1 target identity layers all generate 4"
 QUEUED = ['x = 1', 'print "queued"', "frobnicate 2", "show x", "tokens p"]

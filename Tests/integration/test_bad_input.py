@@ -13,9 +13,8 @@ import pytest
 from jupyter_client.manager import KernelManager
 from jupyter_client.session import Session
 
-from conftest import KERNEL_NAME, TIMEOUT, requires_model, run_cell
+from conftest import VND, KERNEL_NAME, TIMEOUT, requires_model, run_cell
 
-VND = "application/vnd.periscope.v1+json"
 PROMPT = "The Eiffel Tower is in the city of"
 
 pytestmark = requires_model()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from jupyter_client.manager import start_new_kernel
 
-from conftest import MODEL_PATH, PERISCOPE_HOME, ROOT, VND, displayed_payloads, run_cell
+from conftest import MODEL_PATH, PERISCOPE_HOME, ROOT, VND, displayed_payloads, payload_with, run_cell
 
 GEMMA_PATH = PERISCOPE_HOME / "models" / "gemma-3-270m-q4_k_m.gguf"
 REFERENCE = ROOT / "Tests" / "TransformerTests" / "Fixtures" / "gemma3" / "reference.json"
@@ -66,8 +66,7 @@ def all_payloads(kc, code, timeout=SLOW):
 
 
 def part(kc, code, key):
-    """The displayed payload (or item of a composed one) that has `key`."""
-    return next(x for x in all_payloads(kc, code) if key in x)
+    return payload_with(all_payloads(kc, code), key)
 
 
 def reference_case(text):

@@ -6,9 +6,8 @@ import time
 
 import pytest
 
-from conftest import requires_model, run_cell
+from conftest import VND, requires_model, run_cell
 
-VND = "application/vnd.periscope.v1+json"
 
 pytestmark = requires_model()
 

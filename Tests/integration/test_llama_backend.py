@@ -17,7 +17,7 @@ import time
 import pytest
 from jupyter_client.manager import start_new_kernel
 
-from conftest import PERISCOPE_HOME, ROOT, collect_iopub, displayed_payloads, requires_model, run_cell
+from conftest import PERISCOPE_HOME, ROOT, collect_iopub, displayed_payloads, payload_with, requires_model, run_cell
 
 SERVER = ROOT / ".build-llama" / "bin" / "ggml-rpc-server"
 GEMMA_PATH = PERISCOPE_HOME / "models" / "gemma-3-270m-q4_k_m.gguf"
@@ -113,7 +113,7 @@ def payloads(kc, code):
 
 
 def part(kc, code, key):
-    return next(x for x in payloads(kc, code) if key in x)
+    return payload_with(payloads(kc, code), key)
 
 
 def both(kc, code, key, own="m", split="r"):

@@ -10,9 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from conftest import collect_iopub, run_cell, requires_model
+from conftest import VND, collect_iopub, run_cell, requires_model
 
-VND = "application/vnd.periscope.v1+json"
 REFERENCE = json.loads((pathlib.Path(__file__).parent / "model_verbs_reference.json").read_text())
 
 pytestmark = requires_model()

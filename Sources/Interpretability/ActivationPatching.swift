@@ -81,18 +81,9 @@ public enum ActivationPatching {
     public static func run(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, hook: HookSite = .residPre,
                            layers: [Int]? = nil, positions: [Int]? = nil, tokenizer: Tokenizer? = nil,
                            context: TaskContext = .none) throws -> PatchingResult {
-        let c = model.config
-        try Check.prompt(clean)
-        try Check.prompt(corrupt)
+        let (layers, positions) = try Check.patchingGrid(model.config, clean: clean, corrupt: corrupt, metric: metric,
+                                                         layers: layers, positions: positions, tokenizer: tokenizer)
         let label = { (ids: [Int]) in ids.map { TokenScore.label($0, tokenizer) } }
-        guard clean.count == corrupt.count else {
-            throw AnalysisError.lengthMismatch(clean: clean.count, corrupt: corrupt.count,
-                                               cleanTokens: label(clean), corruptTokens: label(corrupt))
-        }
-        try Check.metric(metric, c)
-        let layers = layers ?? Array(0..<c.layerCount)
-        try Check.layers(layers, c)
-        let positions = try Check.positions(positions ?? Array(clean.indices), count: clean.count, role: "clean")
 
         // Positions before the first differing token see the same inputs in both runs.
         let identical = zip(clean, corrupt).prefix { $0 == $1 }.count
@@ -116,6 +107,23 @@ public enum ActivationPatching {
 }
 
 extension Check {
+    /// A clean/corrupt pair of the same length, a metric within the vocabulary, and the grid's
+    /// layers and positions (all of them when not given), each checked against the model.
+    static func patchingGrid(_ config: ModelConfig, clean: [Int], corrupt: [Int], metric: PatchingMetric,
+                             layers: [Int]?, positions: [Int]?, tokenizer: Tokenizer?) throws -> (layers: [Int], positions: [Int]) {
+        try prompt(clean)
+        try prompt(corrupt)
+        guard clean.count == corrupt.count else {
+            let label = { (ids: [Int]) in ids.map { TokenScore.label($0, tokenizer) } }
+            throw AnalysisError.lengthMismatch(clean: clean.count, corrupt: corrupt.count,
+                                               cleanTokens: label(clean), corruptTokens: label(corrupt))
+        }
+        try Check.metric(metric, config)
+        let layers = layers ?? Array(0..<config.layerCount)
+        try Check.layers(layers, config)
+        return (layers, try Check.positions(positions ?? Array(clean.indices), count: clean.count, role: "clean"))
+    }
+
     static func metric(_ metric: PatchingMetric, _ config: ModelConfig) throws {
         for t in metric.tokens where t < 0 || t >= config.vocabularySize {
             throw AnalysisError.intOutOfRange(name: "answer", value: t, lowest: 0, highest: config.vocabularySize - 1)

@@ -76,21 +76,11 @@ public enum AttributionPatching {
 
     static func check(model: Model, clean: [Int], corrupt: [Int], metric: PatchingMetric, layers: [Int]?, positions: [Int]?,
                       tokenizer: Tokenizer?) throws -> ([Int], [Int]) {
-        let c = model.config
         // Refused before any pass: the first-order passes record points a backend may not reach.
         if let backend = model.backend { throw BackendError.noGradients(placement: backend.placement) }
-        try Check.prompt(clean)
-        try Check.prompt(corrupt)
-        guard clean.count == corrupt.count else {
-            let label = { (ids: [Int]) in ids.map { TokenScore.label($0, tokenizer) } }
-            throw AnalysisError.lengthMismatch(clean: clean.count, corrupt: corrupt.count,
-                                               cleanTokens: label(clean), corruptTokens: label(corrupt))
-        }
-        try Check.metric(metric, c)
-        let layers = layers ?? Array(0..<c.layerCount)
-        try Check.layers(layers, c)
-        let positions = try Check.positions(positions ?? Array(clean.indices), count: clean.count, role: "clean")
-        return (layers, positions)
+        let grid = try Check.patchingGrid(model.config, clean: clean, corrupt: corrupt, metric: metric,
+                                          layers: layers, positions: positions, tokenizer: tokenizer)
+        return (grid.layers, grid.positions)
     }
 }
 

@@ -240,11 +240,7 @@ extension Model {
         try hook(.mlpPost(l), g.dhb)
         swigluBackward(g.dgate, g.dup, g.dhb, tape[.gate, l], tape[.up, l], count: n * c.ffnDim)
         try hook(.mlpPre(l), g.dgate)
-        matmulTransposed(g.dxb, g.dgate, w.wGate, n: n)         // [N, d_model]
-        matmulTransposed(g.dxb, g.dup, w.wUp, n: n, accumulate: true)
-        try hook(.ln2Normalized(l), g.dxb)
-        rmsnormBackward(g.dx, g.dxb, tape[.residMid, l], w.ffnNorm, n: n, eps: c.normEpsilon, accumulate: true)
-        try hook(.residMid(l), g.dx)
+        try mlpInputBackward(g, tape, layer: l, rows: n, hook: hook)
 
         // Attention in reverse: W_O → pattern · V → softmax(q·kᵀ/√d_head) → RoPE → W_q, W_k, W_v → ln1.
         try hook(.attnOut(l), g.dx)                            // x += attn_out: the same gradient
@@ -254,6 +250,26 @@ extension Model {
         try hook(.v(l), g.dv)
         try hook(.q(l), g.dq)
         try hook(.k(l), g.dk)
+        try attentionInputBackward(g, tape, layer: l, rows: n, hook: hook)
+    }
+
+    /// The gated MLP's input side in reverse, shared by every block: from g.dgate and g.dup through
+    /// W_gate and W_up to ln2's output, then through ln2, added to ∂metric/∂resid_mid in g.dx.
+    private func mlpInputBackward(_ g: GradientState, _ tape: BackwardTape, layer l: Int, rows n: Int,
+                                  hook: (HookPoint, UnsafeMutablePointer<Float>) throws -> Void) throws {
+        let c = config, w = weights.blocks[l]
+        matmulTransposed(g.dxb, g.dgate, w.wGate, n: n)         // [N, d_model]
+        matmulTransposed(g.dxb, g.dup, w.wUp, n: n, accumulate: true)
+        try hook(.ln2Normalized(l), g.dxb)
+        rmsnormBackward(g.dx, g.dxb, tape[.residMid, l], w.ffnNorm, n: n, eps: c.normEpsilon, accumulate: true)
+        try hook(.residMid(l), g.dx)
+    }
+
+    /// The attention's input side in reverse, shared by every block: from g.dq, g.dk and g.dv through
+    /// W_q, W_k and W_v to ln1's output, then through ln1, added to ∂metric/∂resid_pre in g.dx.
+    private func attentionInputBackward(_ g: GradientState, _ tape: BackwardTape, layer l: Int, rows n: Int,
+                                        hook: (HookPoint, UnsafeMutablePointer<Float>) throws -> Void) throws {
+        let c = config, w = weights.blocks[l]
         matmulTransposed(g.dxb, g.dq, w.wq, n: n)               // [N, d_model]
         matmulTransposed(g.dxb, g.dk, w.wk, n: n, accumulate: true)
         matmulTransposed(g.dxb, g.dv, w.wv, n: n, accumulate: true)
@@ -293,11 +309,7 @@ extension Model {
         try hook(.mlpPost(l), g.dhb)
         gegluBackward(g.dgate, g.dup, g.dhb, tape[.gate, l], tape[.up, l], count: n * c.ffnDim)
         try hook(.mlpPre(l), g.dgate)
-        matmulTransposed(g.dxb, g.dgate, w.wGate, n: n)         // [N, d_model]
-        matmulTransposed(g.dxb, g.dup, w.wUp, n: n, accumulate: true)
-        try hook(.ln2Normalized(l), g.dxb)
-        rmsnormBackward(g.dx, g.dxb, tape[.residMid, l], w.ffnNorm, n: n, eps: c.normEpsilon, accumulate: true)
-        try hook(.residMid(l), g.dx)
+        try mlpInputBackward(g, tape, layer: l, rows: n, hook: hook)
 
         // Attention in reverse: ln1_post → W_O → attention → q, k norms → W_q, W_k, W_v → ln1.
         try hook(.attnOut(l), g.dx)                            // x += attn_out: the same gradient
@@ -311,12 +323,7 @@ extension Model {
         try hook(.k(l), g.dk)
         rmsnormBackward(g.dq, g.dq, tape[.rawQ, l], qNorm, n: n * c.headCount, eps: c.normEpsilon, accumulate: false)
         rmsnormBackward(g.dk, g.dk, tape[.rawK, l], kNorm, n: n * c.kvHeadCount, eps: c.normEpsilon, accumulate: false)
-        matmulTransposed(g.dxb, g.dq, w.wq, n: n)               // [N, d_model]
-        matmulTransposed(g.dxb, g.dk, w.wk, n: n, accumulate: true)
-        matmulTransposed(g.dxb, g.dv, w.wv, n: n, accumulate: true)
-        try hook(.ln1Normalized(l), g.dxb)
-        rmsnormBackward(g.dx, g.dxb, tape[.residPre, l], w.attnNorm, n: n, eps: c.normEpsilon, accumulate: true)
-        try hook(.residPre(l), g.dx)
+        try attentionInputBackward(g, tape, layer: l, rows: n, hook: hook)
     }
 
     /// Causal attention in reverse for every sequence and head, from dz[N, H·d_head] to dq (rotated),

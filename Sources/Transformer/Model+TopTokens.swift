@@ -1,18 +1,19 @@
-import COpenBLAS
 import Foundation
 
 // MARK: - Top tokens of many residual vectors
 //
-// The logit lens reads out layers × positions vectors (960 for 30 × 32): 54 GFLOP of unembedding,
-// and 47 M logits of which it keeps a handful. So the product runs in large chunks (BLAS reaches
-// ~180 GFLOPS on 256 columns against ~85 on 64), as logitsᵀ[vocab, chunk] = W_U · xᵀ, the
-// orientation BLAS shares best over its threads, and each column's maximum, top K and softmax
-// normaliser are read straight off that layout, eight columns per vector, both cores splitting the
-// vocabulary. No [rows, vocab] array is ever built.
+// The logit lens reads out layers × positions vectors (960 for 30 × 32): 54 GFLOP of unembedding
+// on SmolLM2, 190 GFLOP on Gemma 3's 262,144-token vocabulary, and tens of millions of logits of
+// which it keeps a handful. So the product runs in chunks of rows (each dequantised weight chunk
+// serves every row of the chunk), into one scratch buffer reused by every chunk, and each row's
+// top K and softmax normaliser are read straight off its contiguous logits, the cores splitting
+// the rows. No [rows, vocab] array of all rows is ever built.
 
 extension Model {
-    /// Most rows (columns of logitsᵀ) per chunk: 384 × 49152 floats = 75 MB of scratch.
+    /// Most rows per chunk.
     nonisolated(unsafe) static var readoutChunkRows = 384
+    /// Most logits per chunk (128 MB of scratch): a large vocabulary gets fewer rows per chunk.
+    static let readoutChunkFloats = 32 << 20
 
     /// The `k` most likely tokens of each of `rows` residual vectors `states[rows, d_model]`, most
     /// likely first: the final RMSNorm (unless `normalize` is false) and the unembedding, as the
@@ -25,8 +26,9 @@ extension Model {
             throw TransformerError.readoutShape(rows: rows, width: d, count: states.count)
         }
         guard k >= 1, k <= vocab else { throw TransformerError.topKOutOfRange(k: k, vocabularySize: vocab) }
-        let chunks = (rows + Self.readoutChunkRows - 1) / Self.readoutChunkRows
-        let per = (rows + chunks - 1) / chunks                      // balanced chunk width
+        let most = max(1, min(Self.readoutChunkRows, Self.readoutChunkFloats / vocab))
+        let chunks = (rows + most - 1) / most
+        let per = (rows + chunks - 1) / chunks                      // balanced chunk height
         var normed = states                                          // [rows, d_model]
         if normalize {
             states.withUnsafeBufferPointer { x in
@@ -36,128 +38,80 @@ extension Model {
             }
         }
         let w = weights.output
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: vocab * per)   // logitsᵀ[vocab, chunk]
-        defer { scratch.deallocate() }
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: per * vocab)   // [chunk, vocab], every entry written
+        defer { logits.deallocate() }
         var result: [[TokenScore]] = []
         result.reserveCapacity(rows)
         var start = 0
         while start < rows {
             try context.checkCancelled()
             let n = min(per, rows - start)
-            try normed.withUnsafeBufferPointer { x in
-                let xs = x.baseAddress! + start * d
-                // The row-major product, transposed into the scratch layout.
-                var logits = [Float](repeating: 0, count: n * vocab)
-                logits.withUnsafeMutableBufferPointer { matmul($0.baseAddress!, xs, w, n: n) }
-                for i in 0..<n { for v in 0..<vocab { scratch[v * n + i] = logits[i * vocab + v] } }
-                guard !context.isCancelled else { throw CancelledError() }
-            }
-            result += columnTopTokens(scratch, columns: n, vocab: vocab, k: k, tokenizer: tokenizer)
+            normed.withUnsafeBufferPointer { x in matmul(logits, x.baseAddress! + start * d, w, n: n) }
+            try context.checkCancelled()
+            result += rowTopTokens(logits, rows: n, vocab: vocab, k: k, tokenizer: tokenizer)
             start += n
             context.report(Double(start) / Double(rows), "read-out \(start)/\(rows)")
         }
         return result
     }
 
-    /// Per column of logitsᵀ[vocab, columns]: top `k` and softmax probabilities. The two cores take
-    /// half the vocabulary each; their maxima, normalisers and candidates are merged.
-    private func columnTopTokens(_ logits: UnsafeMutablePointer<Float>, columns n: Int, vocab: Int, k: Int,
-                                 tokenizer: Tokenizer?) -> [[TokenScore]] {
-        let parts = 2
-        let span = (vocab + parts - 1) / parts
-        var partial = [ColumnStats](repeating: ColumnStats(columns: 0, k: k), count: parts)
-        nonisolated(unsafe) let source = logits
-        partial.withUnsafeMutableBufferPointer { out in
-            nonisolated(unsafe) let target = out
-            parallelFor(parts) { p in
-                let lo = p * span, hi = min(vocab, lo + span)
-                target[p] = ColumnStats.scan(source, columns: n, vocab: lo..<hi, k: k)
+    /// Per row of logits[rows, vocab]: the top `k` and their softmax probabilities. Each row is
+    /// contiguous, so a row is read twice from cache (the top k, then the normaliser); the cores
+    /// take rows in turn.
+    private func rowTopTokens(_ logits: UnsafeMutablePointer<Float>, rows n: Int, vocab: Int, k: Int,
+                              tokenizer: Tokenizer?) -> [[TokenScore]] {
+        var best = [[(id: Int, logit: Float)]](repeating: [], count: n)
+        var normaliser = [Double](repeating: 0, count: n)            // log Σ e^logit per row
+        nonisolated(unsafe) let source = UnsafePointer(logits)
+        best.withUnsafeMutableBufferPointer { bp in
+            normaliser.withUnsafeMutableBufferPointer { np in
+                nonisolated(unsafe) let (bests, logZ) = (bp, np)
+                let parts = min(n, WorkerPool.shared.width)
+                parallelFor(parts) { part in
+                    var r = part
+                    while r < n {
+                        let row = UnsafeBufferPointer(start: source + r * vocab, count: vocab)
+                        bests[r] = topK(row, k)
+                        logZ[r] = logSumExp(row)
+                        r += parts
+                    }
+                }
             }
         }
-        return (0..<n).map { j in
-            let m = partial.map { $0.maximum[j] }.max() ?? 0
-            var total = 0.0
-            var candidates: [(id: Int, logit: Float)] = []
-            for s in partial {
-                total += s.sum[j] * Double(expf(s.maximum[j] - m))
-                candidates += s.best[j]
-            }
-            candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
-            return candidates.prefix(k).map { c in
-                TokenScore(id: c.id, token: TokenScore.label(c.id, tokenizer), probability: Float(Double(expf(c.logit - m)) / total),
-                           logit: c.logit)
+        return (0..<n).map { r in
+            best[r].map { c in
+                TokenScore(id: c.id, token: TokenScore.label(c.id, tokenizer),
+                           probability: Float(Foundation.exp(Double(c.logit) - normaliser[r])), logit: c.logit)
             }
         }
     }
 }
 
-/// One vocabulary range's view of each column: its maximum, Σ e^(logit − maximum), top-k.
-private struct ColumnStats {
-    var maximum: [Float]
-    var sum: [Double]
-    var best: [[(id: Int, logit: Float)]]
-
-    init(columns: Int, k: Int) {
-        maximum = [Float](repeating: -.infinity, count: columns)
-        sum = [Double](repeating: 0, count: columns)
-        best = [[(id: Int, logit: Float)]](repeating: [], count: columns)
+/// The `k` largest entries of `row`, largest first (ties keep the lower index first). Sixteen
+/// entries at a time are tested against the k-th best so far; almost all fail, so the list is
+/// touched only a handful of times per row.
+func topK(_ row: UnsafeBufferPointer<Float>, _ k: Int) -> [(id: Int, logit: Float)] {
+    guard let base = row.baseAddress else { return [] }
+    var best: [(id: Int, logit: Float)] = []
+    best.reserveCapacity(k + 1)
+    var threshold = -Float.infinity                                 // the k-th best so far
+    func insert(_ i: Int) {
+        let v = base[i]
+        guard best.count < k || v > threshold else { return }
+        let at = best.firstIndex { v > $0.logit } ?? best.count
+        best.insert((i, v), at: at)
+        if best.count > k { best.removeLast() }
+        if best.count == k { threshold = best[k - 1].logit }
     }
-
-    /// Two passes over rows `vocab` of logitsᵀ: the maxima (and top-k candidates), then the sums.
-    static func scan(_ logits: UnsafePointer<Float>, columns n: Int, vocab: Range<Int>, k: Int) -> ColumnStats {
-        var s = ColumnStats(columns: n, k: k)
-        // Pass 1: per column the k largest (a row is n contiguous columns; most values fail the
-        // threshold test against the current k-th best, eight columns at a time).
-        var threshold = [Float](repeating: -.infinity, count: n)   // the k-th best so far per column
-        for v in vocab {
-            let row = logits + v * n
-            var j = 0
-            while j + 8 <= n {
-                let values = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
-                let limit = threshold.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress! + j).loadUnaligned(as: SIMD8<Float>.self) }
-                if any(values .> limit) {
-                    for c in j..<j + 8 where row[c] > threshold[c] { s.insert(v, row[c], column: c, k: k, threshold: &threshold) }
-                }
-                j += 8
-            }
-            while j < n {
-                if row[j] > threshold[j] { s.insert(v, row[j], column: j, k: k, threshold: &threshold) }
-                j += 1
-            }
+    let raw = UnsafeRawPointer(base)
+    var i = 0
+    while i &+ 16 <= row.count {
+        let v = raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self)
+        if best.count < k || any(v .> SIMD16<Float>(repeating: threshold)) {
+            for j in i..<i &+ 16 { insert(j) }
         }
-        for j in 0..<n { s.maximum[j] = s.best[j].first?.logit ?? -.infinity }
-        // Pass 2: Σ e^(logit − maximum), in Float over 256 rows at a time, then in Double.
-        var lane = [Float](repeating: 0, count: n)
-        s.maximum.withUnsafeBufferPointer { mp in
-            lane.withUnsafeMutableBufferPointer { lp in
-                let m = UnsafeRawPointer(mp.baseAddress!), acc = UnsafeMutableRawPointer(lp.baseAddress!)
-                var v = vocab.lowerBound
-                while v < vocab.upperBound {
-                    let end = min(vocab.upperBound, v + 256)
-                    for r in v..<end {
-                        let row = UnsafeRawPointer(logits + r * n)
-                        var j = 0
-                        while j + 8 <= n {
-                            let o = j * 4
-                            let e = exp8(row.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) - m.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self))
-                            acc.storeBytes(of: acc.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) + e, toByteOffset: o, as: SIMD8<Float>.self)
-                            j += 8
-                        }
-                        while j < n { lp[j] += expf(logits[r * n + j] - mp[j]); j += 1 }
-                    }
-                    for j in 0..<n { s.sum[j] += Double(lp[j]); lp[j] = 0 }
-                    v = end
-                }
-            }
-        }
-        return s
+        i &+= 16
     }
-
-    /// Inserts (id, logit) into column `c`'s best list (descending; ties keep the lower id first).
-    private mutating func insert(_ id: Int, _ logit: Float, column c: Int, k: Int, threshold: inout [Float]) {
-        let at = best[c].firstIndex { logit > $0.logit } ?? best[c].count
-        best[c].insert((id, logit), at: at)
-        if best[c].count > k { best[c].removeLast() }
-        if best[c].count == k { threshold[c] = best[c][k - 1].logit }
-    }
+    while i < row.count { insert(i); i &+= 1 }
+    return best
 }

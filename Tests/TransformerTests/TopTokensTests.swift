@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import Transformer
 
-/// `Model.topTokens` (the chunked, column-wise read-out) against full logits and a softmax in double.
+/// `Model.topTokens` (the chunked, row-wise read-out) against full logits and a softmax in double.
 final class TopTokensTests: XCTestCase {
     func testTopTokensMatchFullLogitsAndSoftmax() throws {
         let model = try ModelFixture.model()
@@ -15,7 +15,7 @@ final class TopTokensTests: XCTestCase {
         let logits = try model.logits(ofResiduals: states, rows: rows)
         let saved = Model.readoutChunkRows
         defer { Model.readoutChunkRows = saved }
-        for chunk in [384, 7] {   // one chunk; several uneven chunks with columns not a multiple of 8
+        for chunk in [384, 7] {   // one chunk; several uneven chunks
             Model.readoutChunkRows = chunk
             let k = 4
             let top = try model.topTokens(ofResiduals: states, rows: rows, k: k)

@@ -3,7 +3,9 @@ import Foundation
 /// Why a connection file could not be used.
 public enum ConnectionFileError: Error, Equatable, Sendable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
-    case invalidJSON(String)
+    case invalidJSON(JSONParseError)
+    /// The file's JSON is not an object at the top level.
+    case notAnObject
     case missingField(String)
     case wrongType(field: String, expected: String)
     case unsupportedTransport(String)
@@ -14,8 +16,10 @@ public enum ConnectionFileError: Error, Equatable, Sendable, CustomStringConvert
         switch self {
         case .unreadable(let path, let reason):
             return "Cannot read the connection file \(path) (\(reason)); check the path Jupyter passed to the kernel."
-        case .invalidJSON(let detail):
-            return "The connection file is not valid JSON: \(detail)"
+        case .invalidJSON(let error):
+            return "The connection file is not valid JSON: \(error.description)"
+        case .notAnObject:
+            return "The connection file is not valid JSON: the top level is not an object."
         case .missingField(let name):
             return "The connection file has no \"\(name)\" field; Jupyter writes it, so the file may be truncated."
         case .wrongType(let field, let expected):
@@ -75,8 +79,8 @@ public struct ConnectionInfo: Sendable, Equatable {
     /// Parses connection-file JSON.
     public init(json data: Data) throws(ConnectionFileError) {
         let value: JSONValue
-        do { value = try JSONValue.parse(data) } catch { throw .invalidJSON(error.description) }
-        guard case .object(let o) = value else { throw .invalidJSON("the top level is not an object") }
+        do { value = try JSONValue.parse(data) } catch { throw .invalidJSON(error) }
+        guard case .object(let o) = value else { throw .notAnObject }
 
         func string(_ k: String, default d: String? = nil) throws(ConnectionFileError) -> String {
             switch o[k] {

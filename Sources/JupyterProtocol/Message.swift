@@ -29,13 +29,13 @@ public struct Header: Sendable, Equatable {
 
     /// Reads a header object. `msg_id` and `msg_type` are required; the rest default to "".
     public init(json: JSONValue) throws(WireError) {
-        guard case .object(var o) = json else { throw .badHeader("the header is not a JSON object") }
+        guard case .object(var o) = json else { throw .notAnObject(frame: "header") }
         func take(_ key: String, required: Bool) throws(WireError) -> String {
             switch o.removeValue(forKey: key) {
             case .string(let s)?: return s
             case nil where !required: return ""
-            case nil: throw .badHeader("the header has no \"\(key)\" field")
-            case .some: throw .badHeader("the header field \"\(key)\" is not a string")
+            case nil: throw .missingHeaderField(key)
+            case .some: throw .headerFieldNotString(key)
             }
         }
         msgID = try take("msg_id", required: true)

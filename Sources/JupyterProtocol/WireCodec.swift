@@ -9,9 +9,11 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The HMAC signature does not match the frames.
     case badSignature
     /// One of the four JSON frames does not parse.
-    case badJSON(frame: String, detail: String)
-    /// The header lacks a required field or has one of the wrong type.
-    case badHeader(String)
+    case badJSON(frame: String, JSONParseError)
+    /// The header lacks a required field.
+    case missingHeaderField(String)
+    /// A header field that must be a string is not.
+    case headerFieldNotString(String)
     /// A JSON frame that must be an object is not.
     case notAnObject(frame: String)
 
@@ -23,10 +25,12 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
             return "The message has \(n) frames after <IDS|MSG>; Jupyter needs at least 5 (signature, header, parent_header, metadata, content)."
         case .badSignature:
             return "The message signature does not match; the sender does not hold this kernel's key, or the message was altered."
-        case .badJSON(let frame, let detail):
-            return "The message's \(frame) frame is not valid JSON: \(detail)"
-        case .badHeader(let detail):
-            return "The message header is invalid: \(detail)."
+        case .badJSON(let frame, let error):
+            return "The message's \(frame) frame is not valid JSON: \(error.description)"
+        case .missingHeaderField(let key):
+            return "The message header is invalid: the header has no \"\(key)\" field."
+        case .headerFieldNotString(let key):
+            return "The message header is invalid: the header field \"\(key)\" is not a string."
         case .notAnObject(let frame):
             return "The message's \(frame) frame must be a JSON object."
         }
@@ -67,7 +71,7 @@ public struct WireCodec: Sendable {
 
         func object(_ data: Data, _ name: String) throws(WireError) -> [String: JSONValue] {
             let value: JSONValue
-            do { value = try JSONValue.parse(data) } catch { throw .badJSON(frame: name, detail: error.description) }
+            do { value = try JSONValue.parse(data) } catch { throw .badJSON(frame: name, error) }
             guard case .object(let o) = value else { throw .notAnObject(frame: name) }
             return o
         }

@@ -65,6 +65,15 @@ final class ConnectionInfoTests: XCTestCase {
         XCTAssertThrowsError(try ConnectionInfo(json: Data(md5.utf8))) {
             XCTAssertEqual($0 as? ConnectionFileError, .unsupportedSignatureScheme("hmac-md5"))
         }
+        XCTAssertThrowsError(try ConnectionInfo(json: Data(#"{"shell_port": 1"#.utf8))) {
+            XCTAssertEqual($0 as? ConnectionFileError, .invalidJSON(.unexpectedEnd))
+        }
+        XCTAssertThrowsError(try ConnectionInfo(json: Data("[1]".utf8))) {
+            XCTAssertEqual($0 as? ConnectionFileError, .notAnObject)
+        }
+        XCTAssertEqual(ConnectionFileError.invalidJSON(.unexpectedEnd).description,
+                       "The connection file is not valid JSON: " + JSONParseError.unexpectedEnd.description)
+        XCTAssertEqual(ConnectionFileError.notAnObject.description, "The connection file is not valid JSON: the top level is not an object.")
         XCTAssertThrowsError(try ConnectionInfo(contentsOfFile: "/nonexistent/periscope-connection.json")) {
             guard case .unreadable? = $0 as? ConnectionFileError else { return XCTFail("\($0)") }
         }

@@ -77,14 +77,28 @@ final class WireCodecTests: XCTestCase {
             XCTAssertEqual($0 as? WireError, .tooFewFrames(2))
         }
         let bad = [WireCodec.delimiter, Data(), Data("{not json".utf8), Data("{}".utf8), Data("{}".utf8), Data("{}".utf8)]
+        // The parser's own case rides inside, so the offset of the bad byte is kept.
         XCTAssertThrowsError(try codec.decode(bad)) {
-            guard case .badJSON(let frame, _)? = $0 as? WireError else { return XCTFail("\($0)") }
-            XCTAssertEqual(frame, "header")
+            XCTAssertEqual($0 as? WireError, .badJSON(frame: "header", .unexpectedByte(UInt8(ascii: "n"), offset: 1)))
         }
         let noType = [WireCodec.delimiter, Data(), Data(#"{"msg_id":"x"}"#.utf8), Data("{}".utf8), Data("{}".utf8), Data("{}".utf8)]
         XCTAssertThrowsError(try codec.decode(noType)) {
-            guard case .badHeader? = $0 as? WireError else { return XCTFail("\($0)") }
+            XCTAssertEqual($0 as? WireError, .missingHeaderField("msg_type"))
         }
+        let numberID = [WireCodec.delimiter, Data(), Data(#"{"msg_id":7,"msg_type":"t"}"#.utf8), Data("{}".utf8), Data("{}".utf8), Data("{}".utf8)]
+        XCTAssertThrowsError(try codec.decode(numberID)) {
+            XCTAssertEqual($0 as? WireError, .headerFieldNotString("msg_id"))
+        }
+        let arrayHeader = [WireCodec.delimiter, Data(), Data("[]".utf8), Data("{}".utf8), Data("{}".utf8), Data("{}".utf8)]
+        XCTAssertThrowsError(try codec.decode(arrayHeader)) {
+            XCTAssertEqual($0 as? WireError, .notAnObject(frame: "header"))
+        }
+        XCTAssertEqual(WireError.missingHeaderField("msg_type").description,
+                       "The message header is invalid: the header has no \"msg_type\" field.")
+        XCTAssertEqual(WireError.headerFieldNotString("msg_id").description,
+                       "The message header is invalid: the header field \"msg_id\" is not a string.")
+        XCTAssertEqual(WireError.badJSON(frame: "header", .unexpectedEnd).description,
+                       "The message's header frame is not valid JSON: " + JSONParseError.unexpectedEnd.description)
         let arrayContent = [WireCodec.delimiter, Data(), Data(#"{"msg_id":"x","msg_type":"t"}"#.utf8),
                             Data("{}".utf8), Data("{}".utf8), Data("[1]".utf8)]
         XCTAssertThrowsError(try codec.decode(arrayContent)) {

@@ -60,7 +60,7 @@ extension Model {
     /// take rows in turn.
     private func rowTopTokens(_ logits: UnsafeMutablePointer<Float>, rows n: Int, vocab: Int, k: Int,
                               tokenizer: Tokenizer?) -> [[TokenScore]] {
-        var best = [[(id: Int, logit: Float)]](repeating: [], count: n)
+        var best = [[(index: Int, value: Float)]](repeating: [], count: n)
         var normaliser = [Double](repeating: 0, count: n)            // log Σ e^logit per row
         nonisolated(unsafe) let source = UnsafePointer(logits)
         best.withUnsafeMutableBufferPointer { bp in
@@ -80,8 +80,8 @@ extension Model {
         }
         return (0..<n).map { r in
             best[r].map { c in
-                TokenScore(id: c.id, token: TokenScore.label(c.id, tokenizer),
-                           probability: Float(Foundation.exp(Double(c.logit) - normaliser[r])), logit: c.logit)
+                TokenScore(id: c.index, token: TokenScore.label(c.index, tokenizer),
+                           probability: Float(Foundation.exp(Double(c.value) - normaliser[r])), logit: c.value)
             }
         }
     }
@@ -89,19 +89,19 @@ extension Model {
 
 /// The `k` largest entries of `row`, largest first (ties keep the lower index first). Sixteen
 /// entries at a time are tested against the k-th best so far; almost all fail, so the list is
-/// touched only a handful of times per row.
-func topK(_ row: UnsafeBufferPointer<Float>, _ k: Int) -> [(id: Int, logit: Float)] {
+/// touched only a handful of times per row. Every top-k of a row of logits comes here.
+func topK(_ row: UnsafeBufferPointer<Float>, _ k: Int) -> [(index: Int, value: Float)] {
     guard let base = row.baseAddress else { return [] }
-    var best: [(id: Int, logit: Float)] = []
+    var best: [(index: Int, value: Float)] = []
     best.reserveCapacity(k + 1)
     var threshold = -Float.infinity                                 // the k-th best so far
     func insert(_ i: Int) {
         let v = base[i]
         guard best.count < k || v > threshold else { return }
-        let at = best.firstIndex { v > $0.logit } ?? best.count
+        let at = best.firstIndex { v > $0.value } ?? best.count
         best.insert((i, v), at: at)
         if best.count > k { best.removeLast() }
-        if best.count == k { threshold = best[k - 1].logit }
+        if best.count == k { threshold = best[k - 1].value }
     }
     let raw = UnsafeRawPointer(base)
     var i = 0

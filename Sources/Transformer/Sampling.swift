@@ -82,17 +82,11 @@ public struct Sampler: Sendable {
 
     /// The `k` largest entries as (index, value), largest first; equal values keep the lower index first.
     public static func topK(_ logits: [Float], _ k: Int) -> [(index: Int, value: Float)] {
-        // Insertion is cheapest for a short list; sort when K is large.
+        // A sort is cheapest when K is large; otherwise a threshold scan.
         if k > 64 {
             return logits.enumerated().sorted { $0.element > $1.element || ($0.element == $1.element && $0.offset < $1.offset) }
                 .prefix(k).map { ($0.offset, $0.element) }
         }
-        var best: [(index: Int, value: Float)] = []
-        for (i, v) in logits.enumerated() where best.count < k || v > best[best.count - 1].value {
-            let at = best.firstIndex { v > $0.value } ?? best.count
-            best.insert((i, v), at: at)
-            if best.count > k { best.removeLast() }
-        }
-        return best
+        return logits.withUnsafeBufferPointer { Transformer.topK($0, k) }
     }
 }

@@ -52,6 +52,21 @@ final class OpsTests: XCTestCase {
         XCTAssertEqual(adjacent[0] * adjacent[0] + adjacent[1] * adjacent[1], x[0] * x[0] + x[1] * x[1], accuracy: 1e-5)
     }
 
+    /// The threshold scan (k ≤ 64) against a full sort, on rows whose length is not a multiple of
+    /// its sixteen lanes and whose values repeat, so ties must keep the lower index first.
+    func testTopKScanMatchesSortWithTies() {
+        var rng = SplitMix64(seed: 7)
+        for count in [1, 15, 16, 17, 1000, 4099] {
+            let row = (0..<count).map { _ in Float(Int(rng.next() % 37)) - 18 }
+            let sorted = row.enumerated().sorted { $0.element > $1.element || ($0.element == $1.element && $0.offset < $1.offset) }
+            for k in [1, 3, 16, 64] where k <= count {
+                let top = Sampler.topK(row, k)
+                XCTAssertEqual(top.map(\.index), sorted.prefix(k).map(\.offset), "count \(count), k \(k)")
+                XCTAssertEqual(top.map(\.value), sorted.prefix(k).map(\.element))
+            }
+        }
+    }
+
     func testTopKAndArgmax() {
         let logits: [Float] = [0.5, 3, -1, 3, 2]
         XCTAssertEqual(Sampler.argmax(logits), 1)

@@ -53,17 +53,13 @@ public enum HeadPatching {
         while start < sorted.count {
             try context.checkCancelled()
             let chunk = Array(sorted[start..<min(sorted.count, start + layersPerPass)])
-            var residuals: [[Float]] = [], startLayers: [Int] = [], cuts: [KVCache] = []
+            var batch = ResumedBatch()
             let hooks = HookSet()
             for (li, l) in chunk.enumerated() {
                 guard let stream = corruptResid[.residPre(l)]?.data, let z = cleanZ[.z(l)]?.data else { continue }
                 for h in 0..<c.headCount {
                     let b = li * c.headCount + h
-                    residuals.append(stream)
-                    startLayers.append(l)
-                    var cache = corruptCache
-                    cache.truncate(to: 0, fromLayer: l)
-                    cuts.append(cache)
+                    batch.append(rows: stream, position: 0, startLayer: l, cache: corruptCache)
                     hooks.add(.z(l)) { view in
                         guard b < view.batch else { return }
                         for t in 0..<view.counts[b] {
@@ -73,9 +69,8 @@ public enum HeadPatching {
                     }
                 }
             }
-            let logits = try model.forward(residuals: residuals, startLayers: startLayers, caches: &cuts, hooks: hooks,
-                                           logits: .last, context: quiet)
-            let scores = try Restoration.scores(logits.data, rows: residuals.count, vocab: c.vocabularySize, metric: metric,
+            let logits = try batch.run(model: model, hooks: hooks, logits: .last, context: quiet)
+            let scores = try Restoration.scores(logits.data, rows: batch.count, vocab: c.vocabularySize, metric: metric,
                                                 context: context)
             for (li, l) in chunk.enumerated() { values[l] = Array(scores[li * c.headCount..<(li + 1) * c.headCount]) }
             start += chunk.count

@@ -7,9 +7,10 @@ import Transformer
 /// A variant that changes one row at block L of a run already made equals that run below L and
 /// before the changed position, so it need not compute those again: it starts at block L from the
 /// recorded residual stream (rows `position...`, the first one replaced) over the recorded KV cache
-/// cut to `position` from block L on. Patchscope and the restoring sweep of activation patching and
-/// causal tracing build their variants here, and tests hold each resumed sweep equal to the same
-/// sweep done through hooks on whole passes.
+/// cut to `position` from block L on. Patchscope, the identity lens, the restoring sweep of
+/// activation patching and causal tracing, and exact head patching (whose variants change every
+/// row, so they resume from position 0) build their variants here, and tests hold each resumed
+/// sweep equal to the same sweep done through hooks on whole passes.
 struct ResumedBatch {
     private(set) var residuals: [[Float]] = []
     private(set) var startLayers: [Int] = []

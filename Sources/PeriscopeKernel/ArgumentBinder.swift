@@ -182,6 +182,8 @@ struct ArgumentBinder {
                 // A misspelt choice (`hook mlp`) is not a missing variable: name the valid words.
                 throw CommandError.unknownChoice(word, parameter: parameter.name, verb: spec.name, valid: words,
                                                  suggestions: suggestions(for: word, among: words), range: expr.range)
+            case .value where session.variables[word] == nil && !suggestions(for: word, among: parameter.words).isEmpty:
+                return BoundArgument(payload: .value(.symbol(word)), range: expr.range)
             default:
                 break
             }

@@ -88,12 +88,17 @@ public struct Parameter: Sendable {
     public var kind: ValueKind
     public var isRequired: Bool
     public var summary: String
+    /// Bare words a `.value` parameter takes besides values (`on local`). A near miss of one of
+    /// them (`on locl`) reaches the verb as that word, so the verb's own check names the valid
+    /// values, instead of failing as an undefined variable; a variable of that name still wins.
+    public var words: [String]
     /// Names offered by completion for this parameter, e.g. hook names; reads the session.
     public var completions: (@Sendable (Session, CommandTable) -> [String])?
 
-    public init(_ name: String, _ kind: ValueKind, required: Bool = false, summary: String = "",
+    public init(_ name: String, _ kind: ValueKind, required: Bool = false, summary: String = "", words: [String] = [],
                 completions: (@Sendable (Session, CommandTable) -> [String])? = nil) {
         self.name = name; self.kind = kind; self.isRequired = required; self.summary = summary
+        self.words = words
         self.completions = completions
     }
 }

@@ -46,7 +46,7 @@ extension PeriscopeInterpreter {
 
         // Right after a keyword that takes a value: that value's words, its names, variables.
         if let previous = previousWords.last, let keyword = spec.keyword(previous), keyword.kind != .flag {
-            return tagged(keyword.kind.words + (keyword.completions?(session, table) ?? []).sorted(), .value) + variables
+            return tagged(keyword.kind.words + keyword.words + (keyword.completions?(session, table) ?? []).sorted(), .value) + variables
         }
 
         // Otherwise the next positional (if any) and the keywords not given yet.
@@ -65,7 +65,7 @@ extension PeriscopeInterpreter {
         var candidates: [(text: String, kind: CandidateKind)] = []
         if positionalsGiven < spec.positionals.count {
             let next = spec.positionals[positionalsGiven]
-            candidates += tagged(next.kind.words + (next.completions?(session, table) ?? []).sorted(), .value)
+            candidates += tagged(next.kind.words + next.words + (next.completions?(session, table) ?? []).sorted(), .value)
             if next.kind != .name { candidates += variables }
         }
         candidates += tagged(spec.keywords.map(\.name).filter { !used.contains($0) }, .keyword)

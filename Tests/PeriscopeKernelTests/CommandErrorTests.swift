@@ -188,9 +188,19 @@ final class CommandErrorTests: XCTestCase {
                    raises: .typeMismatch(parameter: "on", verb: "load",
                                          expected: "`local` or a list of \"host:port\" strings, e.g. `on [\"127.0.0.1:50052\"]`",
                                          given: "an int", range: at))
+        // A near miss of `local` is that word misspelt, not an undefined variable; a variable of
+        // that name is still read as one.
+        assertCell(interpreter, "load \(path) on locl",
+                   raises: .unknownChoice("locl", parameter: "on", verb: "load", valid: ["local", "[\"host:port\", …]"],
+                                          suggestions: ["local"], range: at))
+        _ = interpreter.execute(ExecuteRequest(code: "locl = \"host:0\""), io: RecordingIO())
+        assertCell(interpreter, "load \(path) on locl", raises: .llamaCpp(.badEndpoint("host:0"), range: at))
         #else
         assertCell(interpreter, "load \(path) on local", raises: .noLlamaBackend(range: at))
+        assertCell(interpreter, "load \(path) on locl", raises: .noLlamaBackend(range: at))
         #endif
+        assertCell(interpreter, "load \(path) on servers",
+                   raises: .undefinedVariable("servers", suggestions: [], range: at))
     }
 
     func testAnUnreadableModelFileCannotKeyATunedLens() {

@@ -57,6 +57,10 @@ final class EditorTests: XCTestCase {
         XCTAssertEqual(complete("scan prompt1 positions l").matches, ["last"])
         XCTAssertEqual(complete("scan prompt1 hook resid_p").matches, ["resid_post", "resid_pre"], "names sorted")
         XCTAssertEqual(complete("scan pro").matches, ["prompt1"], "the positional slot takes variables")
+        let full = PeriscopeInterpreter()
+        let code = "load \"x.gguf\" on lo"
+        XCTAssertEqual(full.complete(code: code, cursorPosition: code.unicodeScalars.count).matches, ["local"],
+                       "a keyword's own words")
     }
 
     func testHelpCompletesVerbNames() {

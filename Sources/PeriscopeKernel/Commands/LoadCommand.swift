@@ -14,7 +14,8 @@ enum LoadCommand {
         description: "Loads a model and makes it the current one. Shows its model card: architecture, sizes, parameters, quantisation, memory, load time. `\"smollm2\"` names the bundled default, SmolLM2-135M-Instruct, kept in $PERISCOPE_HOME/models (default ~/.cache/periscope/models; `make model` fetches it); any other text is the path of a GGUF file. Loading a file that is already resident reuses it. `on [\"host:port\", …]` runs the model in llama.cpp with its layers split across those `ggml-rpc-server`s (unauthenticated and unencrypted: keep them on loopback or a private network); `on local` runs it in llama.cpp on this machine, for comparison. Hook points map to llama.cpp's tensors (hook_embed, resid_pre, resid_mid, attn_out, mlp_out, resid_post, ln_final; `hooks` lists each tensor name); gradients and attention patterns need Periscope's own runtime. A ggml-rpc-server serves one client at a time: each split model needs servers of its own.",
         positionals: [Parameter("model", .string, required: true, summary: "a known model name (`smollm2`) or a .gguf path",
                                 completions: { _, _ in ModelCatalog.entries.map { quoted($0.name) } })],
-        keywords: [Parameter("on", .value, summary: "`local` or a list of \"host:port\" RPC servers: run the model in llama.cpp there")],
+        keywords: [Parameter("on", .value, summary: "`local` or a list of \"host:port\" RPC servers: run the model in llama.cpp there",
+                             words: ["local"])],
         example: "m = load \"smollm2\"",
         run: { arguments, context in
             let store = context.session.models

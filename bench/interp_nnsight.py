@@ -16,7 +16,7 @@ The token ids are those Periscope runs: Gemma's file asks for BOS, so its prompt
 
 Prints one JSON object: the median wall time of >= 3 runs after a warm-up, per workload.
 
-Run:  HF_HUB_OFFLINE=1 ~/.cache/periscope/refvenv/bin/python bench/interp_nnsight.py [--runs 3]
+Run:  HF_HUB_OFFLINE=1 $PERISCOPE_HOME/refvenv/bin/python bench/interp_nnsight.py [--runs 3]
 (nnsight reads each `with` block's source from this file, so the blocks live here, not in
 exec'd strings.)
 """

@@ -18,7 +18,7 @@ translators and their curves can be compared.
 Reads the texts (one per line) from --texts; prints one JSON object with the median wall time of
 the runs after a warm-up, and the precision curves of the last run.
 
-Run:  ~/.cache/periscope/refvenv/bin/python bench/lenses_nnsight.py --texts FILE [--runs 3]
+Run:  $PERISCOPE_HOME/refvenv/bin/python bench/lenses_nnsight.py --texts FILE [--runs 3]
 """
 import argparse
 import glob

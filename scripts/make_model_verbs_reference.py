@@ -7,7 +7,7 @@ runner-up probability (so the test can tell a real disagreement from a near tie)
 continuation; and the token ids of a chat-template prompt.
 
 Usage (from the repository root):
-    HF_HUB_OFFLINE=1 ~/.cache/periscope/refvenv/bin/python scripts/make_model_verbs_reference.py
+    HF_HUB_OFFLINE=1 $PERISCOPE_HOME/refvenv/bin/python scripts/make_model_verbs_reference.py
 Output: Tests/integration/model_verbs_reference.json
 """
 import json

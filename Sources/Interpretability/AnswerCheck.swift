@@ -49,10 +49,8 @@ public struct AnswerCheck: Sendable, Equatable {
     /// answer is scored at); nil when the answer is probable enough or no variant is far likelier.
     public static func check(answer: Int, keyword: String = "answer", logits: [Float], tokenizer: Tokenizer) -> AnswerCheck? {
         guard logits.indices.contains(answer) else { return nil }
-        let top = logits.max() ?? 0
-        var total = 0.0
-        for v in logits { total += exp(Double(v - top)) }
-        let p = { (id: Int) in exp(Double(logits[id] - top)) / total }
+        let logZ = logits.withUnsafeBufferPointer(logSumExp)
+        let p = { (id: Int) in exp(Double(logits[id]) - logZ) }
         let pAnswer = p(answer)
         guard pAnswer < improbable else { return nil }
         let text = tokenizer.decode([Int32(answer)])

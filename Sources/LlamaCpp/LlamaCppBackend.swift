@@ -153,14 +153,17 @@ public final class LlamaCppBackend: ForwardBackend {
 
     // MARK: Evaluate
 
-    public func evaluate(sequences: [[Int]], observe: Set<String>, logitsFrom: [Int?],
+    public func evaluate(sequences: [[Int]], from firsts: [Int], observe: Set<String>, logitsFrom: [Int?],
                          tensor: (String, UnsafeMutableBufferPointer<Float>) throws -> Bool) throws -> [Float] {
         lock.lock()
         defer { lock.unlock() }
         guard !lost else { throw LlamaCppError.modelLost(placement: placement) }
         var request = Payload()
         request.put(Int32(sequences.count))
-        for tokens in sequences { request.put(tokens.map { Int32($0) }) }
+        for (tokens, first) in zip(sequences, firsts) {
+            request.put(tokens.map { Int32($0) })
+            request.put(Int32(first))
+        }
         request.put(Int32(observe.count))
         for name in observe.sorted() { request.put(name) }
         for from in logitsFrom { request.put(Int32(from ?? -1)) }

@@ -137,10 +137,17 @@ public final class LlamaWorker {
     /// The most sequences one evaluation takes.
     static let maxSequences = 64
 
+    /// Sequences the memory holds from the last pass (seq ids 0..<heldSequences).
+    private var heldSequences = 0
+
     private func evaluate(_ p: inout Payload) {
-        guard let ctx = context, let sequenceCount = try? p.int(), sequenceCount > 0 else { return fail("bad evaluate message") }
-        var sequences: [[Int32]] = []
-        for _ in 0..<sequenceCount { guard let s = try? p.ints(), !s.isEmpty else { return fail("bad evaluate message") }; sequences.append(s) }
+        guard let ctx = context, let model, let sequenceCount = try? p.int(), sequenceCount > 0 else { return fail("bad evaluate message") }
+        var sequences: [[Int32]] = [], firsts: [Int] = []
+        for _ in 0..<sequenceCount {
+            guard let s = try? p.ints(), !s.isEmpty, let first = try? p.int(), first >= 0 else { return fail("bad evaluate message") }
+            sequences.append(s)
+            firsts.append(Int(first))
+        }
         guard let nameCount = try? p.int() else { return fail("bad evaluate message") }
         var names = Set<String>()
         for _ in 0..<nameCount { if let n = try? p.string() { names.insert(n) } }
@@ -150,17 +157,40 @@ public final class LlamaWorker {
         guard total <= Int(llama_n_ctx(ctx)) else { return fail("\(total) positions in one pass; the context holds \(llama_n_ctx(ctx))") }
         observed = names
         aborted = false
-        llama_memory_clear(llama_get_memory(ctx), true)
+        // Positions below a sequence's first new one stay as the last pass left them; the rest of
+        // the memory goes.
+        let memory = llama_get_memory(ctx)
+        if firsts.allSatisfy({ $0 == 0 }) {
+            llama_memory_clear(memory, true)
+        } else {
+            let dropped = firsts.enumerated().allSatisfy { b, first in llama_memory_seq_rm(memory, Int32(b), llama_pos(first), -1) }
+            for b in sequences.count..<max(sequences.count, heldSequences) { _ = llama_memory_seq_rm(memory, Int32(b), 0, -1) }
+            guard dropped, firsts.indices.allSatisfy({ b in llama_memory_seq_pos_max(memory, Int32(b)) == llama_pos(firsts[b] - 1) }) else {
+                llama_memory_clear(memory, true)
+                heldSequences = 0
+                return fail("the memory does not hold the positions before the new tokens")
+            }
+        }
+        heldSequences = 0
+        // Only the rows whose logits are asked for are outputs, unless a tensor of the last layer or
+        // the final norm is observed: llama.cpp keeps only output rows from the last layer's
+        // attention on, and those tensors must show every row.
+        let layers = Int(llama_model_n_layer(model))
+        let lastLayer = names.contains { name in
+            name == "result_norm" || name.split(separator: "-").last.flatMap { Int($0) } == layers - 1
+        }
         var batch = llama_batch_init(Int32(total), 0, 1)
         defer { llama_batch_free(batch) }
-        var i = 0
+        var i = 0, outputs = 0
         for (b, tokens) in sequences.enumerated() {
-            for (position, t) in tokens.enumerated() {
-                batch.token[i] = t
-                batch.pos[i] = Int32(position)
+            for (t, token) in tokens.enumerated() {
+                batch.token[i] = token
+                batch.pos[i] = Int32(firsts[b] + t)
                 batch.n_seq_id[i] = 1
                 batch.seq_id[i]![0] = Int32(b)
-                batch.logits[i] = 1   // every row is an output, so the last layer's tensors hold every row
+                let wanted = logitsFrom[b] >= 0 && t >= logitsFrom[b]
+                batch.logits[i] = lastLayer || wanted ? 1 : 0
+                if lastLayer || wanted { outputs += 1 }
                 i += 1
             }
         }
@@ -170,17 +200,18 @@ public final class LlamaWorker {
         if broken { return }
         if aborted { return fail("aborted") }
         guard status == 0 else { return fail("llama_decode returned \(status)") }
+        heldSequences = sequences.count
         var reply = Payload()
         var out: [Float] = []
-        if let all = llama_get_logits(ctx) {
+        if outputs > 0, let all = llama_get_logits(ctx) {
             let vocab = Int(llama_vocab_n_tokens(llama_model_get_vocab(model)))
-            var first = 0
+            // Output rows sit one after the other in batch order.
+            var row = 0
             for (b, tokens) in sequences.enumerated() {
-                let from = logitsFrom[b]
-                if from >= 0 && from < tokens.count {
-                    out += UnsafeBufferPointer(start: all + (first + from) * vocab, count: (tokens.count - from) * vocab)
-                }
-                first += tokens.count
+                let from = logitsFrom[b] < 0 ? tokens.count : min(logitsFrom[b], tokens.count)
+                if lastLayer { row += from }
+                out += UnsafeBufferPointer(start: all + row * vocab, count: (tokens.count - from) * vocab)
+                row += tokens.count - from
             }
         }
         out.withUnsafeBufferPointer { reply.put(floats: $0) }

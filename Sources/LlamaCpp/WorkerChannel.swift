@@ -10,7 +10,7 @@ import Foundation
 /// Message kinds between the kernel and the worker.
 enum WorkerTag: UInt32 {
     case load = 1          // kernel → worker: path, endpoints, threads, context
-    case evaluate = 2      // kernel → worker: tokens, tensor names, first logits row (or −1)
+    case evaluate = 2      // kernel → worker: each sequence's tokens and first position, tensor names, first logits row (or −1)
     case keep = 3          // kernel → worker: the observed tensor is unchanged
     case write = 4         // kernel → worker: the observed tensor's new contents
     case abort = 5         // kernel → worker: stop reporting tensors, finish and fail this pass

@@ -18,12 +18,14 @@ public protocol ForwardBackend: AnyObject {
     /// The most sequences and positions (summed over them) one `evaluate` takes.
     var maxSequences: Int { get }
     var maxPositions: Int { get }
-    /// Runs `sequences` (each from position 0) in one batch. For each tensor in `observe`, as the
-    /// pass computes it, calls `tensor(name, rows)` with the rows of every sequence one after the
-    /// other (`[Σ lengths, width]`); the callback may rewrite them (returning true) and the pass
-    /// continues from what it wrote. Returns the logits of each sequence's positions
-    /// `logitsFrom[b]...` one sequence after the other (none for a nil entry).
-    func evaluate(sequences: [[Int]], observe: Set<String>, logitsFrom: [Int?],
+    /// Runs `sequences` in one batch, sequence b holding the tokens of positions `from[b]...`. The
+    /// keys and values of positions below `from[b]` are those the previous pass left for sequence b
+    /// (all `from` zero: a fresh start). For each tensor in `observe`, as the pass computes it, calls
+    /// `tensor(name, rows)` with the rows given, one sequence after the other (`[Σ counts, width]`);
+    /// the callback may rewrite them (returning true) and the pass continues from what it wrote.
+    /// Returns the logits of the rows from `logitsFrom[b]` (counted within the rows given) of each
+    /// sequence, one sequence after the other (none for a nil entry).
+    func evaluate(sequences: [[Int]], from: [Int], observe: Set<String>, logitsFrom: [Int?],
                   tensor: (String, UnsafeMutableBufferPointer<Float>) throws -> Bool) throws -> [Float]
 }
 
@@ -55,6 +57,31 @@ struct BackendReplay: Equatable, Sendable {
     mutating func truncate(to n: Int, fromLayer layer: Int) {
         cutLayer = min(cutLayer, layer)
         writes.removeAll { $0.position >= n && $0.feedsLayer >= layer }
+    }
+}
+
+/// What the backend's memory holds since its last pass: each sequence's tokens and the writes that
+/// shaped them. A pass that continues a sequence exactly sends only its new tokens.
+final class BackendMemory: @unchecked Sendable {
+    private let lock = NSLock()
+    private var held: [BackendReplay] = []
+
+    /// Runs `body` with the sequences held, alone (the backend's memory must not change between
+    /// choosing what to keep and the pass); `body` leaves what the backend holds afterwards.
+    func update<R>(_ body: (inout [BackendReplay]) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&held)
+    }
+
+    /// The positions of `replay`'s first `length` that sequence `b` of the last pass already holds
+    /// alike (its tokens, and the writes that shaped them): `length`, or 0 when they differ.
+    static func kept(_ held: [BackendReplay], sequence b: Int, replay: BackendReplay, length: Int) -> Int {
+        guard length > 0, b < held.count, replay.cutLayer == .max, held[b].cutLayer == .max,
+              held[b].tokens.count >= length, replay.tokens.count >= length,
+              held[b].tokens[0..<length] == replay.tokens[0..<length] else { return 0 }
+        let before = { (w: RecordedWrite) in w.position < length }
+        return held[b].writes.filter(before) == replay.writes.filter(before) ? length : 0
     }
 }
 
@@ -208,79 +235,91 @@ extension Model {
             starts.append(start)
             pending.append(writes)
         }
-        let firstRows = rowOffsets(sequences.map(\.count))        // [B + 1] first row of each sequence
-        let observe = Set(pending.joined().map(\.tensor)).union(pointsByTensor.keys)
-        // What this pass adds to each sequence's record: its resumed rows, then what hooks change.
-        var recorded = (0..<batch).map { b in Array(pending[b].dropFirst(caches[b].replay?.writes.count ?? 0)) }
-        let logitsFrom: [Int?] = (0..<batch).map { b in
-            switch selection {
-            case .all: return starts[b]
-            case .last: return starts[b] + counts[b] - 1
-            case .none: return nil
+        return try backendMemory.update { held in
+            // A sequence the backend holds as this cache left it sends only its new tokens.
+            let firsts = (0..<batch).map { b in
+                residuals == nil && counts[b] > 0
+                    ? BackendMemory.kept(held, sequence: b, replay: caches[b].replay ?? BackendReplay(), length: starts[b]) : 0
             }
-        }
-        let logits = try backend.evaluate(sequences: sequences, observe: observe, logitsFrom: logitsFrom) { name, data in
-            try context.checkCancelled()
-            let width = data.count / max(firstRows[batch], 1)
-            var changed = false
-            // Replayed and resumed rows first: each sequence as it was, then its new state.
-            for b in 0..<batch {
-                for w in pending[b] where w.tensor == name && w.row.count == width {
-                    let at = (firstRows[b] + w.position) * width
-                    for i in 0..<width { data[at + i] = w.row[i] }
-                    changed = true
+            held = []   // a pass that fails leaves the backend's memory unknown
+            let sent = (0..<batch).map { b in Array(sequences[b][firsts[b]...]) }
+            let firstRows = rowOffsets(sent.map(\.count))            // [B + 1] first row of each sequence sent
+            let replayed = (0..<batch).map { b in pending[b].filter { $0.position >= firsts[b] } }
+            let observe = Set(replayed.joined().map(\.tensor)).union(pointsByTensor.keys)
+            // What hooks change in this pass, per sequence.
+            var added = [[RecordedWrite]](repeating: [], count: batch)
+            let logitsFrom: [Int?] = (0..<batch).map { b in
+                switch selection {
+                case .all: return starts[b] - firsts[b]
+                case .last: return starts[b] + counts[b] - 1 - firsts[b]
+                case .none: return nil
                 }
             }
-            guard let points = pointsByTensor[name], let hooks else { return changed }
-            for point in points {
-                // The sequences that have joined by this point's block (a prefix: start layers never decrease).
-                let level = point == .embed ? 0 : (point.layer ?? Int.max)
-                let joined = startLayers.firstIndex { $0 > level } ?? batch
-                guard joined > 0 else { continue }
-                let shape = point.shape(config: c, keys: (0..<joined).map { starts[$0] + counts[$0] }.max() ?? 0)
-                guard shape.reduce(1, *) == width else {
-                    throw BackendError.unreachableHook(point: point.name, placement: backend.placement,
-                                                       reason: .width(found: width, expected: shape.reduce(1, *)))
-                }
-                // The new rows of the joined sequences, packed the way the own runtime lays out a batch.
-                let packedRows = rowOffsets(Array(counts[0..<joined]))
-                var packed = [Float](repeating: 0, count: packedRows[joined] * width)
-                for b in 0..<joined {
-                    let from = (firstRows[b] + starts[b]) * width
-                    for i in 0..<counts[b] * width { packed[packedRows[b] * width + i] = data[from + i] }
-                }
-                let before = packed
-                try packed.withUnsafeMutableBufferPointer { buffer in
-                    try hooks.run(ActivationView(point: point, shape: shape, startPositions: Array(starts[0..<joined]),
-                                                 counts: Array(counts[0..<joined]), base: buffer.baseAddress!))
-                }
-                for b in 0..<joined {
-                    for t in 0..<counts[b] {
-                        let row = packedRows[b] * width + t * width
-                        guard packed[row..<row + width] != before[row..<row + width] else { continue }
-                        let at = (firstRows[b] + starts[b] + t) * width
-                        for i in 0..<width { data[at + i] = packed[row + i] }
-                        recorded[b].append(RecordedWrite(tensor: name, feedsLayer: Self.feedsLayer(point),
-                                                         position: starts[b] + t, row: Array(packed[row..<row + width])))
+            let logits = try backend.evaluate(sequences: sent, from: firsts, observe: observe, logitsFrom: logitsFrom) { name, data in
+                try context.checkCancelled()
+                let width = data.count / max(firstRows[batch], 1)
+                var changed = false
+                // Replayed and resumed rows first: each sequence as it was, then its new state.
+                for b in 0..<batch {
+                    for w in replayed[b] where w.tensor == name && w.row.count == width {
+                        let at = (firstRows[b] + w.position - firsts[b]) * width
+                        for i in 0..<width { data[at + i] = w.row[i] }
                         changed = true
                     }
                 }
+                guard let points = pointsByTensor[name], let hooks else { return changed }
+                for point in points {
+                    // The sequences that have joined by this point's block (a prefix: start layers never decrease).
+                    let level = point == .embed ? 0 : (point.layer ?? Int.max)
+                    let joined = startLayers.firstIndex { $0 > level } ?? batch
+                    guard joined > 0 else { continue }
+                    let shape = point.shape(config: c, keys: (0..<joined).map { starts[$0] + counts[$0] }.max() ?? 0)
+                    guard shape.reduce(1, *) == width else {
+                        throw BackendError.unreachableHook(point: point.name, placement: backend.placement,
+                                                           reason: .width(found: width, expected: shape.reduce(1, *)))
+                    }
+                    // The new rows of the joined sequences, packed the way the own runtime lays out a batch.
+                    let packedRows = rowOffsets(Array(counts[0..<joined]))
+                    var packed = [Float](repeating: 0, count: packedRows[joined] * width)
+                    for b in 0..<joined {
+                        let from = (firstRows[b] + starts[b] - firsts[b]) * width
+                        for i in 0..<counts[b] * width { packed[packedRows[b] * width + i] = data[from + i] }
+                    }
+                    let before = packed
+                    try packed.withUnsafeMutableBufferPointer { buffer in
+                        try hooks.run(ActivationView(point: point, shape: shape, startPositions: Array(starts[0..<joined]),
+                                                     counts: Array(counts[0..<joined]), base: buffer.baseAddress!))
+                    }
+                    for b in 0..<joined {
+                        for t in 0..<counts[b] {
+                            let row = packedRows[b] * width + t * width
+                            guard packed[row..<row + width] != before[row..<row + width] else { continue }
+                            let at = (firstRows[b] + starts[b] - firsts[b] + t) * width
+                            for i in 0..<width { data[at + i] = packed[row + i] }
+                            added[b].append(RecordedWrite(tensor: name, feedsLayer: Self.feedsLayer(point),
+                                                          position: starts[b] + t, row: Array(packed[row..<row + width])))
+                            changed = true
+                        }
+                    }
+                }
+                return changed
             }
-            return changed
-        }
-        if commit {
-            for b in 0..<batch {
-                var replay = caches[b].replay ?? BackendReplay()
-                replay.tokens = sequences[b]
-                replay.cutLayer = .max
-                replay.writes += recorded[b]
-                caches[b].replay = replay
-                caches[b].commit(rows: counts[b])
+            held = (0..<batch).map { b in BackendReplay(tokens: sequences[b], writes: pending[b] + added[b]) }
+            if commit {
+                for b in 0..<batch {
+                    var replay = caches[b].replay ?? BackendReplay()
+                    // Its resumed rows, then what hooks changed.
+                    replay.writes += pending[b].dropFirst(replay.writes.count) + added[b]
+                    replay.tokens = sequences[b]
+                    replay.cutLayer = .max
+                    caches[b].replay = replay
+                    caches[b].commit(rows: counts[b])
+                }
             }
+            let rows = logitsFrom.enumerated().map { b, from in from.map { sent[b].count - $0 } ?? 0 }
+            let perSequence = rows.max() ?? 0
+            guard rows.allSatisfy({ $0 == perSequence }) else { throw TransformerError.raggedLogits(rows: rows) }
+            return Tensor(shape: [batch, perSequence, vocab], data: logits)
         }
-        let rows = logitsFrom.enumerated().map { b, from in from.map { sequences[b].count - $0 } ?? 0 }
-        let perSequence = rows.max() ?? 0
-        guard rows.allSatisfy({ $0 == perSequence }) else { throw TransformerError.raggedLogits(rows: rows) }
-        return Tensor(shape: [batch, perSequence, vocab], data: logits)
     }
 }

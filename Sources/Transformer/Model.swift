@@ -20,6 +20,8 @@ public final class Model: @unchecked Sendable {
     let runStates = RunStateStore()
     /// Where the forward pass runs when not in this process's own runtime (llama.cpp), else nil.
     public let backend: ForwardBackend?
+    /// What the backend holds from its last pass, so a continued sequence sends only its new tokens.
+    let backendMemory = BackendMemory()
 
     /// Opens and loads the GGUF file at `path`.
     public convenience init(path: String, backend: ForwardBackend? = nil) throws {

@@ -56,6 +56,35 @@ final class BackendReplayTests: XCTestCase {
         XCTAssertTrue(cache.isReady(toResumeAt: 0, rows: 2))
     }
 
+    /// A continued sequence sends only its new tokens when the backend holds its positions exactly
+    /// as the cache records them; any other history (another token, another write below the new
+    /// rows, a cut) runs again from position 0.
+    func testTheBackendsMemoryIsKeptOnlyForTheSameHistory() throws {
+        let replay = try recorded().replay!
+        var held = replay
+        held.tokens += [16]   // a pass that was not committed leaves a position past the cache
+        held.writes.append(RecordedWrite(tensor: "l_out-0", feedsLayer: 1, position: 6, row: [9]))
+        XCTAssertEqual(BackendMemory.kept([held], sequence: 0, replay: replay, length: 6), 6)
+        XCTAssertEqual(BackendMemory.kept([held], sequence: 1, replay: replay, length: 6), 0)
+        XCTAssertEqual(BackendMemory.kept([], sequence: 0, replay: replay, length: 6), 0)
+
+        var otherToken = held
+        otherToken.tokens[5] = 99
+        XCTAssertEqual(BackendMemory.kept([otherToken], sequence: 0, replay: replay, length: 6), 0)
+        XCTAssertEqual(BackendMemory.kept([otherToken], sequence: 0, replay: replay, length: 5), 5)
+
+        var steered = held   // the same tokens, a row written differently (another steering scale)
+        steered.writes[1].row = [2.5]
+        XCTAssertEqual(BackendMemory.kept([steered], sequence: 0, replay: replay, length: 6), 0)
+        var unwritten = held
+        unwritten.writes.remove(at: 0)
+        XCTAssertEqual(BackendMemory.kept([unwritten], sequence: 0, replay: replay, length: 6), 0)
+
+        var cut = replay
+        cut.truncate(to: 4, fromLayer: 2)
+        XCTAssertEqual(BackendMemory.kept([held], sequence: 0, replay: cut, length: 4), 0)
+    }
+
     func testABatchBeyondOnePassIsSplitIntoConsecutivePasses() {
         // 130 restorations of 10 positions: 64 sequences a pass.
         XCTAssertEqual(Model.passGroups(rows: Array(repeating: 10, count: 130), maxSequences: 64, maxPositions: 4096),

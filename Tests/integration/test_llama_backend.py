@@ -226,6 +226,27 @@ def test_verbs_over_the_backend_match_own_runtime(session):
     assert sum(x == y for x, y in zip(own_top, split_top)) >= len(own_top) - 1, (own_top, split_top)
 
 
+def test_generation_continues_from_llama_cpps_memory(session):
+    """Each generated token is one llama.cpp step over the keys and values the earlier steps left
+    (no hook needs the earlier positions run again): a wrong position, a stale row or a steered row
+    kept for an unsteered run shows within a few tokens, so long continuations must stay the own
+    runtime's token for token, plain, steered at every position, and in process."""
+    _, kc = session
+    ok(kc, 'g = prompt "The capital of France is"')
+    own, split = both(kc, "generate g max 24", "ids")
+    assert split["ids"] == own["ids"], (own["text"], split["text"])
+
+    ok(kc, 'w = direction ["Love", "I adore you"] minus ["Hate", "I despise you"] layer 10')
+    # The steered continuation first (it leaves the prompt at token 1), then the unsteered one.
+    own, split = both(kc, "steer g with w layer 10 scales [1, 0] generate 16", "continuations")
+    assert split["ids"] == own["ids"], (own["continuations"], split["continuations"])
+
+    ok(kc, 'l = load "smollm2" on local')
+    own, local = both(kc, "generate g max 24", "ids", split="l")
+    assert local["ids"] == own["ids"], (own["text"], local["text"])
+    ok(kc, "use m")
+
+
 def test_what_llama_cpp_cannot_give_is_refused_with_the_reason(session):
     _, kc = session
     ok(kc, "use r")

@@ -15,12 +15,14 @@ public enum Endpoint {
         return (host, port)
     }
 
-    /// True for loopback (127/8, ::1, localhost) and private ranges (10/8, 172.16/12, 192.168/16).
+    /// True for loopback (127/8, ::1, localhost) and private ranges (10/8, 172.16/12, 192.168/16),
+    /// written as such. Any other name is not: it may resolve anywhere ("10.0.0.1.example.com").
     public static func isLocalOrPrivate(_ host: String) -> Bool {
         if host == "localhost" || host == "::1" || host == "[::1]" { return true }
-        let parts = host.split(separator: ".").compactMap { Int($0) }
-        guard parts.count == 4 else { return false }
-        switch (parts[0], parts[1]) {
+        let fields = host.split(separator: ".", omittingEmptySubsequences: false)
+        let octets = fields.compactMap { UInt8($0) }
+        guard fields.count == 4, octets.count == 4 else { return false }
+        switch (octets[0], octets[1]) {
         case (127, _), (10, _), (192, 168): return true
         case (172, let b): return (16...31).contains(b)
         default: return false

@@ -138,18 +138,23 @@ def bench_kernel(n):
     return {"kernel": rows, "kernel_p50_ratio": ratio}
 
 
-def peer(name, model, ids, repeats):
+def run_peer(label, script, *args):
+    """Runs bench/`script` in the reference venv; returns the JSON object on its last line of output,
+    or None (saying why) when the venv is missing or the script fails."""
     py = REFVENV / "bin" / "python"
     if not py.exists():
-        print(f"  (skipping {name}: no reference venv at {REFVENV}; `make refvenv`)")
+        print(f"  (skipping {label}: no reference venv at {REFVENV}; `make refvenv`)")
         return None
-    out = subprocess.run([str(py), str(ROOT / "bench" / "model_peers.py"), name, "--model", str(model),
-                          "--prompt-ids", ",".join(map(str, ids)), "--repeats", str(repeats)],
-                         capture_output=True, text=True)
+    out = subprocess.run([str(py), str(ROOT / "bench" / script), *map(str, args)], capture_output=True, text=True)
     if out.returncode != 0:
-        print(f"  ({name} failed: {out.stderr.strip().splitlines()[-1:]})")
+        print(f"  ({label} failed: {out.stderr.strip().splitlines()[-3:]})")
         return None
-    return json.loads(out.stdout)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def peer(name, model, ids, repeats):
+    return run_peer(name, "model_peers.py", name, "--model", model, "--prompt-ids", ",".join(map(str, ids)),
+                    "--repeats", repeats)
 
 
 def random_llama():
@@ -296,8 +301,6 @@ def bench_model(repeats):
 
 def bench_interp(repeats, model="smollm2"):
     """The same workloads and prompts as bench/interp_nnsight.py (which documents the nnsight side)."""
-    py = REFVENV / "bin" / "python"
-    script = ROOT / "bench" / "interp_nnsight.py"
     gemma = model == "gemma3-270m"
     layers = 18 if gemma else 30
     k = Kernel("periscope")
@@ -321,14 +324,7 @@ def bench_interp(repeats, model="smollm2"):
         k.cell(code)  # warm-up (also fills the activation cache, as a user's first call would)
         ours[name] = statistics.median(k.cell(code)[0] for _ in range(repeats))
     k.close()
-    theirs = {}
-    if py.exists():
-        out = subprocess.run([str(py), str(script), "--runs", str(max(3, repeats)), "--model", model],
-                             capture_output=True, text=True)
-        if out.returncode == 0:
-            theirs = json.loads(out.stdout.strip().splitlines()[-1])
-        else:
-            print(f"  nnsight failed: {out.stderr.strip().splitlines()[-3:]}")
+    theirs = run_peer("nnsight", "interp_nnsight.py", "--runs", max(3, repeats), "--model", model) or {}
     print(f"\n## interp ({model}): Periscope vs nnsight (seconds, medians)")
     print("| workload | periscope | nnsight | ratio | target |")
     print("|---|---|---|---|---|")
@@ -364,18 +360,10 @@ def bench_lenses(repeats, prompts):
         last = vnd(out)
     k.close()
     ours = {"median_s": statistics.median(times), "runs_s": times}
-    theirs = {}
-    py = REFVENV / "bin" / "python"
-    if py.exists():
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-            f.write("\n".join(texts))
-        out = subprocess.run([str(py), str(ROOT / "bench" / "lenses_nnsight.py"), "--texts", f.name,
-                              "--runs", str(max(1, min(repeats, 3)))], capture_output=True, text=True)
-        os.unlink(f.name)
-        if out.returncode == 0:
-            theirs = json.loads(out.stdout.strip().splitlines()[-1])
-        else:
-            print(f"  nnsight failed: {out.stderr.strip().splitlines()[-3:]}")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(texts))
+    theirs = run_peer("nnsight", "lenses_nnsight.py", "--texts", f.name, "--runs", max(1, min(repeats, 3))) or {}
+    os.unlink(f.name)
     print(f"\n## lenses over {len(texts)} prompts (smollm2): Periscope vs nnsight (seconds, medians)")
     print("| workload | periscope | nnsight | ratio | target |")
     print("|---|---|---|---|---|")
@@ -485,16 +473,8 @@ def bench_gradients(repeats):
     ours.update({"attribution_patching_s": sum(t_attr), "exact_patching_s": sum(t_exact), "spearman": rho,
                  "pair_tokens": length})
 
-    theirs = None
-    py = REFVENV / "bin" / "python"
-    if py.exists():
-        out = subprocess.run([str(py), str(ROOT / "bench" / "gradients_torch.py"), "--model", str(MODEL),
-                              "--prompt-ids", ",".join(map(str, ids)), "--answer", str(answer), "--steps", "32",
-                              "--repeats", str(repeats)], capture_output=True, text=True)
-        if out.returncode == 0:
-            theirs = json.loads(out.stdout.strip().splitlines()[-1])
-        else:
-            print(f"  torch failed: {out.stderr.strip().splitlines()[-3:]}")
+    theirs = run_peer("torch", "gradients_torch.py", "--model", MODEL, "--prompt-ids", ",".join(map(str, ids)),
+                      "--answer", answer, "--steps", 32, "--repeats", repeats)
     print(f"\n## gradients: {len(ids)}-token prompt; attribution patching on a {length}-token pair (seconds, medians)")
     print("| workload | periscope | peer | ratio | target |")
     print("|---|---|---|---|---|")

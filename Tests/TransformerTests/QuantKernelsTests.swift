@@ -104,10 +104,11 @@ final class QuantKernelsTests: XCTestCase {
         }
     }
 
-    /// 8-bit activations against Q4_K and Q6_K blocks: the quantised row keeps every value within
-    /// half a step, the integer product equals the F32 product of the dequantised weights and the
-    /// quantised activations within F32 rounding, stays within the quantisation's own bound of the
-    /// exact product, and every level returns the portable path's bits.
+    /// 8-bit activations against Q4_K and Q6_K blocks: every level quantises a row to the same
+    /// bytes, the quantised row keeps every value within half a step, the integer product equals
+    /// the F32 product of the dequantised weights and the quantised activations within F32
+    /// rounding, stays within the quantisation's own bound of the exact product, and every level
+    /// returns the portable path's bits.
     func testIntegerActivationsAtEveryLevel() {
         let blockBytes = pk_q8_row_bytes(256)
         for type in [GGMLType.q4_K, .q6_K] {
@@ -121,7 +122,12 @@ final class QuantKernelsTests: XCTestCase {
                 for n in [1, 3, 5] {
                     let x: [Float] = (0..<(n * cols)).map { i in Float(sin(Double(i) * 0.61 + Double(n))) * Float(1 + i % 7) }
                     var xq = [UInt8](repeating: 0, count: n * pk_q8_row_bytes(Int32(cols)))
-                    x.withUnsafeBufferPointer { xp in xq.withUnsafeMutableBytes { pk_quantize_q8(xp.baseAddress!, Int32(cols), Int32(n), $0.baseAddress!) } }
+                    x.withUnsafeBufferPointer { xp in xq.withUnsafeMutableBytes { pk_quantize_q8(0, xp.baseAddress!, Int32(cols), Int32(n), $0.baseAddress!) } }
+                    for level in Self.levels where level != 0 {
+                        var other = [UInt8](repeating: 0xFF, count: xq.count)
+                        x.withUnsafeBufferPointer { xp in other.withUnsafeMutableBytes { pk_quantize_q8(level, xp.baseAddress!, Int32(cols), Int32(n), $0.baseAddress!) } }
+                        XCTAssertEqual(other, xq, "quantised activations at level \(level)")
+                    }
                     // Block layout: the F32 scale, 256 signed quants, 16 sums of 16 quants.
                     var xd = [Float](repeating: 0, count: n * cols), step = xd
                     xq.withUnsafeBytes { raw in

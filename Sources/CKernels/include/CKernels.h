@@ -56,7 +56,8 @@ int pk_q8_supports(int type);
 
 /// Quantises n rows of `cols` floats (a multiple of 256) to 8 bits per value, a scale per 256
 /// (round to nearest, largest magnitude to ±127), into `out` (n·pk_q8_row_bytes(cols) bytes).
-void pk_quantize_q8(const float *x, int cols, int n, void *out);
+/// Every level writes the same bytes.
+void pk_quantize_q8(int level, const float *x, int cols, int n, void *out);
 
 /// out[i·out_stride + r] = Σ_k W[r][k] · xq_i[k] with integer sums inside each block: llama.cpp's
 /// arithmetic, about 1e-3 relative error against the F32 product. Every level returns the same bits.

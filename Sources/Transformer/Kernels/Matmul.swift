@@ -105,7 +105,7 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
     defer { if let xq { ScratchPool.shared.give(back: xq) } }
     if let xq {
         nonisolated(unsafe) let target = UnsafeMutableRawPointer(xq.pointer)
-        pk_quantize_q8(x, Int32(cols), Int32(n), target)
+        pk_quantize_q8(config.level, x, Int32(cols), Int32(n), target)
     }
     nonisolated(unsafe) let quantisedX = xq.map { UnsafeRawPointer($0.pointer) }
     WorkerPool.shared.run(tasks.count) { t in

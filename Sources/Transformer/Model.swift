@@ -31,15 +31,19 @@ public final class Model: @unchecked Sendable {
     }
 
     /// Loads the model held by an opened GGUF file.
-    public init(file: GGUFFile, started: Date = Date(), backend: ForwardBackend? = nil) throws {
+    public init(file: GGUFFile, started: Date = Date(), backend: ForwardBackend? = nil,
+                activations: ActivationPrecision = kernelConfiguration.defaultActivations) throws {
         self.backend = backend
         configureBLASThreads()
         config = try ModelConfig(gguf: file)
-        weights = try Weights(file: file, config: config)
+        weights = try Weights(file: file, config: config, activations: activations)
         ropeFrequencies = Transformer.ropeFrequencies(ropeDim: config.ropeDim, base: config.ropeBase)
         localRopeFrequencies = Transformer.ropeFrequencies(ropeDim: config.ropeDim, base: config.localRopeBase ?? config.ropeBase)
         loadSeconds = Date().timeIntervalSince(started)
     }
+
+    /// How the products treat their activations: F32 (the reference's arithmetic) or 8-bit blocks.
+    public var activations: ActivationPrecision { weights.activations }
 
     /// Bytes of activation buffers kept between forward passes.
     public var activationBytes: Int { runStates.keptBytes }

@@ -1,6 +1,17 @@
 import Foundation
 import GGUF
 
+// MARK: - Activation precision
+
+/// How a model's products treat the activations they multiply.
+public enum ActivationPrecision: String, Sendable, CaseIterable {
+    /// F32, as transformers computes: every product within F32 rounding of the reference.
+    case f32
+    /// Quantised to 8 bits per block, as llama.cpp does, where an integer kernel exists for the
+    /// matrix's type: faster on K-quant models, up to ~1e-3 relative error per product.
+    case int8
+}
+
 // MARK: - Weight matrix
 
 /// One weight matrix `W[rows, cols]` (GGUF `dims = [cols, rows]`, a row is contiguous), computing
@@ -15,8 +26,10 @@ public final class WeightMatrix: @unchecked Sendable {
     public let type: GGMLType
     let quantised: UnsafeRawPointer            // rows × bytesPerRow, inside the GGUF mapping
     let bytesPerRow: Int
+    /// How products with this matrix treat their activations (the model's choice at load).
+    public let activations: ActivationPrecision
 
-    init(file: GGUFFile, info: GGUFTensorInfo) throws {
+    init(file: GGUFFile, info: GGUFTensorInfo, activations: ActivationPrecision) throws {
         guard info.dims.count == 2 || (info.dims.count > 2 && info.dims[2...].allSatisfy { $0 == 1 }) else {
             throw TransformerError.badTensorShape(name: info.name, expected: [info.rowLength, info.rowCount], found: info.dims)
         }
@@ -28,6 +41,7 @@ public final class WeightMatrix: @unchecked Sendable {
         guard let base = bytes.baseAddress, rows > 0 else { throw TransformerError.missingTensor(info.name) }
         quantised = base
         bytesPerRow = bytes.count / rows
+        self.activations = activations
     }
 
     /// Bytes of the matrix's blocks (in the file mapping).
@@ -78,11 +92,14 @@ public final class Weights: @unchecked Sendable {
     public let blocks: [BlockWeights]         // L of them
     public let finalNorm: [Float]             // [d_model]         output_norm.weight
     public let output: WeightMatrix           // [vocab, d_model]  output.weight, or token_embd when tied
+    /// How every product of these weights treats its activations.
+    public let activations: ActivationPrecision
 
     /// Loads every tensor the config names: norms and biases as F32 arrays, matrices as views of
     /// their blocks in the mapping.
-    public init(file: GGUFFile, config: ModelConfig) throws {
+    public init(file: GGUFFile, config: ModelConfig, activations: ActivationPrecision = .f32) throws {
         self.file = file
+        self.activations = activations
         func info(_ name: String) throws -> GGUFTensorInfo {
             guard let t = file.tensor(named: name) else { throw TransformerError.missingTensor(name) }
             return t
@@ -92,7 +109,7 @@ public final class Weights: @unchecked Sendable {
             guard t.rowCount == rows, t.rowLength == cols else {
                 throw TransformerError.badTensorShape(name: name, expected: [cols, rows], found: t.dims)
             }
-            return try WeightMatrix(file: file, info: t)
+            return try WeightMatrix(file: file, info: t, activations: activations)
         }
         func vector(_ name: String, count: Int) throws -> [Float] {
             let t = try info(name)

@@ -93,6 +93,41 @@ final class ModelVerbsTests: XCTestCase {
         XCTAssertEqual(numbers["reused"], .bool(true))
     }
 
+    func testActivationsInt8IsASeparateModelNamedApart() throws {
+        let io = run("q = load \"smollm2\" activations int8\nq")
+        let card = io.results.first ?? ""
+        XCTAssertTrue(card.contains("Model smollm2@int8"), card)
+        XCTAssertTrue(card.contains("activations  8-bit per block"), card)
+        guard case .object(let numbers)? = json(io)["model"] else { return XCTFail("no model numbers") }
+        XCTAssertEqual(numbers["activations"], .string("int8"))
+        XCTAssertEqual(numbers["reused"], .bool(false))
+        let store = interpreter.session.models
+        XCTAssertEqual(store.models.count, 2, "the F32 model stays resident beside the 8-bit one")
+        guard let int8 = store.current else { return XCTFail("no current model") }
+        XCTAssertFalse(int8 === model)
+        XCTAssertEqual(int8.model.activations, .int8)
+        XCTAssertEqual(int8.filePath, model.filePath)
+        XCTAssertTrue((run("load \"smollm2\"").results.first ?? "").contains("activations  F32"))
+        XCTAssertTrue(store.current === model, "loading without `activations` reuses the F32 model")
+        XCTAssertTrue((run("load \"smollm2\" activations int8").results.first ?? "").contains("already resident, reused"))
+        XCTAssertTrue(store.current === int8)
+        XCTAssertEqual(store.models.count, 2)
+
+        // Both read the prompt alike: the same top token, logits close.
+        let ids = model.tokenizer.encode("The capital of France is").map(Int.init)
+        let exact = try model.model.run(tokens: ids).logits.data.suffix(model.config.vocabularySize)
+        let eight = try int8.model.run(tokens: ids).logits.data.suffix(model.config.vocabularySize)
+        XCTAssertEqual(exact.firstIndex(of: exact.max()!), eight.firstIndex(of: eight.max()!))
+        let scale = exact.map(abs).max()!
+        XCTAssertLessThan(zip(exact, eight).map { abs($0 - $1) }.max()!, 0.05 * scale)
+
+        let (_, unknown) = error("load \"smollm2\" activations int4")
+        XCTAssertTrue(unknown.contains("int4") && unknown.contains("f32") && unknown.contains("int8"), unknown)
+        let (_, both) = error("load \"smollm2\" activations int8 on local")
+        XCTAssertTrue(both.contains("`on`") && both.contains("`activations`"), both)
+        XCTAssertEqual(store.models.count, 2, "a refused load keeps every model")
+    }
+
     func testAFreshLoadShowsAProgressBarThenTheCard() {
         let fresh = PeriscopeInterpreter()
         fresh.progressDelay = 0

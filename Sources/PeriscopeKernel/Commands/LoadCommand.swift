@@ -10,16 +10,22 @@ enum LoadCommand {
     static let spec = CommandSpec(
         name: "load",
         group: .models,
-        synopsis: "load \"name-or-path\" [on local | on [\"host:port\", …]]",
-        description: "Loads a model and makes it the current one. Shows its model card: architecture, sizes, parameters, quantisation, memory, load time. `\"smollm2\"` names the bundled default, SmolLM2-135M-Instruct, kept in $PERISCOPE_HOME/models (default ~/.cache/periscope/models; `make model` fetches it); any other text is the path of a GGUF file. Loading a file that is already resident reuses it. `on [\"host:port\", …]` runs the model in llama.cpp with its layers split across those `ggml-rpc-server`s (unauthenticated and unencrypted: keep them on loopback or a private network); `on local` runs it in llama.cpp on this machine, for comparison. Hook points map to llama.cpp's tensors (hook_embed, resid_pre, resid_mid, attn_out, mlp_out, resid_post, ln_final; `hooks` lists each tensor name); gradients and attention patterns need Periscope's own runtime. A ggml-rpc-server serves one client at a time: each split model needs servers of its own.",
+        synopsis: "load \"name-or-path\" [activations f32|int8] [on local | on [\"host:port\", …]]",
+        description: "Loads a model and makes it the current one. Shows its model card: architecture, sizes, parameters, quantisation, memory, load time. `\"smollm2\"` names the bundled default, SmolLM2-135M-Instruct, kept in $PERISCOPE_HOME/models (default ~/.cache/periscope/models; `make model` fetches it); any other text is the path of a GGUF file. Loading a file that is already resident reuses it. `on [\"host:port\", …]` runs the model in llama.cpp with its layers split across those `ggml-rpc-server`s (unauthenticated and unencrypted: keep them on loopback or a private network); `on local` runs it in llama.cpp on this machine, for comparison. Hook points map to llama.cpp's tensors (hook_embed, resid_pre, resid_mid, attn_out, mlp_out, resid_post, ln_final; `hooks` lists each tensor name); gradients and attention patterns need Periscope's own runtime. A ggml-rpc-server serves one client at a time: each split model needs servers of its own. `activations int8` multiplies 8-bit activations by the quantised weights, as llama.cpp does, where a kernel exists for the tensor type: faster on K-quant models, at up to ~1e-3 relative error per product; the default, `f32`, keeps every product within F32 rounding of transformers. The two are separate resident models.",
         positionals: [Parameter("model", .string, required: true, summary: "a known model name (`smollm2`) or a .gguf path",
                                 completions: { _, _ in ModelCatalog.entries.map { quoted($0.name) } })],
         keywords: [Parameter("on", .value, summary: "`local` or a list of \"host:port\" RPC servers: run the model in llama.cpp there",
-                             words: ["local"])],
+                             words: ["local"]),
+                   Parameter("activations", .choice(ActivationPrecision.allCases.map(\.rawValue), allowsInt: false),
+                             summary: "`f32` (default: transformers' arithmetic) or `int8` (llama.cpp's 8-bit activations: faster, ~1e-3 per product)")],
         example: "m = load \"smollm2\"",
         run: { arguments, context in
             let store = context.session.models
             let (name, path) = try store.resolve(arguments.string("model") ?? "", range: arguments.range(of: "model"))
+            if arguments.has("on") && arguments.has("activations") {
+                // llama.cpp chooses its own activation types.
+                throw CommandError.conflictingArguments("`on`", "`activations`", range: arguments.range(of: "activations"))
+            }
             if arguments.has("on") {
                 #if !canImport(LlamaCpp)
                 throw CommandError.noLlamaBackend(range: arguments.range(of: "on"))
@@ -50,11 +56,17 @@ enum LoadCommand {
                 return .object(ModelValue(loaded))
                 #endif
             }
-            if let resident = store.model(atPath: path) {
+            let activations = arguments.word("activations").flatMap(ActivationPrecision.init(rawValue:))
+                ?? kernelConfiguration.defaultActivations
+            if let resident = store.model(atPath: ModelStore.identity(path: path, activations: activations)) {
                 store.use(resident)
                 return .object(ModelValue(resident, reused: true))
             }
-            let loaded = try readInBackground(name: name, task: context.task) { try ModelStore.read(name: name, path: path) }
+            // The 8-bit model of a file is named apart from its F32 model, as llama.cpp's is.
+            let modelName = activations == .f32 ? name : name + "@" + activations.rawValue
+            let loaded = try readInBackground(name: modelName, task: context.task) {
+                try ModelStore.read(name: modelName, path: path, activations: activations)
+            }
             store.add(loaded)
             return .object(ModelValue(loaded))
         })

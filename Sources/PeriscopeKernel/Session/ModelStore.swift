@@ -14,7 +14,8 @@ public final class LoadedModel: @unchecked Sendable {
     /// The name the session knows it by: `smollm2` or `gemma3-270m` for the bundled models, else the file's stem.
     public let name: String
     /// The model's identity in the session: the absolute, symlink-resolved path of the GGUF file,
-    /// followed by ` on …` for a model run by llama.cpp (so its runs and caches stay its own).
+    /// followed by ` on …` for a model run by llama.cpp or ` activations int8` for one with 8-bit
+    /// activations (so its runs and caches stay its own).
     public let path: String
     /// The GGUF file's path.
     public var filePath: String { model.file.path }
@@ -163,7 +164,7 @@ public final class ModelStore {
     /// copy of the same file. Returns the model and whether it was already resident.
     public func load(_ nameOrPath: String, range: SourceRange?) throws -> (model: LoadedModel, reused: Bool) {
         let (name, path) = try resolve(nameOrPath, range: range)
-        if let resident = model(atPath: path) {
+        if let resident = model(atPath: ModelStore.identity(path: path, activations: kernelConfiguration.defaultActivations)) {
             use(resident)
             return (resident, true)
         }
@@ -202,13 +203,21 @@ public final class ModelStore {
 
     /// Reads a GGUF file into a model and its tokenizer. Touches no session state, so it may run
     /// on another thread.
-    public static func read(name: String, path: String) throws -> LoadedModel {
+    public static func read(name: String, path: String,
+                            activations: ActivationPrecision = kernelConfiguration.defaultActivations) throws -> LoadedModel {
         let start = Date()
         let file = try GGUFFile(path: path)
-        let model = try Model(file: file, started: start)
+        let model = try Model(file: file, started: start, activations: activations)
         let tokenizer = try Tokenizer(gguf: file)
-        return LoadedModel(name: name, path: path, model: model, tokenizer: tokenizer,
+        return LoadedModel(name: name, path: identity(path: path, activations: activations), model: model, tokenizer: tokenizer,
                            loadSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// A model's identity in the session: the file's path, followed by ` activations int8` when
+    /// its products take 8-bit activations (so the two precisions of one file are two models, each
+    /// with its own runs and caches).
+    public static func identity(path: String, activations: ActivationPrecision) -> String {
+        activations == .f32 ? path : path + " activations " + activations.rawValue
     }
 
     /// Reads a GGUF file for its configuration, tokenizer and read-out weights (mapped, not read)

@@ -46,11 +46,21 @@ public struct ModelValue: ValueContent, Sendable {
             ("context", "\(c.contextLength)"),
             ("parameters", "\(formatCount(c.parameterCount)) (\(c.parameterCount))"),
             ("quantisation", types),
+            ("activations", activationsLine),
             ("tokenizer", "\(vocab.algorithm.rawValue) (pre \(vocab.preTokenizer))" + (vocab.chatTemplate == nil ? "" : ", chat template")),
             ("resident memory", memory),
             ("load time", load),
             ("path", loaded.filePath),
         ] + runsOn, kind: "model")
+    }
+
+    /// What the products do with the activations.
+    private var activationsLine: String {
+        if loaded.model.backend != nil { return "as llama.cpp chooses" }
+        switch loaded.model.activations {
+        case .f32: return "F32 (every product within F32 rounding of transformers)"
+        case .int8: return "8-bit per block where the tensor type has an integer kernel, as llama.cpp (up to ~1e-3 relative error per product)"
+        }
     }
 
     /// Where the forward pass runs: Periscope's own runtime, or llama.cpp and each layer range's server.
@@ -84,6 +94,7 @@ public struct ModelValue: ValueContent, Sendable {
             ("vocab", .int(c.vocabularySize)),
             ("parameters", .int(c.parameterCount)),
             ("tensor_types", .object(loaded.tensorTypeCounts.map { ($0.type, .int($0.count)) })),
+            ("activations", .string(loaded.model.backend == nil ? loaded.model.activations.rawValue : "llama.cpp")),
             ("memory_bytes", .int(loaded.memoryBytes)),
             ("load_seconds", .num(loaded.loadSeconds)),
             ("reused", .bool(reused)),

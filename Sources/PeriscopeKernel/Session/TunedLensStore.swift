@@ -11,7 +11,7 @@ import Transformer
 final class TunedLensStore {
     /// Lenses read or fitted in this session, by model path.
     private var lenses: [String: TunedLens] = [:]
-    /// File hashes already computed, by model path.
+    /// File hashes already computed, by file path.
     private var hashes: [String: String] = [:]
 
     static var directory: String { (ModelCatalog.modelsDirectory as NSString).appendingPathComponent("tuned") }
@@ -48,11 +48,12 @@ final class TunedLensStore {
     /// `tuned/<file sha256>-<sample sha256 prefix>.tunedlens`.
     func cacheFile(for model: LoadedModel) throws -> String {
         let fileHash: String
-        if let known = hashes[model.path] {
+        // The file's hash: one lens serves every resident model of the same file.
+        if let known = hashes[model.filePath] {
             fileHash = known
         } else {
-            fileHash = try Self.sha256(ofFile: model.path)
-            hashes[model.path] = fileHash
+            fileHash = try Self.sha256(ofFile: model.filePath)
+            hashes[model.filePath] = fileHash
         }
         let sample = SHA256.hash(data: Data(FitTexts.sample.texts.joined(separator: "\n").utf8)).map { String(format: "%02x", $0) }.joined()
         return (Self.directory as NSString).appendingPathComponent("\(fileHash)-\(sample.prefix(12)).tunedlens")

@@ -23,12 +23,9 @@ public struct KernelConfiguration: Sendable {
     public var decodeTasksPerCore: Int
     /// Query rows up to which attention runs row by row (decode) instead of through BLAS.
     public var attentionRowMaxRows: Int
-    /// Whether Q4_K and Q6_K matrices meet decode activations quantised to 8 bits (integer
-    /// products, as llama.cpp does: about 0.6 of the CPU time on Q6_K, about the same on Q4_K, up to
-    /// ~1e-3 relative error per product)
-    /// instead of F32 (every product within F32 rounding of the reference). Off unless
-    /// `PERISCOPE_ACTIVATIONS=int8` is set.
-    public var integerActivations: Bool
+    /// The activation precision of a model loaded without saying one: F32 unless
+    /// `PERISCOPE_ACTIVATIONS=int8` is set (`load … activations int8` chooses per model).
+    public var defaultActivations: ActivationPrecision
 
     /// The configuration for this machine.
     public static let detected = KernelConfiguration(
@@ -39,7 +36,7 @@ public struct KernelConfiguration: Sendable {
         batchFromRows: 4,
         decodeTasksPerCore: 4,
         attentionRowMaxRows: 4,
-        integerActivations: ProcessInfo.processInfo.environment["PERISCOPE_ACTIVATIONS"] == "int8")
+        defaultActivations: ProcessInfo.processInfo.environment["PERISCOPE_ACTIVATIONS"] == "int8" ? .int8 : .f32)
 
     /// The instruction set's name: "avx512", "avx2" or "portable".
     public var levelName: String {

@@ -99,7 +99,7 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
     // decode products take them: batches go faster through the F32 register tiles, where one
     // dequantised chunk serves every activation row.
     let cols = ws[0].cols
-    let integer = config.integerActivations && !batch && ws.contains { $0.takesIntegerActivations }
+    let integer = ws[0].activations == .int8 && !batch && ws.contains { $0.takesIntegerActivations }
     let quantisedRowBytes = integer ? pk_q8_row_bytes(Int32(cols)) : 0
     let xq = integer ? ScratchPool.shared.take(floats: (n * quantisedRowBytes + 3) / 4) : nil
     defer { if let xq { ScratchPool.shared.give(back: xq) } }

@@ -26,6 +26,24 @@ typedef struct {
     int16_t bsums[16];
 } pk_q8_block;
 
+// The same activations widened for batches: 16-bit quants (the VNNI and AVX2 products multiply
+// 16-bit pairs), the sums of each 32 for the K-quants' minimums, and the scale.
+typedef struct {
+    int16_t qs[256];
+    int16_t msums[8];
+    float d;
+    float pad[3];
+} pk_q8_wide;
+
+// Sixteen weight rows of one 256-value block, unpacked once for every activation row of a batch:
+// each quant times its sub-block's scale (and less Q6_K's offset) as 16 bits, four rows side by
+// side in every 64 bytes so that one 128-bit broadcast of 8 activations meets four rows at once.
+typedef struct {
+    int16_t q[4][32][4][8];   // group g, values 8t…8t+7, slot s: row 4s + g
+    int16_t m[4][4][8];       // group g, slot s: the row's eight minimums (Q4_K, Q5_K)
+    float d[16], dmin[16];    // per row
+} pk_q8_panel;
+
 // Bytes ahead of the block being multiplied that decode products on K-quant rows prefetch.
 #define PREFETCH_AHEAD 2048
 
@@ -341,5 +359,35 @@ void pk_product_q8(int level, int type, const void *w, size_t row_bytes, int col
 #endif
     (void)use;
     product_q8portable ARGS;
+#undef ARGS
+}
+
+size_t pk_q8_batch_row_bytes(int cols) { return (size_t)(cols / 256) * sizeof(pk_q8_wide); }
+
+void pk_quantize_q8_batch(int level, const float *x, int cols, int n, void *out) {
+    pk_q8_wide *y = (pk_q8_wide *)out;
+    pk_q8_block b;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < cols / 256; j++, y++) {
+            pk_quantize_q8(level, x + (size_t)i * cols + 256 * j, 256, 1, &b);
+            for (int k = 0; k < 256; k++) y->qs[k] = b.qs[k];
+            for (int s = 0; s < 8; s++) y->msums[s] = (int16_t)(b.bsums[2 * s] + b.bsums[2 * s + 1]);
+            y->d = b.d;
+            y->pad[0] = y->pad[1] = y->pad[2] = 0;
+        }
+}
+
+void pk_product_q8_batch(int level, int type, const void *w, size_t row_bytes, int cols, int rows,
+                         const void *xq, int n, float *out, size_t out_stride) {
+    static int vnni = -1;
+    if (vnni < 0) vnni = detect_vnni();
+#define ARGS (type, (const uint8_t *)w, row_bytes, cols, rows, (const pk_q8_wide *)xq, n, out, out_stride)
+    int use = usable(level);
+#if defined(__x86_64__)
+    if (use == PK_AVX512 && vnni) { product_batch_q8vnni ARGS; return; }
+    if (use >= PK_AVX2) { product_batch_q8avx2 ARGS; return; }
+#endif
+    (void)use;
+    product_batch_q8portable ARGS;
 #undef ARGS
 }

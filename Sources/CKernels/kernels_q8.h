@@ -218,3 +218,261 @@ static void KQ(product)(int type, const uint8_t *w, size_t row_bytes, int cols, 
         }
     }
 }
+
+// MARK: - Batches: sixteen weight rows unpacked once per block, every activation row over them
+//
+// Per 256-value block a panel holds sixteen rows' quants times their sub-block scales as 16 bits
+// (Q4_K/Q5_K at most 31·63, Q6_K at most 32·128), so one 16-bit multiply–add per pair replaces
+// the nibble masks, scale shuffles and byte products that the decode rows spend per weight, and
+// that unpacking serves every activation row of the batch. The integer sums per block are the
+// decode path's exactly, and the block's floats are combined as there, so a row of a batch gets
+// the bits it would get alone.
+
+#if Q8_ISA > 0
+// 32 quants (bytes) times their scales (two of 16 each, or one) into values 8t…8t+31 of a row.
+static inline __attribute__((always_inline)) void KQ(put32)(pk_q8_panel *P, int g, int s, int t, __m256i q, int sc0, int sc1, int off) {
+    __m256i lo = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(q)), hi = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(q, 1));
+    lo = _mm256_mullo_epi16(_mm256_sub_epi16(lo, _mm256_set1_epi16((short)off)), _mm256_set1_epi16((short)sc0));
+    hi = _mm256_mullo_epi16(_mm256_sub_epi16(hi, _mm256_set1_epi16((short)off)), _mm256_set1_epi16((short)sc1));
+    _mm_store_si128((__m128i *)P->q[g][t][s], _mm256_castsi256_si128(lo));
+    _mm_store_si128((__m128i *)P->q[g][t + 1][s], _mm256_extracti128_si256(lo, 1));
+    _mm_store_si128((__m128i *)P->q[g][t + 2][s], _mm256_castsi256_si128(hi));
+    _mm_store_si128((__m128i *)P->q[g][t + 3][s], _mm256_extracti128_si256(hi, 1));
+}
+#endif
+
+// Row `row` of the panel from block `b` of `type`.
+static void KQ(pack_row)(int type, const uint8_t *b, pk_q8_panel *P, int row) {
+    const int g = row & 3, s = row >> 2;
+#if Q8_ISA > 0
+    if (type == 12 || type == 14) {
+        const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+        if (type == 14) {
+            const int8_t *sc = (const int8_t *)(b + 192);
+            for (int h = 0; h < 2; h++) {
+                __m256i l0 = _mm256_loadu_si256((const __m256i *)(b + 64 * h)), l1 = _mm256_loadu_si256((const __m256i *)(b + 64 * h + 32));
+                __m256i hb = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h));
+                __m256i lows[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
+                                   _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    __m256i q = _mm256_or_si256(lows[k], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * k), m2), 4));
+                    KQ(put32)(P, g, s, 16 * h + 4 * k, q, sc[8 * h + 2 * k], sc[8 * h + 2 * k + 1], 32);
+                }
+            }
+            P->d[row] = h2f(b + 208);
+            P->dmin[row] = 0;
+            return;
+        }
+        uint32_t a, c, e;
+        memcpy(&a, b + 4, 4); memcpy(&c, b + 8, 4); memcpy(&e, b + 12, 4);
+        uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
+        uint32_t mw[2] = {c & 0x3F3F3F3Fu, ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u)};
+        const uint8_t *scb = (const uint8_t *)sw;
+#pragma unroll
+        for (int p = 0; p < 4; p++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * p));
+            KQ(put32)(P, g, s, 8 * p, _mm256_and_si256(q, m4), scb[2 * p], scb[2 * p], 0);
+            KQ(put32)(P, g, s, 8 * p + 4, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), scb[2 * p + 1], scb[2 * p + 1], 0);
+        }
+        _mm_store_si128((__m128i *)P->m[g][s], _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mw)));
+        P->d[row] = h2f(b);
+        P->dmin[row] = h2f(b + 2);
+        return;
+    }
+#endif
+    int16_t v[256];
+    if (type == 14) {
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        for (int h = 0; h < 2; h++)
+            for (int k = 0; k < 4; k++)
+                for (int i = 0; i < 32; i++) {
+                    int q = ((ql[64 * h + 32 * (k % 2) + i] >> (4 * (k / 2))) & 15) | (((qh[32 * h + i] >> (2 * k)) & 3) << 4);
+                    v[128 * h + 32 * k + i] = (int16_t)(sc[8 * h + 2 * k + i / 16] * (q - 32));
+                }
+        P->d[row] = h2f(b + 208);
+        P->dmin[row] = 0;
+    } else {
+        uint32_t a, c, e;
+        memcpy(&a, b + 4, 4); memcpy(&c, b + 8, 4); memcpy(&e, b + 12, 4);
+        uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
+        uint32_t mw[2] = {c & 0x3F3F3F3Fu, ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u)};
+        const uint8_t *scb = (const uint8_t *)sw, *mb = (const uint8_t *)mw;
+        const uint8_t *qs = b + (type == 12 ? 16 : 48), *qh = b + 16;
+        for (int p = 0; p < 4; p++) {
+            int16_t s0 = scb[2 * p], s1 = scb[2 * p + 1];
+            for (int i = 0; i < 32; i++) {
+                int lo = qs[32 * p + i] & 15, hi = qs[32 * p + i] >> 4;
+                if (type == 13) { lo |= ((qh[i] >> (2 * p)) & 1) << 4; hi |= ((qh[i] >> (2 * p + 1)) & 1) << 4; }
+                v[64 * p + i] = (int16_t)(s0 * lo);
+                v[64 * p + 32 + i] = (int16_t)(s1 * hi);
+            }
+        }
+        for (int k = 0; k < 8; k++) P->m[g][s][k] = mb[k];
+        P->d[row] = h2f(b);
+        P->dmin[row] = h2f(b + 2);
+    }
+    for (int t = 0; t < 32; t++) memcpy(P->q[g][t][s], v + 8 * t, 16);
+}
+
+#if Q8_ISA == 2
+// vpdpwssd as one instruction: the compiler otherwise splits it into vpmaddwd and vpaddd, twice
+// the instructions of the tile's inner loop.
+static inline __attribute__((always_inline)) __m512i KQ(dpwssd)(__m512i acc, __m512i a, __m512i b) {
+    __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+    return acc;
+}
+
+// Sixteen lanes per accumulator, four per row (slot); the four groups' accumulators summed into
+// one vector whose lane 4s + g is row 4s + g.
+static inline __attribute__((always_inline)) __m512i KQ(reduce4)(__m512i a0, __m512i a1, __m512i a2, __m512i a3) {
+    __m512i t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    __m512i t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
+}
+
+// f[16a + row] += this block's term for R activation rows (x[a·xs]) against the panel's rows.
+static inline __attribute__((always_inline)) void KQ(tile)(int type, const pk_q8_panel *P, const pk_q8_wide *x,
+                                                          size_t xs, const int R, float *f) {
+    __m512i acc[6][4];
+#pragma unroll
+    for (int a = 0; a < R; a++)
+#pragma unroll
+        for (int g = 0; g < 4; g++) acc[a][g] = _mm512_setzero_si512();
+#pragma unroll 2
+    for (int t = 0; t < 32; t++) {
+        __m512i wv[4];
+#pragma unroll
+        for (int g = 0; g < 4; g++) wv[g] = _mm512_load_si512(P->q[g][t]);
+#pragma unroll
+        for (int a = 0; a < R; a++) {
+            __m512i xv = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(x[a * xs].qs + 8 * t)));
+#pragma unroll
+            for (int g = 0; g < 4; g++) acc[a][g] = KQ(dpwssd)(acc[a][g], wv[g], xv);
+        }
+    }
+    const __m512 dw = _mm512_load_ps(P->d), dminw = _mm512_load_ps(P->dmin);
+#pragma unroll
+    for (int a = 0; a < R; a++) {
+        const pk_q8_wide *xa = x + a * xs;
+        __m512 dx = _mm512_set1_ps(xa->d);
+        __m512 term = _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(KQ(reduce4)(acc[a][0], acc[a][1], acc[a][2], acc[a][3])));
+        if (type != 14) {
+            __m512i xm = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)xa->msums)), z = _mm512_setzero_si512();
+            __m512i mins = KQ(reduce4)(_mm512_dpwssd_epi32(z, _mm512_load_si512(P->m[0]), xm),
+                                       _mm512_dpwssd_epi32(z, _mm512_load_si512(P->m[1]), xm),
+                                       _mm512_dpwssd_epi32(z, _mm512_load_si512(P->m[2]), xm),
+                                       _mm512_dpwssd_epi32(z, _mm512_load_si512(P->m[3]), xm));
+            term = _mm512_sub_ps(term, _mm512_mul_ps(_mm512_mul_ps(dminw, dx), _mm512_cvtepi32_ps(mins)));
+        }
+        _mm512_storeu_ps(f + 16 * a, _mm512_add_ps(_mm512_loadu_ps(f + 16 * a), term));
+    }
+}
+#define Q8_TILE_ROWS 6
+#elif Q8_ISA == 1
+static inline __attribute__((always_inline)) __m256i KQ(reduce4)(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
+    __m256i t01 = _mm256_add_epi32(_mm256_unpacklo_epi32(a0, a1), _mm256_unpackhi_epi32(a0, a1));
+    __m256i t23 = _mm256_add_epi32(_mm256_unpacklo_epi32(a2, a3), _mm256_unpackhi_epi32(a2, a3));
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(t01, t23), _mm256_unpackhi_epi64(t01, t23));
+}
+
+// The same tile in 256-bit halves (slots 0–1, then 2–3), vpmaddwd and vpaddd for vpdpwssd.
+static inline __attribute__((always_inline)) void KQ(tile)(int type, const pk_q8_panel *P, const pk_q8_wide *x,
+                                                          size_t xs, const int R, float *f) {
+    for (int half = 0; half < 2; half++) {
+        __m256i acc[2][4];
+#pragma unroll
+        for (int a = 0; a < R; a++)
+#pragma unroll
+            for (int g = 0; g < 4; g++) acc[a][g] = _mm256_setzero_si256();
+        for (int t = 0; t < 32; t++) {
+            __m256i wv[4];
+#pragma unroll
+            for (int g = 0; g < 4; g++) wv[g] = _mm256_load_si256((const __m256i *)P->q[g][t][2 * half]);
+#pragma unroll
+            for (int a = 0; a < R; a++) {
+                __m256i xv = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(x[a * xs].qs + 8 * t)));
+#pragma unroll
+                for (int g = 0; g < 4; g++) acc[a][g] = _mm256_add_epi32(acc[a][g], _mm256_madd_epi16(wv[g], xv));
+            }
+        }
+        const __m256 dw = _mm256_loadu_ps(P->d + 8 * half), dminw = _mm256_loadu_ps(P->dmin + 8 * half);
+#pragma unroll
+        for (int a = 0; a < R; a++) {
+            const pk_q8_wide *xa = x + a * xs;
+            __m256 dx = _mm256_set1_ps(xa->d);
+            __m256 term = _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(KQ(reduce4)(acc[a][0], acc[a][1], acc[a][2], acc[a][3])));
+            if (type != 14) {
+                __m256i xm = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)xa->msums));
+                __m256i mins = KQ(reduce4)(_mm256_madd_epi16(_mm256_load_si256((const __m256i *)P->m[0][2 * half]), xm),
+                                           _mm256_madd_epi16(_mm256_load_si256((const __m256i *)P->m[1][2 * half]), xm),
+                                           _mm256_madd_epi16(_mm256_load_si256((const __m256i *)P->m[2][2 * half]), xm),
+                                           _mm256_madd_epi16(_mm256_load_si256((const __m256i *)P->m[3][2 * half]), xm));
+                term = _mm256_sub_ps(term, _mm256_mul_ps(_mm256_mul_ps(dminw, dx), _mm256_cvtepi32_ps(mins)));
+            }
+            float *fa = f + 16 * a + 8 * half;
+            _mm256_storeu_ps(fa, _mm256_add_ps(_mm256_loadu_ps(fa), term));
+        }
+    }
+}
+#define Q8_TILE_ROWS 2
+#else
+// Plain C: the same integers row by row, the same float operations per row.
+static inline __attribute__((always_inline)) void KQ(tile)(int type, const pk_q8_panel *P, const pk_q8_wide *x,
+                                                          size_t xs, const int R, float *f) {
+    for (int a = 0; a < R; a++) {
+        const pk_q8_wide *xa = x + a * xs;
+        for (int row = 0; row < 16; row++) {
+            const int g = row & 3, s = row >> 2;
+            int32_t isum = 0, mins = 0;
+            for (int t = 0; t < 32; t++)
+                for (int k = 0; k < 8; k++) isum += P->q[g][t][s][k] * xa->qs[8 * t + k];
+            float dx = xa->d;
+            float term = (P->d[row] * dx) * (float)isum;
+            if (type != 14) {
+                for (int k = 0; k < 8; k++) mins += P->m[g][s][k] * xa->msums[k];
+                term = term - (P->dmin[row] * dx) * (float)mins;
+            }
+            f[16 * a + row] += term;
+        }
+    }
+}
+#define Q8_TILE_ROWS 1
+#endif
+
+// out[i·os + r] = W_r · x_i for `rows` weight rows (Q4_K, Q5_K, Q6_K) and n activation rows in
+// the batch layout. Sixteen rows at a time, block by block: each block is unpacked into the panel
+// (8.5 KB, in L1 with the activations' block) and every activation row passes over it; the float
+// sums of up to 64 activation rows wait on the stack.
+static void KQ(product_batch)(int type, const uint8_t *w, size_t row_bytes, int cols, int rows,
+                              const pk_q8_wide *x, int n, float *out, size_t os) {
+    const int blocks = cols / 256, bs = type == 12 ? 144 : type == 13 ? 176 : 210;
+    pk_q8_panel P __attribute__((aligned(64)));
+    float f[64 * 16];
+    for (int i0 = 0; i0 < n; i0 += 64) {
+        const int ni = n - i0 < 64 ? n - i0 : 64;
+        for (int r0 = 0; r0 < rows; r0 += 16) {
+            const int nr = rows - r0 < 16 ? rows - r0 : 16;
+            if (nr < 16) memset(&P, 0, sizeof P);
+            memset(f, 0, sizeof(float) * 16 * (size_t)ni);
+            for (int j = 0; j < blocks; j++) {
+                for (int row = 0; row < nr; row++) {
+                    const uint8_t *b = w + (size_t)(r0 + row) * row_bytes + (size_t)j * bs;
+                    // Sixteen rows are sixteen streams, more than the hardware prefetcher follows:
+                    // the next block of each is fetched while every activation row meets this one.
+                    if (j + 1 < blocks) for (int o = 0; o < bs; o += 64) __builtin_prefetch(b + bs + o);
+                    KQ(pack_row)(type, b, &P, row);
+                }
+                const pk_q8_wide *xj = x + (size_t)i0 * blocks + j;
+                int a = 0;
+                for (; a + Q8_TILE_ROWS <= ni; a += Q8_TILE_ROWS)
+                    KQ(tile)(type, &P, xj + (size_t)a * blocks, blocks, Q8_TILE_ROWS, f + 16 * a);
+                for (; a < ni; a++) KQ(tile)(type, &P, xj + (size_t)a * blocks, blocks, 1, f + 16 * a);
+            }
+            for (int a = 0; a < ni; a++)
+                for (int row = 0; row < nr; row++) out[(size_t)(i0 + a) * os + r0 + row] = f[16 * a + row];
+        }
+    }
+}
+#undef Q8_TILE_ROWS

@@ -170,6 +170,107 @@ final class QuantKernelsTests: XCTestCase {
         }
     }
 
+    /// Batches of 8-bit activations against K-quant blocks: every level returns the portable
+    /// path's bits, each row of a batch the bits the decode product gives it alone, the product
+    /// equals the F32 product of the dequantised weights and the dequantised activations within F32
+    /// rounding and stays within the quantisation's bound of the exact product. Row counts off the
+    /// sixteen-row panel and the six-row tile, and batches past the 64 rows summed at a time.
+    func testIntegerBatchProductsAtEveryLevel() {
+        let blockBytes = pk_q8_row_bytes(256)
+        for type in [GGMLType.q4_K, .q6_K] {
+            for (rows, cols) in [(1, 256), (7, 768), (16, 256), (33, 512)] {
+                let data = Self.randomRows(type, rows: rows, cols: cols, seed: UInt64(type.rawValue) * 91 + UInt64(rows))
+                let rowBytes = data.count / rows
+                var w = [Float](repeating: 0, count: rows * cols)
+                data.withUnsafeBytes { d in w.withUnsafeMutableBufferPointer { e in
+                    for r in 0..<rows { dequantize(type, from: d.baseAddress! + r * rowBytes, to: e.baseAddress! + r * cols, count: cols) }
+                } }
+                for n in Array(1...9) + [33, 70] {
+                    let x: [Float] = (0..<(n * cols)).map { i in Float(sin(Double(i) * 0.37 + Double(n))) * Float(1 + i % 5) }
+                    var xq = [UInt8](repeating: 0, count: n * pk_q8_row_bytes(Int32(cols)))
+                    x.withUnsafeBufferPointer { xp in xq.withUnsafeMutableBytes { pk_quantize_q8(0, xp.baseAddress!, Int32(cols), Int32(n), $0.baseAddress!) } }
+                    // The values the 8-bit rows stand for, and each value's step.
+                    var xd = [Float](repeating: 0, count: n * cols), step = xd
+                    xq.withUnsafeBytes { raw in
+                        for b in 0..<(n * cols / 256) {
+                            let d = raw.loadUnaligned(fromByteOffset: b * blockBytes, as: Float.self)
+                            for k in 0..<256 {
+                                xd[256 * b + k] = d * Float(raw.load(fromByteOffset: b * blockBytes + 4 + k, as: Int8.self))
+                                step[256 * b + k] = d
+                            }
+                        }
+                    }
+                    // Each row alone through the decode product (portable).
+                    var alone = [Float](repeating: .nan, count: n * rows)
+                    data.withUnsafeBytes { d in xq.withUnsafeBytes { q in alone.withUnsafeMutableBufferPointer { o in
+                        for i in 0..<n {
+                            pk_product_q8(0, Int32(type.rawValue), d.baseAddress!, rowBytes, Int32(cols), Int32(rows),
+                                          q.baseAddress! + i * Int(pk_q8_row_bytes(Int32(cols))), 1, o.baseAddress! + i * rows, rows)
+                        }
+                    } } }
+                    let exact = Self.reference(w, rows: rows, cols: cols, x, n: n)
+                    let onQuantised = Self.reference(w, rows: rows, cols: cols, xd, n: n)
+                    var portableLayout: [UInt8] = []
+                    for level in Self.levels {
+                        let what = "\(type.name) level \(level) \(rows)×\(cols) n \(n)"
+                        var xb = [UInt8](repeating: 0xFF, count: n * pk_q8_batch_row_bytes(Int32(cols)))
+                        x.withUnsafeBufferPointer { xp in xb.withUnsafeMutableBytes { pk_quantize_q8_batch(level, xp.baseAddress!, Int32(cols), Int32(n), $0.baseAddress!) } }
+                        if level == 0 { portableLayout = xb } else { XCTAssertEqual(xb, portableLayout, "batch layout, " + what) }
+                        // Wider output rows than the matrix: the product writes only its own columns.
+                        let stride = rows + 3
+                        var out = [Float](repeating: .nan, count: n * stride)
+                        data.withUnsafeBytes { d in xb.withUnsafeBytes { q in out.withUnsafeMutableBufferPointer { o in
+                            pk_product_q8_batch(level, Int32(type.rawValue), d.baseAddress!, rowBytes, Int32(cols), Int32(rows),
+                                                q.baseAddress!, Int32(n), o.baseAddress!, stride)
+                        } } }
+                        for i in 0..<n {
+                            XCTAssertEqual(out[(i * stride + rows)..<((i + 1) * stride)].filter { !$0.isNaN }, [], "columns past the rows, " + what)
+                            for r in 0..<rows {
+                                let got = out[i * stride + r], j = i * rows + r
+                                XCTAssertEqual(got.bitPattern, alone[j].bitPattern, "row \(i) alone, weight row \(r), " + what)
+                                XCTAssertLessThan(abs(Double(got) - onQuantised.out[j]), 1e-6 * onQuantised.scale[j] + 1e-30, what)
+                                var bound = 0.0
+                                for k in 0..<cols { bound += abs(Double(w[r * cols + k])) * Double(step[i * cols + k]) * 0.5 }
+                                XCTAssertLessThanOrEqual(abs(Double(got) - exact.out[j]), bound + 1e-6 * exact.scale[j], what)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `matmul` door with 8-bit activations on Gemma 3's K-quant matrices: a batch (prompt)
+    /// gives each row the bits a decode step gives it, and differs from the F32 model's product
+    /// by about the quantisation's error.
+    func testIntegerMatmulBatchRowsEqualDecodeRows() throws {
+        let f32 = try Gemma3Fixture.model()
+        let int8 = try Model(file: GGUFFile(path: Gemma3Fixture.path), activations: .int8)
+        func picked(_ m: Model) -> [WeightMatrix] {
+            let matrices = m.weights.blocks.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.wGate, $0.wUp, $0.wDown] }
+            return [GGMLType.q4_K, .q6_K].compactMap { t in matrices.first { $0.type == t && $0.takesIntegerActivations } }
+        }
+        let pairs = Array(zip(picked(int8), picked(f32)))
+        XCTAssertEqual(pairs.count, 2, "Gemma 3 270M has Q4_K and Q6_K matrices of whole 256-value blocks")
+        for (w, w32) in pairs {
+            XCTAssertEqual(w.activations, .int8)
+            let n = 7
+            XCTAssertGreaterThanOrEqual(n, kernelConfiguration.batchFromRows)
+            let x: [Float] = (0..<(n * w.cols)).map { i in Float(cos(Double(i) * 0.29)) * Float(1 + i % 3) }
+            var batch = [Float](repeating: .nan, count: n * w.rows), single = batch, reference = batch
+            x.withUnsafeBufferPointer { xp in
+                batch.withUnsafeMutableBufferPointer { matmul($0.baseAddress!, xp.baseAddress!, w, n: n) }
+                single.withUnsafeMutableBufferPointer { o in
+                    for i in 0..<n { matmul(o.baseAddress! + i * w.rows, xp.baseAddress! + i * w.cols, w, n: 1) }
+                }
+                reference.withUnsafeMutableBufferPointer { matmul($0.baseAddress!, xp.baseAddress!, w32, n: n) }
+            }
+            XCTAssertEqual(batch.map(\.bitPattern), single.map(\.bitPattern), "\(w.name) \(w.type.name)")
+            XCTAssertNotEqual(batch.map(\.bitPattern), reference.map(\.bitPattern), w.name)
+            XCTAssertLessThan(relativeError(batch, reference), 0.05, w.name)
+        }
+    }
+
     /// The `matmul` door on the model's matrices (Q4_1 and Q8_0), decode and batch sizes, against
     /// double precision over the dequantised rows.
     func testMatmulOnModelMatricesMatchesDequantiseThenMultiply() throws {

@@ -64,4 +64,17 @@ void pk_quantize_q8(int level, const float *x, int cols, int n, void *out);
 void pk_product_q8(int level, int type, const void *w, size_t row_bytes, int cols, int rows,
                    const void *xq, int n, float *out, size_t out_stride);
 
+/// Bytes of one activation row of `cols` values (a multiple of 256) in the batch layout.
+size_t pk_q8_batch_row_bytes(int cols);
+
+/// `pk_quantize_q8`'s quantisation of n rows, laid out for `pk_product_q8_batch`
+/// (n·pk_q8_batch_row_bytes(cols) bytes).
+void pk_quantize_q8_batch(int level, const float *x, int cols, int n, void *out);
+
+/// `pk_product_q8` for batches (Q4_K, Q6_K): sixteen weight rows are unpacked once per block and
+/// every activation row passes over them. Row by row the same bits as `pk_product_q8`, at every
+/// level.
+void pk_product_q8_batch(int level, int type, const void *w, size_t row_bytes, int cols, int rows,
+                         const void *xq, int n, float *out, size_t out_stride);
+
 #endif

@@ -39,6 +39,12 @@ extension WeightMatrix {
                       bytesPerRow, Int32(cols), Int32(range.count), xq, Int32(n), out + range.lowerBound, rows)
     }
 
+    /// The same for batches, with `xq` quantised by `pk_quantize_q8_batch`.
+    func integerBatchProduct(_ out: UnsafeMutablePointer<Float>, _ xq: UnsafeRawPointer, n: Int, rows range: Range<Int>) {
+        pk_product_q8_batch(kernelConfiguration.level, Int32(type.rawValue), quantised + range.lowerBound * bytesPerRow,
+                            bytesPerRow, Int32(cols), Int32(range.count), xq, Int32(n), out + range.lowerBound, rows)
+    }
+
     /// Rows `range` of out[n, rows] = x[n, cols] · Wᵀ, dequantising `chunk` rows at a time into `scratch`.
     func product(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int, rows range: Range<Int>,
                  chunk: Int, scratch: UnsafeMutablePointer<Float>) {
@@ -76,11 +82,15 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
         let rows = max(1, (batch ? config.batchChunkFloats : config.decodeChunkFloats) / max(w.cols, 1))
         return rows >= 12 ? rows / 12 * 12 : rows
     }
+    // 8-bit activations, when chosen, are quantised once per product and read by every task.
+    let cols = ws[0].cols
+    let integer = ws[0].activations == .int8 && ws.contains { $0.takesIntegerActivations }
     var tasks: [(matrix: Int, rows: Range<Int>)] = []
     if batch {
-        // One chunk per task: each task's dequantisation serves every activation row.
+        // One chunk per task: each task's dequantisation serves every activation row. Integer
+        // batches unpack sixteen rows at a time, so their tasks are 32 rows.
         for (m, w) in ws.enumerated() {
-            let c = chunkRows(w)
+            let c = integer && w.takesIntegerActivations ? 32 : chunkRows(w)
             for r in stride(from: 0, to: w.rows, by: c) { tasks.append((m, r..<min(w.rows, r + c))) }
         }
     } else {
@@ -95,23 +105,26 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
     }
     let scratchFloats = ws.map { chunkRows($0) * $0.cols }.max() ?? 0
     nonisolated(unsafe) let outputs = outs
-    // 8-bit activations, when chosen, are quantised once per product and read by every task. Only
-    // decode products take them: batches go faster through the F32 register tiles, where one
-    // dequantised chunk serves every activation row.
-    let cols = ws[0].cols
-    let integer = ws[0].activations == .int8 && !batch && ws.contains { $0.takesIntegerActivations }
-    let quantisedRowBytes = integer ? pk_q8_row_bytes(Int32(cols)) : 0
+    let quantisedRowBytes = !integer ? 0 : batch ? pk_q8_batch_row_bytes(Int32(cols)) : pk_q8_row_bytes(Int32(cols))
     let xq = integer ? ScratchPool.shared.take(floats: (n * quantisedRowBytes + 3) / 4) : nil
     defer { if let xq { ScratchPool.shared.give(back: xq) } }
     if let xq {
         nonisolated(unsafe) let target = UnsafeMutableRawPointer(xq.pointer)
-        pk_quantize_q8(config.level, x, Int32(cols), Int32(n), target)
+        if batch {
+            pk_quantize_q8_batch(config.level, x, Int32(cols), Int32(n), target)
+        } else {
+            pk_quantize_q8(config.level, x, Int32(cols), Int32(n), target)
+        }
     }
     nonisolated(unsafe) let quantisedX = xq.map { UnsafeRawPointer($0.pointer) }
     WorkerPool.shared.run(tasks.count) { t in
         let task = tasks[t], w = ws[task.matrix]
         if let quantisedX, w.takesIntegerActivations {
-            w.integerProduct(outputs[task.matrix], quantisedX, n: n, rows: task.rows)
+            if batch {
+                w.integerBatchProduct(outputs[task.matrix], quantisedX, n: n, rows: task.rows)
+            } else {
+                w.integerProduct(outputs[task.matrix], quantisedX, n: n, rows: task.rows)
+            }
             return
         }
         let buffer = ScratchPool.shared.take(floats: scratchFloats)

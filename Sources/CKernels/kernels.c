@@ -141,6 +141,31 @@ static inline __attribute__((always_inline)) float h2f(const uint8_t *p) {
 #undef Q8_ISA
 #pragma clang attribute pop
 
+// 8-bit activations against 32-value blocks (kernels_q8_32.h): plain C, AVX2, AVX-512 VNNI.
+#define KB(name) name##_b32portable
+#define B8_ISA 0
+#include "kernels_q8_32.h"
+#undef KB
+#undef B8_ISA
+
+#if defined(__x86_64__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#define KB(name) name##_b32avx2
+#define B8_ISA 1
+#include "kernels_q8_32.h"
+#undef KB
+#undef B8_ISA
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+#define KB(name) name##_b32vnni
+#define B8_ISA 2
+#include "kernels_q8_32.h"
+#undef KB
+#undef B8_ISA
+#pragma clang attribute pop
+#endif
+
 #include <cpuid.h>
 
 // AVX-512 VNNI (vpdpbusd), which the AVX-512 level does not require.
@@ -389,5 +414,60 @@ void pk_product_q8_batch(int level, int type, const void *w, size_t row_bytes, i
 #endif
     (void)use;
     product_batch_q8portable ARGS;
+
+// MARK: - 8-bit activations, 32-value blocks
+
+int pk_q8_32_supports(int type) { return type == 2 || type == 3 || type == 6 || type == 7 || type == 8; }
+
+// A row's layout (kernels_q8_32.h): d[nbp], sum[nbp], the quants transposed for the batch tiles
+// (per 8 blocks, bytes 4k…4k+3 of each block side by side), then qs[cols]; padding zero.
+size_t pk_q8_32_row_bytes(int cols) {
+    size_t nbp = (size_t)((cols / 32 + 7) & ~7);
+    return 40 * nbp + (size_t)(cols / 32) * 32;
+}
+
+void pk_quantize_q8_32(const float *x, int cols, int n, void *out) {
+    const int nb = cols / 32, nbp = (nb + 7) & ~7;
+    for (int i = 0; i < n; i++) {
+        uint8_t *row = (uint8_t *)out + (size_t)i * pk_q8_32_row_bytes(cols);
+        float *d = (float *)row;
+        int32_t *sums = (int32_t *)(row + 4 * (size_t)nbp);
+        int8_t *qt = (int8_t *)(row + 8 * (size_t)nbp), *qs = qt + 32 * (size_t)nbp;
+        memset(row, 0, 8 * (size_t)nbp);
+        memset(qt, 0, 32 * (size_t)nbp);
+        for (int j = 0; j < nb; j++) {
+            const float *v = x + (size_t)i * cols + 32 * j;
+            float amax = 0;
+            for (int k = 0; k < 32; k++) { float a = v[k] < 0 ? -v[k] : v[k]; amax = a > amax ? a : amax; }
+            int s = 0;
+            if (amax > 0) {
+                float iscale = 127.0f / amax;
+                for (int k = 0; k < 32; k++) {
+                    float q = __builtin_rintf(iscale * v[k]);
+                    qs[32 * j + k] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+                    s += qs[32 * j + k];
+                }
+                d[j] = amax / 127.0f;
+            } else {
+                memset(qs + 32 * j, 0, 32);
+            }
+            sums[j] = s;
+            for (int k = 0; k < 8; k++) memcpy(qt + 256 * (j / 8) + 32 * k + 4 * (j % 8), qs + 32 * j + 4 * k, 4);
+        }
+    }
+}
+
+void pk_product_q8_32(int level, int type, const void *w, size_t row_bytes, int cols, int rows,
+                      const void *xq, int n, float *out, size_t out_stride) {
+    static int vnni = -1;
+    if (vnni < 0) vnni = detect_vnni();
+#define ARGS (type, (const uint8_t *)w, row_bytes, cols, rows, (const uint8_t *)xq, n, out, out_stride)
+    int use = usable(level);
+#if defined(__x86_64__)
+    if (use == PK_AVX512 && vnni) { product_b32vnni ARGS; return; }
+    if (use >= PK_AVX2) { product_b32avx2 ARGS; return; }
+#endif
+    (void)use;
+    product_b32portable ARGS;
 #undef ARGS
 }

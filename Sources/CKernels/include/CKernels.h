@@ -77,4 +77,20 @@ void pk_quantize_q8_batch(int level, const float *x, int cols, int n, void *out)
 void pk_product_q8_batch(int level, int type, const void *w, size_t row_bytes, int cols, int rows,
                          const void *xq, int n, float *out, size_t out_stride);
 
+/// Whether `pk_product_q8_32` multiplies blocks of `type` (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
+int pk_q8_32_supports(int type);
+
+/// Bytes of one activation row of `cols` values (a multiple of 32) quantised to 8 bits per 32.
+size_t pk_q8_32_row_bytes(int cols);
+
+/// Quantises n rows of `cols` floats (a multiple of 32) to 8 bits per value with a scale per 32
+/// (round to nearest, largest magnitude to ±127) and each block's quant sum, into `out`
+/// (n·pk_q8_32_row_bytes(cols) bytes).
+void pk_quantize_q8_32(const float *x, int cols, int n, void *out);
+
+/// out[i·out_stride + r] = Σ_k W[r][k] · xq_i[k] for 32-value block weights and activations from
+/// `pk_quantize_q8_32`, with exact integer sums inside each block. Every level returns the same bits.
+void pk_product_q8_32(int level, int type, const void *w, size_t row_bytes, int cols, int rows,
+                      const void *xq, int n, float *out, size_t out_stride);
+
 #endif

@@ -45,6 +45,17 @@ extension WeightMatrix {
                             bytesPerRow, Int32(cols), Int32(range.count), xq, Int32(n), out + range.lowerBound, rows)
     }
 
+    /// Whether the integer kernels multiply this matrix by activations quantised per 32 values
+    /// (its blocks are 32 values: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
+    var takesInteger32Activations: Bool { pk_q8_32_supports(Int32(type.rawValue)) != 0 }
+
+    /// Rows `range` of out[n, rows] = xq[n, cols] · Wᵀ with `xq` the activations quantised by
+    /// `pk_quantize_q8_32`, for decode and batches alike.
+    func integer32Product(_ out: UnsafeMutablePointer<Float>, _ xq: UnsafeRawPointer, n: Int, rows range: Range<Int>) {
+        pk_product_q8_32(kernelConfiguration.level, Int32(type.rawValue), quantised + range.lowerBound * bytesPerRow,
+                         bytesPerRow, Int32(cols), Int32(range.count), xq, Int32(n), out + range.lowerBound, rows)
+    }
+
     /// Rows `range` of out[n, rows] = x[n, cols] · Wᵀ, dequantising `chunk` rows at a time into `scratch`.
     func product(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int, rows range: Range<Int>,
                  chunk: Int, scratch: UnsafeMutablePointer<Float>) {
@@ -82,9 +93,13 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
         let rows = max(1, (batch ? config.batchChunkFloats : config.decodeChunkFloats) / max(w.cols, 1))
         return rows >= 12 ? rows / 12 * 12 : rows
     }
-    // 8-bit activations, when chosen, are quantised once per product and read by every task.
+    // 8-bit activations, when chosen, are quantised once per product in each format the group's
+    // matrices read (per 256 values for K-quants, per 32 for the 32-value block types) and read by
+    // every task.
     let cols = ws[0].cols
-    let integer = ws[0].activations == .int8 && ws.contains { $0.takesIntegerActivations }
+    let int8 = ws[0].activations == .int8
+    let integer = int8 && ws.contains { $0.takesIntegerActivations }
+    let integer32 = int8 && ws.contains { $0.takesInteger32Activations }
     var tasks: [(matrix: Int, rows: Range<Int>)] = []
     if batch {
         // One chunk per task: each task's dequantisation serves every activation row. Integer
@@ -117,8 +132,19 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
         }
     }
     nonisolated(unsafe) let quantisedX = xq.map { UnsafeRawPointer($0.pointer) }
+    let xq32 = integer32 ? ScratchPool.shared.take(floats: (n * pk_q8_32_row_bytes(Int32(cols)) + 3) / 4) : nil
+    defer { if let xq32 { ScratchPool.shared.give(back: xq32) } }
+    if let xq32 {
+        nonisolated(unsafe) let target = UnsafeMutableRawPointer(xq32.pointer)
+        pk_quantize_q8_32(x, Int32(cols), Int32(n), target)
+    }
+    nonisolated(unsafe) let quantisedX32 = xq32.map { UnsafeRawPointer($0.pointer) }
     WorkerPool.shared.run(tasks.count) { t in
         let task = tasks[t], w = ws[task.matrix]
+        if let quantisedX32, w.takesInteger32Activations {
+            w.integer32Product(outputs[task.matrix], quantisedX32, n: n, rows: task.rows)
+            return
+        }
         if let quantisedX, w.takesIntegerActivations {
             if batch {
                 w.integerBatchProduct(outputs[task.matrix], quantisedX, n: n, rows: task.rows)

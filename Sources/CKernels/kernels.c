@@ -442,11 +442,13 @@ void pk_quantize_q8_32(const float *x, int cols, int n, void *out) {
             int s = 0;
             if (amax > 0) {
                 float iscale = 127.0f / amax;
+                // Round to nearest even through 1.5·2²³ (rintf's result for |v| ≤ 127, and it
+                // vectorises where rintf is a library call).
                 for (int k = 0; k < 32; k++) {
-                    float q = __builtin_rintf(iscale * v[k]);
+                    float q = (iscale * v[k] + 0x1.8p23f) - 0x1.8p23f;
                     qs[32 * j + k] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
-                    s += qs[32 * j + k];
                 }
+                for (int k = 0; k < 32; k++) s += qs[32 * j + k];
                 d[j] = amax / 127.0f;
             } else {
                 memset(qs + 32 * j, 0, 32);

@@ -414,6 +414,8 @@ void pk_product_q8_batch(int level, int type, const void *w, size_t row_bytes, i
 #endif
     (void)use;
     product_batch_q8portable ARGS;
+#undef ARGS
+}
 
 // MARK: - 8-bit activations, 32-value blocks
 

@@ -468,7 +468,18 @@ static void KQ(product_batch)(int type, const uint8_t *w, size_t row_bytes, int 
                 int a = 0;
                 for (; a + Q8_TILE_ROWS <= ni; a += Q8_TILE_ROWS)
                     KQ(tile)(type, &P, xj + (size_t)a * blocks, blocks, Q8_TILE_ROWS, f + 16 * a);
-                for (; a < ni; a++) KQ(tile)(type, &P, xj + (size_t)a * blocks, blocks, 1, f + 16 * a);
+                // The last rows in one narrower tile (each width a constant after inlining).
+                const pk_q8_wide *xa = xj + (size_t)a * blocks;
+                switch (ni - a) {
+                case 1: KQ(tile)(type, &P, xa, blocks, 1, f + 16 * a); break;
+#if Q8_TILE_ROWS > 2
+                case 2: KQ(tile)(type, &P, xa, blocks, 2, f + 16 * a); break;
+                case 3: KQ(tile)(type, &P, xa, blocks, 3, f + 16 * a); break;
+                case 4: KQ(tile)(type, &P, xa, blocks, 4, f + 16 * a); break;
+                case 5: KQ(tile)(type, &P, xa, blocks, 5, f + 16 * a); break;
+#endif
+                default: break;
+                }
             }
             for (int a = 0; a < ni; a++)
                 for (int row = 0; row < nr; row++) out[(size_t)(i0 + a) * os + r0 + row] = f[16 * a + row];

@@ -315,7 +315,7 @@ void pk_attention_values(int level, float *z, const float *p, const float *value
 
 size_t pk_q8_row_bytes(int cols) { return (size_t)(cols / 256) * sizeof(pk_q8_block); }
 
-int pk_q8_supports(int type) { return type == 12 || type == 14; }
+int pk_q8_supports(int type) { return type == 12 || type == 13 || type == 14; }
 
 // One block of 256 activations to 8 bits: the largest magnitude becomes ±127, every value rounds
 // to nearest (even on ties).

@@ -30,12 +30,15 @@ static inline __attribute__((always_inline)) __m512i KQ(groups4)(int g) {
 // pair by its sub-block's scale into 32-bit lanes, where vpdpbusd would need a 32-bit multiply
 // per scale. The minimums' and offsets' sums come from vpmaddwd over the 16-quant sums, and each
 // block's prefetch runs PREFETCH_AHEAD bytes ahead as in the F32 rows.
-static float KQ(dot_q4k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
-    const __m512i m4 = _mm512_set1_epi8(15), shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
+// Q4_K, and Q5_K (type 13) with each quant's fifth bit from qh.
+static inline __attribute__((always_inline)) float KQ(dot_q45k)(const uint8_t *b, const pk_q8_block *y, int blocks, const int type) {
+    const int bs = type == 12 ? 144 : 176;
+    const __m512i m4 = _mm512_set1_epi8(15), shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0), one = _mm512_set1_epi8(1);
     const __m256i pairs = _mm256_setr_epi16(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     float sum = 0;
-    for (int j = 0; j < blocks; j++, b += 144, y++) {
-        for (int o = 0; o < 144; o += 64) __builtin_prefetch(b + PREFETCH_AHEAD + o);
+    for (int j = 0; j < blocks; j++, b += bs, y++) {
+        for (int o = 0; o < bs; o += 64) __builtin_prefetch(b + PREFETCH_AHEAD + o);
+        __m512i hb = type == 13 ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 16))) : _mm512_setzero_si512();
         uint32_t a, c, e;
         memcpy(&a, b + 4, 4); memcpy(&c, b + 8, 4); memcpy(&e, b + 12, 4);
         uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
@@ -46,8 +49,13 @@ static float KQ(dot_q4k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
         __m512i acc = _mm512_setzero_si512();
 #pragma unroll
         for (int p = 0; p < 4; p++) {
-            __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 16 + 32 * p)));
+            __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + (type == 12 ? 16 : 48) + 32 * p)));
             __m512i w = _mm512_and_si512(_mm512_srlv_epi64(q, shift), m4);
+            if (type == 13) {
+                // Bit 2p of qh[i] for value 64p + i, bit 2p + 1 for 64p + 32 + i.
+                __m512i hs = _mm512_set_epi64(2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p, 2 * p, 2 * p, 2 * p);
+                w = _mm512_or_si512(w, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(hb, hs), one), 4));
+            }
             __m512i pr = _mm512_maddubs_epi16(w, _mm512_loadu_si512(y->qs + 64 * p));
             __m512i idx = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * p)), _mm256_set1_epi16((short)(2 * p + 1)), 1);
             acc = _mm512_dpwssd_epi32(acc, pr, _mm512_permutexvar_epi16(idx, sc16));
@@ -95,14 +103,17 @@ static float KQ(dot_q6k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
 #else
 // Σ q·y over one Q4_K block (values 64p…64p+31 are the low nibbles of qs[32p…], the next 32 the
 // high ones), each 32 weighted by its 6-bit scale sc[s].
-static inline __attribute__((always_inline)) int32_t KQ(isum_q4k)(const uint8_t *qs, const int8_t *y, const int *sc) {
+// Q5_K (qh non-null) adds each quant's fifth bit: bit 2p of qh[i] for value 64p + i, bit 2p + 1
+// for 64p + 32 + i.
+static inline __attribute__((always_inline)) int32_t KQ(isum_q4k)(const uint8_t *qs, const uint8_t *qh, const int8_t *y, const int *sc) {
 #if Q8_ISA == 0
     int32_t isum = 0;
     for (int p = 0; p < 4; p++) {
         int32_t lo = 0, hi = 0;
         for (int i = 0; i < 32; i++) {
-            lo += (qs[32 * p + i] & 15) * y[64 * p + i];
-            hi += (qs[32 * p + i] >> 4) * y[64 * p + 32 + i];
+            int h0 = qh ? ((qh[i] >> (2 * p)) & 1) << 4 : 0, h1 = qh ? ((qh[i] >> (2 * p + 1)) & 1) << 4 : 0;
+            lo += ((qs[32 * p + i] & 15) | h0) * y[64 * p + i];
+            hi += ((qs[32 * p + i] >> 4) | h1) * y[64 * p + 32 + i];
         }
         isum += sc[2 * p] * lo + sc[2 * p + 1] * hi;
     }
@@ -110,9 +121,15 @@ static inline __attribute__((always_inline)) int32_t KQ(isum_q4k)(const uint8_t 
 #elif Q8_ISA == 1
     const __m256i m4 = _mm256_set1_epi8(15);
     __m256i acc = _mm256_setzero_si256();
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256i hb = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
     for (int p = 0; p < 4; p++) {
         __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * p));
         __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if (qh) {
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * p), one), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * p + 1), one), 4));
+        }
         __m256i y0 = _mm256_loadu_si256((const __m256i *)(y + 64 * p));
         __m256i y1 = _mm256_loadu_si256((const __m256i *)(y + 64 * p + 32));
         __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y0), _mm256_set1_epi16((short)sc[2 * p]));
@@ -123,9 +140,9 @@ static inline __attribute__((always_inline)) int32_t KQ(isum_q4k)(const uint8_t 
 #endif
 }
 
-static float KQ(dot_q4k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
+static inline __attribute__((always_inline)) float KQ(dot_q45k)(const uint8_t *b, const pk_q8_block *y, int blocks, const int type) {
     float sum = 0;
-    for (int j = 0; j < blocks; j++, b += 144, y++) {
+    for (int j = 0; j < blocks; j++, b += type == 12 ? 144 : 176, y++) {
         // The twelve bytes of 6-bit scales and minimums, four at a time: bytes 0–3 hold scales
         // 0–3 and the top bits of scales 4–7, bytes 4–7 the same for the minimums, bytes 8–11
         // the low nibbles of scales and minimums 4–7.
@@ -140,7 +157,7 @@ static float KQ(dot_q4k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
             sc[s] = scb[s];
             mins += mb[s] * (y->bsums[2 * s] + y->bsums[2 * s + 1]);
         }
-        int32_t isum = KQ(isum_q4k)(b + 16, y->qs, sc);
+        int32_t isum = type == 12 ? KQ(isum_q4k)(b + 16, NULL, y->qs, sc) : KQ(isum_q4k)(b + 48, b + 16, y->qs, sc);
         float d = h2f(b) * y->d, dmin = h2f(b + 2) * y->d;
         sum += d * (float)isum - dmin * (float)mins;
     }
@@ -213,7 +230,8 @@ static void KQ(product)(int type, const uint8_t *w, size_t row_bytes, int cols, 
             const pk_q8_block *xi = x + (size_t)i * blocks;
             for (int r = r0; r < r1; r++) {
                 const uint8_t *b = w + (size_t)r * row_bytes;
-                out[(size_t)i * os + r] = type == 12 ? KQ(dot_q4k)(b, xi, blocks) : KQ(dot_q6k)(b, xi, blocks);
+                out[(size_t)i * os + r] = type == 12 ? KQ(dot_q45k)(b, xi, blocks, 12)
+                                        : type == 13 ? KQ(dot_q45k)(b, xi, blocks, 13) : KQ(dot_q6k)(b, xi, blocks);
             }
         }
     }
@@ -245,7 +263,7 @@ static inline __attribute__((always_inline)) void KQ(put32)(pk_q8_panel *P, int 
 static void KQ(pack_row)(int type, const uint8_t *b, pk_q8_panel *P, int row) {
     const int g = row & 3, s = row >> 2;
 #if Q8_ISA > 0
-    if (type == 12 || type == 14) {
+    {
         const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
         if (type == 14) {
             const int8_t *sc = (const int8_t *)(b + 192);
@@ -269,11 +287,19 @@ static void KQ(pack_row)(int type, const uint8_t *b, pk_q8_panel *P, int row) {
         uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
         uint32_t mw[2] = {c & 0x3F3F3F3Fu, ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u)};
         const uint8_t *scb = (const uint8_t *)sw;
+        // Q5_K: bit 2p of qh[i] is the fifth bit of value 64p + i, bit 2p + 1 that of 64p + 32 + i.
+        const __m256i one = _mm256_set1_epi8(1);
+        const __m256i hb = type == 13 ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
 #pragma unroll
         for (int p = 0; p < 4; p++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * p));
-            KQ(put32)(P, g, s, 8 * p, _mm256_and_si256(q, m4), scb[2 * p], scb[2 * p], 0);
-            KQ(put32)(P, g, s, 8 * p + 4, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), scb[2 * p + 1], scb[2 * p + 1], 0);
+            __m256i q = _mm256_loadu_si256((const __m256i *)(b + (type == 12 ? 16 : 48) + 32 * p));
+            __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            if (type == 13) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * p), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * p + 1), one), 4));
+            }
+            KQ(put32)(P, g, s, 8 * p, lo, scb[2 * p], scb[2 * p], 0);
+            KQ(put32)(P, g, s, 8 * p + 4, hi, scb[2 * p + 1], scb[2 * p + 1], 0);
         }
         _mm_store_si128((__m128i *)P->m[g][s], _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mw)));
         P->d[row] = h2f(b);

@@ -104,14 +104,14 @@ final class QuantKernelsTests: XCTestCase {
         }
     }
 
-    /// 8-bit activations against Q4_K and Q6_K blocks: every level quantises a row to the same
+    /// 8-bit activations against Q4_K, Q5_K and Q6_K blocks: every level quantises a row to the same
     /// bytes, the quantised row keeps every value within half a step, the integer product equals
     /// the F32 product of the dequantised weights and the quantised activations within F32
     /// rounding, stays within the quantisation's own bound of the exact product, and every level
     /// returns the portable path's bits.
     func testIntegerActivationsAtEveryLevel() {
         let blockBytes = pk_q8_row_bytes(256)
-        for type in [GGMLType.q4_K, .q6_K] {
+        for type in [GGMLType.q4_K, .q5_K, .q6_K] {
             for (rows, cols) in [(1, 256), (13, 768), (37, 512)] {
                 let data = Self.randomRows(type, rows: rows, cols: cols, seed: UInt64(type.rawValue) * 77 + UInt64(rows))
                 let rowBytes = data.count / rows
@@ -177,7 +177,7 @@ final class QuantKernelsTests: XCTestCase {
     /// sixteen-row panel and the six-row tile, and batches past the 64 rows summed at a time.
     func testIntegerBatchProductsAtEveryLevel() {
         let blockBytes = pk_q8_row_bytes(256)
-        for type in [GGMLType.q4_K, .q6_K] {
+        for type in [GGMLType.q4_K, .q5_K, .q6_K] {
             for (rows, cols) in [(1, 256), (7, 768), (16, 256), (33, 512)] {
                 let data = Self.randomRows(type, rows: rows, cols: cols, seed: UInt64(type.rawValue) * 91 + UInt64(rows))
                 let rowBytes = data.count / rows

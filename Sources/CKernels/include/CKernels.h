@@ -51,7 +51,7 @@ void pk_attention_values(int level, float *z, const float *p, const float *value
 /// Bytes of one activation row of `cols` values (a multiple of 256) quantised to 8 bits.
 size_t pk_q8_row_bytes(int cols);
 
-/// Whether `pk_product_q8` multiplies blocks of `type` (Q4_K, Q6_K).
+/// Whether `pk_product_q8` multiplies blocks of `type` (Q4_K, Q5_K, Q6_K).
 int pk_q8_supports(int type);
 
 /// Quantises n rows of `cols` floats (a multiple of 256) to 8 bits per value, a scale per 256
@@ -71,7 +71,7 @@ size_t pk_q8_batch_row_bytes(int cols);
 /// (n·pk_q8_batch_row_bytes(cols) bytes).
 void pk_quantize_q8_batch(int level, const float *x, int cols, int n, void *out);
 
-/// `pk_product_q8` for batches (Q4_K, Q6_K): sixteen weight rows are unpacked once per block and
+/// `pk_product_q8` for batches (Q4_K, Q5_K, Q6_K): sixteen weight rows are unpacked once per block and
 /// every activation row passes over them. Row by row the same bits as `pk_product_q8`, at every
 /// level.
 void pk_product_q8_batch(int level, int type, const void *w, size_t row_bytes, int cols, int rows,

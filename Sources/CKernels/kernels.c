@@ -273,6 +273,29 @@ void pk_product(int level, int type, const void *w, size_t row_bytes, int cols, 
 #undef ARGS
 }
 
+void pk_block_sums(int level, const float *x, int cols, float *xs) {
+    switch (usable(level)) {
+#if defined(__x86_64__)
+    case PK_AVX512: block_sums_avx512(x, cols, xs); break;
+    case PK_AVX2: block_sums_avx2(x, cols, xs); break;
+#endif
+    default: block_sums_portable(x, cols, xs); break;
+    }
+}
+
+void pk_product_row(int level, int type, const void *w, size_t row_bytes, int cols, int rows, const float *x,
+                    const float *xs, float *out, size_t out_stride) {
+#define ARGS (type, (const uint8_t *)w, row_bytes, cols, rows, x, xs, out, out_stride)
+    switch (usable(level)) {
+#if defined(__x86_64__)
+    case PK_AVX512: product_row_avx512 ARGS; break;
+    case PK_AVX2: product_row_avx2 ARGS; break;
+#endif
+    default: product_row_portable ARGS; break;
+    }
+#undef ARGS
+}
+
 void pk_gemm_f32(int level, const float *x, int n, const float *w, int rows, int cols, float *out, size_t out_stride) {
 #define ARGS (x, n, w, rows, cols, out, out_stride)
     switch (usable(level)) {

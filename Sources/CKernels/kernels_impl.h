@@ -373,14 +373,27 @@ static inline __attribute__((always_inline)) float KN(row_b32)(const int type, c
 
 #define ROWS_B32(T) for (int r = 0; r < rows; r++) out[(size_t)r * os] = KN(row_b32)(T, w + (size_t)r * row_bytes, cols, x, xs)
 
-// out[r·os] = W_r · x for `rows` rows, with xs[j] = Σ x over values 32j..<32j+32.
-static void KN(dot_rows1)(int type, const uint8_t *w, size_t row_bytes, int cols, int rows, const float *x,
-                          float *out, size_t os, float *xs) {
-    for (int j = 0; j < cols / 32; j++) {
+// xs[j] = Σ x over values 32j..<32j+32, each block summed in order k = 0…31. Four blocks go side
+// by side: the same sums as one block at a time, without waiting on each add's latency.
+static void KN(block_sums)(const float *x, int cols, float *xs) {
+    const int blocks = cols / 32;
+    int j = 0;
+    for (; j + 4 <= blocks; j += 4) {
+        const float *x0 = x + 32 * j;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int k = 0; k < 32; k++) { s0 += x0[k]; s1 += x0[32 + k]; s2 += x0[64 + k]; s3 += x0[96 + k]; }
+        xs[j] = s0; xs[j + 1] = s1; xs[j + 2] = s2; xs[j + 3] = s3;
+    }
+    for (; j < blocks; j++) {
         float s = 0;
         for (int k = 0; k < 32; k++) s += x[32 * j + k];
         xs[j] = s;
     }
+}
+
+// out[r·os] = W_r · x for `rows` rows, with xs from block_sums(x).
+static void KN(dot_rows1_sums)(int type, const uint8_t *w, size_t row_bytes, int cols, int rows, const float *x,
+                               const float *xs, float *out, size_t os) {
     switch (type) {
     case 2: ROWS_B32(2); break;
     case 3: ROWS_B32(3); break;
@@ -389,6 +402,13 @@ static void KN(dot_rows1)(int type, const uint8_t *w, size_t row_bytes, int cols
     case 8: ROWS_B32(8); break;
     default: for (int r = 0; r < rows; r++) out[(size_t)r * os] = KN(dot1)(type, w + (size_t)r * row_bytes, cols, x, xs);
     }
+}
+
+// out[r·os] = W_r · x for `rows` rows; xs (scratch) receives Σ x per 32 values.
+static void KN(dot_rows1)(int type, const uint8_t *w, size_t row_bytes, int cols, int rows, const float *x,
+                          float *out, size_t os, float *xs) {
+    KN(block_sums)(x, cols, xs);
+    KN(dot_rows1_sums)(type, w, row_bytes, cols, rows, x, xs, out, os);
 }
 
 #undef DOT_FMA16
@@ -445,6 +465,13 @@ static void KN(gemm)(const float *x, int n, const float *w, int rows, int cols, 
         for (; r + TW <= rows; r += TW) KN(tile)(xi, w + (size_t)r * cols, cols, kv, oi + r, os, 1, TW);
         for (; r < rows; r++) KN(tile)(xi, w + (size_t)r * cols, cols, kv, oi + r, os, 1, 1);
     }
+}
+
+// One activation row against rows of W, with xs from block_sums(x) shared by every call on x.
+static void KN(product_row)(int type, const uint8_t *w, size_t row_bytes, int cols, int rows, const float *x,
+                            const float *xs, float *out, size_t os) {
+    if (type == 0) { KN(gemm)(x, 1, (const float *)w, rows, cols, out, os); return; }
+    KN(dot_rows1_sums)(type, w, row_bytes, cols, rows, x, xs, out, os);
 }
 
 static void KN(product)(int type, const uint8_t *w, size_t row_bytes, int cols, int rows, const float *x, int n,

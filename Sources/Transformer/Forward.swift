@@ -508,6 +508,11 @@ extension Model {
         for b in 0..<sequences {
             for t0 in stride(from: 0, to: layout.counts[b], by: queryChunk) {
                 let rows = t0..<min(layout.counts[b], t0 + queryChunk)
+                if rows.count <= kernelConfiguration.attentionRowMaxRows {
+                    decodeAttention(z, q, att, cache: caches[b], rowOffset: layout.offsets[b], layer: l, start: layout.starts[b],
+                                    rows: rows, keys: keys)
+                    continue
+                }
                 attentionScores(att, q, cache: caches[b], rowOffset: layout.offsets[b], layer: l, start: layout.starts[b],
                                 rows: rows, keys: keys)
                 for r in 0..<(rows.count * config.headCount) { softmax(att + r * keys, count: keys) }
@@ -551,6 +556,38 @@ extension Model {
                                                stride: c.kvDim, count: visible, headDim: hd)
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Attention of a few query rows (decode) when no hook sees the weights: each (row, head) is one
+    /// task — scores, mask, softmax, values — so a layer's heads are one parallel region, or run
+    /// inline when shorter than the hand-off. The same arithmetic as `attentionScores`, `softmax`
+    /// and `attentionValues` in turn.
+    private func decodeAttention(_ z: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, _ att: UnsafeMutablePointer<Float>,
+                                 cache: KVCache, rowOffset: Int, layer l: Int, start: Int, rows: Range<Int>, keys: Int) {
+        let c = config, hd = c.headDim, heads = c.headCount
+        let scale = c.attentionScale
+        let length = start + rows.upperBound                        // keys the last of these rows can see
+        cache.keys[l].withUnsafeBufferPointer { kBuffer in
+            cache.values[l].withUnsafeBufferPointer { vBuffer in
+                guard let kBase = kBuffer.baseAddress, let vBase = vBuffer.baseAddress else { return }
+                nonisolated(unsafe) let (z, att) = (z, att)
+                // Scores and values are each ~hd multiply–adds per key and head.
+                runDecodeTasks(rows.count * heads, work: 4 * rows.count * heads * length * hd) { task in
+                    let i = task / heads, h = task % heads, t = rows.lowerBound + i
+                    let visible = min(length, start + t + 1)
+                    let row = att + (i * heads + h) * keys
+                    attentionScoresRow(row, q + (rowOffset + t) * c.qDim + h * hd, keys: kBase + (h / c.groupSize) * hd,
+                                       stride: c.kvDim, count: visible, headDim: hd, scale: scale)
+                    // Causal mask (and a sliding window's), as `attentionScores` sets it.
+                    let first = c.firstVisibleKey(layer: l, query: start + t)
+                    for j in 0..<first { row[j] = -.infinity }
+                    for j in (start + t + 1)..<max(keys, start + t + 1) { row[j] = -.infinity }
+                    softmax(row, count: keys)
+                    attentionValuesRow(z + (rowOffset + t) * c.qDim + h * hd, row, values: vBase + (h / c.groupSize) * hd,
+                                       stride: c.kvDim, count: length, headDim: hd)
                 }
             }
         }

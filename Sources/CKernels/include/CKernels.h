@@ -37,6 +37,15 @@ void pk_dequantize_rows(int level, int type, const void *w, size_t row_bytes, in
 void pk_product(int level, int type, const void *w, size_t row_bytes, int cols, int rows,
                 const float *x, int n, float *out, size_t out_stride, float *scratch, int chunk_rows);
 
+/// xs[j] = Σ x over values 32j..<32j+32 (cols/32 sums, each in order): what `pk_product_row` needs
+/// of its activation row, computed once for every call on that row.
+void pk_block_sums(int level, const float *x, int cols, float *xs);
+
+/// pk_product for one activation row (n = 1) with `xs` from pk_block_sums(x): the same bits, without
+/// the sums per call, so a decode product split into many tasks sums x once.
+void pk_product_row(int level, int type, const void *w, size_t row_bytes, int cols, int rows, const float *x,
+                    const float *xs, float *out, size_t out_stride);
+
 /// out[i·out_stride + r] = Σ_k x[i·cols + k] · w[r·cols + k]: the F32 register-tile kernel.
 void pk_gemm_f32(int level, const float *x, int n, const float *w, int rows, int cols, float *out, size_t out_stride);
 

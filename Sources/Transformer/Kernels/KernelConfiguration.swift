@@ -18,9 +18,12 @@ public struct KernelConfiguration: Sendable {
     public var batchChunkFloats: Int
     /// Activation rows from which a product dequantises L2-sized chunks (below: decode chunks).
     public var batchFromRows: Int
-    /// Tasks per core in a decode product: whole tasks are claimed, so a region ends at most one
-    /// small task after the other thread.
+    /// Tasks per core in a product of two or three activation rows (one row takes guided tasks,
+    /// below): whole tasks are claimed, so a region ends at most one small task after the other thread.
     public var decodeTasksPerCore: Int
+    /// Fewest weights in a task of a one-row product (its last, smallest tasks): enough to pay for
+    /// the atomic claim, few enough that the cores end a region within a microsecond of each other.
+    public var decodeTaskWeights: Int
     /// Query rows up to which attention runs row by row (decode) instead of through BLAS.
     public var attentionRowMaxRows: Int
     /// The activation precision of a model loaded without saying one: F32 unless
@@ -35,6 +38,7 @@ public struct KernelConfiguration: Sendable {
         batchChunkFloats: 49_152,
         batchFromRows: 4,
         decodeTasksPerCore: 4,
+        decodeTaskWeights: 16_384,
         attentionRowMaxRows: 4,
         defaultActivations: ProcessInfo.processInfo.environment["PERISCOPE_ACTIVATIONS"] == "int8" ? .int8 : .f32)
 

@@ -86,6 +86,10 @@ func matmul(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: 
 func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ ws: [WeightMatrix], n: Int) {
     guard n > 0, !ws.isEmpty else { return }
     let config = kernelConfiguration
+    if n == 1, ws[0].activations != .int8, ws.allSatisfy({ $0.hasDirectKernel && $0.cols == ws[0].cols }) {
+        rowProduct(outs, x, ws, config: config)
+        return
+    }
     let batch = n >= config.batchFromRows
     // Rows per dequantised chunk: a multiple of 12 (every register tile's width divides it) when
     // the chunk holds that many.
@@ -156,6 +160,39 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
         let buffer = ScratchPool.shared.take(floats: scratchFloats)
         defer { ScratchPool.shared.give(back: buffer) }
         w.product(outputs[task.matrix], x, n: n, rows: task.rows, chunk: chunkRows(w), scratch: buffer.pointer)
+    }
+}
+
+/// The decode product (one activation row, F32): Σx per 32 values once for the group, then the
+/// group's rows shared out in guided tasks — each takes 1/(2·cores) of the rows left, down to
+/// `decodeTaskWeights` weights — so the first claims are large (few atomic claims per region)
+/// and the last small (the cores finish together). A task is only its rows, cut anywhere: each row
+/// is its own dot product, so the bits do not depend on the split.
+private func rowProduct(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ ws: [WeightMatrix],
+                        config: KernelConfiguration) {
+    let cols = ws[0].cols, level = config.level
+    let totalRows = ws.reduce(0) { $0 + $1.rows }
+    let smallest = max(1, config.decodeTaskWeights / max(cols, 1))
+    var bounds = [0]
+    while let last = bounds.last, last < totalRows {
+        bounds.append(min(totalRows, last + max(smallest, (totalRows - last) / (2 * config.cores))))
+    }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: cols / 32 + 1) { buffer in
+        let xs = buffer.baseAddress!
+        pk_block_sums(level, x, Int32(cols), xs)
+        nonisolated(unsafe) let (outputs, sums) = (outs, UnsafePointer(xs))
+        WorkerPool.shared.run(bounds.count - 1) { t in
+            let lo = bounds[t], hi = bounds[t + 1]
+            var first = 0                               // the matrix's first row in the group
+            for (m, w) in ws.enumerated() {
+                let a = max(lo, first) - first, b = min(hi, first + w.rows) - first
+                if a < b {
+                    pk_product_row(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
+                                   Int32(b - a), x, sums, outputs[m] + a, 1)
+                }
+                first += w.rows
+            }
+        }
     }
 }
 

@@ -29,6 +29,9 @@ final class WorkerPool: @unchecked Sendable {
     private let generation = Atomic<Int>(0)
     /// Serialises callers: a second caller (another thread, or a nested call) runs elsewhere.
     private let inUse = Atomic<Bool>(false)
+    /// Helpers asleep on `wake` (or about to be): a region wakes them only when there are any, so
+    /// the regions of a decode step, whose helpers are spinning, skip the mutex and the broadcast.
+    private let sleepers = Atomic<Int>(0)
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
     // The job, written before `next` is published (release) and read after a successful claim (acquire).
@@ -61,10 +64,14 @@ final class WorkerPool: @unchecked Sendable {
             count = iterations
             done.store(0, ordering: .relaxed)
             next.store(gen << 32, ordering: .releasing)
-            pthread_mutex_lock(&mutex)
-            generation.store(gen, ordering: .releasing)
-            pthread_cond_broadcast(&wake)
-            pthread_mutex_unlock(&mutex)
+            // Publish, then look for sleepers (both sequentially consistent, as the helper's count
+            // and check are): a helper either sees the new generation or is counted and woken.
+            generation.store(gen, ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                pthread_mutex_lock(&mutex)
+                pthread_cond_broadcast(&wake)
+                pthread_mutex_unlock(&mutex)
+            }
             runTasks(generation: gen)
             var spins = 0
             while done.load(ordering: .acquiring) < iterations {
@@ -95,7 +102,9 @@ final class WorkerPool: @unchecked Sendable {
                 spins += 1
                 if spins > Self.spinLimit {
                     pthread_mutex_lock(&mutex)
-                    while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(&wake, &mutex) }
+                    sleepers.add(1, ordering: .sequentiallyConsistent)
+                    while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(&wake, &mutex) }
+                    sleepers.subtract(1, ordering: .relaxed)
                     pthread_mutex_unlock(&mutex)
                 }
             }

@@ -30,6 +30,7 @@ typedef struct {
 // 16-bit pairs), the sums of each 32 for the K-quants' minimums, and the scale.
 typedef struct {
     int16_t qs[256];
+    int8_t qb[256];           // the same quants as bytes (the VNNI Q4_K/Q5_K tile)
     int16_t msums[8];
     float d;
     float pad[3];
@@ -419,6 +420,7 @@ void pk_quantize_q8_batch(int level, const float *x, int cols, int n, void *out)
         for (int j = 0; j < cols / 256; j++, y++) {
             pk_quantize_q8(level, x + (size_t)i * cols + 256 * j, 256, 1, &b);
             for (int k = 0; k < 256; k++) y->qs[k] = b.qs[k];
+            memcpy(y->qb, b.qs, 256);
             for (int s = 0; s < 8; s++) y->msums[s] = (int16_t)(b.bsums[2 * s] + b.bsums[2 * s + 1]);
             y->d = b.d;
             y->pad[0] = y->pad[1] = y->pad[2] = 0;

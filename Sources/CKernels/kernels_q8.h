@@ -358,6 +358,28 @@ static inline __attribute__((always_inline)) __m512i KQ(reduce4)(__m512i a0, __m
     return _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
 }
 
+// f[16a + row] += the block's term for R activation rows from their integer sums: the rows'
+// scales times the activations' (and the minimums), in the decode rows' order.
+static inline __attribute__((always_inline)) void KQ(finish)(int type, const float *d, const float *dmin, const int16_t (*m)[4][8],
+                                                            __m512i (*acc)[4], const pk_q8_wide *x, size_t xs, const int R, float *f) {
+    const __m512 dw = _mm512_load_ps(d), dminw = _mm512_load_ps(dmin);
+#pragma unroll
+    for (int a = 0; a < R; a++) {
+        const pk_q8_wide *xa = x + a * xs;
+        __m512 dx = _mm512_set1_ps(xa->d);
+        __m512 term = _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(KQ(reduce4)(acc[a][0], acc[a][1], acc[a][2], acc[a][3])));
+        if (type != 14) {
+            __m512i xm = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)xa->msums)), z = _mm512_setzero_si512();
+            __m512i mins = KQ(reduce4)(_mm512_dpwssd_epi32(z, _mm512_load_si512(m[0]), xm),
+                                       _mm512_dpwssd_epi32(z, _mm512_load_si512(m[1]), xm),
+                                       _mm512_dpwssd_epi32(z, _mm512_load_si512(m[2]), xm),
+                                       _mm512_dpwssd_epi32(z, _mm512_load_si512(m[3]), xm));
+            term = _mm512_sub_ps(term, _mm512_mul_ps(_mm512_mul_ps(dminw, dx), _mm512_cvtepi32_ps(mins)));
+        }
+        _mm512_storeu_ps(f + 16 * a, _mm512_add_ps(_mm512_loadu_ps(f + 16 * a), term));
+    }
+}
+
 // f[16a + row] += this block's term for R activation rows (x[a·xs]) against the panel's rows.
 static inline __attribute__((always_inline)) void KQ(tile)(int type, const pk_q8_panel *P, const pk_q8_wide *x,
                                                           size_t xs, const int R, float *f) {
@@ -378,24 +400,84 @@ static inline __attribute__((always_inline)) void KQ(tile)(int type, const pk_q8
             for (int g = 0; g < 4; g++) acc[a][g] = KQ(dpwssd)(acc[a][g], wv[g], xv);
         }
     }
-    const __m512 dw = _mm512_load_ps(P->d), dminw = _mm512_load_ps(P->dmin);
-#pragma unroll
-    for (int a = 0; a < R; a++) {
-        const pk_q8_wide *xa = x + a * xs;
-        __m512 dx = _mm512_set1_ps(xa->d);
-        __m512 term = _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(KQ(reduce4)(acc[a][0], acc[a][1], acc[a][2], acc[a][3])));
-        if (type != 14) {
-            __m512i xm = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)xa->msums)), z = _mm512_setzero_si512();
-            __m512i mins = KQ(reduce4)(_mm512_dpwssd_epi32(z, _mm512_load_si512(P->m[0]), xm),
-                                       _mm512_dpwssd_epi32(z, _mm512_load_si512(P->m[1]), xm),
-                                       _mm512_dpwssd_epi32(z, _mm512_load_si512(P->m[2]), xm),
-                                       _mm512_dpwssd_epi32(z, _mm512_load_si512(P->m[3]), xm));
-            term = _mm512_sub_ps(term, _mm512_mul_ps(_mm512_mul_ps(dminw, dx), _mm512_cvtepi32_ps(mins)));
-        }
-        _mm512_storeu_ps(f + 16 * a, _mm512_add_ps(_mm512_loadu_ps(f + 16 * a), term));
-    }
+    KQ(finish)(type, P->d, P->dmin, P->m, acc, x, xs, R, f);
 }
 #define Q8_TILE_ROWS 6
+
+// Q4_K and Q5_K on VNNI: the quants stay bytes (0…31) and vpdpbusd multiplies 64 of them by 64
+// activations at once; the two vpdpbusd of a 32-value sub-block (at most 8·31·127 per lane, so a
+// 16-bit value) then meet the sub-block's scale in one vpdpwssd: three instructions per 128
+// multiply–adds of a row against four with the 16-bit panel.
+typedef struct {
+    uint8_t q[4][16][4][16];  // group g, values 16t…16t+15, slot s: row 4s + g
+    int32_t sc[4][8][16];     // group g, sub-block: each slot's four lanes hold its row's scale
+    int16_t m[4][4][8];
+    float d[16], dmin[16];
+} pk_q8_panel8;
+
+static inline __attribute__((always_inline)) __m512i KQ(dpbusd)(__m512i acc, __m512i u8, __m512i s8) {
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
+    return acc;
+}
+
+static inline __attribute__((always_inline)) __m512i KQ(dpwssd_m)(__m512i acc, __m512i a, const void *b) {
+    __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "m"(*(const __m512i *)b));
+    return acc;
+}
+
+static void KQ(pack_row8)(int type, const uint8_t *b, pk_q8_panel8 *P, int row) {
+    const int g = row & 3, s = row >> 2;
+    uint32_t a, c, e;
+    memcpy(&a, b + 4, 4); memcpy(&c, b + 8, 4); memcpy(&e, b + 12, 4);
+    uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
+    uint32_t mw[2] = {c & 0x3F3F3F3Fu, ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u)};
+    const uint8_t *scb = (const uint8_t *)sw;
+    const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+    const __m256i hb = type == 13 ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
+#pragma unroll
+    for (int p = 0; p < 4; p++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(b + (type == 12 ? 16 : 48) + 32 * p));
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if (type == 13) {
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * p), one), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * p + 1), one), 4));
+        }
+        _mm_store_si128((__m128i *)P->q[g][4 * p][s], _mm256_castsi256_si128(lo));
+        _mm_store_si128((__m128i *)P->q[g][4 * p + 1][s], _mm256_extracti128_si256(lo, 1));
+        _mm_store_si128((__m128i *)P->q[g][4 * p + 2][s], _mm256_castsi256_si128(hi));
+        _mm_store_si128((__m128i *)P->q[g][4 * p + 3][s], _mm256_extracti128_si256(hi, 1));
+        _mm_store_si128((__m128i *)&P->sc[g][2 * p][4 * s], _mm_set1_epi32(scb[2 * p]));
+        _mm_store_si128((__m128i *)&P->sc[g][2 * p + 1][4 * s], _mm_set1_epi32(scb[2 * p + 1]));
+    }
+    _mm_store_si128((__m128i *)P->m[g][s], _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mw)));
+    P->d[row] = h2f(b);
+    P->dmin[row] = h2f(b + 2);
+}
+
+static inline __attribute__((always_inline)) void KQ(tile8)(int type, const pk_q8_panel8 *P, const pk_q8_wide *x,
+                                                           size_t xs, const int R, float *f) {
+    __m512i acc[6][4];
+#pragma unroll
+    for (int a = 0; a < R; a++)
+#pragma unroll
+        for (int g = 0; g < 4; g++) acc[a][g] = _mm512_setzero_si512();
+    for (int sub = 0; sub < 8; sub++) {
+        __m512i w0[4], w1[4];
+#pragma unroll
+        for (int g = 0; g < 4; g++) { w0[g] = _mm512_load_si512(P->q[g][2 * sub]); w1[g] = _mm512_load_si512(P->q[g][2 * sub + 1]); }
+#pragma unroll
+        for (int a = 0; a < R; a++) {
+            __m512i x0 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(x[a * xs].qb + 32 * sub)));
+            __m512i x1 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(x[a * xs].qb + 32 * sub + 16)));
+#pragma unroll
+            for (int g = 0; g < 4; g++) {
+                __m512i t = KQ(dpbusd)(KQ(dpbusd)(_mm512_setzero_si512(), w0[g], x0), w1[g], x1);
+                acc[a][g] = KQ(dpwssd_m)(acc[a][g], t, P->sc[g][sub]);
+            }
+        }
+    }
+    KQ(finish)(type, P->d, P->dmin, P->m, acc, x, xs, R, f);
+}
 #elif Q8_ISA == 1
 static inline __attribute__((always_inline)) __m256i KQ(reduce4)(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
     __m256i t01 = _mm256_add_epi32(_mm256_unpacklo_epi32(a0, a1), _mm256_unpackhi_epi32(a0, a1));
@@ -471,10 +553,48 @@ static inline __attribute__((always_inline)) void KQ(tile)(int type, const pk_q8
 // the batch layout. Sixteen rows at a time, block by block: each block is unpacked into the panel
 // (8.5 KB, in L1 with the activations' block) and every activation row passes over it; the float
 // sums of up to 64 activation rows wait on the stack.
-static void KQ(product_batch)(int type, const uint8_t *w, size_t row_bytes, int cols, int rows,
-                              const pk_q8_wide *x, int n, float *out, size_t os) {
+// Tiles of `count` (1 to Q8_TILE_ROWS) activation rows, each width a constant after inlining;
+// `eight` takes the byte panel (at most 4 rows).
+static inline __attribute__((always_inline)) void KQ(tiles)(const int eight, int type, const void *P, const pk_q8_wide *x,
+                                                           size_t xs, int count, float *f) {
+#if Q8_ISA == 2
+    if (eight) {
+        switch (count) {
+        case 1: KQ(tile8)(type, P, x, xs, 1, f); break;
+        case 2: KQ(tile8)(type, P, x, xs, 2, f); break;
+        case 3: KQ(tile8)(type, P, x, xs, 3, f); break;
+        case 4: KQ(tile8)(type, P, x, xs, 4, f); break;
+        default: break;
+        }
+        return;
+    }
+#endif
+    (void)eight;
+    switch (count) {
+    case 1: KQ(tile)(type, P, x, xs, 1, f); break;
+#if Q8_TILE_ROWS > 2
+    case 2: KQ(tile)(type, P, x, xs, 2, f); break;
+    case 3: KQ(tile)(type, P, x, xs, 3, f); break;
+    case 4: KQ(tile)(type, P, x, xs, 4, f); break;
+    case 5: KQ(tile)(type, P, x, xs, 5, f); break;
+    case 6: KQ(tile)(type, P, x, xs, 6, f); break;
+#elif Q8_TILE_ROWS == 2
+    case 2: KQ(tile)(type, P, x, xs, 2, f); break;
+#endif
+    default: break;
+    }
+}
+
+static inline __attribute__((always_inline)) void KQ(batch)(const int eight, int type, const uint8_t *w, size_t row_bytes,
+                                                           int cols, int rows, const pk_q8_wide *x, int n, float *out, size_t os) {
     const int blocks = cols / 256, bs = type == 12 ? 144 : type == 13 ? 176 : 210;
-    pk_q8_panel P __attribute__((aligned(64)));
+    const int step = eight ? 4 : Q8_TILE_ROWS;
+    union {
+        pk_q8_panel p16;
+#if Q8_ISA == 2
+        pk_q8_panel8 p8;
+#endif
+    } P __attribute__((aligned(64)));
     float f[64 * 16];
     for (int i0 = 0; i0 < n; i0 += 64) {
         const int ni = n - i0 < 64 ? n - i0 : 64;
@@ -488,28 +608,28 @@ static void KQ(product_batch)(int type, const uint8_t *w, size_t row_bytes, int 
                     // Sixteen rows are sixteen streams, more than the hardware prefetcher follows:
                     // the next block of each is fetched while every activation row meets this one.
                     if (j + 1 < blocks) for (int o = 0; o < bs; o += 64) __builtin_prefetch(b + bs + o);
-                    KQ(pack_row)(type, b, &P, row);
+#if Q8_ISA == 2
+                    if (eight) { KQ(pack_row8)(type, b, &P.p8, row); continue; }
+#endif
+                    KQ(pack_row)(type, b, &P.p16, row);
                 }
                 const pk_q8_wide *xj = x + (size_t)i0 * blocks + j;
                 int a = 0;
-                for (; a + Q8_TILE_ROWS <= ni; a += Q8_TILE_ROWS)
-                    KQ(tile)(type, &P, xj + (size_t)a * blocks, blocks, Q8_TILE_ROWS, f + 16 * a);
-                // The last rows in one narrower tile (each width a constant after inlining).
-                const pk_q8_wide *xa = xj + (size_t)a * blocks;
-                switch (ni - a) {
-                case 1: KQ(tile)(type, &P, xa, blocks, 1, f + 16 * a); break;
-#if Q8_TILE_ROWS > 2
-                case 2: KQ(tile)(type, &P, xa, blocks, 2, f + 16 * a); break;
-                case 3: KQ(tile)(type, &P, xa, blocks, 3, f + 16 * a); break;
-                case 4: KQ(tile)(type, &P, xa, blocks, 4, f + 16 * a); break;
-                case 5: KQ(tile)(type, &P, xa, blocks, 5, f + 16 * a); break;
-#endif
-                default: break;
-                }
+                for (; a + step <= ni; a += step) KQ(tiles)(eight, type, &P, xj + (size_t)a * blocks, blocks, step, f + 16 * a);
+                // The last rows in one narrower tile.
+                if (a < ni) KQ(tiles)(eight, type, &P, xj + (size_t)a * blocks, blocks, ni - a, f + 16 * a);
             }
             for (int a = 0; a < ni; a++)
                 for (int row = 0; row < nr; row++) out[(size_t)(i0 + a) * os + r0 + row] = f[16 * a + row];
         }
     }
+}
+
+static void KQ(product_batch)(int type, const uint8_t *w, size_t row_bytes, int cols, int rows,
+                              const pk_q8_wide *x, int n, float *out, size_t os) {
+#if Q8_ISA == 2
+    if (type != 14) { KQ(batch)(1, type, w, row_bytes, cols, rows, x, n, out, os); return; }
+#endif
+    KQ(batch)(0, type, w, row_bytes, cols, rows, x, n, out, os);
 }
 #undef Q8_TILE_ROWS

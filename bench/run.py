@@ -278,24 +278,25 @@ def bench_one_model(title, load_arg, model, repeats, peers, targets, variants=((
 
 
 GEMMA = HOME / "models" / "gemma-3-270m-q4_k_m.gguf"
+# Every model also runs with 8-bit activations (llama.cpp's arithmetic, opt-in).
+WITH_INT8 = (("periscope", None), ("periscope int8", {"PERISCOPE_ACTIVATIONS": "int8"}))
 
 
 def bench_gemma_model(repeats):
     """The second bundled model against the same peers and targets as the default."""
     return {"model_gemma3-270m": bench_one_model("Gemma 3 270M Q4_K_M", "gemma3-270m", GEMMA, repeats,
-                                                 ("llama_cpp", "transformers"), (0.62, 0.7))}
+                                                 ("llama_cpp", "transformers"), (0.62, 0.7), WITH_INT8)}
 
 
 def bench_model(repeats):
     results = {"model": bench_one_model("SmolLM2-135M-Instruct Q4_1", "smollm2", MODEL, repeats,
-                                        ("llama_cpp", "transformers"), (0.62, 0.7))}
+                                        ("llama_cpp", "transformers"), (0.62, 0.7), WITH_INT8)}
     big = random_llama()
     if big is None:
         print("  (skipping the 1B model: no reference venv to make it)")
         return results
-    # The 1B model also runs with 8-bit decode activations (llama.cpp's arithmetic, opt-in).
     results["model_1b"] = bench_one_model("random llama 1.2B Q4_K_M", str(big), big, repeats, ("llama_cpp",), (1.0, 1.0),
-                                          (("periscope", None), ("periscope int8", {"PERISCOPE_ACTIVATIONS": "int8"})))
+                                          WITH_INT8)
     return results
 
 

@@ -114,7 +114,14 @@ static inline __attribute__((always_inline)) void KB(group)(const int type, cons
 #pragma unroll
     for (int j = 0; j < 8; j++)
         l[j] = j < count ? KB(dot)(type, KB(unpack)(type, blk + j * B32_BYTES(type)), qs + 32 * j) : _mm256_setzero_si256();
-    __m256i isum = KB(sum8)(l);
+    // A row's last group of at most four blocks (576 columns: 18 blocks) takes half the tree.
+    __m256i isum;
+    if (count <= 4) {
+        __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(l[0], l[1]), _mm256_hadd_epi32(l[2], l[3]));
+        isum = _mm256_zextsi128_si256(_mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1)));
+    } else {
+        isum = KB(sum8)(l);
+    }
     if (B32_SHIFT(type))
         isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)sumy), B32_SHIFT(type)));
     KB(vi8) iv; memcpy(&iv, &isum, 32);

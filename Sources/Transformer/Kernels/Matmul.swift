@@ -164,7 +164,7 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
 }
 
 /// The decode product (one activation row, F32): Σx per 32 values once for the group, then the
-/// group's rows shared out in guided tasks — each takes 1/(2·cores) of the rows left, down to
+/// group's rows shared out in guided tasks — each takes 1/cores of the rows left, down to
 /// `decodeTaskWeights` weights — so the first claims are large (few atomic claims per region)
 /// and the last small (the cores finish together). A task is only its rows, cut anywhere: each row
 /// is its own dot product, so the bits do not depend on the split.
@@ -175,7 +175,7 @@ private func rowProduct(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointe
     let smallest = max(1, config.decodeTaskWeights / max(cols, 1))
     var bounds = [0]
     while let last = bounds.last, last < totalRows {
-        bounds.append(min(totalRows, last + max(smallest, (totalRows - last) / (2 * config.cores))))
+        bounds.append(min(totalRows, last + max(smallest, (totalRows - last) / config.cores)))
     }
     withUnsafeTemporaryAllocation(of: Float.self, capacity: cols / 32 + 1) { buffer in
         let xs = buffer.baseAddress!

@@ -23,9 +23,11 @@ final class WorkerPool: @unchecked Sendable {
     /// core count reads /proc and /sys each time: a tenth of a decode step's CPU when done per region.)
     var width: Int { helpers + 1 }
     /// (generation << 32) | next unclaimed task. A claim is a compare-exchange, so a helper still
-    /// holding an earlier generation cannot take a task of a newer job.
-    private let next = Atomic<Int>(0)
-    private let done = Atomic<Int>(0)
+    /// holding an earlier generation cannot take a task of a newer job. `next` and `done` change
+    /// with every task, so each has cache lines of its own: sharing one with the other words, every
+    /// claim would also take from the other core the line it spins on.
+    private let next = WorkerPool.isolatedAtomic()
+    private let done = WorkerPool.isolatedAtomic()
     private let generation = Atomic<Int>(0)
     /// Serialises callers: a second caller (another thread, or a nested call) runs elsewhere.
     private let inUse = Atomic<Bool>(false)
@@ -37,6 +39,14 @@ final class WorkerPool: @unchecked Sendable {
     // The job, written before `next` is published (release) and read after a successful claim (acquire).
     nonisolated(unsafe) private var body: ((Int) -> Void)?
     nonisolated(unsafe) private var count = 0
+
+    /// An atomic integer alone on two cache lines (the adjacent-line prefetcher pairs them).
+    private static func isolatedAtomic() -> UnsafeMutablePointer<Atomic<Int>> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 128)
+        let atomic = raw.bindMemory(to: Atomic<Int>.self, capacity: 1)
+        atomic.initialize(to: Atomic<Int>(0))
+        return atomic
+    }
 
     private init(helpers: Int) {
         self.helpers = helpers
@@ -62,8 +72,8 @@ final class WorkerPool: @unchecked Sendable {
             let gen = generation.load(ordering: .relaxed) &+ 1
             self.body = escapable
             count = iterations
-            done.store(0, ordering: .relaxed)
-            next.store(gen << 32, ordering: .releasing)
+            done.pointee.store(0, ordering: .relaxed)
+            next.pointee.store(gen << 32, ordering: .releasing)
             // Publish, then look for sleepers (both sequentially consistent, as the helper's count
             // and check are): a helper either sees the new generation or is counted and woken.
             generation.store(gen, ordering: .sequentiallyConsistent)
@@ -74,7 +84,7 @@ final class WorkerPool: @unchecked Sendable {
             }
             runTasks(generation: gen)
             var spins = 0
-            while done.load(ordering: .acquiring) < iterations {
+            while done.pointee.load(ordering: .acquiring) < iterations {
                 spins += 1
                 if spins > 1000 { sched_yield() }
             }
@@ -86,11 +96,11 @@ final class WorkerPool: @unchecked Sendable {
     /// Claims and runs tasks of generation `gen` until none is left.
     private func runTasks(generation gen: Int) {
         while true {
-            let v = next.load(ordering: .acquiring)
+            let v = next.pointee.load(ordering: .acquiring)
             guard v >> 32 == gen, v & 0xFFFF_FFFF < count else { return }
-            guard next.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
+            guard next.pointee.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
             body?(v & 0xFFFF_FFFF)
-            done.add(1, ordering: .releasing)
+            done.pointee.add(1, ordering: .releasing)
         }
     }
 

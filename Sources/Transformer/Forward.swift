@@ -387,16 +387,29 @@ extension Model {
         try context.checkCancelled()
         rmsnorm(s.xb, s.x, w.ffnNorm, n: rows.n, eps: c.normEpsilon)
         try hook(.ln2Normalized(l), s.xb, rows)
-        matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: rows.n)
-        try hook(.mlpPre(l), s.gate, rows)
-        rows.tape?.keep(.gate, layer: l, s.gate)
-        rows.tape?.keep(.up, layer: l, s.up)
-        swiglu(s.hb, s.gate, s.up, rows: rows.n, width: c.ffnDim)
+        if fusesGate(rows) {
+            // One decode row: each task of the product gates the rows it made.
+            matmulGated([s.gate, s.up], s.xb, [w.wGate, w.wUp]) { r in
+                swiglu(s.hb + r.lowerBound, s.gate + r.lowerBound, s.up + r.lowerBound, count: r.count)
+            }
+        } else {
+            matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: rows.n)
+            try hook(.mlpPre(l), s.gate, rows)
+            rows.tape?.keep(.gate, layer: l, s.gate)
+            rows.tape?.keep(.up, layer: l, s.up)
+            swiglu(s.hb, s.gate, s.up, rows: rows.n, width: c.ffnDim)
+        }
         try hook(.mlpPost(l), s.hb, rows)
         matmul(s.out, s.hb, w.wDown, n: rows.n)
         try hook(.mlpOut(l), s.out, rows)
         addInPlace(s.x, s.out, count: rows.n * c.modelDim)
         try hook(.residPost(l), s.x, rows)
+    }
+
+    /// Whether a block's gated activation runs inside its gate/up product: one row, and nothing
+    /// (no hook at `mlp_pre`, no backward tape) reads the gate and up outputs before it.
+    func fusesGate(_ rows: BlockRows) -> Bool {
+        rows.n == 1 && rows.tape == nil && rows.hooks?.contains(.mlpPre(rows.layer)) != true
     }
 
     /// Calls the hooks at `point` with a view of the sequences running this block.

@@ -163,19 +163,39 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
     }
 }
 
+/// outs[m] = x · ws[m]ᵀ for one activation row and matrices of one shape (a gated MLP's gate and
+/// up), with `then(r)` run on each range r of rows once every output holds them: inside the
+/// product's tasks where the one-row path applies (ranges start at multiples of 8, so an 8-lane
+/// activation meets the same groups of lanes as over the whole row), else once after the product.
+func matmulGated(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ ws: [WeightMatrix],
+                 then: (Range<Int>) -> Void) {
+    guard !ws.isEmpty else { return }
+    if ws[0].activations != .int8,
+       ws.allSatisfy({ $0.hasDirectKernel && $0.cols == ws[0].cols && $0.rows == ws[0].rows }) {
+        withoutActuallyEscaping(then) { rowProduct(outs, x, ws, config: kernelConfiguration, then: $0) }
+        return
+    }
+    matmul(outs, x, ws, n: 1)
+    then(0..<ws[0].rows)
+}
+
 /// The decode product (one activation row, F32): Σx per 32 values once for the group, then the
 /// group's rows shared out in guided tasks — each takes 1/cores of the rows left, down to
 /// `decodeTaskWeights` weights — so the first claims are large (few atomic claims per region)
 /// and the last small (the cores finish together). A task is only its rows, cut anywhere: each row
-/// is its own dot product, so the bits do not depend on the split.
+/// is its own dot product, so the bits do not depend on the split. With `then`, a task takes the
+/// same rows of every matrix (cut at multiples of 8) and passes them to `then`.
 private func rowProduct(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ ws: [WeightMatrix],
-                        config: KernelConfiguration) {
+                        config: KernelConfiguration, then: ((Range<Int>) -> Void)? = nil) {
     let cols = ws[0].cols, level = config.level
-    let totalRows = ws.reduce(0) { $0 + $1.rows }
-    let smallest = max(1, config.decodeTaskWeights / max(cols, 1))
+    let paired = then != nil
+    let totalRows = paired ? ws[0].rows : ws.reduce(0) { $0 + $1.rows }
+    let unit = paired ? 8 : 1                            // rows a task's bounds are multiples of
+    func whole(_ rows: Int) -> Int { (rows + unit - 1) / unit * unit }
+    let smallest = whole(max(1, config.decodeTaskWeights / max(cols * (paired ? ws.count : 1), 1)))
     var bounds = [0]
     while let last = bounds.last, last < totalRows {
-        bounds.append(min(totalRows, last + max(smallest, (totalRows - last) / config.cores)))
+        bounds.append(min(totalRows, last + whole(max(smallest, (totalRows - last) / config.cores))))
     }
     withUnsafeTemporaryAllocation(of: Float.self, capacity: cols / 32 + 1) { buffer in
         let xs = buffer.baseAddress!
@@ -183,6 +203,14 @@ private func rowProduct(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointe
         nonisolated(unsafe) let (outputs, sums) = (outs, UnsafePointer(xs))
         WorkerPool.shared.run(bounds.count - 1) { t in
             let lo = bounds[t], hi = bounds[t + 1]
+            if let then {
+                for (m, w) in ws.enumerated() {
+                    pk_product_row(level, Int32(w.type.rawValue), w.quantised + lo * w.bytesPerRow, w.bytesPerRow, Int32(cols),
+                                   Int32(hi - lo), x, sums, outputs[m] + lo, 1)
+                }
+                then(lo..<hi)
+                return
+            }
             var first = 0                               // the matrix's first row in the group
             for (m, w) in ws.enumerated() {
                 let a = max(lo, first) - first, b = min(hi, first + w.rows) - first

@@ -551,7 +551,7 @@ static inline __attribute__((always_inline)) void KQ(tile)(int type, const pk_q8
 
 // out[i·os + r] = W_r · x_i for `rows` weight rows (Q4_K, Q5_K, Q6_K) and n activation rows in
 // the batch layout. Sixteen rows at a time, block by block: each block is unpacked into the panel
-// (8.5 KB, in L1 with the activations' block) and every activation row passes over it; the float
+// (8.5 KB, 6.5 KB as bytes; in L1 with the activations' block) and every activation row passes over it; the float
 // sums of up to 64 activation rows wait on the stack.
 // Tiles of `count` (1 to Q8_TILE_ROWS) activation rows, each width a constant after inlining;
 // `eight` takes the byte panel (at most 4 rows).

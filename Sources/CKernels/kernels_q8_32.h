@@ -50,12 +50,13 @@ static inline __attribute__((always_inline)) __m256i KB(unpack)(const int type, 
         __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
         return B8_ISA == 2 ? _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80)) : w;
     }
-    __m128i b = _mm_loadu_si128((const __m128i *)(blk + B32_QS(type)));
-    __m256i w = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), m4);
+    // Both halves from one broadcast load: low nibbles in the low 128 bits, high in the high.
+    __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + B32_QS(type))));
+    __m256i w = _mm256_and_si256(_mm256_srlv_epi64(b, _mm256_setr_epi64x(0, 0, 4, 4)), m4);
     if (type == 6 || type == 7) {
         uint32_t qh; memcpy(&qh, blk + (type == 6 ? 2 : 4), 4);
 #if B8_ISA == 2
-        w = _mm256_or_si256(w, _mm256_maskz_mov_epi8((__mmask32)qh, _mm256_set1_epi8(16)));
+        w = _mm256_mask_add_epi8(w, (__mmask32)qh, w, _mm256_set1_epi8(16));
 #else
         // Byte j takes byte j/8 of qh, then its own bit of it.
         const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,

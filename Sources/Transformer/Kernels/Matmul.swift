@@ -86,7 +86,7 @@ func matmul(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: 
 func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ ws: [WeightMatrix], n: Int) {
     guard n > 0, !ws.isEmpty else { return }
     let config = kernelConfiguration
-    if n == 1, ws[0].activations != .int8, ws.allSatisfy({ $0.hasDirectKernel && $0.cols == ws[0].cols }) {
+    if n == 1, ws.takeRowProduct, ws.allSatisfy({ $0.hasDirectKernel && $0.cols == ws[0].cols }) {
         rowProduct(outs, x, ws, config: config)
         return
     }
@@ -170,7 +170,7 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
 func matmulGated(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ ws: [WeightMatrix],
                  then: (Range<Int>) -> Void) {
     guard !ws.isEmpty else { return }
-    if ws[0].activations != .int8,
+    if ws.takeRowProduct,
        ws.allSatisfy({ $0.hasDirectKernel && $0.cols == ws[0].cols && $0.rows == ws[0].rows }) {
         withoutActuallyEscaping(then) { rowProduct(outs, x, ws, config: kernelConfiguration, then: $0) }
         return
@@ -179,7 +179,17 @@ func matmulGated(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float
     then(0..<ws[0].rows)
 }
 
-/// The decode product (one activation row, F32): Σx per 32 values once for the group, then the
+extension Array where Element == WeightMatrix {
+    /// Whether a one-row product of these matrices takes `rowProduct`: F32 activations, or 8-bit
+    /// ones with every matrix a 32-value block type.
+    var takeRowProduct: Bool {
+        guard let first else { return false }
+        return first.activations != .int8 || allSatisfy { $0.takesInteger32Activations }
+    }
+}
+
+/// The decode product (one activation row, F32 or 8-bit per 32): Σx per 32 values (or x quantised
+/// per 32) once for the group, then the
 /// group's rows shared out in guided tasks — each takes 1/cores of the rows left, down to
 /// `decodeTaskWeights` weights — so the first claims are large (few atomic claims per region)
 /// and the last small (the cores finish together). A task is only its rows, cut anywhere: each row
@@ -197,27 +207,36 @@ private func rowProduct(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointe
     while let last = bounds.last, last < totalRows {
         bounds.append(min(totalRows, last + whole(max(smallest, (totalRows - last) / config.cores))))
     }
+    let int8 = ws[0].activations == .int8
+    let xq = int8 ? ScratchPool.shared.take(floats: (pk_q8_32_row_bytes(Int32(cols)) + 3) / 4) : nil
+    defer { if let xq { ScratchPool.shared.give(back: xq) } }
+    if let xq { pk_quantize_q8_32(x, Int32(cols), 1, xq.pointer) }
+    nonisolated(unsafe) let quantisedX = xq.map { UnsafeRawPointer($0.pointer) }
     withUnsafeTemporaryAllocation(of: Float.self, capacity: cols / 32 + 1) { buffer in
         let xs = buffer.baseAddress!
-        pk_block_sums(level, x, Int32(cols), xs)
+        if !int8 { pk_block_sums(level, x, Int32(cols), xs) }
         nonisolated(unsafe) let (outputs, sums) = (outs, UnsafePointer(xs))
+        // Rows a..<b of w into out[a..<b].
+        func product(_ w: WeightMatrix, _ a: Int, _ b: Int, _ out: UnsafeMutablePointer<Float>) {
+            if let quantisedX {
+                pk_product_q8_32(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
+                                 Int32(b - a), quantisedX, 1, out + a, 1)
+            } else {
+                pk_product_row(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
+                               Int32(b - a), x, sums, out + a, 1)
+            }
+        }
         WorkerPool.shared.run(bounds.count - 1) { t in
             let lo = bounds[t], hi = bounds[t + 1]
             if let then {
-                for (m, w) in ws.enumerated() {
-                    pk_product_row(level, Int32(w.type.rawValue), w.quantised + lo * w.bytesPerRow, w.bytesPerRow, Int32(cols),
-                                   Int32(hi - lo), x, sums, outputs[m] + lo, 1)
-                }
+                for (m, w) in ws.enumerated() { product(w, lo, hi, outputs[m]) }
                 then(lo..<hi)
                 return
             }
             var first = 0                               // the matrix's first row in the group
             for (m, w) in ws.enumerated() {
                 let a = max(lo, first) - first, b = min(hi, first + w.rows) - first
-                if a < b {
-                    pk_product_row(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
-                                   Int32(b - a), x, sums, outputs[m] + a, 1)
-                }
+                if a < b { product(w, a, b, outputs[m]) }
                 first += w.rows
             }
         }

@@ -99,9 +99,17 @@ final class WorkerPool: @unchecked Sendable {
             let v = next.pointee.load(ordering: .acquiring)
             guard v >> 32 == gen, v & 0xFFFF_FFFF < count else { return }
             guard next.pointee.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
-            body?(v & 0xFFFF_FFFF)
+            runTask(v & 0xFFFF_FFFF)
             done.pointee.add(1, ordering: .releasing)
         }
+    }
+
+    /// Task i, in a call of its own: the reference to the body it takes is released when the call
+    /// returns, before the task counts as done. Inline, the release could follow the count, and the
+    /// caller, already past `withoutActuallyEscaping`, traps on a body that escaped.
+    @inline(never)
+    private func runTask(_ i: Int) {
+        body?(i)
     }
 
     private func helperLoop() {

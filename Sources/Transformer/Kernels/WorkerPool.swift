@@ -38,7 +38,11 @@ final class WorkerPool: @unchecked Sendable {
     private var wake = pthread_cond_t()
     // The job, written before `next` is published (release) and read after a successful claim (acquire).
     nonisolated(unsafe) private var body: ((Int) -> Void)?
-    nonisolated(unsafe) private var count = 0
+    /// (generation << 32) | the job's task count, published before `next`: a helper checks a claim
+    /// against the count of its own generation. (A plain count could already hold the next job's
+    /// while `next` still held this one's exhausted index: the claim then succeeded, ran a task of
+    /// the next job early and counted it, so its caller could return before a task had finished.)
+    private let limit = Atomic<Int>(0)
 
     /// An atomic integer alone on two cache lines (the adjacent-line prefetcher pairs them).
     private static func isolatedAtomic() -> UnsafeMutablePointer<Atomic<Int>> {
@@ -71,7 +75,7 @@ final class WorkerPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { escapable in
             let gen = generation.load(ordering: .relaxed) &+ 1
             self.body = escapable
-            count = iterations
+            limit.store((gen << 32) | iterations, ordering: .releasing)
             done.pointee.store(0, ordering: .relaxed)
             next.pointee.store(gen << 32, ordering: .releasing)
             // Publish, then look for sleepers (both sequentially consistent, as the helper's count
@@ -97,7 +101,8 @@ final class WorkerPool: @unchecked Sendable {
     private func runTasks(generation gen: Int) {
         while true {
             let v = next.pointee.load(ordering: .acquiring)
-            guard v >> 32 == gen, v & 0xFFFF_FFFF < count else { return }
+            let l = limit.load(ordering: .acquiring)
+            guard v >> 32 == gen, l >> 32 == gen, v & 0xFFFF_FFFF < l & 0xFFFF_FFFF else { return }
             guard next.pointee.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
             runTask(v & 0xFFFF_FFFF)
             done.pointee.add(1, ordering: .releasing)

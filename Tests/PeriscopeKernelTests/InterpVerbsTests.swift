@@ -284,7 +284,10 @@ final class InterpVerbsTests: XCTestCase {
         let late = Date().timeIntervalSince(interruptAt)
         guard case .error(let name, _, _) = outcome else { return XCTFail("expected an interrupt, got \(outcome)") }
         XCTAssertEqual(name, "KeyboardInterrupt")
-        XCTAssertLessThan(late, 0.2, "stopped \(late) s after the interrupt")
+        // One restoration batch ends within ~0.1 s on a quiet machine; the bound leaves room for
+        // the stalls of a shared host (0.65 s once in a full run) while staying far below the
+        // ~6 s the 50-sample trace takes to finish.
+        XCTAssertLessThan(late, 1.0, "stopped \(late) s after the interrupt")
         let json = try payload("lens p layers 29 positions -1 top 2")
         XCTAssertEqual(json["layers"] as? [Int], [29])
     }

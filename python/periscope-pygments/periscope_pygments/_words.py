@@ -35,6 +35,7 @@ VERBS = (
     'use',
 )
 KEYWORDS = (
+    'activations',
     'against',
     'answer',
     'baseline',
@@ -84,9 +85,11 @@ VALUES = (
     'attn_out',
     'attribution',
     'exact',
+    'f32',
     'fit',
     'heads',
     'input_x_gradient',
+    'int8',
     'integrated_gradients',
     'last',
     'mean',

@@ -65,6 +65,17 @@ static inline __attribute__((always_inline)) float h2f(const uint8_t *p) {
     return f;
 }
 
+// The eight 6-bit scales (sw) and minimums (mw) of a Q4_K/Q5_K block, one per byte, read four at
+// a time from the block's twelve bytes after d and dmin: bytes 0–3 hold scales 0–3 and the top
+// bits of scales 4–7, bytes 4–7 the same for the minimums, bytes 8–11 the low nibbles of scales
+// and minimums 4–7. Plain scalar C, so one definition serves every level below.
+static inline __attribute__((always_inline)) void kquant_scales(const uint8_t *b, uint32_t sw[2], uint32_t mw[2]) {
+    uint32_t a, c, e;
+    memcpy(&a, b + 4, 4); memcpy(&c, b + 8, 4); memcpy(&e, b + 12, 4);
+    sw[0] = a & 0x3F3F3F3Fu; sw[1] = (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u);
+    mw[0] = c & 0x3F3F3F3Fu; mw[1] = ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u);
+}
+
 // Portable: 8-lane vectors, a 4×2 tile (16 registers on SSE2).
 #define KN(name) name##_portable
 #define VF vf8

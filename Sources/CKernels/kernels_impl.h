@@ -257,13 +257,8 @@ static float KN(dot1)(int type, const uint8_t *b, int cols, const float *x, cons
             const uint8_t *blk = b + j * (type == 12 ? 144 : 176);
             for (int o = 0; o < (type == 12 ? 144 : 176); o += 64) __builtin_prefetch(blk + PREFETCH_AHEAD + o);
             float d = KN(half)(blk), dmin = KN(half)(blk + 2);
-            // The eight 6-bit scales and minimums, four at a time: bytes 0–3 of the twelve hold
-            // scales 0–3 and the top bits of scales 4–7, bytes 4–7 the same for the minimums,
-            // bytes 8–11 the low nibbles of scales and minimums 4–7.
-            uint32_t a, c, e;
-            memcpy(&a, blk + 4, 4); memcpy(&c, blk + 8, 4); memcpy(&e, blk + 12, 4);
-            uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
-            uint32_t mw[2] = {c & 0x3F3F3F3Fu, ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u)};
+            uint32_t sw[2], mw[2];
+            kquant_scales(blk, sw, mw);
             vb8 scb, mb;
             memcpy(&scb, sw, 8); memcpy(&mb, mw, 8);
             vf8 dsv = __builtin_convertvector(scb, vf8) * d, ms = __builtin_convertvector(mb, vf8) * dmin;

@@ -39,10 +39,8 @@ static inline __attribute__((always_inline)) float KQ(dot_q45k)(const uint8_t *b
     for (int j = 0; j < blocks; j++, b += bs, y++) {
         for (int o = 0; o < bs; o += 64) __builtin_prefetch(b + PREFETCH_AHEAD + o);
         __m512i hb = type == 13 ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 16))) : _mm512_setzero_si512();
-        uint32_t a, c, e;
-        memcpy(&a, b + 4, 4); memcpy(&c, b + 8, 4); memcpy(&e, b + 12, 4);
-        uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
-        uint32_t mw[2] = {c & 0x3F3F3F3Fu, ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u)};
+        uint32_t sw[2], mw[2];
+        kquant_scales(b, sw, mw);
         __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sw)));
         __m256i m16 = _mm256_permutexvar_epi16(pairs, _mm256_castsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mw))));
         int32_t mins = KQ(hsum8)(_mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)y->bsums)));
@@ -143,13 +141,8 @@ static inline __attribute__((always_inline)) int32_t KQ(isum_q4k)(const uint8_t 
 static inline __attribute__((always_inline)) float KQ(dot_q45k)(const uint8_t *b, const pk_q8_block *y, int blocks, const int type) {
     float sum = 0;
     for (int j = 0; j < blocks; j++, b += type == 12 ? 144 : 176, y++) {
-        // The twelve bytes of 6-bit scales and minimums, four at a time: bytes 0–3 hold scales
-        // 0–3 and the top bits of scales 4–7, bytes 4–7 the same for the minimums, bytes 8–11
-        // the low nibbles of scales and minimums 4–7.
-        uint32_t a, c, e;
-        memcpy(&a, b + 4, 4); memcpy(&c, b + 8, 4); memcpy(&e, b + 12, 4);
-        uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
-        uint32_t mw[2] = {c & 0x3F3F3F3Fu, ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u)};
+        uint32_t sw[2], mw[2];
+        kquant_scales(b, sw, mw);
         const uint8_t *scb = (const uint8_t *)sw, *mb = (const uint8_t *)mw;
         int sc[8];
         int32_t mins = 0;
@@ -282,10 +275,8 @@ static void KQ(pack_row)(int type, const uint8_t *b, pk_q8_panel *P, int row) {
             P->dmin[row] = 0;
             return;
         }
-        uint32_t a, c, e;
-        memcpy(&a, b + 4, 4); memcpy(&c, b + 8, 4); memcpy(&e, b + 12, 4);
-        uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
-        uint32_t mw[2] = {c & 0x3F3F3F3Fu, ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u)};
+        uint32_t sw[2], mw[2];
+        kquant_scales(b, sw, mw);
         const uint8_t *scb = (const uint8_t *)sw;
         // Q5_K: bit 2p of qh[i] is the fifth bit of value 64p + i, bit 2p + 1 that of 64p + 32 + i.
         const __m256i one = _mm256_set1_epi8(1);
@@ -320,10 +311,8 @@ static void KQ(pack_row)(int type, const uint8_t *b, pk_q8_panel *P, int row) {
         P->d[row] = h2f(b + 208);
         P->dmin[row] = 0;
     } else {
-        uint32_t a, c, e;
-        memcpy(&a, b + 4, 4); memcpy(&c, b + 8, 4); memcpy(&e, b + 12, 4);
-        uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
-        uint32_t mw[2] = {c & 0x3F3F3F3Fu, ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u)};
+        uint32_t sw[2], mw[2];
+        kquant_scales(b, sw, mw);
         const uint8_t *scb = (const uint8_t *)sw, *mb = (const uint8_t *)mw;
         const uint8_t *qs = b + (type == 12 ? 16 : 48), *qh = b + 16;
         for (int p = 0; p < 4; p++) {
@@ -427,10 +416,8 @@ static inline __attribute__((always_inline)) __m512i KQ(dpwssd_m)(__m512i acc, _
 
 static void KQ(pack_row8)(int type, const uint8_t *b, pk_q8_panel8 *P, int row) {
     const int g = row & 3, s = row >> 2;
-    uint32_t a, c, e;
-    memcpy(&a, b + 4, 4); memcpy(&c, b + 8, 4); memcpy(&e, b + 12, 4);
-    uint32_t sw[2] = {a & 0x3F3F3F3Fu, (e & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)};
-    uint32_t mw[2] = {c & 0x3F3F3F3Fu, ((e >> 4) & 0x0F0F0F0Fu) | ((c >> 2) & 0x30303030u)};
+    uint32_t sw[2], mw[2];
+    kquant_scales(b, sw, mw);
     const uint8_t *scb = (const uint8_t *)sw;
     const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
     const __m256i hb = type == 13 ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();

@@ -387,18 +387,7 @@ extension Model {
         try context.checkCancelled()
         rmsnorm(s.xb, s.x, w.ffnNorm, n: rows.n, eps: c.normEpsilon)
         try hook(.ln2Normalized(l), s.xb, rows)
-        if fusesGate(rows) {
-            // One decode row: each task of the product gates the rows it made.
-            matmulGated([s.gate, s.up], s.xb, [w.wGate, w.wUp]) { r in
-                swiglu(s.hb + r.lowerBound, s.gate + r.lowerBound, s.up + r.lowerBound, count: r.count)
-            }
-        } else {
-            matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: rows.n)
-            try hook(.mlpPre(l), s.gate, rows)
-            rows.tape?.keep(.gate, layer: l, s.gate)
-            rows.tape?.keep(.up, layer: l, s.up)
-            swiglu(s.hb, s.gate, s.up, rows: rows.n, width: c.ffnDim)
-        }
+        try gatedProjection(rows, w, .swiglu)
         try hook(.mlpPost(l), s.hb, rows)
         matmul(s.out, s.hb, w.wDown, n: rows.n)
         try hook(.mlpOut(l), s.out, rows)
@@ -406,10 +395,22 @@ extension Model {
         try hook(.residPost(l), s.x, rows)
     }
 
-    /// Whether a block's gated activation runs inside its gate/up product: one row, and nothing
-    /// (no hook at `mlp_pre`, no backward tape) reads the gate and up outputs before it.
-    func fusesGate(_ rows: BlockRows) -> Bool {
-        rows.n == 1 && rows.tape == nil && rows.hooks?.contains(.mlpPre(rows.layer)) != true
+    /// The MLP's input side, s.xb (ln2's output) → `activation`(W_gate·x, W_up·x) in s.hb, calling
+    /// `mlp_pre` and keeping gate and up for the backward tape. With one row and nothing reading
+    /// gate and up before the activation, each task of the product gates the rows it made.
+    func gatedProjection(_ rows: BlockRows, _ w: BlockWeights, _ activation: GatedActivation) throws {
+        let s = rows.state, l = rows.layer
+        if rows.n == 1 && rows.tape == nil && rows.hooks?.contains(.mlpPre(l)) != true {
+            matmulGated([s.gate, s.up], s.xb, [w.wGate, w.wUp]) { r in
+                activation.apply(s.hb + r.lowerBound, s.gate + r.lowerBound, s.up + r.lowerBound, count: r.count)
+            }
+            return
+        }
+        matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: rows.n)
+        try hook(.mlpPre(l), s.gate, rows)
+        rows.tape?.keep(.gate, layer: l, s.gate)
+        rows.tape?.keep(.up, layer: l, s.up)
+        activation.apply(s.hb, s.gate, s.up, rows: rows.n, width: config.ffnDim)
     }
 
     /// Calls the hooks at `point` with a view of the sequences running this block.

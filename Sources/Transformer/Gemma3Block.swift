@@ -41,17 +41,7 @@ extension Model {
         try context.checkCancelled()
         rmsnorm(s.xb, s.x, w.ffnNorm, n: rows.n, eps: c.normEpsilon)
         try hook(.ln2Normalized(l), s.xb, rows)
-        if fusesGate(rows) {
-            matmulGated([s.gate, s.up], s.xb, [w.wGate, w.wUp]) { r in
-                geglu(s.hb + r.lowerBound, s.gate + r.lowerBound, s.up + r.lowerBound, count: r.count)
-            }
-        } else {
-            matmul([s.gate, s.up], s.xb, [w.wGate, w.wUp], n: rows.n)
-            try hook(.mlpPre(l), s.gate, rows)
-            rows.tape?.keep(.gate, layer: l, s.gate)
-            rows.tape?.keep(.up, layer: l, s.up)
-            geglu(s.hb, s.gate, s.up, rows: rows.n, width: c.ffnDim)
-        }
+        try gatedProjection(rows, w, .geglu)
         try hook(.mlpPost(l), s.hb, rows)
         matmul(s.xb, s.hb, w.wDown, n: rows.n)
         rows.tape?.keep(.mlpProjected, layer: l, s.xb)

@@ -187,6 +187,25 @@ func geglu(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ u
     gated(out, gate, up, rows: rows, width: width) { geglu($0, $1, $2, count: $3) }
 }
 
+/// The gated activation of an MLP: SwiGLU (llama) or GeGLU with the tanh GELU (Gemma 3).
+enum GatedActivation {
+    case swiglu, geglu
+
+    func apply(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        switch self {
+        case .swiglu: Transformer.swiglu(out, gate, up, count: count)
+        case .geglu: Transformer.geglu(out, gate, up, count: count)
+        }
+    }
+
+    func apply(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, rows: Int, width: Int) {
+        switch self {
+        case .swiglu: Transformer.swiglu(out, gate, up, rows: rows, width: width)
+        case .geglu: Transformer.geglu(out, gate, up, rows: rows, width: width)
+        }
+    }
+}
+
 /// A gated activation over `rows` rows of `width`, in eight parts on the cores when there are enough.
 private func gated(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>,
                    rows: Int, width: Int,

@@ -181,16 +181,17 @@ func matmulGated(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float
 
 extension Array where Element == WeightMatrix {
     /// Whether a one-row product of these matrices takes `rowProduct`: F32 activations, or 8-bit
-    /// ones with every matrix a 32-value block type.
+    /// ones with every matrix read by an integer kernel (a K-quant or a 32-value block type).
     var takeRowProduct: Bool {
         guard let first else { return false }
-        return first.activations != .int8 || allSatisfy { $0.takesInteger32Activations }
+        return first.activations != .int8
+            || allSatisfy { $0.takesInteger32Activations || $0.takesIntegerActivations }
     }
 }
 
-/// The decode product (one activation row, F32 or 8-bit per 32): Σx per 32 values (or x quantised
-/// per 32) once for the group, then the
-/// group's rows shared out in guided tasks — each takes 1/cores of the rows left, down to
+/// The decode product (one activation row, F32 or 8-bit): Σx per 32 values (or x quantised in each
+/// format the group's matrices read, per 256 values for K-quants, per 32 for the others) once for
+/// the group, then the group's rows shared out in guided tasks — each takes 1/cores of the rows left, down to
 /// `decodeTaskWeights` weights — so the first claims are large (few atomic claims per region)
 /// and the last small (the cores finish together). A task is only its rows, cut anywhere: each row
 /// is its own dot product, so the bits do not depend on the split. With `then`, a task takes the
@@ -208,19 +209,28 @@ private func rowProduct(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointe
         bounds.append(min(totalRows, last + whole(max(smallest, (totalRows - last) / config.cores))))
     }
     let int8 = ws[0].activations == .int8
-    let xq = int8 ? ScratchPool.shared.take(floats: (pk_q8_32_row_bytes(Int32(cols)) + 3) / 4) : nil
-    defer { if let xq { ScratchPool.shared.give(back: xq) } }
-    if let xq { pk_quantize_q8_32(x, Int32(cols), 1, xq.pointer) }
-    nonisolated(unsafe) let quantisedX = xq.map { UnsafeRawPointer($0.pointer) }
+    let xq32 = int8 && ws.contains { $0.takesInteger32Activations }
+        ? ScratchPool.shared.take(floats: (pk_q8_32_row_bytes(Int32(cols)) + 3) / 4) : nil
+    defer { if let xq32 { ScratchPool.shared.give(back: xq32) } }
+    if let xq32 { pk_quantize_q8_32(x, Int32(cols), 1, xq32.pointer) }
+    let xqK = int8 && ws.contains { $0.takesIntegerActivations }
+        ? ScratchPool.shared.take(floats: (pk_q8_row_bytes(Int32(cols)) + 3) / 4) : nil
+    defer { if let xqK { ScratchPool.shared.give(back: xqK) } }
+    if let xqK { pk_quantize_q8(level, x, Int32(cols), 1, xqK.pointer) }
+    nonisolated(unsafe) let (quantised32, quantisedK) = (xq32.map { UnsafeRawPointer($0.pointer) },
+                                                         xqK.map { UnsafeRawPointer($0.pointer) })
     withUnsafeTemporaryAllocation(of: Float.self, capacity: cols / 32 + 1) { buffer in
         let xs = buffer.baseAddress!
         if !int8 { pk_block_sums(level, x, Int32(cols), xs) }
         nonisolated(unsafe) let (outputs, sums) = (outs, UnsafePointer(xs))
         // Rows a..<b of w into out[a..<b].
         func product(_ w: WeightMatrix, _ a: Int, _ b: Int, _ out: UnsafeMutablePointer<Float>) {
-            if let quantisedX {
+            if let quantised32, w.takesInteger32Activations {
                 pk_product_q8_32(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
-                                 Int32(b - a), quantisedX, 1, out + a, 1)
+                                 Int32(b - a), quantised32, 1, out + a, 1)
+            } else if let quantisedK {
+                pk_product_q8(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
+                              Int32(b - a), quantisedK, 1, out + a, 1)
             } else {
                 pk_product_row(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
                                Int32(b - a), x, sums, out + a, 1)

@@ -189,6 +189,7 @@ public final class KernelCore: @unchecked Sendable {
             ExecuteRequest(code: code, silent: silent, storeHistory: storeHistory, allowStdin: allowStdin,
                            stopOnError: stopOnError), io: io)
         io.close()
+        releaseFreedMemory()
 
         var content: [String: JSONValue] = ["execution_count": .int(count), "payload": .array(io.payloads.map { .object($0) })]
         let failed: Bool
@@ -433,3 +434,20 @@ final class AtomicFlag: @unchecked Sendable {
     var value: Bool { lock.lock(); defer { lock.unlock() }; return state }
     func set(_ v: Bool) { lock.lock(); state = v; lock.unlock() }
 }
+
+/// Hands the pages of memory the cell freed back to the system. glibc keeps freed heap memory for
+/// reuse and returns only the top of each heap, so a cell's large temporaries (a sweep's logits, a
+/// gradient pass's tape) freed below longer-lived allocations stayed resident; the kernel's
+/// resident memory then grew with the largest cell seen rather than following what is live.
+/// `malloc_trim` releases every free page of every arena (a few milliseconds at most).
+private func releaseFreedMemory() {
+    #if os(Linux)
+    _ = glibcMallocTrim(0)
+    #endif
+}
+
+#if os(Linux)
+/// glibc's `int malloc_trim(size_t pad)` (declared in malloc.h, which the Glibc module leaves out).
+@_silgen_name("malloc_trim")
+private func glibcMallocTrim(_ pad: Int) -> Int32
+#endif

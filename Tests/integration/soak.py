@@ -74,10 +74,11 @@ def verb_cells(tmp):
     ]
 
 
-def rss_mib(pid):
+def rss_mib(pid, field="VmRSS"):
+    """Resident memory of the process (VmRSS), or one part of it (RssAnon, RssFile)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -89,7 +90,7 @@ class Soak:
         self.sent = 0
         self.replied = 0
         self.by_kind = {}
-        self.curves = []  # one memory curve per kernel process: [(seconds, cells, MiB)]
+        self.curves = []  # one memory curve per kernel process: [(seconds, cells, MiB, anonymous MiB)]
         self.warm_peaks = []  # per kernel process: the highest resident memory its warm-up reached (MiB)
         self.failures = []
         self.interrupts = {"stopped": 0, "finished first": 0}
@@ -259,7 +260,10 @@ class Soak:
         self.cell("bound", expect="error", kind="check")
 
     def sample(self):
-        self.curves[-1].append((round(time.monotonic() - self.t0, 1), self.sent, round(rss_mib(self.pid()), 1)))
+        # (seconds, requests sent, resident MiB, of which anonymous: the mapped model files are the rest)
+        pid = self.pid()
+        self.curves[-1].append((round(time.monotonic() - self.t0, 1), self.sent, round(rss_mib(pid), 1),
+                                round(rss_mib(pid, "RssAnon"), 1)))
 
     # MARK: the run
 
@@ -345,7 +349,7 @@ def main():
     report_path.write_text(json.dumps(report, indent=1))
     print(json.dumps({k: v for k, v in report.items() if k != "memory_curves"}, indent=1))
     for i, curve in enumerate(report["memory_curves"]):
-        print(f"kernel {i + 1} memory (s, requests, MiB):", " ".join(f"{t}/{c}/{m}" for t, c, m in curve))
+        print(f"kernel {i + 1} memory (s, requests, MiB, anonymous MiB):", " ".join("/".join(map(str, s)) for s in curve))
     ok = not report["failures"] and report["requests"] == report["replies"] and all(
         g < 5 for g in report["memory_growth_percent"])
     sys.exit(0 if ok else 1)

@@ -3,6 +3,7 @@ loaded, and every verb run on Gemma. Numbers that a reference gives are checked 
 committed transformers dump (Tests/TransformerTests/Fixtures/gemma3/reference.json, written by
 scripts/make_gemma3_reference_fixtures.py on the same GGUF)."""
 import json
+import os
 import subprocess
 
 import numpy as np
@@ -206,24 +207,47 @@ def llama_completion(prompt, tokens, control_vector=None):
     return done.stdout.rstrip("\n")     # it ends its output with a line break of its own
 
 
+def common_prefix(a, b):
+    return len(os.path.commonprefix([a, b]))
+
+
 @pytest.mark.skipif(not COMPLETION.exists(), reason="llama-completion not built: run `make llama`")
 def test_llama_cpp_steers_with_the_exported_control_vector_as_steer_does(session, tmp_path):
     """The exported control vector means in llama.cpp what the vector means to `steer`: llama.cpp's
-    greedy continuation with the file applied is ours with the vector added at the same layer,
-    and both differ from the unsteered one. (Written one layer off, as direction.5 or .7, the
-    file gives other continuations at these scales; at scales 0.5 and 2 the two runtimes' greedy
-    paths part at a near-tie a few tokens in, so the test uses 1 and 3.)"""
+    greedy continuation with the file applied follows ours with the vector added at the same layer,
+    far closer than with the same vector written one layer off (direction.5 or .7), and all differ
+    from the unsteered one. The two runtimes' greedy paths part at a near-tie at some scales (2 and
+    3 here, 0.5 and 2 on another CPU: the F32 rounding of their products differs), so exact
+    agreement is asked only at scale 1; at 4 and 6 the file one layer off already parts at the
+    first tokens."""
+    gguf = pytest.importorskip("gguf")
     _, kc = session
-    prompt, n = "I think dogs are", 8
+    prompt, n, scales = "I think dogs are", 8, (1, 4, 6)
     ok(kc, 'w = direction ["Love", "I adore you"] minus ["Hate", "I despise you"] layer 6')
     path = tmp_path / "w.gguf"
     all_payloads(kc, f'export w to "{path}"')
-    steer = result(kc, f'steer "{prompt}" with w layer 6 scales [0, 1, 3] generate {n}')
+    steer = result(kc, f'steer "{prompt}" with w layer 6 scales [0, {", ".join(map(str, scales))}] generate {n}')
     plain, *steered = (text.rstrip("\n") for text in steer["continuations"])
     assert llama_completion(prompt, n) == plain
-    for scale, ours in zip((1, 3), steered):
-        assert ours != plain
-        assert llama_completion(prompt, n, (path, scale)) == ours, scale
+    assert all(ours != plain for ours in steered)
+    reader = gguf.GGUFReader(str(path))
+    assert [t.name for t in reader.tensors] == ["direction.6"]
+    vector = np.asarray(reader.tensors[0].data, dtype=np.float32)
+    files = {6: path}
+    for layer in (5, 7):
+        files[layer] = tmp_path / f"w{layer}.gguf"
+        writer = gguf.GGUFWriter(str(files[layer]), "controlvector")
+        writer.add_string("controlvector.model_hint", "gemma3")
+        writer.add_uint32("controlvector.layer_count", 1)
+        writer.add_tensor(f"direction.{layer}", vector)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+    theirs = {layer: [llama_completion(prompt, n, (file, scale)) for scale in scales] for layer, file in files.items()}
+    assert theirs[6][0] == steered[0], (theirs[6][0], steered[0])
+    agreement = {layer: sum(map(common_prefix, texts, steered)) for layer, texts in theirs.items()}
+    assert agreement[6] > max(agreement[5], agreement[7]), (agreement, theirs, steered)
 
 
 def test_gradient_verbs(session):

@@ -103,7 +103,6 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
     let cols = ws[0].cols
     let int8 = ws[0].activations == .int8
     let integer = int8 && ws.contains { $0.takesIntegerActivations }
-    let integer32 = int8 && ws.contains { $0.takesInteger32Activations }
     var tasks: [(matrix: Int, rows: Range<Int>)] = []
     if batch {
         // One chunk per task: each task's dequantisation serves every activation row. Integer
@@ -124,43 +123,59 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
     }
     let scratchFloats = ws.map { chunkRows($0) * $0.cols }.max() ?? 0
     nonisolated(unsafe) let outputs = outs
-    let quantisedRowBytes = !integer ? 0 : batch ? pk_q8_batch_row_bytes(Int32(cols)) : pk_q8_row_bytes(Int32(cols))
-    let xq = integer ? ScratchPool.shared.take(floats: (n * quantisedRowBytes + 3) / 4) : nil
-    defer { if let xq { ScratchPool.shared.give(back: xq) } }
-    if let xq {
-        nonisolated(unsafe) let target = UnsafeMutableRawPointer(xq.pointer)
-        if batch {
-            pk_quantize_q8_batch(config.level, x, Int32(cols), Int32(n), target)
-        } else {
-            pk_quantize_q8(config.level, x, Int32(cols), Int32(n), target)
-        }
-    }
-    nonisolated(unsafe) let quantisedX = xq.map { UnsafeRawPointer($0.pointer) }
-    let xq32 = integer32 ? ScratchPool.shared.take(floats: (n * pk_q8_32_row_bytes(Int32(cols)) + 3) / 4) : nil
-    defer { if let xq32 { ScratchPool.shared.give(back: xq32) } }
-    if let xq32 {
-        nonisolated(unsafe) let target = UnsafeMutableRawPointer(xq32.pointer)
-        pk_quantize_q8_32(x, Int32(cols), Int32(n), target)
-    }
-    nonisolated(unsafe) let quantisedX32 = xq32.map { UnsafeRawPointer($0.pointer) }
-    WorkerPool.shared.run(tasks.count) { t in
-        let task = tasks[t], w = ws[task.matrix]
-        if let quantisedX32, w.takesInteger32Activations {
-            w.integer32Product(outputs[task.matrix], quantisedX32, n: n, rows: task.rows)
-            return
-        }
-        if let quantisedX, w.takesIntegerActivations {
-            if batch {
-                w.integerBatchProduct(outputs[task.matrix], quantisedX, n: n, rows: task.rows)
-            } else {
-                w.integerProduct(outputs[task.matrix], quantisedX, n: n, rows: task.rows)
+    withQuantisedActivations(x, n: n, ws, batch: batch, level: config.level) { perK, per32 in
+        nonisolated(unsafe) let (quantisedX, quantisedX32) = (perK, per32)
+        WorkerPool.shared.run(tasks.count) { t in
+            let task = tasks[t], w = ws[task.matrix]
+            if let quantisedX32, w.takesInteger32Activations {
+                w.integer32Product(outputs[task.matrix], quantisedX32, n: n, rows: task.rows)
+                return
             }
-            return
+            if let quantisedX, w.takesIntegerActivations {
+                if batch {
+                    w.integerBatchProduct(outputs[task.matrix], quantisedX, n: n, rows: task.rows)
+                } else {
+                    w.integerProduct(outputs[task.matrix], quantisedX, n: n, rows: task.rows)
+                }
+                return
+            }
+            let buffer = ScratchPool.shared.take(floats: scratchFloats)
+            defer { ScratchPool.shared.give(back: buffer) }
+            w.product(outputs[task.matrix], x, n: n, rows: task.rows, chunk: chunkRows(w), scratch: buffer.pointer)
         }
-        let buffer = ScratchPool.shared.take(floats: scratchFloats)
-        defer { ScratchPool.shared.give(back: buffer) }
-        w.product(outputs[task.matrix], x, n: n, rows: task.rows, chunk: chunkRows(w), scratch: buffer.pointer)
     }
+}
+
+/// Runs `body` with x[n, cols] quantised to 8 bits once for a product, in each format the group's
+/// matrices read: per 256 values for the K-quants (`perK`, laid out for the batch tiles when
+/// `batch`), per 32 for the 32-value block types (`per32`). Both are nil with F32 activations.
+private func withQuantisedActivations<R>(_ x: UnsafePointer<Float>, n: Int, _ ws: [WeightMatrix], batch: Bool, level: Int32,
+                                         _ body: (_ perK: UnsafeRawPointer?, _ per32: UnsafeRawPointer?) -> R) -> R {
+    let cols = Int32(ws[0].cols)
+    let int8 = ws[0].activations == .int8
+    var taken: [(pointer: UnsafeMutablePointer<Float>, floats: Int)] = []
+    defer { taken.forEach(ScratchPool.shared.give(back:)) }
+    func buffer(rowBytes: Int) -> UnsafeMutableRawPointer {
+        let b = ScratchPool.shared.take(floats: (n * rowBytes + 3) / 4)
+        taken.append(b)
+        return UnsafeMutableRawPointer(b.pointer)
+    }
+    var perK: UnsafeRawPointer?, per32: UnsafeRawPointer?
+    if int8, ws.contains(where: { $0.takesIntegerActivations }) {
+        let target = buffer(rowBytes: batch ? pk_q8_batch_row_bytes(cols) : pk_q8_row_bytes(cols))
+        if batch {
+            pk_quantize_q8_batch(level, x, cols, Int32(n), target)
+        } else {
+            pk_quantize_q8(level, x, cols, Int32(n), target)
+        }
+        perK = UnsafeRawPointer(target)
+    }
+    if int8, ws.contains(where: { $0.takesInteger32Activations }) {
+        let target = buffer(rowBytes: pk_q8_32_row_bytes(cols))
+        pk_quantize_q8_32(x, cols, Int32(n), target)
+        per32 = UnsafeRawPointer(target)
+    }
+    return body(perK, per32)
 }
 
 /// outs[m] = x · ws[m]ᵀ for one activation row and matrices of one shape (a gated MLP's gate and
@@ -209,45 +224,38 @@ private func rowProduct(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointe
         bounds.append(min(totalRows, last + whole(max(smallest, (totalRows - last) / config.cores))))
     }
     let int8 = ws[0].activations == .int8
-    let xq32 = int8 && ws.contains { $0.takesInteger32Activations }
-        ? ScratchPool.shared.take(floats: (pk_q8_32_row_bytes(Int32(cols)) + 3) / 4) : nil
-    defer { if let xq32 { ScratchPool.shared.give(back: xq32) } }
-    if let xq32 { pk_quantize_q8_32(x, Int32(cols), 1, xq32.pointer) }
-    let xqK = int8 && ws.contains { $0.takesIntegerActivations }
-        ? ScratchPool.shared.take(floats: (pk_q8_row_bytes(Int32(cols)) + 3) / 4) : nil
-    defer { if let xqK { ScratchPool.shared.give(back: xqK) } }
-    if let xqK { pk_quantize_q8(level, x, Int32(cols), 1, xqK.pointer) }
-    nonisolated(unsafe) let (quantised32, quantisedK) = (xq32.map { UnsafeRawPointer($0.pointer) },
-                                                         xqK.map { UnsafeRawPointer($0.pointer) })
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: cols / 32 + 1) { buffer in
-        let xs = buffer.baseAddress!
-        if !int8 { pk_block_sums(level, x, Int32(cols), xs) }
-        nonisolated(unsafe) let (outputs, sums) = (outs, UnsafePointer(xs))
-        // Rows a..<b of w into out[a..<b].
-        func product(_ w: WeightMatrix, _ a: Int, _ b: Int, _ out: UnsafeMutablePointer<Float>) {
-            if let quantised32, w.takesInteger32Activations {
-                pk_product_q8_32(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
-                                 Int32(b - a), quantised32, 1, out + a, 1)
-            } else if let quantisedK {
-                pk_product_q8(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
-                              Int32(b - a), quantisedK, 1, out + a, 1)
-            } else {
-                pk_product_row(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
-                               Int32(b - a), x, sums, out + a, 1)
+    withQuantisedActivations(x, n: 1, ws, batch: false, level: level) { perK, per32 in
+        nonisolated(unsafe) let (quantised32, quantisedK) = (per32, perK)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: cols / 32 + 1) { buffer in
+            let xs = buffer.baseAddress!
+            if !int8 { pk_block_sums(level, x, Int32(cols), xs) }
+            nonisolated(unsafe) let (outputs, sums) = (outs, UnsafePointer(xs))
+            // Rows a..<b of w into out[a..<b].
+            func product(_ w: WeightMatrix, _ a: Int, _ b: Int, _ out: UnsafeMutablePointer<Float>) {
+                if let quantised32, w.takesInteger32Activations {
+                    pk_product_q8_32(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
+                                     Int32(b - a), quantised32, 1, out + a, 1)
+                } else if let quantisedK {
+                    pk_product_q8(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
+                                  Int32(b - a), quantisedK, 1, out + a, 1)
+                } else {
+                    pk_product_row(level, Int32(w.type.rawValue), w.quantised + a * w.bytesPerRow, w.bytesPerRow, Int32(cols),
+                                   Int32(b - a), x, sums, out + a, 1)
+                }
             }
-        }
-        WorkerPool.shared.run(bounds.count - 1) { t in
-            let lo = bounds[t], hi = bounds[t + 1]
-            if let then {
-                for (m, w) in ws.enumerated() { product(w, lo, hi, outputs[m]) }
-                then(lo..<hi)
-                return
-            }
-            var first = 0                               // the matrix's first row in the group
-            for (m, w) in ws.enumerated() {
-                let a = max(lo, first) - first, b = min(hi, first + w.rows) - first
-                if a < b { product(w, a, b, outputs[m]) }
-                first += w.rows
+            WorkerPool.shared.run(bounds.count - 1) { t in
+                let lo = bounds[t], hi = bounds[t + 1]
+                if let then {
+                    for (m, w) in ws.enumerated() { product(w, lo, hi, outputs[m]) }
+                    then(lo..<hi)
+                    return
+                }
+                var first = 0                               // the matrix's first row in the group
+                for (m, w) in ws.enumerated() {
+                    let a = max(lo, first) - first, b = min(hi, first + w.rows) - first
+                    if a < b { product(w, a, b, outputs[m]) }
+                    first += w.rows
+                }
             }
         }
     }

@@ -35,10 +35,11 @@ static inline __attribute__((always_inline)) vf16 KN(h2f16)(const uint8_t *p) {
 #else
     vh16 raw; memcpy(&raw, p, 32);
     vu16 h = __builtin_convertvector(raw, vu16);
-    vu16 bits = (h & 0x7FFF) << 13;
-    vf16 scaled = (vf16)bits * 0x1p112f;
-    vu16 special = (vu16)((h & 0x7C00) == 0x7C00);          // all ones where infinite or NaN
-    vu16 mag = (special & (bits | 0x7F800000u)) | (~special & (vu16)scaled);
+    // h2f's arithmetic lane by lane: no subnormal float ever meets the FPU.
+    vu16 bits = (h & 0x7FFF) << 13, exponent = h & 0x7C00;
+    vu16 tiny = (vu16)(__builtin_convertvector(h & 0x3FF, vf16) * 0x1p-24f);
+    vu16 special = (vu16)(exponent == 0x7C00), subnormal = (vu16)(exponent == 0);   // all ones where so
+    vu16 mag = (special & (bits | 0x7F800000u)) | (subnormal & tiny) | (~(special | subnormal) & (bits + (112u << 23)));
     return (vf16)(mag | ((h & 0x8000) << 16));
 #endif
 }

@@ -13,13 +13,17 @@ final class QuantKernelsTests: XCTestCase {
     static var levels: [Int32] { (0...pk_best_level()).map { Int32($0) } }
 
     /// `rows` rows of random blocks of `type` over `cols` values: random quants, and scales (f16
-    /// fields) that are finite and moderate, so every bit of the quants matters.
+    /// fields) that are finite and moderate, so every bit of the quants matters; one block in eight
+    /// takes binary16 subnormal scales, as real K-quant files mostly do.
     static func randomRows(_ type: GGMLType, rows: Int, cols: Int, seed: UInt64) -> [UInt8] {
         var rng = SplitMix64(seed: seed)
         let blocks = cols / type.blockSize, blockBytes = type.bytesPerBlock
         var bytes = (0..<(rows * blocks * blockBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         func put16(_ v: UInt16, _ at: Int) { bytes[at] = UInt8(v & 0xFF); bytes[at + 1] = UInt8(v >> 8) }
-        func half(_ scale: Double) -> UInt16 { Float16(Float((Double(rng.next() % 1000) / 1000 - 0.3) * scale)).bitPattern }
+        func half(_ scale: Double) -> UInt16 {
+            let tiny = rng.next() % 8 == 0 ? 1e-4 : 1
+            return Float16(Float((Double(rng.next() % 1000) / 1000 - 0.3) * scale * tiny)).bitPattern
+        }
         for b in 0..<(rows * blocks) {
             let o = b * blockBytes
             switch type {
@@ -46,6 +50,26 @@ final class QuantKernelsTests: XCTestCase {
             out[i * rows + r] = s; scale[i * rows + r] = a
         } }
         return (out, scale)
+    }
+
+    func testEveryHalfAtEveryLevelIsTheReadersFloat() {
+        // All 65,536 binary16 patterns as one F16 row: subnormals, zeros, infinities and NaNs.
+        let bits = (0...UInt16.max).map { $0 }
+        for level in Self.levels {
+            var out = [Float](repeating: 0, count: bits.count)
+            bits.withUnsafeBytes { d in
+                out.withUnsafeMutableBufferPointer {
+                    pk_dequantize_rows(level, Int32(GGMLType.f16.rawValue), d.baseAddress!, d.count, Int32(bits.count), 1, $0.baseAddress!)
+                }
+            }
+            for (h, value) in zip(bits, out) {
+                let reader = halfToFloat(h)
+                // vcvtph2ps quiets signalling NaNs; a NaN stays a NaN.
+                if value.bitPattern != reader.bitPattern && !(value.isNaN && reader.isNaN) {
+                    return XCTFail("level \(level), half 0x\(String(h, radix: 16)): \(value) vs \(reader)")
+                }
+            }
+        }
     }
 
     func testEveryTypeAtEveryLevelMatchesTheDequantiserAndDoublePrecision() {

@@ -45,7 +45,7 @@ typedef struct {
     float d[16], dmin[16];    // per row
 } pk_q8_panel;
 
-// Bytes ahead of the block being multiplied that decode products on K-quant rows prefetch.
+// Bytes ahead of the block being multiplied that decode products prefetch (every block type).
 #define PREFETCH_AHEAD 2048
 
 // Dequantisation rounds like the GGUF reader (multiply, then add); only the products fuse.

@@ -367,7 +367,14 @@ static inline __attribute__((always_inline)) float KN(row_b32)(const int type, c
     return KN(hsum16)(acc) + off;
 }
 
-#define ROWS_B32(T) for (int r = 0; r < rows; r++) out[(size_t)r * os] = KN(row_b32)(T, w + (size_t)r * row_bytes, cols, x, xs)
+// Each row prefetches the bytes PREFETCH_AHEAD beyond its own, as the K-quant rows do: rows of a
+// few hundred bytes (SmolLM2's 576 columns, Gemma 3's 640) otherwise leave a core's stream waiting
+// on memory (Gemma 3's Q8_0 unembedding: 0.146 → 0.095 ns per weight on one core).
+#define ROWS_B32(T) for (int r = 0; r < rows; r++) { \
+        const uint8_t *row = w + (size_t)r * row_bytes; \
+        for (size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(row + PREFETCH_AHEAD + o); \
+        out[(size_t)r * os] = KN(row_b32)(T, row, cols, x, xs); \
+    }
 
 // xs[j] = Σ x over values 32j..<32j+32, each block summed in order k = 0…31. Four blocks go side
 // by side: the same sums as one block at a time, without waiting on each add's latency.

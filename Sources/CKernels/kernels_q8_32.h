@@ -282,7 +282,12 @@ static inline __attribute__((always_inline)) void KB(product_rows)(const int typ
     const int nb = cols / 32, nbp = (nb + 7) & ~7, ng = nbp / 8;
     const size_t xrow = 40 * (size_t)nbp + (size_t)cols;
     if (n == 1) {
-        for (int r = 0; r < rows; r++) out[r] = KB(row)(type, w + (size_t)r * row_bytes, nb, nbp, xq);
+        // Each row prefetches PREFETCH_AHEAD bytes beyond its own, as the F32 rows do.
+        for (int r = 0; r < rows; r++) {
+            const uint8_t *row = w + (size_t)r * row_bytes;
+            for (size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(row + PREFETCH_AHEAD + o);
+            out[r] = KB(row)(type, row, nb, nbp, xq);
+        }
         return;
     }
     uint8_t *ub = malloc((size_t)B32_CHUNK * 40 * (size_t)nbp + 64);

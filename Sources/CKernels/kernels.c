@@ -56,11 +56,10 @@ typedef struct {
 // Binary16 bits to float, exactly, with the GGUF reader's arithmetic (`halfToFloat`): normal values
 // are the bits with the exponent rebased (15 → 127), subnormals their 10-bit mantissa × 2⁻²⁴ (an
 // exact product of normal floats), infinities and NaNs keep their payload. No subnormal float ever
-// reaches the FPU: an Intel core takes a microcode assist of about 150 cycles for each, and K-quant
-// block scales are mostly binary16 subnormals (Q6_K's d ≈ 1e-5 in a 1B model, below the smallest
-// normal 6.1e-5). Rebasing by ×2¹¹² instead, as this did before, made an 8-bit Q6_K product 6×
-// slower on such a core (2.3× slower than the F32 one, which converts with vcvtph2ps).
-// Plain scalar C, so one definition serves every level below.
+// reaches the FPU: an Intel core takes a microcode assist of about 150 cycles for each, and nearly
+// every Q6_K block scale is a binary16 subnormal (d ≈ 1e-5, below the smallest normal 6.1e-5).
+// Rebasing with one multiply by 2¹¹², exact as well, multiplies such a subnormal and makes an
+// 8-bit Q6_K product 6× slower there. Plain scalar C, so one definition serves every level below.
 static inline __attribute__((always_inline)) float h2f(const uint8_t *p) {
     uint16_t h; memcpy(&h, p, 2);
     uint32_t bits = (uint32_t)(h & 0x7FFF) << 13, exponent = h & 0x7C00, tiny;

@@ -33,8 +33,8 @@ public func dequantize(_ type: GGMLType, from: UnsafeRawPointer, to: UnsafeMutab
 ///
 /// Normal values are the bits with the exponent rebased (15 → 127); subnormals are their 10-bit
 /// mantissa × 2⁻²⁴, an exact product of normal floats. No subnormal float ever reaches the FPU: an
-/// Intel core takes a microcode assist of ~150 cycles for each, and K-quant block scales are
-/// mostly binary16 subnormals. Selects, not branches, so loops vectorise.
+/// Intel core takes a microcode assist of ~150 cycles for each, and nearly every Q6_K block scale
+/// is a binary16 subnormal. Selects, not branches, so loops vectorise.
 @inline(__always)
 public func halfToFloat(_ h: UInt16) -> Float {
     let bits = UInt32(h & 0x7FFF) << 13, exponent = h & 0x7C00

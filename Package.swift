@@ -50,7 +50,7 @@ let package = Package(
         ]),
         .target(name: "PeriscopeLSP", dependencies: ["PeriscopeKernel", "PeriscopeLanguage", "JupyterProtocol"]),
         .executableTarget(name: "periscope", dependencies: [
-            "PeriscopeKernel", "PeriscopeLSP", "JupyterZMQ",
+            "PeriscopeKernel", "PeriscopeLSP", "JupyterZMQ", "Transformer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

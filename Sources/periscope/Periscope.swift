@@ -1,5 +1,6 @@
 import ArgumentParser
 import PeriscopeKernel
+import Transformer
 
 /// `periscope`: the Jupyter kernel, its installer, and a script runner.
 @main
@@ -9,6 +10,11 @@ struct Periscope: ParsableCommand {
         abstract: "A Jupyter kernel for looking inside language models.",
         version: PeriscopeVersion.current,
         subcommands: subcommands)
+
+    static func main() {
+        reloadWithOpenBLASCoreIfMisdetected()
+        main(nil)
+    }
 
     #if canImport(LlamaCpp)
     static let subcommands: [ParsableCommand.Type] = [KernelSubcommand.self, InstallSubcommand.self, RunSubcommand.self,

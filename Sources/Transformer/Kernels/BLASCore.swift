@@ -28,5 +28,8 @@ public func openBLASCoreToRequest(environment: [String: String] = ProcessInfo.pr
 public func reloadWithOpenBLASCoreIfMisdetected() {
     guard let core = openBLASCoreToRequest() else { return }
     setenv("OPENBLAS_CORETYPE", core, 1)
-    execv("/proc/self/exe", CommandLine.unsafeArgv)
+    // The binary's own path rather than /proc/self/exe, whose name would become the process's
+    // name in ps and top.
+    let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
+    execv(binary, CommandLine.unsafeArgv)
 }

@@ -48,6 +48,12 @@ typedef struct {
 // Bytes ahead of the block being multiplied that decode products prefetch (every block type).
 #define PREFETCH_AHEAD 2048
 
+// Asks for the cache lines of the `bytes` bytes that start PREFETCH_AHEAD beyond p: a decode row's
+// next blocks, while this one is multiplied.
+static inline __attribute__((always_inline)) void prefetch_ahead(const uint8_t *p, int bytes) {
+    for (int o = 0; o < bytes; o += 64) __builtin_prefetch(p + PREFETCH_AHEAD + o);
+}
+
 // Dequantisation rounds like the GGUF reader (multiply, then add); only the products fuse.
 #pragma clang fp contract(off)
 // Helpers that pass 16-lane vectors are always inlined, so their ABI never matters.

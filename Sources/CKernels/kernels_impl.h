@@ -256,7 +256,7 @@ static float KN(dot1)(int type, const uint8_t *b, int cols, const float *x, cons
         vf8 offs = 0;
         for (int j = 0; j < cols / 256; j++) {
             const uint8_t *blk = b + j * (type == 12 ? 144 : 176);
-            for (int o = 0; o < (type == 12 ? 144 : 176); o += 64) __builtin_prefetch(blk + PREFETCH_AHEAD + o);
+            prefetch_ahead(blk, type == 12 ? 144 : 176);
             float d = KN(half)(blk), dmin = KN(half)(blk + 2);
             uint32_t sw[2], mw[2];
             kquant_scales(blk, sw, mw);
@@ -297,7 +297,7 @@ static float KN(dot1)(int type, const uint8_t *b, int cols, const float *x, cons
     case 14:                                             // Q6_K: d·sc·(q − 32) per 16
         for (int j = 0; j < cols / 256; j++) {
             const uint8_t *blk = b + j * 210, *ql = blk, *qh = blk + 128;
-            for (int o = 0; o < 210; o += 64) __builtin_prefetch(blk + PREFETCH_AHEAD + o);
+            prefetch_ahead(blk, 210);
             vf16 dsv = KN(tof)(KN(sbytes)(blk + 192)) * KN(half)(blk + 208);
             float ds[16];
             memcpy(ds, &dsv, 64);
@@ -372,7 +372,7 @@ static inline __attribute__((always_inline)) float KN(row_b32)(const int type, c
 // on memory (Gemma 3's Q8_0 unembedding: 0.146 → 0.095 ns per weight on one core).
 #define ROWS_B32(T) for (int r = 0; r < rows; r++) { \
         const uint8_t *row = w + (size_t)r * row_bytes; \
-        for (size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(row + PREFETCH_AHEAD + o); \
+        prefetch_ahead(row, (int)row_bytes); \
         out[(size_t)r * os] = KN(row_b32)(T, row, cols, x, xs); \
     }
 

@@ -37,7 +37,7 @@ static inline __attribute__((always_inline)) float KQ(dot_q45k)(const uint8_t *b
     const __m256i pairs = _mm256_setr_epi16(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     float sum = 0;
     for (int j = 0; j < blocks; j++, b += bs, y++) {
-        for (int o = 0; o < bs; o += 64) __builtin_prefetch(b + PREFETCH_AHEAD + o);
+        prefetch_ahead(b, bs);
         __m512i hb = type == 13 ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 16))) : _mm512_setzero_si512();
         uint32_t sw[2], mw[2];
         kquant_scales(b, sw, mw);
@@ -70,7 +70,7 @@ static float KQ(dot_q6k)(const uint8_t *b, const pk_q8_block *y, int blocks) {
     const __m512i shiftA = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0), shiftB = _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4);
     float sum = 0;
     for (int j = 0; j < blocks; j++, b += 210, y++) {
-        for (int o = 0; o < 210; o += 64) __builtin_prefetch(b + PREFETCH_AHEAD + o);
+        prefetch_ahead(b, 210);
         const uint8_t *ql = b, *qh = b + 128;
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
         // The offset −32·Σ sc_g·bsum_g starts the lanes' sums, so one reduction serves both.

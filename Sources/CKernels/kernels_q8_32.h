@@ -285,7 +285,7 @@ static inline __attribute__((always_inline)) void KB(product_rows)(const int typ
         // Each row prefetches PREFETCH_AHEAD bytes beyond its own, as the F32 rows do.
         for (int r = 0; r < rows; r++) {
             const uint8_t *row = w + (size_t)r * row_bytes;
-            for (size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(row + PREFETCH_AHEAD + o);
+            prefetch_ahead(row, (int)row_bytes);
             out[r] = KB(row)(type, row, nb, nbp, xq);
         }
         return;

@@ -100,9 +100,7 @@ func matmul(_ outs: [UnsafeMutablePointer<Float>], _ x: UnsafePointer<Float>, _ 
     // 8-bit activations, when chosen, are quantised once per product in each format the group's
     // matrices read (per 256 values for K-quants, per 32 for the 32-value block types) and read by
     // every task.
-    let cols = ws[0].cols
-    let int8 = ws[0].activations == .int8
-    let integer = int8 && ws.contains { $0.takesIntegerActivations }
+    let integer = ws[0].activations == .int8 && ws.contains { $0.takesIntegerActivations }
     var tasks: [(matrix: Int, rows: Range<Int>)] = []
     if batch {
         // One chunk per task: each task's dequantisation serves every activation row. Integer
